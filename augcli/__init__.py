@@ -1,0 +1,3 @@
+"""augcli: grow a small dataset from one YAML recipe, reproducibly."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m augcli` runs the CLI."""
+
+from augcli.cli import main
+
+main()

@@ -1,0 +1,175 @@
+"""The typer app: parses options, maps errors to messages and exit codes. Imports nothing heavy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from augcli import __version__
+
+app = typer.Typer(
+    name="augcli",
+    help="Grow a small image, text or audio dataset from one YAML recipe, reproducibly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+RecipeArg = Annotated[Path, typer.Argument(help="The YAML recipe.", show_default=False)]
+
+
+def _fail(exc: Exception, code: int = 2) -> typer.Exit:
+    typer.echo(f"augcli: error: {exc}", err=True)
+    return typer.Exit(code)
+
+
+def _load(recipe: Path, seed: int | None = None, copies: int | None = None) -> Any:
+    from augcli.errors import RecipeError
+    from augcli.recipe import load_recipe
+
+    r = load_recipe(recipe)
+    if seed is not None:
+        if seed < 0:
+            raise RecipeError("must be 0 or more", path="--seed option", value=seed)
+        r.seed = seed
+    if copies is not None:
+        if copies < 1:
+            raise RecipeError("must be 1 or more", path="--copies option", value=copies)
+        r.copies = copies
+    return r
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"augcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional on 3.10
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """augcli: expand a dataset with image, text and audio augmentations from a YAML recipe."""
+
+
+@app.command()
+def expand(
+    recipe: RecipeArg,
+    input: Annotated[Optional[Path], typer.Option(help="Input folder (overrides the recipe).")] = None,  # noqa: UP045
+    output: Annotated[Optional[Path], typer.Option(help="Output folder (overrides the recipe).")] = None,  # noqa: UP045
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes (default: recipe, else one per CPU).")] = None,  # noqa: UP045
+    seed: Annotated[Optional[int], typer.Option(help="Recipe seed (overrides the recipe).")] = None,  # noqa: UP045
+    copies: Annotated[Optional[int], typer.Option(help="Outputs per input per emitting node.")] = None,  # noqa: UP045
+    overwrite: Annotated[bool, typer.Option(help="Replace the outputs of a run made with another recipe.")] = False,
+    fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed input.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Expand the dataset: write augmented copies and a manifest to the output folder.
+
+    Exit codes: 0 all done, 1 some inputs failed (see the manifest), 2 recipe or usage error,
+    130 interrupted (run again to resume).
+    """
+    from augcli.engine.run import Options
+    from augcli.engine.run import expand as run_expand
+    from augcli.errors import AugcliError
+
+    try:
+        r = _load(recipe, seed, copies)
+        opts = Options(input, output, workers, overwrite, fail_fast, quiet)
+        code = run_expand(r, opts)
+    except AugcliError as exc:
+        raise _fail(exc, exc.exit_code) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(
+    recipe: RecipeArg,
+    input: Annotated[Optional[Path], typer.Option(help="Input folder (overrides the recipe).")] = None,  # noqa: UP045
+    output: Annotated[Optional[Path], typer.Option(help="Output folder (overrides the recipe).")] = None,  # noqa: UP045
+    copies: Annotated[Optional[int], typer.Option(help="Outputs per input per emitting node.")] = None,  # noqa: UP045
+) -> None:
+    """Check the recipe and print its graph and plan: inputs found, outputs it would write.
+    Writes nothing."""
+    from augcli.engine.run import Options, prepare
+    from augcli.errors import AugcliError
+
+    try:
+        r = _load(recipe, copies=copies)
+        job, inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
+    except AugcliError as exc:
+        raise _fail(exc, exc.exit_code) from None
+    out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
+    for modality, section in r.sections.items():
+        mine = [t for t in tasks if t.modality == modality]
+        n_out = sum(len(t.outputs) for t in mine)
+        n_orig = sum(t.original is not None for t in mine)
+        out.append(f"{modality}: {len(mine)} inputs -> {n_out} outputs"
+                   + (f" (+{n_orig} originals)" if n_orig else ""))
+        out.extend(f"  {line}" for line in section.graph.describe())
+        per_class = Counter(t.label or "(no class)" for t in mine)
+        outs = Counter()
+        for t in mine:
+            outs[t.label or "(no class)"] += len(t.outputs)
+        for label in sorted(per_class):
+            out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} outputs")
+    if ignored:
+        out.append(f"ignored: {ignored} files that no section includes")
+    typer.echo("\n".join(out))
+
+
+@app.command()
+def ops(
+    modality: Annotated[Optional[str], typer.Option(help="Only this modality (image, ...).")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every op with its parameters, defaults, ranges and units."""
+    from augcli.ops import modalities, registry
+
+    names = modalities()
+    if modality is not None and modality not in names:
+        typer.echo(f"augcli: error: --modality: unknown modality {modality!r}. "
+                   f"Use one of: {', '.join(names)}.", err=True)
+        raise typer.Exit(2)
+    described = [cls.describe() for m in names if modality in (None, m)
+                 for cls in registry(m).values()]
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    lines = ["Every op takes p (probability, default 1). A sampled parameter takes a fixed value",
+             "or a [lo, hi] range, drawn per output. Combinators: one_of (ops, weights, p),",
+             "some_of (ops, n, p).", ""]
+    for d in described:
+        lines.append(f"{d['modality']}/{d['name']}  [{d['group']}]  {d['summary']}")
+        if d["details"]:
+            lines.append(f"    {d['details']}")
+        for pname, spec in d["params"].items():
+            if pname == "p":
+                continue
+            bits = [spec["kind"]]
+            if "range" in spec:
+                bits.append(f"in {spec['range']}" + ("" if spec["sampled"] else ", fixed"))
+            if "choices" in spec:
+                bits.append("one of " + "|".join(spec["choices"]))
+            if "unit" in spec:
+                bits.append(spec["unit"])
+            default = "required" if spec["required"] else json.dumps(spec["default"])
+            lines.append(f"    {pname} = {default}  ({'; '.join(bits)}) {spec['help']}")
+        lines.append("")
+    typer.echo("\n".join(lines).rstrip())
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,93 @@
+"""manifest.jsonl (one line per output, appended and flushed by the parent) and run.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from augcli.engine.atomic import write_text_atomic
+
+MANIFEST = "manifest.jsonl"
+RUN_INFO = "run.json"
+
+
+def record_key(rec: dict[str, Any]) -> str:
+    """What a line is about: its output path, or its source for an input that failed as a whole."""
+    return rec["output"] if rec.get("output") else f"source:{rec['source']}"
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The latest line per key; a torn last line (from a killed run) is ignored."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return records
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and "source" in rec:
+                records[record_key(rec)] = rec
+    return records
+
+
+def _sort_key(rec: dict[str, Any]) -> tuple[str, str, int, str]:
+    copy = rec.get("copy")
+    return (rec["source"], rec.get("node") or "", -1 if copy is None else copy, rec.get("output") or "")
+
+
+def _line(rec: dict[str, Any]) -> str:
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class ManifestWriter:
+    """Appends records as they arrive (crash-safe), then rewrites them in a stable order."""
+
+    def __init__(self, path: Path, previous: dict[str, dict[str, Any]]) -> None:
+        self.path = path
+        self.records = dict(previous)
+        self._fh: TextIO | None = None
+        if path.is_file():
+            self._drop_torn_tail()
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+
+    def _drop_torn_tail(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(self.path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+
+    def forget_source(self, source: str) -> None:
+        """A whole-input failure line is superseded when that input is tried again."""
+        self.records.pop(f"source:{source}", None)
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.records[record_key(rec)] = rec
+        assert self._fh is not None
+        self._fh.write(_line(rec))
+        self._fh.flush()
+
+    def close(self, finalize: bool) -> None:
+        """Close; with ``finalize``, rewrite the manifest sorted (identical whatever the order)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if finalize:
+            lines = [_line(r) for r in sorted(self.records.values(), key=_sort_key)]
+            write_text_atomic(self.path, "".join(lines))
+
+
+def read_run_info(output_root: Path) -> dict[str, Any] | None:
+    path = output_root / RUN_INFO
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_run_info(output_root: Path, info: dict[str, Any]) -> None:
+    write_text_atomic(output_root / RUN_INFO, json.dumps(info, indent=2, sort_keys=True) + "\n")

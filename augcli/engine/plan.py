@@ -1,0 +1,134 @@
+"""Turn inputs into tasks: output names, collision checks, and what a resumed run can skip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from augcli.engine.scan import InputFile
+from augcli.errors import UsageError
+from augcli.graph import Graph
+from augcli.modality import Modality, get_modality
+from augcli.recipe import Recipe
+from augcli.seeding import item_seed
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    node: str
+    copy: int
+    path: str  # POSIX, relative to the output root
+
+
+@dataclass
+class Task:
+    """One input file and the outputs to make from it (all of them, or what a resume still needs)."""
+
+    source: str
+    modality: str
+    label: str | None
+    original: str | None = None
+    outputs: list[OutputSpec] = field(default_factory=list)
+
+    def record(
+        self,
+        node: str | None,
+        copy: int | None,
+        seed: int | None,
+        ops: list[dict[str, Any]],
+        status: str,
+        error: str | None,
+        sha256: str | None,
+        output: str | None,
+    ) -> dict[str, Any]:
+        """A manifest line for one output of this task (or for the input, when output is None)."""
+        return {
+            "output": output,
+            "source": self.source,
+            "modality": self.modality,
+            "label": self.label,
+            "node": node,
+            "copy": copy,
+            "seed": seed,
+            "ops": ops,
+            "status": status,
+            "error": error,
+            "sha256": sha256,
+        }
+
+    @property
+    def size(self) -> int:
+        return len(self.outputs) + (self.original is not None)
+
+
+@dataclass
+class Job:
+    """What every worker needs, built once: roots, seed, graphs and modality handlers."""
+
+    input_root: Path
+    output_root: Path
+    seed: int
+    graphs: dict[str, Graph]
+    modalities: dict[str, Modality]
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
+        return cls(
+            input_root=input_root,
+            output_root=output_root,
+            seed=recipe.seed,
+            graphs={m: s.graph for m, s in recipe.sections.items()},
+            modalities={m: get_modality(m)(s.settings) for m, s in recipe.sections.items()},
+        )
+
+    def seed_for(self, source: str, node_path: str, copy: int) -> int:
+        return item_seed(self.seed, source, node_path, copy)
+
+
+def output_name(relpath: str, node: str, copy: int, suffix: str) -> str:
+    """``<dir>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root."""
+    p = PurePosixPath(relpath)
+    return str(p.with_name(f"{p.stem}__{node}_{copy}{suffix}"))
+
+
+def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
+    """Every task the recipe asks for, in input order; refuses colliding output names."""
+    tasks: list[Task] = []
+    owner: dict[str, str] = {}
+
+    def claim(path: str, source: str) -> str:
+        if path in owner:
+            raise UsageError(
+                f"output name collision: {path!r} would be written for both {owner[path]!r} and "
+                f"{source!r}. Rename one input (names of the form '<stem>__<node>_<k>' are "
+                "reserved for outputs)."
+            )
+        owner[path] = source
+        return path
+
+    for f in inputs:
+        graph = job.graphs[f.modality]
+        suffix = job.modalities[f.modality].output_suffix(PurePosixPath(f.relpath).suffix)
+        task = Task(f.relpath, f.modality, f.label)
+        if recipe.keep_originals:
+            task.original = claim(f.relpath, f.relpath)
+        for copy in range(recipe.copies):
+            for e in graph.emitters:
+                name = claim(output_name(f.relpath, e.id, copy, suffix), f.relpath)
+                task.outputs.append(OutputSpec(e.id, copy, name))
+        tasks.append(task)
+    return tasks
+
+
+def remaining(tasks: list[Task], done: set[str]) -> tuple[list[Task], int]:
+    """Drop outputs already complete (by output path); return the tasks left and how many were skipped."""
+    left: list[Task] = []
+    skipped = 0
+    for t in tasks:
+        outs = [o for o in t.outputs if o.path not in done]
+        original = t.original if t.original is not None and t.original not in done else None
+        skipped += t.size - len(outs) - (original is not None)
+        if outs or original is not None:
+            left.append(Task(t.source, t.modality, t.label, original, outs))
+    return left, skipped

@@ -1,0 +1,238 @@
+"""`expand` and `validate` end to end: paths, plan, resume, execution, manifest, summary."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from augcli import __version__
+from augcli.engine.atomic import sweep_tmp
+from augcli.engine.executor import make_executor
+from augcli.engine.manifest import (
+    MANIFEST,
+    ManifestWriter,
+    read_manifest,
+    read_run_info,
+    write_run_info,
+)
+from augcli.engine.plan import Job, Task, plan, remaining
+from augcli.engine.scan import InputFile, scan
+from augcli.errors import RecipeError, UsageError
+from augcli.recipe import Recipe
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LIBRARIES = ("numpy", "opencv-python-headless", "pyyaml", "soundfile", "audiomentations", "nlpaug")
+
+
+@dataclass
+class Options:
+    input: Path | None = None
+    output: Path | None = None
+    workers: int | None = None
+    overwrite: bool = False
+    fail_fast: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class Summary:
+    inputs: int = 0
+    outputs: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
+    """The input and output roots, checked: input exists, neither folder holds the other."""
+    src = opts.input.resolve() if opts.input else recipe.input
+    dst = opts.output.resolve() if opts.output else recipe.output
+
+    def where(key: str, cli: Path | None) -> dict[str, Any]:
+        return {"path": key} if cli is None else {"path": f"--{key} option"}
+
+    if src is None:
+        raise RecipeError("no input folder", path="input",
+                          fix="Add 'input: path/to/data' to the recipe or pass --input DIR.")
+    if dst is None:
+        raise RecipeError("no output folder", path="output",
+                          fix="Add 'output: path/to/out' to the recipe or pass --output DIR.")
+    if not src.is_dir():
+        raise RecipeError("input folder does not exist", value=str(src),
+                          fix="Check the path (relative paths resolve against the recipe file).",
+                          **where("input", opts.input))
+    if dst == src or dst.is_relative_to(src):
+        raise RecipeError(
+            "output folder is inside the input folder", value=str(dst),
+            fix="Choose an output folder outside the input, so outputs are never read as inputs.",
+            **where("output", opts.output))
+    if src.is_relative_to(dst):
+        raise RecipeError(
+            "input folder is inside the output folder", value=str(src),
+            fix="Choose an output folder that does not contain the input.",
+            **where("output", opts.output))
+    if dst.exists() and not dst.is_dir():
+        raise RecipeError("output path exists and is not a folder", value=str(dst),
+                          **where("output", opts.output))
+    return src, dst
+
+
+def worker_count(recipe: Recipe, opts: Options) -> int:
+    n = opts.workers or recipe.workers or os.cpu_count() or 1
+    return max(1, n)
+
+
+def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, list[Task]]:
+    src, dst = resolve_paths(recipe, opts)
+    job = Job.from_recipe(recipe, src, dst)
+    inputs, ignored = scan(src, recipe.sections)
+    return job, inputs, ignored, plan(recipe, job, inputs)
+
+
+def _check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Any) -> None:
+    """Resume only the same recipe; with --overwrite, remove only what an earlier run listed."""
+    if not dst.exists() or not any(dst.iterdir()):
+        return
+    info = read_run_info(dst)
+    if info is None:
+        if overwrite:
+            return
+        raise UsageError(
+            f"output folder {dst} is not empty and was not written by augcli (no run.json). "
+            "Choose a new folder, or pass --overwrite to write into it anyway."
+        )
+    if info.get("fingerprint") == recipe.fingerprint():
+        return
+    if not overwrite:
+        raise UsageError(
+            f"output folder {dst} was written by a different recipe (or other --seed/--copies); "
+            "resuming would mix outputs of two recipes. Pass --overwrite to replace that run's "
+            "outputs, or choose another output folder."
+        )
+    removed = 0
+    for rec in read_manifest(dst / MANIFEST).values():
+        if rec.get("output"):
+            target = (dst / rec["output"]).resolve()
+            if target.is_relative_to(dst) and target.is_file():
+                target.unlink()
+                removed += 1
+    (dst / MANIFEST).unlink(missing_ok=True)
+    log(f"augcli: --overwrite: removed {removed} outputs of the earlier run in {dst}")
+
+
+def _versions() -> dict[str, str]:
+    out = {"augcli": __version__, "python": platform.python_version()}
+    for lib in LIBRARIES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[lib] = metadata.version(lib)
+    return out
+
+
+def expand(recipe: Recipe, opts: Options) -> int:
+    """Run the recipe; return the exit code. Messages and the progress bar go to stderr."""
+
+    def log(msg: str) -> None:
+        if not opts.quiet:
+            print(msg, file=sys.stderr)
+
+    started = time.time()
+    job, inputs, _ignored, tasks = prepare(recipe, opts)
+    dst = job.output_root
+    _check_output_folder(recipe, dst, opts.overwrite, log)
+    dst.mkdir(parents=True, exist_ok=True)
+    swept = sweep_tmp(dst)
+    previous = read_manifest(dst / MANIFEST)
+    done = {
+        k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()
+    }
+    todo, skipped = remaining(tasks, done)
+    summary = Summary(inputs=len(inputs), skipped=skipped)
+    run_info: dict[str, Any] = {
+        "recipe": str(recipe.file),
+        "recipe_sha256": recipe.sha256,
+        "fingerprint": recipe.fingerprint(),
+        "seed": recipe.seed,
+        "copies": recipe.copies,
+        "input": str(job.input_root),
+        "versions": _versions(),
+        "status": "running",
+    }
+    write_run_info(dst, run_info)
+    if swept:
+        log(f"augcli: removed {swept} temporary files left by an interrupted run")
+    for m in {t.modality for t in todo}:
+        job.modalities[m].prepare()
+
+    workers = min(worker_count(recipe, opts), max(1, len(todo)))
+    writer = ManifestWriter(dst / MANIFEST, {k: v for k, v in previous.items() if k in done})
+    status = "complete"
+    executor = None
+    bar = _progress(sum(t.size for t in todo), opts.quiet)
+    try:
+        executor = make_executor(job, workers)
+        for records in executor.run(todo):
+            for rec in records:
+                writer.forget_source(rec["source"])
+            for rec in records:
+                writer.add(rec)
+                if rec["status"] == "ok":
+                    summary.outputs += 1
+                else:
+                    summary.failed += 1
+                    summary.failures.append(f"{rec['output'] or rec['source']}: {rec['error']}")
+            if bar is not None:
+                bar.update(len(records))
+            if opts.fail_fast and summary.failed:
+                status = "stopped"
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        if executor is not None and status != "complete":
+            executor.stop()
+        if bar is not None:
+            bar.close()
+        sweep_tmp(dst)
+        writer.close(finalize=status == "complete")
+        run_info.update(
+            status=status,
+            workers=workers,
+            counts={
+                "inputs": summary.inputs,
+                "outputs": summary.outputs,
+                "failed": summary.failed,
+                "skipped": summary.skipped,
+            },
+            wall_seconds=round(time.time() - started, 3),
+        )
+        write_run_info(dst, run_info)
+
+    for line in summary.failures[:10]:
+        log(f"augcli: failed: {line}")
+    if len(summary.failures) > 10:
+        log(f"augcli: ... and {len(summary.failures) - 10} more failures (see {dst / MANIFEST})")
+    log(
+        f"augcli: {status}: {summary.outputs} written, {summary.failed} failed, "
+        f"{summary.skipped} already done, from {summary.inputs} inputs in "
+        f"{time.time() - started:.1f}s -> {dst}"
+    )
+    if status == "interrupted":
+        log("augcli: run the same command again to resume where it stopped")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty() or total == 0:
+        return None
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are forked
+    return tqdm.tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,80 @@
+"""Error types that carry where a problem is, what it is, the bad value and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def show(value: Any) -> str:
+    """Render a bad value for a message: short, and YAML-like for lists."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(show(v) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class AugcliError(Exception):
+    """Base class: a problem that is reported to the user as a message, never a traceback."""
+
+    exit_code = 2
+
+
+class UsageError(AugcliError):
+    """A bad command-line option or environment: exit code 2."""
+
+
+class RecipeError(AugcliError):
+    """A recipe problem found before any input is read.
+
+    Rendered as ``<file>:<line>: <yaml.path>: <what>; got <value>. <fix>``.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        path: str = "",
+        value: Any = ...,
+        fix: str = "",
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.what = what
+        self.path = path
+        self.value = value
+        self.fix = fix
+        self.file = file
+        self.line = line
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.file or "<recipe>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.path:
+            where += f": {self.path}"
+        msg = f"{where}: {self.what}"
+        if self.value is not ...:
+            msg += f"; got {show(self.value)}"
+        msg += "."
+        if self.fix:
+            msg += f" {self.fix}"
+        return msg
+
+    def located(self, file: str, line: int | None) -> RecipeError:
+        """Return a copy that names the recipe file and line (kept if already set)."""
+        return RecipeError(
+            self.what,
+            path=self.path,
+            value=self.value,
+            fix=self.fix,
+            file=self.file or file,
+            line=self.line if self.line is not None else line,
+        )
+
+
+class InputError(Exception):
+    """A per-file problem (unreadable, undecodable, unsupported): the file fails, the run goes on."""

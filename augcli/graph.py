@@ -1,0 +1,406 @@
+"""Recipe ops → a DAG of nodes (chains of steps, with ``one_of``/``some_of``), and its evaluation."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from augcli.errors import RecipeError
+from augcli.ops import Op, p_spec, registry
+from augcli.params import Param
+from augcli.seeding import generator
+
+PIPELINE_NODE = "aug"
+NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
+MAX_EMITTERS = 256
+COMBINATORS = ("one_of", "some_of")
+
+InfoFn = Callable[[Any], dict[str, Any]]
+OpLog = list[dict[str, Any]]
+
+
+# -- steps -------------------------------------------------------------------------------------
+@dataclass
+class OpStep:
+    """One op with its probability."""
+
+    op: Op
+    p: float
+
+    def leaves(self) -> Iterator[OpStep]:
+        yield self
+
+    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
+        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
+        entry: dict[str, Any] = {"node": node, "op": self.op.name, "applied": fire, "params": None}
+        log.append(entry)
+        if fire:
+            i = info(data)
+            self.op.check_input(i)
+            params = self.op.sample(rng, i)
+            entry["params"] = params
+            data = self.op.apply(data, params)
+        return data
+
+
+def _skip(steps: list[Step], node: str, log: OpLog) -> None:
+    for step in steps:
+        for leaf in step.leaves():
+            log.append({"node": node, "op": leaf.op.name, "applied": False, "params": None})
+
+
+@dataclass
+class OneOf:
+    """Apply exactly one child, chosen by ``weights`` (uniform by default), with probability ``p``."""
+
+    children: list[Step]
+    weights: list[float]
+    p: float
+
+    def leaves(self) -> Iterator[OpStep]:
+        for c in self.children:
+            yield from c.leaves()
+
+    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
+        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
+        if not fire:
+            _skip(self.children, node, log)
+            return data
+        w = np.asarray(self.weights, dtype=np.float64)
+        pick = int(rng.choice(len(self.children), p=w / w.sum()))
+        for i, child in enumerate(self.children):
+            if i == pick:
+                data = child.run(data, rng, info, node, log)
+            else:
+                _skip([child], node, log)
+        return data
+
+
+@dataclass
+class SomeOf:
+    """Apply ``n`` distinct children (``n`` fixed or a range), in recipe order, with probability ``p``."""
+
+    children: list[Step]
+    n: int | tuple[int, int]
+    p: float
+
+    def leaves(self) -> Iterator[OpStep]:
+        for c in self.children:
+            yield from c.leaves()
+
+    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
+        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
+        if not fire:
+            _skip(self.children, node, log)
+            return data
+        n = self.n if isinstance(self.n, int) else int(rng.integers(self.n[0], self.n[1] + 1))
+        chosen = set(rng.choice(len(self.children), size=n, replace=False).tolist())
+        for i, child in enumerate(self.children):
+            if i in chosen:
+                data = child.run(data, rng, info, node, log)
+            else:
+                _skip([child], node, log)
+        return data
+
+
+Step = OpStep | OneOf | SomeOf
+
+
+# -- graph -------------------------------------------------------------------------------------
+@dataclass
+class Node:
+    name: str
+    after: list[str]
+    steps: list[Step]
+
+
+@dataclass(frozen=True)
+class Emitter:
+    """A root-to-leaf path; each emits ``copies`` outputs per input. ``id`` names it in outputs."""
+
+    id: str
+    path: tuple[str, ...]
+
+
+@dataclass
+class Graph:
+    modality: str
+    nodes: dict[str, Node]
+    emitters: list[Emitter] = field(default_factory=list)
+
+    def emitter(self, emitter_id: str) -> Emitter:
+        for e in self.emitters:
+            if e.id == emitter_id:
+                return e
+        raise KeyError(emitter_id)
+
+    def describe(self) -> list[str]:
+        """Human-readable lines: each node, its parents and its ops."""
+        lines = []
+        for node in self.nodes.values():
+            ops = ", ".join(_step_text(s) for s in node.steps)
+            after = f" (after {', '.join(node.after)})" if node.after else ""
+            lines.append(f"{node.name}{after}: {ops}")
+        lines.append("emits: " + ", ".join(e.id for e in self.emitters))
+        return lines
+
+    def run(
+        self,
+        emitter: Emitter,
+        data: Any,
+        seed_of: Callable[[str], int],
+        info: InfoFn,
+        cache: dict[str, tuple[Any, OpLog]],
+    ) -> tuple[Any, OpLog]:
+        """Run ``data`` down one emitter's path. Shared prefixes are computed once via ``cache``
+        (one cache per input and copy), and each node draws from its own seeded generator."""
+        log: OpLog = []
+        for i, name in enumerate(emitter.path):
+            prefix = ".".join(emitter.path[: i + 1])
+            if prefix in cache:
+                data, log = cache[prefix]
+                continue
+            rng = generator(seed_of(prefix))
+            log = list(log)
+            for step in self.nodes[name].steps:
+                data = step.run(data, rng, info, name, log)
+            cache[prefix] = (data, log)
+        return data, log
+
+
+def _step_text(step: Step) -> str:
+    p = "" if step.p >= 1.0 else f" p={step.p:g}"
+    if isinstance(step, OpStep):
+        return step.op.name + p
+    kind = "one_of" if isinstance(step, OneOf) else "some_of"
+    return f"{kind}({', '.join(_step_text(c) for c in step.children)}){p}"
+
+
+# -- parsing -----------------------------------------------------------------------------------
+def parse_section_graph(section: dict[str, Any], modality: str, path: str) -> Graph:
+    """Build the graph from a modality section's ``pipeline:`` or ``graph:`` (exactly one)."""
+    has_pipe, has_graph = "pipeline" in section, "graph" in section
+    if has_pipe == has_graph:
+        raise RecipeError(
+            "needs exactly one of 'pipeline' (a list of ops) or 'graph' (named nodes)",
+            path=path,
+            value=sorted(k for k in section if k in ("pipeline", "graph")),
+            fix="See configs/quickstart.yaml for a pipeline and configs/graph.yaml for a graph.",
+        )
+    ops = registry(modality)
+    if has_pipe:
+        steps = parse_steps(section["pipeline"], f"{path}.pipeline", ops, modality)
+        nodes = {PIPELINE_NODE: Node(PIPELINE_NODE, [], steps)}
+        return Graph(modality, nodes, [Emitter(PIPELINE_NODE, (PIPELINE_NODE,))])
+    return _parse_graph(section["graph"], f"{path}.graph", ops, modality)
+
+
+def _parse_graph(raw: Any, path: str, ops: dict[str, type[Op]], modality: str) -> Graph:
+    if not isinstance(raw, dict) or not raw:
+        raise RecipeError(
+            "must be a mapping of node names to {ops: [...], after: [...]}",
+            path=path,
+            value=raw,
+        )
+    nodes: dict[str, Node] = {}
+    for name, body in raw.items():
+        npath = f"{path}.{name}"
+        if not isinstance(name, str) or not NODE_NAME.match(name) or name == "original":
+            raise RecipeError(
+                "is not a valid node name",
+                path=npath,
+                value=name,
+                fix="Use letters, digits, '-' and single '_' (not 'original', no '__').",
+            )
+        if not isinstance(body, dict):
+            raise RecipeError("must be a mapping with 'ops' and optional 'after'", path=npath,
+                              value=body)
+        for key in body:
+            if key not in ("ops", "after"):
+                raise RecipeError(
+                    "unknown key in a graph node",
+                    path=f"{npath}.{key}",
+                    value=key,
+                    fix="A node takes 'ops' (a list of ops) and 'after' (its parent nodes).",
+                )
+        if "ops" not in body:
+            raise RecipeError("node has no 'ops'", path=npath, fix="Add 'ops:' with a list of ops.")
+        after = body.get("after", [])
+        after = [after] if isinstance(after, str) else after
+        if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+            raise RecipeError("must be a node name or a list of node names", path=f"{npath}.after",
+                              value=after)
+        steps = parse_steps(body["ops"], f"{npath}.ops", ops, modality)
+        nodes[name] = Node(name, list(after), steps)
+    for node in nodes.values():
+        for i, parent in enumerate(node.after):
+            if parent not in nodes:
+                close = difflib.get_close_matches(parent, list(nodes), n=1)
+                raise RecipeError(
+                    "names a node that does not exist",
+                    path=f"{path}.{node.name}.after" + (f"[{i}]" if len(node.after) > 1 else ""),
+                    value=parent,
+                    fix=(f"Did you mean '{close[0]}'? " if close else "")
+                    + f"Nodes: {', '.join(nodes)}.",
+                )
+    _check_acyclic(nodes, path)
+    graph = Graph(modality, nodes)
+    graph.emitters = _emitters(nodes, path)
+    return graph
+
+
+def _check_acyclic(nodes: dict[str, Node], path: str) -> None:
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(name: str, stack: list[str]) -> None:
+        state[name] = 1
+        for parent in nodes[name].after:
+            if state.get(parent) == 1:
+                cycle = [*stack[stack.index(parent) :], parent] if parent in stack else [name, parent]
+                raise RecipeError(
+                    "the graph has a cycle",
+                    path=f"{path}.{name}.after",
+                    value=" -> ".join(reversed(cycle)),
+                    fix="Remove one 'after' link so that every path starts at a node with no 'after'.",
+                )
+            if state.get(parent) is None:
+                visit(parent, [*stack, parent])
+        state[name] = 2
+
+    for name in nodes:
+        if name not in state:
+            visit(name, [name])
+
+
+def _emitters(nodes: dict[str, Node], path: str) -> list[Emitter]:
+    parents_of_someone = {p for n in nodes.values() for p in n.after}
+    leaves = [n for n in nodes if n not in parents_of_someone]
+
+    def paths(name: str) -> list[tuple[str, ...]]:
+        node = nodes[name]
+        if not node.after:
+            return [(name,)]
+        return [(*pp, name) for parent in node.after for pp in paths(parent)]
+
+    out: list[Emitter] = []
+    for leaf in leaves:
+        leaf_paths = paths(leaf)
+        for pth in leaf_paths:
+            out.append(Emitter(leaf if len(leaf_paths) == 1 else ".".join(pth), pth))
+            if len(out) > MAX_EMITTERS:
+                raise RecipeError(
+                    f"the graph has more than {MAX_EMITTERS} root-to-leaf paths",
+                    path=path,
+                    fix="Each path emits its own outputs; merge nodes or use one_of instead.",
+                )
+    return out
+
+
+def parse_steps(items: Any, path: str, ops: dict[str, type[Op]], modality: str) -> list[Step]:
+    if not isinstance(items, list) or not items:
+        raise RecipeError(
+            "must be a non-empty list of ops",
+            path=path,
+            value=items,
+            fix="Write each op as a list item: '- hflip: {p: 0.5}'.",
+        )
+    return [_parse_step(item, f"{path}[{i}]", ops, modality) for i, item in enumerate(items)]
+
+
+def _parse_step(item: Any, path: str, ops: dict[str, type[Op]], modality: str) -> Step:
+    if isinstance(item, str):
+        name, args = item, {}
+    elif isinstance(item, dict) and len(item) == 1:
+        name, args = next(iter(item.items()))
+    else:
+        raise RecipeError(
+            "each list item must be one op",
+            path=path,
+            value=item,
+            fix="Write '- name: {param: value}' or just '- name'; put each op in its own item.",
+        )
+    if not isinstance(name, str):
+        raise RecipeError("an op name must be text", path=path, value=name)
+    opath = f"{path}.{name}"
+    if name in COMBINATORS:
+        return _parse_combinator(name, args, opath, ops, modality)
+    if name not in ops:
+        close = difflib.get_close_matches(name, [*ops, *COMBINATORS], n=1)
+        raise RecipeError(
+            f"unknown {modality} op",
+            path=path,
+            value=name,
+            fix=(f"Did you mean '{close[0]}'? " if close else "")
+            + f"Run 'augcli ops --modality {modality}' for the list.",
+        )
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise RecipeError(
+            "op parameters must be a mapping",
+            path=opath,
+            value=args,
+            fix=f"Write '- {name}: {{param: value}}'; see 'augcli ops --modality {modality}'.",
+        )
+    args = dict(args)
+    p = p_spec().validate(args.pop("p", 1.0), f"{opath}.p")
+    return OpStep(ops[name].from_recipe(args, opath), p)
+
+
+_N_SPEC = Param(kind="int", default=1, low=0, help="how many children to apply")
+_W_SPEC = Param(kind="float", low=0.0, sampled=False)
+
+
+def _parse_combinator(
+    kind: str, args: Any, path: str, ops: dict[str, type[Op]], modality: str
+) -> Step:
+    ops_path = path
+    if isinstance(args, list):
+        args = {"ops": args}
+    else:
+        ops_path = f"{path}.ops"
+    if not isinstance(args, dict) or "ops" not in args:
+        raise RecipeError(
+            f"{kind} takes a list of ops, or a mapping with 'ops'",
+            path=path,
+            value=args,
+            fix=f"Write '- {kind}: [op, op]' or '- {kind}: {{ops: [...], p: 0.5}}'.",
+        )
+    allowed = {"ops", "p", "weights"} if kind == "one_of" else {"ops", "p", "n"}
+    for key in args:
+        if key not in allowed:
+            raise RecipeError(
+                f"unknown key for {kind}",
+                path=f"{path}.{key}",
+                value=key,
+                fix=f"{kind} takes: {', '.join(sorted(allowed))}.",
+            )
+    children = parse_steps(args["ops"], ops_path, ops, modality)
+    p = p_spec().validate(args.get("p", 1.0), f"{path}.p")
+    if kind == "one_of":
+        weights = args.get("weights", [1.0] * len(children))
+        if not isinstance(weights, list) or len(weights) != len(children):
+            raise RecipeError(
+                f"needs one weight per op ({len(children)})",
+                path=f"{path}.weights",
+                value=weights,
+            )
+        w = [_W_SPEC.validate(x, f"{path}.weights[{i}]") for i, x in enumerate(weights)]
+        if sum(w) <= 0:
+            raise RecipeError("weights must not all be zero", path=f"{path}.weights", value=weights)
+        return OneOf(children, w, p)
+    n = _N_SPEC.validate(args.get("n", 1), f"{path}.n")
+    hi = n[1] if isinstance(n, tuple) else n
+    if hi > len(children):
+        raise RecipeError(
+            f"asks for more ops than the {len(children)} listed",
+            path=f"{path}.n",
+            value=args.get("n"),
+            fix=f"Use n <= {len(children)}.",
+        )
+    return SomeOf(children, n, p)

@@ -1,0 +1,100 @@
+"""The modality plug-in contract: which files it takes, how it reads and writes them, and how
+one input becomes its outputs. Text and audio plug in here without touching the engine."""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from augcli.engine.atomic import atomic_path, sha256_file
+from augcli.errors import InputError
+from augcli.ops import load_modality
+from augcli.params import Param
+
+_MODALITIES: dict[str, type[Modality]] = {}
+
+
+class Modality(ABC):
+    """One kind of data. Subclasses set ``name``, ``extensions``, ``settings`` and implement
+    ``read``, ``write`` and ``info``; ``process`` (one file in, one file per output) suits any
+    modality whose samples are whole files, and may be overridden (e.g. for record files)."""
+
+    name: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+    settings: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            _MODALITIES[cls.name] = cls
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.config = settings
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Import heavy libraries once, in the parent before workers start (shared on fork)."""
+
+    def prepare_worker(self) -> None:  # noqa: B027 - optional hook
+        """Per-worker-process set-up (e.g. limit a library's own threads)."""
+
+    @abstractmethod
+    def read(self, path: Path) -> Any:
+        """Decode one input file; raise InputError with the reason if it cannot."""
+
+    @abstractmethod
+    def write(self, data: Any, path: Path, source: Path) -> None:
+        """Encode ``data`` to ``path`` (a temporary name with the final extension)."""
+
+    @abstractmethod
+    def info(self, data: Any) -> dict[str, Any]:
+        """What ops may need to know about the data before sampling (sizes, dtype, ...)."""
+
+    def output_suffix(self, source_suffix: str) -> str:
+        """The extension of outputs made from an input with ``source_suffix`` (same by default)."""
+        return source_suffix
+
+    def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
+        """Make every output ``task`` asks for; return one manifest record per output.
+
+        Reads the input once (an unreadable input raises InputError: one failed record for it);
+        an op or write failure fails only that output."""
+        source = job.input_root / task.source
+        records: list[dict[str, Any]] = []
+        data = self.read(source)  # first: an unreadable input is not copied as an original
+        if task.original is not None:
+            dest = job.output_root / task.original
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
+            records.append(task.record(None, None, None, [], "ok", None, sha256_file(dest),
+                                       task.original))
+        graph = job.graphs[self.name]
+        caches: dict[int, dict[str, Any]] = {}
+        for out in task.outputs:
+            cache = caches.setdefault(out.copy, {})
+            emitter = graph.emitter(out.node)
+
+            def seed_of(prefix: str, copy: int = out.copy) -> int:
+                return job.seed_for(task.source, prefix, copy)
+
+            seed = seed_of(".".join(emitter.path))
+            try:
+                result, log = graph.run(emitter, data, seed_of, self.info, cache)
+                dest = job.output_root / out.path
+                with atomic_path(dest) as tmp:
+                    self.write(result, tmp, source)
+                records.append(task.record(out.node, out.copy, seed, log, "ok", None,
+                                           sha256_file(dest), out.path))
+            except InputError as exc:
+                records.append(task.record(out.node, out.copy, seed, [], "failed", str(exc), None,
+                                           out.path))
+            except Exception as exc:  # an op bug must not kill the run: record it
+                records.append(task.record(out.node, out.copy, seed, [], "failed",
+                                           f"{type(exc).__name__}: {exc}", None, out.path))
+        return records
+
+
+def get_modality(name: str) -> type[Modality]:
+    load_modality(name)
+    return _MODALITIES[name]

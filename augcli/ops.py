@@ -1,0 +1,138 @@
+"""The op contract (name, params, ``sample`` with all randomness, pure ``apply``) and the op registry."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from augcli.errors import RecipeError
+from augcli.params import REQUIRED, Param
+
+# modality -> modules whose import registers that modality's ops and its Modality class.
+MODALITY_MODULES: dict[str, tuple[str, ...]] = {
+    "image": (
+        "augcli.image.modality",
+        "augcli.image.geometric",
+        "augcli.image.color",
+        "augcli.image.filters",
+    ),
+}
+
+_REGISTRY: dict[str, dict[str, type[Op]]] = {}
+
+
+class Op(ABC):
+    """One augmentation. Subclasses set ``name``, ``modality``, ``params`` and implement ``apply``.
+
+    ``sample(rng, info)`` draws every random value for one output (override it to draw more than the
+    declared params, e.g. a crop position); ``apply(data, params)`` is pure: no RNG, no I/O, no state.
+    ``info`` describes the data the op is about to see (for images: height, width, channels, dtype).
+    """
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = ""
+    group: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            ops = _REGISTRY.setdefault(cls.modality, {})
+            if cls.name in ops and ops[cls.name] is not cls:
+                raise TypeError(f"op {cls.modality}/{cls.name} is registered twice")
+            ops[cls.name] = cls
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+
+    @classmethod
+    def from_recipe(cls, raw: dict[str, Any], path: str) -> Op:
+        """Validate a recipe mapping of params (``p`` already removed) and build the op."""
+        config: dict[str, Any] = {}
+        for key in raw:
+            if key not in cls.params:
+                known = sorted(cls.params) + ["p"]
+                close = difflib.get_close_matches(str(key), known, n=1)
+                fix = f"Did you mean '{close[0]}'?" if close else ""
+                fix += f" {cls.name} takes: {', '.join(known)}."
+                raise RecipeError(
+                    f"unknown parameter for {cls.name}",
+                    path=f"{path}.{key}",
+                    value=key,
+                    fix=fix.strip(),
+                )
+        for key, spec in cls.params.items():
+            if key in raw:
+                config[key] = spec.validate(raw[key], f"{path}.{key}")
+            elif spec.default is REQUIRED:
+                raise RecipeError(
+                    f"{cls.name} needs parameter '{key}'",
+                    path=path,
+                    fix=f"Add '{key}:' ({spec.help}).",
+                )
+            else:
+                config[key] = spec.validate(spec.default, f"{path}.{key}")
+        op = cls(**config)
+        op.check_config(path)
+        return op
+
+    def check_config(self, path: str) -> None:  # noqa: B027 - optional hook
+        """Cross-parameter checks at recipe time; raise RecipeError with ``path``."""
+
+    def check_input(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Per-file checks (e.g. a channel count the op cannot handle); raise InputError."""
+
+    def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
+        """Draw concrete, JSON-safe params for one output."""
+        return {k: spec.draw(self.config[k], rng) for k, spec in self.params.items()}
+
+    @abstractmethod
+    def apply(self, data: Any, params: dict[str, Any]) -> Any:
+        """Return the augmented data; pure."""
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        doc = (cls.__doc__ or "").strip()
+        summary, _, details = doc.partition("\n\n")
+        return {
+            "name": cls.name,
+            "modality": cls.modality,
+            "group": cls.group,
+            "summary": " ".join(line.strip() for line in summary.splitlines()),
+            "details": " ".join(line.strip() for line in details.splitlines()),
+            "params": {"p": _P_SPEC.describe(), **{k: s.describe() for k, s in cls.params.items()}},
+        }
+
+
+_P_SPEC = Param(
+    kind="float",
+    default=1.0,
+    low=0.0,
+    high=1.0,
+    sampled=False,
+    help="probability that the op fires for an output",
+)
+
+
+def p_spec() -> Param:
+    """The spec of ``p``, which every op and combinator takes."""
+    return _P_SPEC
+
+
+def load_modality(modality: str) -> None:
+    """Import the modules that register a modality's ops (cheap: heavy libraries load lazily)."""
+    for module in MODALITY_MODULES[modality]:
+        importlib.import_module(module)
+
+
+def registry(modality: str) -> dict[str, type[Op]]:
+    load_modality(modality)
+    return dict(sorted(_REGISTRY.get(modality, {}).items()))
+
+
+def modalities() -> list[str]:
+    return list(MODALITY_MODULES)

@@ -1,0 +1,155 @@
+"""Parameter specs: one rule for every op (a fixed value or a ``[lo, hi]`` range), validated and sampled."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from augcli.errors import RecipeError
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "required"})()
+
+KINDS = ("float", "int", "bool", "choice", "size")
+
+
+@dataclass(frozen=True)
+class Param:
+    """How one op parameter is written, checked and drawn.
+
+    ``kind`` is float, int, bool, choice (one of ``choices``) or size (a fixed ``[height, width]``
+    pair of positive ints, or null). Numeric params with ``sampled=True`` take a fixed value or a
+    ``[lo, hi]`` range, drawn uniformly per output (ints inclusive of both ends). ``low``/``high`` bound
+    every allowed value (inclusive); ``low_open`` makes the lower bound exclusive.
+    """
+
+    kind: str = "float"
+    default: Any = REQUIRED
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    sampled: bool = True
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Param kind must be one of {KINDS}; got {self.kind!r}")
+
+    # -- validation -------------------------------------------------------------------------
+    def bounds_text(self) -> str:
+        lo = "-inf" if self.low is None else _num(self.low)
+        hi = "inf" if self.high is None else _num(self.high)
+        return f"{'(' if self.low_open else '['}{lo}, {hi}]"
+
+    def _check_number(self, v: Any, path: str, whole: Any) -> float | int:
+        is_num = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if self.kind == "int" and not (is_num and float(v).is_integer()):
+            raise RecipeError("must be a whole number", path=path, value=whole, fix=self._form())
+        if not is_num or not math.isfinite(v):
+            raise RecipeError("must be a finite number", path=path, value=whole, fix=self._form())
+        too_low = self.low is not None and (v <= self.low if self.low_open else v < self.low)
+        too_high = self.high is not None and v > self.high
+        if too_low or too_high:
+            raise RecipeError(
+                f"is out of range {self.bounds_text()}{self._unit()}",
+                path=path,
+                value=whole,
+                fix=f"Use a value in {self.bounds_text()}.",
+            )
+        return int(v) if self.kind == "int" else float(v)
+
+    def _unit(self) -> str:
+        return f" {self.unit}" if self.unit else ""
+
+    def _form(self) -> str:
+        if self.kind in ("float", "int") and self.sampled:
+            return f"Write a {self.kind} or a [lo, hi] range within {self.bounds_text()}."
+        if self.kind in ("float", "int"):
+            return f"Write a single {self.kind} within {self.bounds_text()} (this one is not sampled)."
+        return ""
+
+    def validate(self, value: Any, path: str) -> Any:
+        """Return the normalised value (a number, a ``(lo, hi)`` tuple, a bool, a str or a size)."""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise RecipeError("must be true or false", path=path, value=value)
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise RecipeError(
+                    "is not a known choice",
+                    path=path,
+                    value=value,
+                    fix="Use one of: " + ", ".join(self.choices) + ".",
+                )
+            return value
+        if self.kind == "size":
+            if value is None:
+                return None
+            ok = (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            )
+            if not ok:
+                raise RecipeError(
+                    "must be [height, width] in pixels, two positive whole numbers, or null",
+                    path=path,
+                    value=value,
+                )
+            return (int(value[0]), int(value[1]))
+        if isinstance(value, (list, tuple)):
+            if not self.sampled:
+                raise RecipeError("takes one fixed value, not a range", path=path, value=value,
+                                  fix=self._form())
+            if len(value) != 2:
+                what = "range is empty" if len(value) == 0 else "range must have exactly two ends"
+                raise RecipeError(what, path=path, value=value, fix=self._form())
+            lo = self._check_number(value[0], path, value)
+            hi = self._check_number(value[1], path, value)
+            if lo > hi:
+                raise RecipeError(
+                    "range is inverted (lo > hi)",
+                    path=path,
+                    value=value,
+                    fix=f"Write it as [{_num(hi)}, {_num(lo)}]; ranges are never repaired silently.",
+                )
+            return (lo, hi)
+        return self._check_number(value, path, value)
+
+    # -- sampling ---------------------------------------------------------------------------
+    def draw(self, value: Any, rng: np.random.Generator) -> Any:
+        """Draw a concrete value from a validated one (fixed values pass through)."""
+        if isinstance(value, tuple) and self.kind in ("float", "int"):
+            lo, hi = value
+            if self.kind == "int":
+                return int(rng.integers(lo, hi + 1))
+            return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
+        return list(value) if isinstance(value, tuple) else value
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description for ``augcli ops``."""
+        out: dict[str, Any] = {"kind": self.kind}
+        out["default"] = None if self.default is REQUIRED else _jsonable(self.default)
+        out["required"] = self.default is REQUIRED
+        if self.kind in ("float", "int"):
+            out["range"] = self.bounds_text()
+            out["sampled"] = self.sampled
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.unit:
+            out["unit"] = self.unit
+        out["help"] = self.help
+        return out
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v

@@ -1,0 +1,260 @@
+"""YAML recipe → a validated Recipe, with every error located by file, line and YAML path."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from augcli.errors import RecipeError
+from augcli.graph import Graph, parse_section_graph
+from augcli.modality import get_modality
+from augcli.ops import modalities
+from augcli.params import Param
+
+RECIPE_VERSION = 1
+SECTION_KEYS = ("include", "exclude", "pipeline", "graph")
+
+TOP_LEVEL: dict[str, Param] = {
+    "version": Param(kind="int", default=RECIPE_VERSION, low=1, high=1, sampled=False,
+                     help="recipe format version"),
+    "seed": Param(kind="int", default=0, low=0, high=2**63 - 1, sampled=False,
+                  help="the recipe seed every output's seed derives from"),
+    "copies": Param(kind="int", default=1, low=1, high=10_000, sampled=False,
+                    help="outputs per input per emitting node"),
+    "keep_originals": Param(kind="bool", default=False, help="copy each input to the output too"),
+}
+PATH_KEYS = ("input", "output")
+OTHER_KEYS = ("workers",)
+
+
+@dataclass
+class Section:
+    """One modality's part of a recipe."""
+
+    modality: str
+    include: list[str] | None
+    exclude: list[str]
+    settings: dict[str, Any]
+    graph: Graph
+    raw: dict[str, Any]
+
+
+@dataclass
+class Recipe:
+    file: Path
+    sha256: str
+    seed: int
+    copies: int
+    keep_originals: bool
+    input: Path | None
+    output: Path | None
+    workers: int | None
+    sections: dict[str, Section] = field(default_factory=dict)
+    version: int = RECIPE_VERSION
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides output bytes (not paths, not the worker count)."""
+        doc = {
+            "version": self.version,
+            "seed": self.seed,
+            "copies": self.copies,
+            "keep_originals": self.keep_originals,
+            "sections": {m: s.raw for m, s in sorted(self.sections.items())},
+        }
+        blob = json.dumps(doc, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# -- YAML with locations ------------------------------------------------------------------------
+def _locate(node: yaml.Node, path: str, lines: dict[str, int], file: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            k = str(key.value)
+            sub = f"{path}.{k}" if path else k
+            if k in seen:
+                raise RecipeError(
+                    f"key '{k}' appears twice (first on line {seen[k]})",
+                    path=sub,
+                    file=file,
+                    line=key.start_mark.line + 1,
+                    fix="Keep one; YAML would silently use the last.",
+                )
+            seen[k] = key.start_mark.line + 1
+            lines[sub] = key.start_mark.line + 1
+            _locate(value, sub, lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _locate(item, f"{path}[{i}]", lines, file)
+
+
+def line_of(path: str, lines: dict[str, int]) -> int | None:
+    """The line of ``path`` or of its nearest located ancestor."""
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return None
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, dict[str, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[str, int] = {}
+        _locate(node, "", lines, file)
+        return loader.construct_document(node), lines
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RecipeError(
+            f"is not valid YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            fix="Check indentation and quoting around this line.",
+        ) from None
+    finally:
+        loader.dispose()
+
+
+# -- the recipe --------------------------------------------------------------------------------
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; raise RecipeError located in it."""
+    file = Path(path)
+    shown = str(path)
+    try:
+        raw_bytes = file.read_bytes()
+    except OSError as exc:
+        raise RecipeError(
+            f"cannot read the recipe file ({exc.strerror})",
+            file=shown,
+            fix="Check the path.",
+        ) from None
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecipeError("is not UTF-8 text", file=shown, fix="Save the recipe as UTF-8.") from None
+    data, lines = load_yaml(text, shown)
+    try:
+        recipe = parse_recipe(data, file)
+    except RecipeError as exc:
+        raise exc.located(shown, line_of(exc.path, lines)) from None
+    recipe.sha256 = hashlib.sha256(raw_bytes).hexdigest()
+    return recipe
+
+
+def parse_recipe(data: Any, file: Path) -> Recipe:
+    if not isinstance(data, dict):
+        raise RecipeError(
+            "a recipe must be a YAML mapping",
+            value=data if data is not None else "an empty file",
+            fix="Start from configs/quickstart.yaml.",
+        )
+    known = [*TOP_LEVEL, *PATH_KEYS, *OTHER_KEYS, *modalities()]
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise RecipeError(
+                "unknown top-level key",
+                path=str(key),
+                value=key,
+                fix=(f"Did you mean '{close[0]}'? " if close else "")
+                + f"Top-level keys are: {', '.join(known)}.",
+            )
+    values = {k: spec.validate(data.get(k, spec.default), k) for k, spec in TOP_LEVEL.items()}
+    base = file.resolve().parent
+    paths: dict[str, Path | None] = {}
+    for key in PATH_KEYS:
+        v = data.get(key)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise RecipeError("must be a folder path", path=key, value=v)
+        paths[key] = (base / os.path.expanduser(v)).resolve() if v else None
+    recipe = Recipe(
+        file=file,
+        sha256="",
+        seed=values["seed"],
+        copies=values["copies"],
+        keep_originals=values["keep_originals"],
+        input=paths["input"],
+        output=paths["output"],
+        workers=parse_workers(data.get("workers"), "workers"),
+        version=values["version"],
+    )
+    for modality in modalities():
+        if modality in data:
+            recipe.sections[modality] = parse_section(data[modality], modality)
+    if not recipe.sections:
+        raise RecipeError(
+            "the recipe has no modality section",
+            fix=f"Add one of: {', '.join(modalities())}, each with a 'pipeline:' of ops.",
+        )
+    return recipe
+
+
+def parse_workers(value: Any, where: str) -> int | None:
+    """``workers``: a positive whole number, or ``auto``/null for one per CPU."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RecipeError(
+            "must be a positive whole number or 'auto'",
+            path=where,
+            value=value,
+            fix="Use e.g. 4, or 'auto' for one worker per CPU.",
+        )
+    return value
+
+
+def parse_section(raw: Any, modality: str) -> Section:
+    if not isinstance(raw, dict):
+        raise RecipeError(
+            f"the {modality} section must be a mapping",
+            path=modality,
+            value=raw,
+            fix=f"Write '{modality}:' then an indented 'pipeline:' list.",
+        )
+    mod = get_modality(modality)
+    allowed = [*SECTION_KEYS, *mod.settings]
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            raise RecipeError(
+                f"unknown key in the {modality} section",
+                path=f"{modality}.{key}",
+                value=key,
+                fix=(f"Did you mean '{close[0]}'? " if close else "")
+                + f"It takes: {', '.join(allowed)}.",
+            )
+    include = _globs(raw.get("include"), f"{modality}.include")
+    exclude = _globs(raw.get("exclude"), f"{modality}.exclude") or []
+    settings = {
+        k: spec.validate(raw.get(k, spec.default), f"{modality}.{k}")
+        for k, spec in mod.settings.items()
+    }
+    graph = parse_section_graph(raw, modality, modality)
+    return Section(modality, include, exclude, settings, graph, raw)
+
+
+def _globs(value: Any, path: str) -> list[str] | None:
+    if value is None:
+        return None
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise RecipeError(
+            "must be a glob or a list of globs",
+            path=path,
+            value=value,
+            fix="Write e.g. ['**/*.png', 'scans/*.tif'] (paths relative to the input folder).",
+        )
+    return value
