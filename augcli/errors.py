@@ -51,12 +51,12 @@ class RecipeError(AugcliError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        where = self.file or "<recipe>"
-        if self.line is not None:
-            where += f":{self.line}"
+        where = []
+        if self.file:
+            where.append(self.file if self.line is None else f"{self.file}:{self.line}")
         if self.path:
-            where += f": {self.path}"
-        msg = f"{where}: {self.what}"
+            where.append(self.path)
+        msg = ": ".join([*where, self.what])
         if self.value is not ...:
             msg += f"; got {show(self.value)}"
         msg += "."

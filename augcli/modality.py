@@ -24,6 +24,7 @@ class Modality(ABC):
     name: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
     settings: ClassVar[dict[str, Param]] = {}
+    preload: ClassVar[tuple[str, ...]] = ()  # heavy modules imported once, before workers fork
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -32,9 +33,6 @@ class Modality(ABC):
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.config = settings
-
-    def prepare(self) -> None:  # noqa: B027 - optional hook
-        """Import heavy libraries once, in the parent before workers start (shared on fork)."""
 
     def prepare_worker(self) -> None:  # noqa: B027 - optional hook
         """Per-worker-process set-up (e.g. limit a library's own threads)."""

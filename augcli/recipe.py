@@ -58,6 +58,14 @@ class Recipe:
     workers: int | None
     sections: dict[str, Section] = field(default_factory=dict)
     version: int = RECIPE_VERSION
+    lines: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def locate(self, exc: RecipeError) -> RecipeError:
+        """Name this recipe's file and line in an error found after loading (CLI options stay
+        as they are: they are not in the file)."""
+        if exc.path.startswith("--"):
+            return exc
+        return exc.located(str(self.file), line_of(exc.path, self.lines))
 
     def fingerprint(self) -> str:
         """Hash of everything that decides output bytes (not paths, not the worker count)."""
@@ -151,6 +159,7 @@ def load_recipe(path: str | Path) -> Recipe:
     except RecipeError as exc:
         raise exc.located(shown, line_of(exc.path, lines)) from None
     recipe.sha256 = hashlib.sha256(raw_bytes).hexdigest()
+    recipe.lines = lines
     return recipe
 
 

@@ -32,14 +32,24 @@ class SerialExecutor:
 
 class PoolExecutor:
     """A pool of worker processes; each reads, augments and writes its own files and returns
-    small records. Forked where the platform allows, so libraries the parent imported are shared."""
+    small records.
+
+    Workers come from a fork server that has imported the modalities' heavy libraries once
+    (``Modality.preload``): start-up is paid once, not per worker, and no worker inherits the
+    parent's library thread pools (forking a process whose OpenCV threads have run can hang)."""
 
     def __init__(self, job: Job, workers: int) -> None:
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        methods = mp.get_all_start_methods()
+        if "forkserver" in methods:
+            ctx = mp.get_context("forkserver")
+            preload = ["augcli.engine.worker"]
+            for m in job.modalities.values():
+                preload.extend(m.preload)
+            ctx.set_forkserver_preload(preload)
+        else:
+            ctx = mp.get_context("spawn")
         self.workers = workers
-        self.pool = mp.get_context(method).Pool(
-            workers, initializer=init_worker, initargs=(job, True)
-        )
+        self.pool = ctx.Pool(workers, initializer=init_worker, initargs=(job, True))
 
     def run(self, tasks: list[Task]) -> Iterator[list[dict[str, Any]]]:
         chunk = max(1, min(8, len(tasks) // (self.workers * 8)))

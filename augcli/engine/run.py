@@ -52,6 +52,13 @@ class Summary:
 
 def resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
     """The input and output roots, checked: input exists, neither folder holds the other."""
+    try:
+        return _resolve_paths(recipe, opts)
+    except RecipeError as exc:
+        raise recipe.locate(exc) from None
+
+
+def _resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
     src = opts.input.resolve() if opts.input else recipe.input
     dst = opts.output.resolve() if opts.output else recipe.output
 
@@ -167,8 +174,6 @@ def expand(recipe: Recipe, opts: Options) -> int:
     write_run_info(dst, run_info)
     if swept:
         log(f"augcli: removed {swept} temporary files left by an interrupted run")
-    for m in {t.modality for t in todo}:
-        job.modalities[m].prepare()
 
     workers = min(worker_count(recipe, opts), max(1, len(todo)))
     writer = ManifestWriter(dst / MANIFEST, {k: v for k, v in previous.items() if k in done})

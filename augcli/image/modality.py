@@ -17,6 +17,7 @@ class ImageModality(Modality):
     input's own format."""
 
     name = "image"
+    preload = ("cv2",)
     extensions = EXTENSIONS
     settings = {
         "jpeg_quality": Param(kind="int", default=95, low=1, high=100, sampled=False,
@@ -24,9 +25,6 @@ class ImageModality(Modality):
         "png_compression": Param(kind="int", default=3, low=0, high=9, sampled=False,
                                  help="PNG zlib level of written outputs (lossless at any level)"),
     }
-
-    def prepare(self) -> None:
-        import cv2  # noqa: F401 - loaded once in the parent so forked workers share it
 
     def prepare_worker(self) -> None:
         import cv2

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""Image benchmark: augcli against the I/O floor and a hand-written Albumentations loop.
+
+Every contender is a whole process under ``/usr/bin/time -v`` (wall clock and maximum
+resident set size), on the same corpus (400 JPEG 512x512 in 4 classes, built by
+shared/bench/make_images.py), the same job (4 ops, copies 2, JPEG q95 out), in one
+sitting, with the contenders alternating round-robin (the order rotates every round).
+Reported: medians and ratios (augcli / I/O floor, augcli / Albumentations loop, at the
+same worker count); absolute seconds are only context.
+
+Also: augcli start-up (``--help``, ``--version``, ``ops``; median of 10), peak memory of
+the parent and of each worker (sampled from /proc, in separate untimed runs), and a
+memory-flatness check (augcli max RSS on 100 vs 400 inputs).
+
+usage: python benchmarks/run_images.py [--reps 5] [--quick] [--augcli PATH] [--peers-python PATH]
+
+Needs: /usr/bin/time (``apt-get install -y time``), augcli installed (default: the
+``augcli`` next to this interpreter, else on PATH), and the peers' virtualenv
+benchmarks/.peers (created on first run with pip if missing; see shared/bench/README.md).
+Writes: benchmarks/.data/results/images-latest.{md,json} (and a timestamped copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = HERE / ".data"
+PEERS = HERE / ".peers"
+RECIPE = HERE / "recipes" / "images.yaml"
+PEER_PACKAGES = ["numpy", "opencv-python-headless", "albumentations==2.0.8", "scikit-image",
+                 "pydicom", "pillow"]
+N_INPUTS, N_SMALL, COPIES = 400, 100, 2
+
+
+def find_shared_bench() -> Path:
+    """shared/bench: $AUGCLI_SHARED_BENCH, else a shared/bench beside the repo or above it."""
+    env = os.environ.get("AUGCLI_SHARED_BENCH")
+    candidates = [Path(env)] if env else []
+    candidates += [p / "shared" / "bench" for p in (REPO.parent, REPO, REPO.parent.parent)]
+    for c in candidates:
+        if (c / "io_floor.py").is_file():
+            return c
+    sys.exit("run_images: cannot find shared/bench (io_floor.py); set AUGCLI_SHARED_BENCH")
+
+
+def find_augcli(given: str | None) -> str:
+    if given:
+        return given
+    beside = Path(sys.executable).parent / "augcli"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("augcli")
+    if not found:
+        sys.exit("run_images: augcli not found; pass --augcli PATH (e.g. /work/venv/bin/augcli)")
+    return found
+
+
+def ensure_time() -> None:
+    if not Path("/usr/bin/time").is_file():
+        sys.exit("run_images: /usr/bin/time missing: apt-get update && apt-get install -y time")
+
+
+def ensure_peers(python: Path) -> None:
+    if python.is_file():
+        return
+    print(f"run_images: creating the peers' virtualenv {PEERS} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    subprocess.run([str(PEERS / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
+
+
+def ensure_corpus(peers_python: Path, bench: Path) -> tuple[Path, Path]:
+    """.data/images (400 JPEG, made by make_images.py) and .data/images100 (25 per class)."""
+    full, small = DATA / "images", DATA / "images100"
+    if len(list(full.rglob("*.jpg"))) != N_INPUTS:
+        shutil.rmtree(full, ignore_errors=True)
+        subprocess.run([str(peers_python), str(bench / "make_images.py"), str(full),
+                        "--n", str(N_INPUTS)], check=True, stdout=subprocess.DEVNULL)
+    if len(list(small.rglob("*.jpg"))) != N_SMALL:
+        shutil.rmtree(small, ignore_errors=True)
+        classes = sorted(p for p in full.iterdir() if p.is_dir())
+        per = N_SMALL // len(classes)
+        for c in classes:
+            (small / c.name).mkdir(parents=True)
+            for f in sorted(c.glob("*.jpg"))[:per]:
+                shutil.copyfile(f, small / c.name / f.name)
+    return full, small
+
+
+# -- one timed run -----------------------------------------------------------------------------
+def parse_time_v(text: str) -> dict[str, float]:
+    def grab(label: str) -> str:
+        m = re.search(rf"^\s*{re.escape(label)}: (.+)$", text, re.M)
+        if not m:
+            raise RuntimeError(f"no '{label}' in /usr/bin/time output:\n{text}")
+        return m.group(1).strip()
+
+    wall = 0.0
+    for part in grab("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
+        wall = wall * 60 + float(part)
+    return {
+        "wall": wall,
+        "user": float(grab("User time (seconds)")),
+        "sys": float(grab("System time (seconds)")),
+        "max_rss_mib": int(grab("Maximum resident set size (kbytes)")) / 1024,
+    }
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        proc = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, *cmd], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+        return parse_time_v(tf.read())
+
+
+def count_outputs(out: Path) -> int:
+    return sum(1 for _ in out.rglob("*.jpg"))
+
+
+class Contender:
+    def __init__(self, key: str, label: str, workers: int, argv: list[str]) -> None:
+        self.key, self.label, self.workers, self.argv = key, label, workers, argv
+
+    def command(self, src: Path, out: Path) -> list[str]:
+        return [a.replace("{IN}", str(src)).replace("{OUT}", str(out)) for a in self.argv]
+
+
+def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
+    out: list[Contender] = []
+    for w in (1, 2):
+        out.append(Contender(f"floor{w}", f"I/O floor (io_floor.py) W={w}", w,
+                             [str(peers_python), str(bench / "io_floor.py"), "{IN}", "{OUT}",
+                              "--copies", str(COPIES), "--workers", str(w), "--quality", "95"]))
+        out.append(Contender(f"albu{w}", f"Albumentations loop (albu_loop.py) W={w}", w,
+                             [str(peers_python), str(bench / "albu_loop.py"), "{IN}", "{OUT}",
+                              "--copies", str(COPIES), "--workers", str(w), "--quality", "95"]))
+        out.append(Contender(f"augcli{w}", f"augcli expand W={w}", w,
+                             [augcli, "expand", str(RECIPE), "--input", "{IN}", "--output",
+                              "{OUT}", "--workers", str(w), "--copies", str(COPIES), "--quiet"]))
+    return out
+
+
+def run_once(c: Contender, src: Path, n_expected: int, env: dict[str, str]) -> dict[str, float]:
+    out = DATA / "out" / c.key
+    shutil.rmtree(out, ignore_errors=True)
+    res = timed(c.command(src, out), env)
+    got = count_outputs(out)
+    if got != n_expected:
+        raise RuntimeError(f"{c.key}: {got} outputs, expected {n_expected}")
+    return res
+
+
+# -- per-process peak memory (untimed runs) ------------------------------------------------------
+def _status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_memory(cmd: list[str], env: dict[str, str], every: float = 0.02) -> dict[str, object]:
+    """Run ``cmd``; sample its process tree: peak RSS (VmHWM) of the parent and of each child,
+    and the peak of the summed PSS of the whole tree (shared pages counted once)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hwm: dict[int, int] = {}
+    peak_pss = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_pss
+        while not stop.is_set():
+            pids = [proc.pid, *_children(proc.pid)]
+            pss = 0
+            for pid in pids:
+                v = _status(pid).get("VmHWM")
+                if v:
+                    hwm[pid] = max(hwm.get(pid, 0), int(v.split()[0]))
+                pss += _pss_kib(pid)
+            peak_pss = max(peak_pss, pss)
+            stop.wait(every)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    stop.set()
+    t.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()}")
+    workers = sorted(v for pid, v in hwm.items() if pid != proc.pid)
+    return {
+        "parent_peak_rss_mib": hwm.get(proc.pid, 0) / 1024,
+        "worker_peak_rss_mib": [w / 1024 for w in workers],
+        "tree_peak_pss_mib": peak_pss / 1024,
+    }
+
+
+# -- start-up --------------------------------------------------------------------------------
+def startup(augcli: str, env: dict[str, str], n: int) -> dict[str, dict[str, float]]:
+    python = str(Path(augcli).parent / "python")
+    if not Path(python).is_file():
+        python = sys.executable
+    cmds = {
+        "python -c pass (interpreter floor)": [python, "-c", "pass"],
+        "augcli --version": [augcli, "--version"],
+        "augcli --help": [augcli, "--help"],
+        "augcli ops": [augcli, "ops"],
+    }
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in cmds}
+    for _ in range(n):  # alternate here too
+        for k, cmd in cmds.items():
+            runs[k].append(timed(cmd, env))
+    return {k: {"wall": statistics.median(r["wall"] for r in v),
+                "max_rss_mib": statistics.median(r["max_rss_mib"] for r in v)}
+            for k, v in runs.items()}
+
+
+# -- environment ---------------------------------------------------------------------------------
+def versions(python: str, packages: list[str]) -> dict[str, str]:
+    code = ("import json, platform, importlib.metadata as m\n"
+            "out = {'python': platform.python_version()}\n"
+            f"for p in {packages!r}:\n"
+            "    try: out[p] = m.version(p)\n"
+            "    except m.PackageNotFoundError: pass\n"
+            "print(json.dumps(out))")
+    return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout)
+
+
+def machine(augcli: str, peers_python: Path) -> dict[str, object]:
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    aug_python = str(Path(augcli).parent / "python")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+        "augcli_env": versions(aug_python if Path(aug_python).is_file() else sys.executable,
+                               ["augcli", "numpy", "opencv-python-headless", "pyyaml", "typer"]),
+        "peers_env": versions(str(peers_python), ["numpy", "opencv-python-headless",
+                                                  "albumentations", "albucore"]),
+    }
+
+
+# -- report ----------------------------------------------------------------------------------
+def med(rows: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def report(res: dict[str, object]) -> str:
+    m = res["machine"]
+    runs: dict[str, list[dict[str, float]]] = res["runs"]
+    labels: dict[str, str] = res["labels"]
+    n_out = N_INPUTS * COPIES
+    lines = [
+        f"### augcli image benchmark ({res['date']})",
+        "",
+        f"{N_INPUTS} JPEG 512x512 -> {n_out} JPEG q95 (copies {COPIES}); "
+        f"{res['reps']} timed rounds after 1 warm-up round, contenders alternating; "
+        "medians; whole processes under `/usr/bin/time -v`.",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}, "
+        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}.",
+        f"augcli env: {', '.join(f'{k} {v}' for k, v in m['augcli_env'].items())}.",
+        f"peers env: {', '.join(f'{k} {v}' for k, v in m['peers_env'].items())}.",
+        "",
+        "| contender | W | wall s (median) | min-max | outputs/s | max RSS MiB | "
+        "x I/O floor | x Albumentations loop |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for w in (1, 2):
+        floor = med(runs[f"floor{w}"], "wall")
+        albu = med(runs[f"albu{w}"], "wall")
+        for kind in ("floor", "albu", "augcli"):
+            rs = runs[f"{kind}{w}"]
+            wall = med(rs, "wall")
+            lo, hi = min(r["wall"] for r in rs), max(r["wall"] for r in rs)
+            lines.append(
+                f"| {labels[f'{kind}{w}'].rsplit(' W=', 1)[0]} | {w} | {wall:.2f} | "
+                f"{lo:.2f}-{hi:.2f} | {n_out / wall:.0f} | {med(rs, 'max_rss_mib'):.0f} | "
+                f"{wall / floor:.2f} | {wall / albu:.2f} |")
+    r = res["ratios"]
+    lines += [
+        "",
+        "Headline ratios (median wall clock, same worker count):",
+        "",
+        f"- augcli / I/O floor: W=1 **{r['augcli1/floor1']:.2f}x**, "
+        f"W=2 **{r['augcli2/floor2']:.2f}x**",
+        f"- augcli / Albumentations loop: W=1 **{r['augcli1/albu1']:.2f}x**, "
+        f"W=2 **{r['augcli2/albu2']:.2f}x** (below 1 = augcli faster)",
+        f"- speed-up W=1 -> W=2: augcli {r['augcli1/augcli2']:.2f}x, "
+        f"Albumentations loop {r['albu1/albu2']:.2f}x, I/O floor {r['floor1/floor2']:.2f}x",
+        f"- max RSS augcli / Albumentations loop: W=1 {r['rss augcli1/albu1']:.2f}x, "
+        f"W=2 {r['rss augcli2/albu2']:.2f}x",
+        "",
+        f"Start-up (median of {res['startup_n']}):",
+        "",
+        "| command | wall s | x `python -c pass` | max RSS MiB |",
+        "|---|---|---|---|",
+    ]
+    st = res["startup"]
+    base = st["python -c pass (interpreter floor)"]["wall"]
+    for k, v in st.items():
+        lines.append(f"| `{k}` | {v['wall']:.3f} | {v['wall'] / base:.1f} | "
+                     f"{v['max_rss_mib']:.0f} |")
+    lines += [
+        "",
+        "Peak memory per process (separate untimed runs, /proc sampled every 20 ms; "
+        "RSS counts pages shared with the parent after fork, PSS counts them once):",
+        "",
+        "| contender | parent peak RSS MiB | worker peak RSS MiB | whole tree peak PSS MiB |",
+        "|---|---|---|---|",
+    ]
+    for key, v in res["tree"].items():
+        ws = ", ".join(f"{x:.0f}" for x in v["worker_peak_rss_mib"]) or "-"
+        lines.append(f"| {labels[key]} | {v['parent_peak_rss_mib']:.0f} | {ws} | "
+                     f"{v['tree_peak_pss_mib']:.0f} |")
+    fl = res["flatness"]
+    lines += [
+        "",
+        f"Memory flatness: augcli max RSS (median of {res['flat_reps']}) on "
+        f"{N_SMALL} vs {N_INPUTS} inputs:",
+        "",
+        f"| W | {N_SMALL} inputs MiB | {N_INPUTS} inputs MiB | ratio | wall ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for w in (1, 2):
+        a, b = fl[f"W{w}"][str(N_SMALL)], fl[f"W{w}"][str(N_INPUTS)]
+        lines.append(f"| {w} | {a['max_rss_mib']:.0f} | {b['max_rss_mib']:.0f} | "
+                     f"{b['max_rss_mib'] / a['max_rss_mib']:.2f} | {b['wall'] / a['wall']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=5, help="timed rounds (default 5, at least 3)")
+    ap.add_argument("--quick", action="store_true", help="3 rounds, 5 start-up runs")
+    ap.add_argument("--augcli", default=None, help="the augcli executable")
+    ap.add_argument("--peers-python", default=str(PEERS / "bin" / "python"))
+    a = ap.parse_args()
+    reps = 3 if a.quick else max(3, a.reps)
+    startup_n = 5 if a.quick else 10
+    flat_reps = 3
+
+    ensure_time()
+    bench = find_shared_bench()
+    augcli = find_augcli(a.augcli)
+    peers_python = Path(a.peers_python)
+    ensure_peers(peers_python)
+    full, small = ensure_corpus(peers_python, bench)
+    # The environment is left as it is (OPENBLAS_CORETYPE etc.), the same for every contender;
+    # only albumentations' on-import network version check is switched off.
+    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
+    t_start = time.time()
+
+    cs = contenders(augcli, peers_python, bench)
+    labels = {c.key: c.label for c in cs}
+    print(f"run_images: warm-up round ({len(cs)} contenders)", file=sys.stderr)
+    for c in cs:
+        run_once(c, full, N_INPUTS * COPIES, env)
+    runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
+    for rep in range(reps):
+        order = cs[rep % len(cs):] + cs[:rep % len(cs)]  # rotate who goes first
+        for c in order:
+            r = run_once(c, full, N_INPUTS * COPIES, env)
+            runs[c.key].append(r)
+            print(f"  round {rep + 1}/{reps} {c.key:8s} {r['wall']:6.2f} s "
+                  f"{r['max_rss_mib']:6.0f} MiB", file=sys.stderr)
+
+    print("run_images: start-up", file=sys.stderr)
+    st = startup(augcli, env, startup_n)
+
+    print("run_images: per-process memory", file=sys.stderr)
+    tree = {}
+    for c in cs:
+        if c.key.startswith(("albu", "augcli")):
+            out = DATA / "out" / c.key
+            shutil.rmtree(out, ignore_errors=True)
+            tree[c.key] = tree_memory(c.command(full, out), env)
+
+    print("run_images: memory flatness", file=sys.stderr)
+    flat: dict[str, dict[str, dict[str, float]]] = {}
+    for c in cs:
+        if not c.key.startswith("augcli"):
+            continue
+        rows: dict[str, list[dict[str, float]]] = {str(N_SMALL): [], str(N_INPUTS): []}
+        for _ in range(flat_reps):
+            for n, src in ((N_SMALL, small), (N_INPUTS, full)):
+                rows[str(n)].append(run_once(c, src, n * COPIES, env))
+        flat[f"W{c.workers}"] = {n: {"wall": med(v, "wall"), "max_rss_mib": med(v, "max_rss_mib")}
+                                 for n, v in rows.items()}
+
+    def wall(k: str) -> float:
+        return med(runs[k], "wall")
+
+    def rss(k: str) -> float:
+        return med(runs[k], "max_rss_mib")
+
+    ratios = {
+        "augcli1/floor1": wall("augcli1") / wall("floor1"),
+        "augcli2/floor2": wall("augcli2") / wall("floor2"),
+        "augcli1/albu1": wall("augcli1") / wall("albu1"),
+        "augcli2/albu2": wall("augcli2") / wall("albu2"),
+        "albu1/floor1": wall("albu1") / wall("floor1"),
+        "albu2/floor2": wall("albu2") / wall("floor2"),
+        "augcli1/augcli2": wall("augcli1") / wall("augcli2"),
+        "albu1/albu2": wall("albu1") / wall("albu2"),
+        "floor1/floor2": wall("floor1") / wall("floor2"),
+        "rss augcli1/albu1": rss("augcli1") / rss("albu1"),
+        "rss augcli2/albu2": rss("augcli2") / rss("albu2"),
+    }
+    res = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(augcli, peers_python),
+        "reps": reps,
+        "startup_n": startup_n,
+        "flat_reps": flat_reps,
+        "labels": labels,
+        "runs": runs,
+        "ratios": ratios,
+        "startup": st,
+        "tree": tree,
+        "flatness": flat,
+        "total_seconds": round(time.time() - t_start, 1),
+    }
+    md = report(res)
+    outdir = DATA / "results"
+    outdir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in (f"images-{stamp}", "images-latest"):
+        (outdir / f"{name}.md").write_text(md)
+        (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(md)
+    print(f"run_images: done in {res['total_seconds']:.0f} s; written to "
+          f"{outdir / 'images-latest.md'} (+ .json)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Shared fixtures: small deterministic images, a copy of the sample images, and CLI runners."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_IMAGES = ROOT / "sample_data" / "images"
+
+
+def textured(h: int, w: int, channels: int, dtype: type, seed: int = 0) -> np.ndarray:
+    """A smooth gradient plus a little texture: structure for filters, varied values for colour ops."""
+    rng = np.random.default_rng(seed)
+    top = 255 if dtype == np.uint8 else 4000  # 16-bit test data is 12-bit, like most scans
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    planes = []
+    for c in range(channels):
+        base = (0.5 + 0.4 * np.sin(xx / (5 + c) + yy / 7.0)) * top
+        planes.append(base + rng.normal(0, top * 0.03, (h, w)))
+    img = np.clip(np.stack(planes, axis=-1), 0, top).round().astype(dtype)
+    if channels == 4:
+        img[..., 3] = np.linspace(0, np.iinfo(dtype).max, w, dtype=np.float64).astype(dtype)
+    return img[..., 0] if channels == 1 else img
+
+
+def tree_digest(root: Path, skip: tuple[str, ...] = ("run.json",)) -> dict[str, str]:
+    """Relative path -> sha256 for every file under ``root``."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if rel not in skip:
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    """A writable copy of sample_data/images (class folders, 8- and 16-bit, gray/BGR/BGRA)."""
+    dst = tmp_path / "data"
+    shutil.copytree(SAMPLE_IMAGES, dst)
+    return dst
+
+
+def write_recipe(path: Path, body: str) -> Path:
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def run_augcli(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point in a subprocess (``python -m augcli``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "augcli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
