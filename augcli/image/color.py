@@ -29,13 +29,17 @@ class BrightnessContrast(ImageOp):
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        top = full_scale(data)
+        import cv2
 
         def fn(x: np.ndarray) -> np.ndarray:
-            f = x.astype(np.float32)
-            mean = np.float32(f.mean())
+            top = full_scale(x)
+            channels = 1 if x.ndim == 2 else x.shape[2]
+            mean = np.float32(sum(cv2.mean(x)[:channels]) / channels)
+            # The output depends only on the input level: compute it once per level (a LUT).
+            levels = np.arange(top + 1, dtype=np.float32)
             gain = np.float32(1.0 + params["contrast"])
-            out = (f - mean) * gain + mean + np.float32(params["brightness"] * top)
-            return to_dtype(out, data.dtype, top)
+            shift = np.float32(params["brightness"] * top)
+            lut = to_dtype((levels - mean) * gain + mean + shift, x.dtype, top)
+            return cv2.LUT(x, lut) if x.dtype == np.uint8 else lut[x]
 
         return on_color(data, fn)

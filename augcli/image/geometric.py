@@ -40,7 +40,9 @@ class HFlip(ImageOp):
     group = "geometric"
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        return np.ascontiguousarray(data[:, ::-1])
+        import cv2
+
+        return cv2.flip(data, 1)
 
 
 class VFlip(ImageOp):
@@ -50,7 +52,9 @@ class VFlip(ImageOp):
     group = "geometric"
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        return np.ascontiguousarray(data[::-1])
+        import cv2
+
+        return cv2.flip(data, 0)
 
 
 class Rotate(ImageOp):
