@@ -63,14 +63,23 @@ def root(
 @app.command()
 def expand(
     recipe: RecipeArg,
-    input: Annotated[Optional[Path], typer.Option(help="Input folder (overrides the recipe).")] = None,  # noqa: UP045
-    output: Annotated[Optional[Path], typer.Option(help="Output folder (overrides the recipe).")] = None,  # noqa: UP045
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes (default: recipe, else one per CPU).")] = None,  # noqa: UP045
+    input: Annotated[Path | None, typer.Option(help="Input folder (overrides the recipe).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Output folder (overrides the recipe).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: recipe, else one per CPU)."),
+    ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Recipe seed (overrides the recipe).")] = None,  # noqa: UP045
-    copies: Annotated[Optional[int], typer.Option(help="Outputs per input per emitting node.")] = None,  # noqa: UP045
-    overwrite: Annotated[bool, typer.Option(help="Replace the outputs of a run made with another recipe.")] = False,
+    copies: Annotated[int | None, typer.Option(help="Outputs per input per emitting node.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the outputs of a run made with another recipe.")
+    ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed input.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
 ) -> None:
     """Expand the dataset: write augmented copies and a manifest to the output folder.
 
@@ -93,9 +102,11 @@ def expand(
 @app.command()
 def validate(
     recipe: RecipeArg,
-    input: Annotated[Optional[Path], typer.Option(help="Input folder (overrides the recipe).")] = None,  # noqa: UP045
-    output: Annotated[Optional[Path], typer.Option(help="Output folder (overrides the recipe).")] = None,  # noqa: UP045
-    copies: Annotated[Optional[int], typer.Option(help="Outputs per input per emitting node.")] = None,  # noqa: UP045
+    input: Annotated[Path | None, typer.Option(help="Input folder (overrides the recipe).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Output folder (overrides the recipe).")
+    ] = None,
+    copies: Annotated[int | None, typer.Option(help="Outputs per input per emitting node.")] = None,
 ) -> None:
     """Check the recipe and print its graph and plan: inputs found, outputs it would write.
     Writes nothing."""
@@ -104,7 +115,7 @@ def validate(
 
     try:
         r = _load(recipe, copies=copies)
-        job, inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
+        job, _inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
     except AugcliError as exc:
         raise _fail(exc, exc.exit_code) from None
     out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
@@ -112,8 +123,10 @@ def validate(
         mine = [t for t in tasks if t.modality == modality]
         n_out = sum(len(t.outputs) for t in mine)
         n_orig = sum(t.original is not None for t in mine)
-        out.append(f"{modality}: {len(mine)} inputs -> {n_out} outputs"
-                   + (f" (+{n_orig} originals)" if n_orig else ""))
+        out.append(
+            f"{modality}: {len(mine)} inputs -> {n_out} outputs"
+            + (f" (+{n_orig} originals)" if n_orig else "")
+        )
         out.extend(f"  {line}" for line in section.graph.describe())
         per_class = Counter(t.label or "(no class)" for t in mine)
         outs = Counter()
@@ -128,7 +141,7 @@ def validate(
 
 @app.command()
 def ops(
-    modality: Annotated[Optional[str], typer.Option(help="Only this modality (image, ...).")] = None,  # noqa: UP045
+    modality: Annotated[str | None, typer.Option(help="Only this modality (image, ...).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List every op with its parameters, defaults, ranges and units."""
@@ -136,17 +149,24 @@ def ops(
 
     names = modalities()
     if modality is not None and modality not in names:
-        typer.echo(f"augcli: error: --modality: unknown modality {modality!r}. "
-                   f"Use one of: {', '.join(names)}.", err=True)
+        typer.echo(
+            f"augcli: error: --modality: unknown modality {modality!r}. "
+            f"Use one of: {', '.join(names)}.",
+            err=True,
+        )
         raise typer.Exit(2)
-    described = [cls.describe() for m in names if modality in (None, m)
-                 for cls in registry(m).values()]
+    described = [
+        cls.describe() for m in names if modality in (None, m) for cls in registry(m).values()
+    ]
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return
-    lines = ["Every op takes p (probability, default 1). A sampled parameter takes a fixed value",
-             "or a [lo, hi] range, drawn per output. Combinators: one_of (ops, weights, p),",
-             "some_of (ops, n, p).", ""]
+    lines = [
+        "Every op takes p (probability, default 1). A sampled parameter takes a fixed value",
+        "or a [lo, hi] range, drawn per output. Combinators: one_of (ops, weights, p),",
+        "some_of (ops, n, p).",
+        "",
+    ]
     for d in described:
         lines.append(f"{d['modality']}/{d['name']}  [{d['group']}]  {d['summary']}")
         if d["details"]:

@@ -218,8 +218,9 @@ def _parse_graph(raw: Any, path: str, ops: dict[str, type[Op]], modality: str) -
                 fix="Use letters, digits, '-' and single '_' (not 'original', no '__').",
             )
         if not isinstance(body, dict):
-            raise RecipeError("must be a mapping with 'ops' and optional 'after'", path=npath,
-                              value=body)
+            raise RecipeError(
+                "must be a mapping with 'ops' and optional 'after'", path=npath, value=body
+            )
         for key in body:
             if key not in ("ops", "after"):
                 raise RecipeError(
@@ -233,8 +234,9 @@ def _parse_graph(raw: Any, path: str, ops: dict[str, type[Op]], modality: str) -
         after = body.get("after", [])
         after = [after] if isinstance(after, str) else after
         if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-            raise RecipeError("must be a node name or a list of node names", path=f"{npath}.after",
-                              value=after)
+            raise RecipeError(
+                "must be a node name or a list of node names", path=f"{npath}.after", value=after
+            )
         steps = parse_steps(body["ops"], f"{npath}.ops", ops, modality)
         nodes[name] = Node(name, list(after), steps)
     for node in nodes.values():
@@ -261,7 +263,9 @@ def _check_acyclic(nodes: dict[str, Node], path: str) -> None:
         state[name] = 1
         for parent in nodes[name].after:
             if state.get(parent) == 1:
-                cycle = [*stack[stack.index(parent) :], parent] if parent in stack else [name, parent]
+                cycle = (
+                    [*stack[stack.index(parent) :], parent] if parent in stack else [name, parent]
+                )
                 raise RecipeError(
                     "the graph has a cycle",
                     path=f"{path}.{name}.after",

@@ -65,8 +65,9 @@ class Modality(ABC):
             dest = job.output_root / task.original
             with atomic_path(dest) as tmp:
                 shutil.copyfile(source, tmp)
-            records.append(task.record(None, None, None, [], "ok", None, sha256_file(dest),
-                                       task.original))
+            records.append(
+                task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
+            )
         graph = job.graphs[self.name]
         caches: dict[int, dict[str, Any]] = {}
         for out in task.outputs:
@@ -82,14 +83,28 @@ class Modality(ABC):
                 dest = job.output_root / out.path
                 with atomic_path(dest) as tmp:
                     self.write(result, tmp, source)
-                records.append(task.record(out.node, out.copy, seed, log, "ok", None,
-                                           sha256_file(dest), out.path))
+                records.append(
+                    task.record(
+                        out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
+                    )
+                )
             except InputError as exc:
-                records.append(task.record(out.node, out.copy, seed, [], "failed", str(exc), None,
-                                           out.path))
+                records.append(
+                    task.record(out.node, out.copy, seed, [], "failed", str(exc), None, out.path)
+                )
             except Exception as exc:  # an op bug must not kill the run: record it
-                records.append(task.record(out.node, out.copy, seed, [], "failed",
-                                           f"{type(exc).__name__}: {exc}", None, out.path))
+                records.append(
+                    task.record(
+                        out.node,
+                        out.copy,
+                        seed,
+                        [],
+                        "failed",
+                        f"{type(exc).__name__}: {exc}",
+                        None,
+                        out.path,
+                    )
+                )
         return records
 
 

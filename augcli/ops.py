@@ -55,7 +55,7 @@ class Op(ABC):
         config: dict[str, Any] = {}
         for key in raw:
             if key not in cls.params:
-                known = sorted(cls.params) + ["p"]
+                known = [*sorted(cls.params), "p"]
                 close = difflib.get_close_matches(str(key), known, n=1)
                 fix = f"Did you mean '{close[0]}'?" if close else ""
                 fix += f" {cls.name} takes: {', '.join(known)}."

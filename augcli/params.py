@@ -69,7 +69,9 @@ class Param:
         if self.kind in ("float", "int") and self.sampled:
             return f"Write a {self.kind} or a [lo, hi] range within {self.bounds_text()}."
         if self.kind in ("float", "int"):
-            return f"Write a single {self.kind} within {self.bounds_text()} (this one is not sampled)."
+            return (
+                f"Write a single {self.kind} within {self.bounds_text()} (this one is not sampled)."
+            )
         return ""
 
     def validate(self, value: Any, path: str) -> Any:
@@ -104,8 +106,9 @@ class Param:
             return (int(value[0]), int(value[1]))
         if isinstance(value, (list, tuple)):
             if not self.sampled:
-                raise RecipeError("takes one fixed value, not a range", path=path, value=value,
-                                  fix=self._form())
+                raise RecipeError(
+                    "takes one fixed value, not a range", path=path, value=value, fix=self._form()
+                )
             if len(value) != 2:
                 what = "range is empty" if len(value) == 0 else "range must have exactly two ends"
                 raise RecipeError(what, path=path, value=value, fix=self._form())

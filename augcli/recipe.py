@@ -22,12 +22,30 @@ RECIPE_VERSION = 1
 SECTION_KEYS = ("include", "exclude", "pipeline", "graph")
 
 TOP_LEVEL: dict[str, Param] = {
-    "version": Param(kind="int", default=RECIPE_VERSION, low=1, high=1, sampled=False,
-                     help="recipe format version"),
-    "seed": Param(kind="int", default=0, low=0, high=2**63 - 1, sampled=False,
-                  help="the recipe seed every output's seed derives from"),
-    "copies": Param(kind="int", default=1, low=1, high=10_000, sampled=False,
-                    help="outputs per input per emitting node"),
+    "version": Param(
+        kind="int",
+        default=RECIPE_VERSION,
+        low=1,
+        high=1,
+        sampled=False,
+        help="recipe format version",
+    ),
+    "seed": Param(
+        kind="int",
+        default=0,
+        low=0,
+        high=2**63 - 1,
+        sampled=False,
+        help="the recipe seed every output's seed derives from",
+    ),
+    "copies": Param(
+        kind="int",
+        default=1,
+        low=1,
+        high=10_000,
+        sampled=False,
+        help="outputs per input per emitting node",
+    ),
     "keep_originals": Param(kind="bool", default=False, help="copy each input to the output too"),
 }
 PATH_KEYS = ("input", "output")
@@ -152,7 +170,9 @@ def load_recipe(path: str | Path) -> Recipe:
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        raise RecipeError("is not UTF-8 text", file=shown, fix="Save the recipe as UTF-8.") from None
+        raise RecipeError(
+            "is not UTF-8 text", file=shown, fix="Save the recipe as UTF-8."
+        ) from None
     data, lines = load_yaml(text, shown)
     try:
         recipe = parse_recipe(data, file)

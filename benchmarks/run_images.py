@@ -41,8 +41,14 @@ REPO = HERE.parent
 DATA = HERE / ".data"
 PEERS = HERE / ".peers"
 RECIPE = HERE / "recipes" / "images.yaml"
-PEER_PACKAGES = ["numpy", "opencv-python-headless", "albumentations==2.0.8", "scikit-image",
-                 "pydicom", "pillow"]
+PEER_PACKAGES = [
+    "numpy",
+    "opencv-python-headless",
+    "albumentations==2.0.8",
+    "scikit-image",
+    "pydicom",
+    "pillow",
+]
 N_INPUTS, N_SMALL, COPIES = 400, 100, 2
 
 
@@ -87,8 +93,11 @@ def ensure_corpus(peers_python: Path, bench: Path) -> tuple[Path, Path]:
     full, small = DATA / "images", DATA / "images100"
     if len(list(full.rglob("*.jpg"))) != N_INPUTS:
         shutil.rmtree(full, ignore_errors=True)
-        subprocess.run([str(peers_python), str(bench / "make_images.py"), str(full),
-                        "--n", str(N_INPUTS)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(peers_python), str(bench / "make_images.py"), str(full), "--n", str(N_INPUTS)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     if len(list(small.rglob("*.jpg"))) != N_SMALL:
         shutil.rmtree(small, ignore_errors=True)
         classes = sorted(p for p in full.iterdir() if p.is_dir())
@@ -121,8 +130,13 @@ def parse_time_v(text: str) -> dict[str, float]:
 
 def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        proc = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, *cmd], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", "-o", tf.name, *cmd],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
         return parse_time_v(tf.read())
@@ -143,15 +157,65 @@ class Contender:
 def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
     out: list[Contender] = []
     for w in (1, 2):
-        out.append(Contender(f"floor{w}", f"I/O floor (io_floor.py) W={w}", w,
-                             [str(peers_python), str(bench / "io_floor.py"), "{IN}", "{OUT}",
-                              "--copies", str(COPIES), "--workers", str(w), "--quality", "95"]))
-        out.append(Contender(f"albu{w}", f"Albumentations loop (albu_loop.py) W={w}", w,
-                             [str(peers_python), str(bench / "albu_loop.py"), "{IN}", "{OUT}",
-                              "--copies", str(COPIES), "--workers", str(w), "--quality", "95"]))
-        out.append(Contender(f"augcli{w}", f"augcli expand W={w}", w,
-                             [augcli, "expand", str(RECIPE), "--input", "{IN}", "--output",
-                              "{OUT}", "--workers", str(w), "--copies", str(COPIES), "--quiet"]))
+        out.append(
+            Contender(
+                f"floor{w}",
+                f"I/O floor (io_floor.py) W={w}",
+                w,
+                [
+                    str(peers_python),
+                    str(bench / "io_floor.py"),
+                    "{IN}",
+                    "{OUT}",
+                    "--copies",
+                    str(COPIES),
+                    "--workers",
+                    str(w),
+                    "--quality",
+                    "95",
+                ],
+            )
+        )
+        out.append(
+            Contender(
+                f"albu{w}",
+                f"Albumentations loop (albu_loop.py) W={w}",
+                w,
+                [
+                    str(peers_python),
+                    str(bench / "albu_loop.py"),
+                    "{IN}",
+                    "{OUT}",
+                    "--copies",
+                    str(COPIES),
+                    "--workers",
+                    str(w),
+                    "--quality",
+                    "95",
+                ],
+            )
+        )
+        out.append(
+            Contender(
+                f"augcli{w}",
+                f"augcli expand W={w}",
+                w,
+                [
+                    augcli,
+                    "expand",
+                    str(RECIPE),
+                    "--input",
+                    "{IN}",
+                    "--output",
+                    "{OUT}",
+                    "--workers",
+                    str(w),
+                    "--copies",
+                    str(COPIES),
+                    "--quiet",
+                ],
+            )
+        )
     return out
 
 
@@ -244,21 +308,28 @@ def startup(augcli: str, env: dict[str, str], n: int) -> dict[str, dict[str, flo
     for _ in range(n):  # alternate here too
         for k, cmd in cmds.items():
             runs[k].append(timed(cmd, env))
-    return {k: {"wall": statistics.median(r["wall"] for r in v),
-                "max_rss_mib": statistics.median(r["max_rss_mib"] for r in v)}
-            for k, v in runs.items()}
+    return {
+        k: {
+            "wall": statistics.median(r["wall"] for r in v),
+            "max_rss_mib": statistics.median(r["max_rss_mib"] for r in v),
+        }
+        for k, v in runs.items()
+    }
 
 
 # -- environment ---------------------------------------------------------------------------------
 def versions(python: str, packages: list[str]) -> dict[str, str]:
-    code = ("import json, platform, importlib.metadata as m\n"
-            "out = {'python': platform.python_version()}\n"
-            f"for p in {packages!r}:\n"
-            "    try: out[p] = m.version(p)\n"
-            "    except m.PackageNotFoundError: pass\n"
-            "print(json.dumps(out))")
-    return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True,
-                                     check=True).stdout)
+    code = (
+        "import json, platform, importlib.metadata as m\n"
+        "out = {'python': platform.python_version()}\n"
+        f"for p in {packages!r}:\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    return json.loads(
+        subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def machine(augcli: str, peers_python: Path) -> dict[str, object]:
@@ -277,10 +348,13 @@ def machine(augcli: str, peers_python: Path) -> dict[str, object]:
         "memory_gib": round(mem_kib / 2**20, 1),
         "kernel": platform.release(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-        "augcli_env": versions(aug_python if Path(aug_python).is_file() else sys.executable,
-                               ["augcli", "numpy", "opencv-python-headless", "pyyaml", "typer"]),
-        "peers_env": versions(str(peers_python), ["numpy", "opencv-python-headless",
-                                                  "albumentations", "albucore"]),
+        "augcli_env": versions(
+            aug_python if Path(aug_python).is_file() else sys.executable,
+            ["augcli", "numpy", "opencv-python-headless", "pyyaml", "typer"],
+        ),
+        "peers_env": versions(
+            str(peers_python), ["numpy", "opencv-python-headless", "albumentations", "albucore"]
+        ),
     }
 
 
@@ -319,7 +393,8 @@ def report(res: dict[str, object]) -> str:
             lines.append(
                 f"| {labels[f'{kind}{w}'].rsplit(' W=', 1)[0]} | {w} | {wall:.2f} | "
                 f"{lo:.2f}-{hi:.2f} | {n_out / wall:.0f} | {med(rs, 'max_rss_mib'):.0f} | "
-                f"{wall / floor:.2f} | {wall / albu:.2f} |")
+                f"{wall / floor:.2f} | {wall / albu:.2f} |"
+            )
     r = res["ratios"]
     lines += [
         "",
@@ -342,8 +417,9 @@ def report(res: dict[str, object]) -> str:
     st = res["startup"]
     base = st["python -c pass (interpreter floor)"]["wall"]
     for k, v in st.items():
-        lines.append(f"| `{k}` | {v['wall']:.3f} | {v['wall'] / base:.1f} | "
-                     f"{v['max_rss_mib']:.0f} |")
+        lines.append(
+            f"| `{k}` | {v['wall']:.3f} | {v['wall'] / base:.1f} | {v['max_rss_mib']:.0f} |"
+        )
     lines += [
         "",
         "Peak memory per process (separate untimed runs, /proc sampled every 20 ms; "
@@ -354,8 +430,10 @@ def report(res: dict[str, object]) -> str:
     ]
     for key, v in res["tree"].items():
         ws = ", ".join(f"{x:.0f}" for x in v["worker_peak_rss_mib"]) or "-"
-        lines.append(f"| {labels[key]} | {v['parent_peak_rss_mib']:.0f} | {ws} | "
-                     f"{v['tree_peak_pss_mib']:.0f} |")
+        lines.append(
+            f"| {labels[key]} | {v['parent_peak_rss_mib']:.0f} | {ws} | "
+            f"{v['tree_peak_pss_mib']:.0f} |"
+        )
     fl = res["flatness"]
     lines += [
         "",
@@ -367,8 +445,10 @@ def report(res: dict[str, object]) -> str:
     ]
     for w in (1, 2):
         a, b = fl[f"W{w}"][str(N_SMALL)], fl[f"W{w}"][str(N_INPUTS)]
-        lines.append(f"| {w} | {a['max_rss_mib']:.0f} | {b['max_rss_mib']:.0f} | "
-                     f"{b['max_rss_mib'] / a['max_rss_mib']:.2f} | {b['wall'] / a['wall']:.2f} |")
+        lines.append(
+            f"| {w} | {a['max_rss_mib']:.0f} | {b['max_rss_mib']:.0f} | "
+            f"{b['max_rss_mib'] / a['max_rss_mib']:.2f} | {b['wall'] / a['wall']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -401,12 +481,15 @@ def main() -> None:
         run_once(c, full, N_INPUTS * COPIES, env)
     runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
     for rep in range(reps):
-        order = cs[rep % len(cs):] + cs[:rep % len(cs)]  # rotate who goes first
+        order = cs[rep % len(cs) :] + cs[: rep % len(cs)]  # rotate who goes first
         for c in order:
             r = run_once(c, full, N_INPUTS * COPIES, env)
             runs[c.key].append(r)
-            print(f"  round {rep + 1}/{reps} {c.key:8s} {r['wall']:6.2f} s "
-                  f"{r['max_rss_mib']:6.0f} MiB", file=sys.stderr)
+            print(
+                f"  round {rep + 1}/{reps} {c.key:8s} {r['wall']:6.2f} s "
+                f"{r['max_rss_mib']:6.0f} MiB",
+                file=sys.stderr,
+            )
 
     print("run_images: start-up", file=sys.stderr)
     st = startup(augcli, env, startup_n)
@@ -428,8 +511,10 @@ def main() -> None:
         for _ in range(flat_reps):
             for n, src in ((N_SMALL, small), (N_INPUTS, full)):
                 rows[str(n)].append(run_once(c, src, n * COPIES, env))
-        flat[f"W{c.workers}"] = {n: {"wall": med(v, "wall"), "max_rss_mib": med(v, "max_rss_mib")}
-                                 for n, v in rows.items()}
+        flat[f"W{c.workers}"] = {
+            n: {"wall": med(v, "wall"), "max_rss_mib": med(v, "max_rss_mib")}
+            for n, v in rows.items()
+        }
 
     def wall(k: str) -> float:
         return med(runs[k], "wall")
@@ -472,8 +557,11 @@ def main() -> None:
         (outdir / f"{name}.md").write_text(md)
         (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
     print(md)
-    print(f"run_images: done in {res['total_seconds']:.0f} s; written to "
-          f"{outdir / 'images-latest.md'} (+ .json)", file=sys.stderr)
+    print(
+        f"run_images: done in {res['total_seconds']:.0f} s; written to "
+        f"{outdir / 'images-latest.md'} (+ .json)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

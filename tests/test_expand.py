@@ -82,7 +82,12 @@ def test_expand_writes_outputs_and_a_true_manifest(tmp_path: Path, images: Path)
         stem, ext = os.path.splitext(rec["source"])
         assert rec["output"] == f"{stem}__aug_{rec['copy']}{ext}"
         assert [o["op"] for o in rec["ops"]] == [
-            "hflip", "rotate", "random_crop", "brightness_contrast", "gaussian_blur", "sharpen"
+            "hflip",
+            "rotate",
+            "random_crop",
+            "brightness_contrast",
+            "gaussian_blur",
+            "sharpen",
         ]
         assert sum(o["applied"] for o in rec["ops"][4:]) == 1, "one_of applies exactly one"
         rotate = rec["ops"][1]
@@ -91,13 +96,19 @@ def test_expand_writes_outputs_and_a_true_manifest(tmp_path: Path, images: Path)
         got = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert got.dtype == src.dtype and got.ndim == src.ndim, rec["output"]
     # The manifest is sorted, and records 16-bit inputs as 16-bit outputs.
-    keys = [(r["source"], r["node"] or "", r["copy"] if r["copy"] is not None else -1)
-            for r in lines]
+    keys = [
+        (r["source"], r["node"] or "", r["copy"] if r["copy"] is not None else -1) for r in lines
+    ]
     assert keys == sorted(keys)
     ct = cv2.imread(str(dst / "medical/ct_small_u16__aug_0.png"), cv2.IMREAD_UNCHANGED)
     assert ct.dtype == np.uint16 and ct.max() > 255
     info = json.loads((dst / "run.json").read_text())
-    assert info["counts"] == {"inputs": n_inputs, "outputs": n_inputs * 3, "failed": 0, "skipped": 0}
+    assert info["counts"] == {
+        "inputs": n_inputs,
+        "outputs": n_inputs * 3,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert info["status"] == "complete" and info["versions"]["augcli"] == __version__
     assert not [p for p in dst.rglob("*") if ".augcli-tmp-" in p.name]
 
@@ -125,8 +136,9 @@ def test_replaying_the_manifest_gives_the_same_pixels(tmp_path: Path, images: Pa
 def test_outputs_are_identical_for_any_worker_count(tmp_path: Path, images: Path, recipe: str):
     digests = []
     for workers in ("1", "3"):
-        code, out = expand(tmp_path, "--workers", workers, "--output", str(tmp_path / workers),
-                           recipe=recipe)
+        code, out = expand(
+            tmp_path, "--workers", workers, "--output", str(tmp_path / workers), recipe=recipe
+        )
         assert code == 0, out
         digests.append(tree_digest(tmp_path / workers))
     assert digests[0] == digests[1]
@@ -138,7 +150,11 @@ def test_graph_nodes_share_their_parent(tmp_path: Path, images: Path) -> None:
     assert code == 0, out
     recs = [r for r in manifest(tmp_path / "out") if r["source"] == "scene/astronaut.jpg"]
     assert sorted((r["node"], r["copy"]) for r in recs) == [
-        ("crisp", 0), ("crisp", 1), ("soft", 0), ("soft", 1)]
+        ("crisp", 0),
+        ("crisp", 1),
+        ("soft", 0),
+        ("soft", 1),
+    ]
     by = {(r["node"], r["copy"]): r for r in recs}
     for k in (0, 1):
         soft, crisp = by[("soft", k)]["ops"], by[("crisp", k)]["ops"]
@@ -188,7 +204,7 @@ def test_bad_inputs_fail_alone(tmp_path: Path, images: Path) -> None:
     (images / "scene/notes.png").write_text("this is not a picture\n")
     png = (images / "texture/brick.png").read_bytes()
     (images / "texture/cut.png").write_bytes(png[:-40])
-    code, out = expand(tmp_path, "--workers", "2")
+    code, _ = expand(tmp_path, "--workers", "2")
     assert code == 1
     recs = manifest(tmp_path / "out")
     failed = {r["source"]: r["error"] for r in recs if r["status"] == "failed"}
@@ -246,7 +262,9 @@ def test_output_name_collisions_are_refused(tmp_path: Path, images: Path) -> Non
 
 
 def test_include_and_exclude_globs(tmp_path: Path, images: Path) -> None:
-    recipe = RECIPE.replace("image:\n", "image:\n  include: ['**/*.png']\n  exclude: ['medical/*']\n")
+    recipe = RECIPE.replace(
+        "image:\n", "image:\n  include: ['**/*.png']\n  exclude: ['medical/*']\n"
+    )
     code, _ = expand(tmp_path, "--copies", "1", recipe=recipe)
     assert code == 0
     sources = {r["source"] for r in manifest(tmp_path / "out")}
@@ -283,8 +301,14 @@ def test_ops_lists_every_op_as_json_and_text() -> None:
 def test_entry_point_version_and_quickstart_config(tmp_path: Path) -> None:
     proc = run_augcli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"augcli {__version__}"
-    proc = run_augcli("expand", str(ROOT / "configs/quickstart.yaml"),
-                      "--output", str(tmp_path / "qs"), "--workers", "2")
+    proc = run_augcli(
+        "expand",
+        str(ROOT / "configs/quickstart.yaml"),
+        "--output",
+        str(tmp_path / "qs"),
+        "--workers",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "complete:" in proc.stderr and "0 failed" in proc.stderr
     assert len(manifest(tmp_path / "qs")) > 20

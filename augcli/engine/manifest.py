@@ -37,7 +37,12 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 def _sort_key(rec: dict[str, Any]) -> tuple[str, str, int, str]:
     copy = rec.get("copy")
-    return (rec["source"], rec.get("node") or "", -1 if copy is None else copy, rec.get("output") or "")
+    return (
+        rec["source"],
+        rec.get("node") or "",
+        -1 if copy is None else copy,
+        rec.get("output") or "",
+    )
 
 
 def _line(rec: dict[str, Any]) -> str:

@@ -66,28 +66,42 @@ def _resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
         return {"path": key} if cli is None else {"path": f"--{key} option"}
 
     if src is None:
-        raise RecipeError("no input folder", path="input",
-                          fix="Add 'input: path/to/data' to the recipe or pass --input DIR.")
+        raise RecipeError(
+            "no input folder",
+            path="input",
+            fix="Add 'input: path/to/data' to the recipe or pass --input DIR.",
+        )
     if dst is None:
-        raise RecipeError("no output folder", path="output",
-                          fix="Add 'output: path/to/out' to the recipe or pass --output DIR.")
+        raise RecipeError(
+            "no output folder",
+            path="output",
+            fix="Add 'output: path/to/out' to the recipe or pass --output DIR.",
+        )
     if not src.is_dir():
-        raise RecipeError("input folder does not exist", value=str(src),
-                          fix="Check the path (relative paths resolve against the recipe file).",
-                          **where("input", opts.input))
+        raise RecipeError(
+            "input folder does not exist",
+            value=str(src),
+            fix="Check the path (relative paths resolve against the recipe file).",
+            **where("input", opts.input),
+        )
     if dst == src or dst.is_relative_to(src):
         raise RecipeError(
-            "output folder is inside the input folder", value=str(dst),
+            "output folder is inside the input folder",
+            value=str(dst),
             fix="Choose an output folder outside the input, so outputs are never read as inputs.",
-            **where("output", opts.output))
+            **where("output", opts.output),
+        )
     if src.is_relative_to(dst):
         raise RecipeError(
-            "input folder is inside the output folder", value=str(src),
+            "input folder is inside the output folder",
+            value=str(src),
             fix="Choose an output folder that does not contain the input.",
-            **where("output", opts.output))
+            **where("output", opts.output),
+        )
     if dst.exists() and not dst.is_dir():
-        raise RecipeError("output path exists and is not a folder", value=str(dst),
-                          **where("output", opts.output))
+        raise RecipeError(
+            "output path exists and is not a folder", value=str(dst), **where("output", opts.output)
+        )
     return src, dst
 
 
@@ -156,9 +170,7 @@ def expand(recipe: Recipe, opts: Options) -> int:
     dst.mkdir(parents=True, exist_ok=True)
     swept = sweep_tmp(dst)
     previous = read_manifest(dst / MANIFEST)
-    done = {
-        k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()
-    }
+    done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}
     todo, skipped = remaining(tasks, done)
     summary = Summary(inputs=len(inputs), skipped=skipped)
     run_info: dict[str, Any] = {

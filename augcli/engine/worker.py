@@ -32,5 +32,6 @@ def run_task(task: Task) -> list[dict[str, Any]]:
     except OSError as exc:
         return [task.record(None, None, None, [], "failed", f"{exc.strerror or exc}", None, None)]
     except Exception as exc:
-        return [task.record(None, None, None, [], "failed", f"{type(exc).__name__}: {exc}", None,
-                            None)]
+        return [
+            task.record(None, None, None, [], "failed", f"{type(exc).__name__}: {exc}", None, None)
+        ]

@@ -22,10 +22,20 @@ class BrightnessContrast(ImageOp):
     name = "brightness_contrast"
     group = "color"
     params = {
-        "brightness": Param(default=[-0.2, 0.2], low=-1.0, high=1.0, unit="fraction of full scale",
-                            help="added intensity, as a fraction of full scale"),
-        "contrast": Param(default=[-0.2, 0.2], low=-1.0, high=10.0, unit="gain - 1",
-                          help="contrast change about the mean: 0 keeps, -1 flattens, 1 doubles"),
+        "brightness": Param(
+            default=[-0.2, 0.2],
+            low=-1.0,
+            high=1.0,
+            unit="fraction of full scale",
+            help="added intensity, as a fraction of full scale",
+        ),
+        "contrast": Param(
+            default=[-0.2, 0.2],
+            low=-1.0,
+            high=10.0,
+            unit="gain - 1",
+            help="contrast change about the mean: 0 keeps, -1 flattens, 1 doubles",
+        ),
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:

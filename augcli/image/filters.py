@@ -16,7 +16,9 @@ def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
     import cv2
 
     k = 2 * math.ceil(3 * sigma) + 1
-    return cv2.GaussianBlur(x, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.GaussianBlur(
+        x, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+    )
 
 
 class GaussianBlur(ImageOp):
@@ -25,8 +27,14 @@ class GaussianBlur(ImageOp):
     name = "gaussian_blur"
     group = "filter"
     params = {
-        "sigma": Param(default=[0.5, 1.5], low=0.0, low_open=True, high=50.0, unit="px",
-                       help="standard deviation of the Gaussian"),
+        "sigma": Param(
+            default=[0.5, 1.5],
+            low=0.0,
+            low_open=True,
+            high=50.0,
+            unit="px",
+            help="standard deviation of the Gaussian",
+        ),
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -39,10 +47,21 @@ class Sharpen(ImageOp):
     name = "sharpen"
     group = "filter"
     params = {
-        "amount": Param(default=[0.2, 0.6], low=0.0, high=10.0, unit="x",
-                        help="strength; 0 leaves the image unchanged"),
-        "sigma": Param(default=1.0, low=0.0, low_open=True, high=20.0, unit="px",
-                       help="radius of the blur whose difference is added back"),
+        "amount": Param(
+            default=[0.2, 0.6],
+            low=0.0,
+            high=10.0,
+            unit="x",
+            help="strength; 0 leaves the image unchanged",
+        ),
+        "sigma": Param(
+            default=1.0,
+            low=0.0,
+            low_open=True,
+            high=20.0,
+            unit="px",
+            help="radius of the blur whose difference is added back",
+        ),
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:

@@ -18,15 +18,30 @@ from augcli.image.arrays import (
 from augcli.ops import Op
 from augcli.params import Param
 
-_INTERP = Param(kind="choice", default="linear", choices=INTERPOLATIONS,
-                help="how pixels are resampled")
-_INTERP_AUTO = Param(kind="choice", default="auto", choices=("auto", *INTERPOLATIONS),
-                     help="how pixels are resampled; auto = area when shrinking, linear when growing")
-_BORDER = Param(kind="choice", default="constant", choices=BORDER_MODES,
-                help="how pixels outside the source are invented")
-_FILL = Param(kind="float", default=0.0, low=0.0, sampled=False, unit="intensity",
-              help="value of invented pixels with border_mode constant, in the image's own units "
-              "(clipped to its maximum); alpha of invented pixels is 0")
+_INTERP = Param(
+    kind="choice", default="linear", choices=INTERPOLATIONS, help="how pixels are resampled"
+)
+_INTERP_AUTO = Param(
+    kind="choice",
+    default="auto",
+    choices=("auto", *INTERPOLATIONS),
+    help="how pixels are resampled; auto = area when shrinking, linear when growing",
+)
+_BORDER = Param(
+    kind="choice",
+    default="constant",
+    choices=BORDER_MODES,
+    help="how pixels outside the source are invented",
+)
+_FILL = Param(
+    kind="float",
+    default=0.0,
+    low=0.0,
+    sampled=False,
+    unit="intensity",
+    help="value of invented pixels with border_mode constant, in the image's own units "
+    "(clipped to its maximum); alpha of invented pixels is 0",
+)
 
 
 class ImageOp(Op):
@@ -66,8 +81,13 @@ class Rotate(ImageOp):
     name = "rotate"
     group = "geometric"
     params = {
-        "degrees": Param(default=[-15.0, 15.0], low=-360.0, high=360.0, unit="degrees",
-                         help="rotation angle, counter-clockwise"),
+        "degrees": Param(
+            default=[-15.0, 15.0],
+            low=-360.0,
+            high=360.0,
+            unit="degrees",
+            help="rotation angle, counter-clockwise",
+        ),
         "interpolation": _INTERP,
         "border_mode": _BORDER,
         "fill": _FILL,
@@ -95,10 +115,19 @@ class RandomCrop(ImageOp):
     name = "random_crop"
     group = "geometric"
     params = {
-        "scale": Param(default=[0.5, 1.0], low=0.0, low_open=True, high=1.0, unit="area fraction",
-                       help="fraction of the image area the crop keeps"),
-        "size": Param(kind="size", default=None,
-                      help="output [height, width] in pixels; null keeps the input size"),
+        "scale": Param(
+            default=[0.5, 1.0],
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            unit="area fraction",
+            help="fraction of the image area the crop keeps",
+        ),
+        "size": Param(
+            kind="size",
+            default=None,
+            help="output [height, width] in pixels; null keeps the input size",
+        ),
         "interpolation": _INTERP,
     }
 
@@ -129,8 +158,9 @@ class Scale(ImageOp):
     name = "scale"
     group = "geometric"
     params = {
-        "factor": Param(default=[0.8, 1.2], low=0.0, low_open=True, high=16.0,
-                        unit="x", help="size multiplier"),
+        "factor": Param(
+            default=[0.8, 1.2], low=0.0, low_open=True, high=16.0, unit="x", help="size multiplier"
+        ),
         "interpolation": _INTERP_AUTO,
     }
 

@@ -20,10 +20,22 @@ class ImageModality(Modality):
     preload = ("cv2",)
     extensions = EXTENSIONS
     settings = {
-        "jpeg_quality": Param(kind="int", default=95, low=1, high=100, sampled=False,
-                              help="JPEG (and WebP) quality of written outputs"),
-        "png_compression": Param(kind="int", default=3, low=0, high=9, sampled=False,
-                                 help="PNG zlib level of written outputs (lossless at any level)"),
+        "jpeg_quality": Param(
+            kind="int",
+            default=95,
+            low=1,
+            high=100,
+            sampled=False,
+            help="JPEG (and WebP) quality of written outputs",
+        ),
+        "png_compression": Param(
+            kind="int",
+            default=3,
+            low=0,
+            high=9,
+            sampled=False,
+            help="PNG zlib level of written outputs (lossless at any level)",
+        ),
     }
 
     def prepare_worker(self) -> None:
@@ -35,8 +47,9 @@ class ImageModality(Modality):
         return read_image(path)
 
     def write(self, data: np.ndarray, path: Path, source: Path) -> None:
-        blob = encode_image(data, source.suffix, self.config["jpeg_quality"],
-                            self.config["png_compression"])
+        blob = encode_image(
+            data, source.suffix, self.config["jpeg_quality"], self.config["png_compression"]
+        )
         path.write_bytes(blob)
 
     def info(self, data: np.ndarray) -> dict[str, Any]:

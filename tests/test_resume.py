@@ -1,0 +1,132 @@
+"""Interrupted runs (kill -9, Ctrl-C) resume to the same tree, byte for byte, with nothing left over."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, tree_digest, write_recipe
+
+RECIPE = """\
+version: 1
+seed: 1
+input: data
+output: {out}
+copies: 3
+keep_originals: true
+image:
+  pipeline:
+    - rotate: {{degrees: [-30, 30]}}
+    - gaussian_blur: {{sigma: [6, 8]}}
+    - sharpen: {{amount: 0.5, sigma: 4}}
+"""
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    """60 inputs (the sample photos under several names), enough to interrupt mid-run."""
+    data = tmp_path / "data"
+    for src in sorted((ROOT / "sample_data/images").rglob("*")):
+        if src.is_file():
+            rel = src.relative_to(ROOT / "sample_data/images")
+            for k in range(5):
+                dst = data / rel.parent / f"{src.stem}_{k}{src.suffix}"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, dst)
+    return data
+
+
+def _start(recipe: Path, workers: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "--workers", str(workers), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for_lines(manifest: Path, n: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if manifest.is_file() and manifest.read_text().count("\n") >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before it could be interrupted: {proc.stderr.read()}")
+        time.sleep(0.005)
+    pytest.fail("no progress")
+
+
+def _reference(tmp_path: Path) -> dict[str, str]:
+    recipe = write_recipe(tmp_path / "ref.yaml", RECIPE.format(out="ref"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "-q", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return tree_digest(tmp_path / "ref")
+
+
+@pytest.mark.parametrize(("how", "workers"), [("kill", 2), ("kill", 1), ("interrupt", 2)])
+def test_interrupted_run_resumes_to_the_same_tree(
+    tmp_path: Path, many: Path, how: str, workers: int
+) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", RECIPE.format(out="out"))
+    out = tmp_path / "out"
+    proc = _start(recipe, workers)
+    _wait_for_lines(out / "manifest.jsonl", 20, proc)
+    if how == "kill":
+        os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, no chance to clean up
+        proc.wait()
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert not [p for p in out.rglob("*") if ".augcli-tmp-" in p.name]
+        assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    done = (out / "manifest.jsonl").read_text().count("\n")
+    assert 20 <= done < 60 * 4, "the run was really interrupted"
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "--workers", "2", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete"
+    assert info["counts"]["skipped"] >= 20 - workers, "completed outputs were not redone"
+    assert not [p for p in out.rglob("*") if ".augcli-tmp-" in p.name]
+    assert tree_digest(out) == _reference(tmp_path)
+
+
+def test_a_torn_manifest_line_is_tolerated(tmp_path: Path, many: Path) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", RECIPE.format(out="out"))
+    subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "-q"], check=True, timeout=300
+    )
+    manifest = tmp_path / "out/manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    victim = json.loads(lines[-1])["output"]
+    (tmp_path / "out" / victim).unlink()
+    manifest.write_text("".join(lines[:-1]) + lines[-1][:25])  # a half-written last line
+    (tmp_path / "out" / "scene" / ".augcli-tmp-123-x.jpg").write_bytes(b"partial")
+    proc = subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out/run.json").read_text())["counts"]["outputs"] == 1
+    assert tree_digest(tmp_path / "out") == _reference(tmp_path)
