@@ -231,10 +231,13 @@ def expand(recipe: Recipe, opts: Options) -> int:
         )
         write_run_info(dst, run_info)
 
-    for line in summary.failures[:10]:
-        log(f"augcli: failed: {line}")
+    for line in summary.failures[:10]:  # errors are printed even with --quiet
+        print(f"augcli: failed: {line}", file=sys.stderr)
     if len(summary.failures) > 10:
-        log(f"augcli: ... and {len(summary.failures) - 10} more failures (see {dst / MANIFEST})")
+        print(
+            f"augcli: ... and {len(summary.failures) - 10} more failures (see {dst / MANIFEST})",
+            file=sys.stderr,
+        )
     log(
         f"augcli: {status}: {summary.outputs} written, {summary.failed} failed, "
         f"{summary.skipped} already done, from {summary.inputs} inputs in "
