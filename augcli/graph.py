@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,11 @@ OpLog = list[dict[str, Any]]
 
 
 # -- steps -------------------------------------------------------------------------------------
+def fires(p: float, rng: np.random.Generator) -> bool:
+    """Whether something with probability ``p`` happens (no draw for p = 0 or 1)."""
+    return p >= 1.0 or (p > 0.0 and rng.random() < p)
+
+
 @dataclass
 class OpStep:
     """One op with its probability."""
@@ -36,7 +42,7 @@ class OpStep:
         yield self
 
     def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
-        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
+        fire = fires(self.p, rng)
         entry: dict[str, Any] = {"node": node, "op": self.op.name, "applied": fire, "params": None}
         log.append(entry)
         if fire:
@@ -48,64 +54,53 @@ class OpStep:
         return data
 
 
-def _skip(steps: list[Step], node: str, log: OpLog) -> None:
-    for step in steps:
-        for leaf in step.leaves():
-            log.append({"node": node, "op": leaf.op.name, "applied": False, "params": None})
-
-
 @dataclass
-class OneOf:
-    """Apply exactly one child, chosen by ``weights`` (uniform by default), with probability ``p``."""
+class Combinator(ABC):
+    """Children of which ``choose`` picks some, applied in recipe order, with probability ``p``.
+    Every leaf op is logged, so an output's op list has the same length whatever was chosen."""
 
     children: list[Step]
-    weights: list[float]
     p: float
 
     def leaves(self) -> Iterator[OpStep]:
         for c in self.children:
             yield from c.leaves()
 
-    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
-        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
-        if not fire:
-            _skip(self.children, node, log)
-            return data
-        w = np.asarray(self.weights, dtype=np.float64)
-        pick = int(rng.choice(len(self.children), p=w / w.sum()))
-        for i, child in enumerate(self.children):
-            if i == pick:
-                data = child.run(data, rng, info, node, log)
-            else:
-                _skip([child], node, log)
-        return data
-
-
-@dataclass
-class SomeOf:
-    """Apply ``n`` distinct children (``n`` fixed or a range), in recipe order, with probability ``p``."""
-
-    children: list[Step]
-    n: int | tuple[int, int]
-    p: float
-
-    def leaves(self) -> Iterator[OpStep]:
-        for c in self.children:
-            yield from c.leaves()
+    @abstractmethod
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        """The indices of the children to apply."""
 
     def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
-        fire = self.p >= 1.0 or (self.p > 0.0 and rng.random() < self.p)
-        if not fire:
-            _skip(self.children, node, log)
-            return data
-        n = self.n if isinstance(self.n, int) else int(rng.integers(self.n[0], self.n[1] + 1))
-        chosen = set(rng.choice(len(self.children), size=n, replace=False).tolist())
+        chosen = self.choose(rng) if fires(self.p, rng) else set()
         for i, child in enumerate(self.children):
             if i in chosen:
                 data = child.run(data, rng, info, node, log)
             else:
-                _skip([child], node, log)
+                for leaf in child.leaves():
+                    log.append({"node": node, "op": leaf.op.name, "applied": False, "params": None})
         return data
+
+
+@dataclass
+class OneOf(Combinator):
+    """Apply exactly one child, chosen by ``weights`` (uniform by default)."""
+
+    weights: list[float] = field(default_factory=list)
+
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        w = np.asarray(self.weights, dtype=np.float64)
+        return {int(rng.choice(len(self.children), p=w / w.sum()))}
+
+
+@dataclass
+class SomeOf(Combinator):
+    """Apply ``n`` distinct children (``n`` fixed or a range)."""
+
+    n: int | tuple[int, int] = 1
+
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        n = self.n if isinstance(self.n, int) else int(rng.integers(self.n[0], self.n[1] + 1))
+        return set(rng.choice(len(self.children), size=n, replace=False).tolist())
 
 
 Step = OpStep | OneOf | SomeOf
@@ -177,7 +172,7 @@ def _step_text(step: Step) -> str:
     p = "" if step.p >= 1.0 else f" p={step.p:g}"
     if isinstance(step, OpStep):
         return step.op.name + p
-    kind = "one_of" if isinstance(step, OneOf) else "some_of"
+    kind = "one_of" if isinstance(step, OneOf) else "some_of"  # the only two Combinators
     return f"{kind}({', '.join(_step_text(c) for c in step.children)}){p}"
 
 
@@ -397,7 +392,7 @@ def _parse_combinator(
         w = [_W_SPEC.validate(x, f"{path}.weights[{i}]") for i, x in enumerate(weights)]
         if sum(w) <= 0:
             raise RecipeError("weights must not all be zero", path=f"{path}.weights", value=weights)
-        return OneOf(children, w, p)
+        return OneOf(children, p, w)
     n = _N_SPEC.validate(args.get("n", 1), f"{path}.n")
     hi = n[1] if isinstance(n, tuple) else n
     if hi > len(children):
@@ -407,4 +402,4 @@ def _parse_combinator(
             value=args.get("n"),
             fix=f"Use n <= {len(children)}.",
         )
-    return SomeOf(children, n, p)
+    return SomeOf(children, p, n)

@@ -166,6 +166,12 @@ def expand(recipe: Recipe, opts: Options) -> int:
     started = time.time()
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     dst = job.output_root
+    if not inputs:
+        print(
+            f"augcli: warning: no input files found in {job.input_root} for the sections "
+            f"{', '.join(recipe.sections)} (check 'include' globs and extensions)",
+            file=sys.stderr,
+        )
     _check_output_folder(recipe, dst, opts.overwrite, log)
     dst.mkdir(parents=True, exist_ok=True)
     swept = sweep_tmp(dst)
