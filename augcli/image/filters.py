@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from augcli.image.arrays import on_color, to_dtype
-from augcli.image.geometric import ImageOp
+from augcli.image.base import ImageOp
 from augcli.params import Param
 
 

@@ -7,45 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import (
-    BORDER_MODES,
-    INTERPOLATIONS,
-    border_value,
-    cv_border,
-    cv_interpolation,
-    resize,
-)
-from augcli.ops import Op
+from augcli.image.arrays import border_value, cv_border, cv_interpolation, resize
+from augcli.image.base import BORDER_MODE, FILL, INTERPOLATION, INTERPOLATION_AUTO, ImageOp
 from augcli.params import Param
-
-_INTERP = Param(
-    kind="choice", default="linear", choices=INTERPOLATIONS, help="how pixels are resampled"
-)
-_INTERP_AUTO = Param(
-    kind="choice",
-    default="auto",
-    choices=("auto", *INTERPOLATIONS),
-    help="how pixels are resampled; auto = area when shrinking, linear when growing",
-)
-_BORDER = Param(
-    kind="choice",
-    default="constant",
-    choices=BORDER_MODES,
-    help="how pixels outside the source are invented",
-)
-_FILL = Param(
-    kind="float",
-    default=0.0,
-    low=0.0,
-    sampled=False,
-    unit="intensity",
-    help="value of invented pixels with border_mode constant, in the image's own units "
-    "(clipped to its maximum); alpha of invented pixels is 0",
-)
-
-
-class ImageOp(Op):
-    modality = "image"
 
 
 class HFlip(ImageOp):
@@ -88,9 +52,9 @@ class Rotate(ImageOp):
             unit="degrees",
             help="rotation angle, counter-clockwise",
         ),
-        "interpolation": _INTERP,
-        "border_mode": _BORDER,
-        "fill": _FILL,
+        "interpolation": INTERPOLATION,
+        "border_mode": BORDER_MODE,
+        "fill": FILL,
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -114,6 +78,7 @@ class RandomCrop(ImageOp):
 
     name = "random_crop"
     group = "geometric"
+    keeps_size = False  # with ``size``
     params = {
         "scale": Param(
             default=[0.5, 1.0],
@@ -128,7 +93,7 @@ class RandomCrop(ImageOp):
             default=None,
             help="output [height, width] in pixels; null keeps the input size",
         ),
-        "interpolation": _INTERP,
+        "interpolation": INTERPOLATION,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -157,11 +122,12 @@ class Scale(ImageOp):
 
     name = "scale"
     group = "geometric"
+    keeps_size = False
     params = {
         "factor": Param(
             default=[0.8, 1.2], low=0.0, low_open=True, high=16.0, unit="x", help="size multiplier"
         ),
-        "interpolation": _INTERP_AUTO,
+        "interpolation": INTERPOLATION_AUTO,
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
