@@ -4,106 +4,20 @@ from __future__ import annotations
 
 import difflib
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from augcli.errors import RecipeError
 from augcli.ops import Op, p_spec, registry
 from augcli.params import Param
 from augcli.seeding import generator
+from augcli.steps import Ctx, InfoFn, Item, OneOf, OpLog, OpStep, SomeOf, Step, run_steps
 
 PIPELINE_NODE = "aug"
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
 MAX_EMITTERS = 256
 COMBINATORS = ("one_of", "some_of")
-
-InfoFn = Callable[[Any], dict[str, Any]]
-OpLog = list[dict[str, Any]]
-
-
-# -- steps -------------------------------------------------------------------------------------
-def fires(p: float, rng: np.random.Generator) -> bool:
-    """Whether something with probability ``p`` happens (no draw for p = 0 or 1)."""
-    return p >= 1.0 or (p > 0.0 and rng.random() < p)
-
-
-@dataclass
-class OpStep:
-    """One op with its probability."""
-
-    op: Op
-    p: float
-
-    def leaves(self) -> Iterator[OpStep]:
-        yield self
-
-    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
-        fire = fires(self.p, rng)
-        entry: dict[str, Any] = {"node": node, "op": self.op.name, "applied": fire, "params": None}
-        log.append(entry)
-        if fire:
-            i = info(data)
-            self.op.check_input(i)
-            params = self.op.sample(rng, i)
-            entry["params"] = params
-            data = self.op.apply(data, params)
-        return data
-
-
-@dataclass
-class Combinator(ABC):
-    """Children of which ``choose`` picks some, applied in recipe order, with probability ``p``.
-    Every leaf op is logged, so an output's op list has the same length whatever was chosen."""
-
-    children: list[Step]
-    p: float
-
-    def leaves(self) -> Iterator[OpStep]:
-        for c in self.children:
-            yield from c.leaves()
-
-    @abstractmethod
-    def choose(self, rng: np.random.Generator) -> set[int]:
-        """The indices of the children to apply."""
-
-    def run(self, data: Any, rng: np.random.Generator, info: InfoFn, node: str, log: OpLog) -> Any:
-        chosen = self.choose(rng) if fires(self.p, rng) else set()
-        for i, child in enumerate(self.children):
-            if i in chosen:
-                data = child.run(data, rng, info, node, log)
-            else:
-                for leaf in child.leaves():
-                    log.append({"node": node, "op": leaf.op.name, "applied": False, "params": None})
-        return data
-
-
-@dataclass
-class OneOf(Combinator):
-    """Apply exactly one child, chosen by ``weights`` (uniform by default)."""
-
-    weights: list[float] = field(default_factory=list)
-
-    def choose(self, rng: np.random.Generator) -> set[int]:
-        w = np.asarray(self.weights, dtype=np.float64)
-        return {int(rng.choice(len(self.children), p=w / w.sum()))}
-
-
-@dataclass
-class SomeOf(Combinator):
-    """Apply ``n`` distinct children (``n`` fixed or a range)."""
-
-    n: int | tuple[int, int] = 1
-
-    def choose(self, rng: np.random.Generator) -> set[int]:
-        n = self.n if isinstance(self.n, int) else int(rng.integers(self.n[0], self.n[1] + 1))
-        return set(rng.choice(len(self.children), size=n, replace=False).tolist())
-
-
-Step = OpStep | OneOf | SomeOf
 
 
 # -- graph -------------------------------------------------------------------------------------
@@ -150,22 +64,28 @@ class Graph:
         data: Any,
         seed_of: Callable[[str], int],
         info: InfoFn,
-        cache: dict[str, tuple[Any, OpLog]],
-    ) -> tuple[Any, OpLog]:
-        """Run ``data`` down one emitter's path. Shared prefixes are computed once via ``cache``
-        (one cache per input and copy), and each node draws from its own seeded generator."""
+        cache: dict[str, tuple[Any, OpLog, Any]],
+        item: Item | None = None,
+        fuse: bool = True,
+    ) -> tuple[Any, OpLog, Any]:
+        """Run ``data`` down one emitter's path; return (data, op log, geometry matrix).
+
+        Shared prefixes are computed once via ``cache`` (one cache per input and copy), and each
+        node draws from its own generator, seeded by ``seed_of(node path)``."""
         log: OpLog = []
+        matrix = None
         for i, name in enumerate(emitter.path):
             prefix = ".".join(emitter.path[: i + 1])
             if prefix in cache:
-                data, log = cache[prefix]
+                data, log, matrix = cache[prefix]
                 continue
-            rng = generator(seed_of(prefix))
-            log = list(log)
-            for step in self.nodes[name].steps:
-                data = step.run(data, rng, info, name, log)
-            cache[prefix] = (data, log)
-        return data, log
+            ctx = Ctx(generator(seed_of(prefix)), info, name, list(log), item, fuse)
+            if matrix is not None:
+                ctx.matrix = matrix
+            data = run_steps(self.nodes[name].steps, data, ctx)
+            log, matrix = ctx.log, ctx.matrix
+            cache[prefix] = (data, log, matrix)
+        return data, log, matrix
 
 
 def _step_text(step: Step) -> str:

@@ -12,6 +12,7 @@ from augcli.engine.atomic import atomic_path, sha256_file
 from augcli.errors import InputError
 from augcli.ops import load_modality
 from augcli.params import Param
+from augcli.steps import Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
 
@@ -42,8 +43,10 @@ class Modality(ABC):
         """Decode one input file; raise InputError with the reason if it cannot."""
 
     @abstractmethod
-    def write(self, data: Any, path: Path, source: Path) -> None:
-        """Encode ``data`` to ``path`` (a temporary name with the final extension)."""
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
+        """Encode ``data`` to ``path`` (a temporary name with the final extension). ``meta`` holds
+        what the ops did that a format may record: ``matrix``, the composed geometric transform
+        (3x3, source sample coordinates to output ones; None where unknown)."""
 
     @abstractmethod
     def info(self, data: Any) -> dict[str, Any]:
@@ -69,6 +72,16 @@ class Modality(ABC):
                 task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
             )
         graph = job.graphs[self.name]
+        partners: dict[str, Any] = {}
+
+        def load(relpath: str) -> Any:
+            if relpath not in partners:
+                partners[relpath] = (
+                    data if relpath == task.source else self.read(job.input_root / relpath)
+                )
+            return partners[relpath]
+
+        item = Item(task.source, task.label, job.pools.get(self.name, {}), load)
         caches: dict[int, dict[str, Any]] = {}
         for out in task.outputs:
             cache = caches.setdefault(out.copy, {})
@@ -79,15 +92,23 @@ class Modality(ABC):
 
             seed = seed_of(".".join(emitter.path))
             try:
-                result, log = graph.run(emitter, data, seed_of, self.info, cache)
+                result, log, matrix = graph.run(
+                    emitter, data, seed_of, self.info, cache, item, job.fuse.get(self.name, True)
+                )
                 dest = job.output_root / out.path
                 with atomic_path(dest) as tmp:
-                    self.write(result, tmp, source)
-                records.append(
-                    task.record(
-                        out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
-                    )
+                    self.write(result, tmp, source, {"matrix": matrix})
+                rec = task.record(
+                    out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
                 )
+                soft = [
+                    e["params"]["soft_label"]
+                    for e in log
+                    if e["applied"] and "soft_label" in (e["params"] or {})
+                ]
+                if soft:
+                    rec["soft_label"] = soft[-1]
+                records.append(rec)
             except InputError as exc:
                 records.append(
                     task.record(out.node, out.copy, seed, [], "failed", str(exc), None, out.path)

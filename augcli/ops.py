@@ -37,6 +37,8 @@ class Op(ABC):
     modality: ClassVar[str] = ""
     group: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
+    partners: ClassVar[int] = 0  # other inputs the op mixes in (their paths are in params)
+    fusable: ClassVar[bool] = False  # consecutive fusable ops may be applied as one (apply_chain)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,7 +94,23 @@ class Op(ABC):
 
     @abstractmethod
     def apply(self, data: Any, params: dict[str, Any]) -> Any:
-        """Return the augmented data; pure."""
+        """Return the augmented data; pure. Ops with ``partners`` also get ``partners=[data]``."""
+
+    def out_info(self, params: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        """What ``info`` will be after this op, without running it (fusable ops override)."""
+        return info
+
+    def geometry(self, params: dict[str, Any], info: dict[str, Any]) -> Any:
+        """The op's transform of sample coordinates (a 3x3 matrix for images), or None."""
+        return None
+
+    @classmethod
+    def apply_chain(
+        cls, data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]]
+    ) -> tuple[Any, list[int]]:
+        """Apply consecutive fusable ops ``(op, params, info before)`` at once; return the data
+        and, per op, the index of the combined application it was part of."""
+        raise TypeError(f"{cls.__name__} is not fusable")
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

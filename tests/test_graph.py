@@ -92,6 +92,6 @@ def test_each_node_draws_from_its_own_seed() -> None:
         seeds.append(node)
         return len(node)
 
-    _, log = graph.run(graph.emitters[0], ARR, seed_of, info, {})
+    _, log, _ = graph.run(graph.emitters[0], ARR, seed_of, info, {})
     assert seeds == ["base", "base.left"]
     assert log[0]["node"] == "base" and log[1]["node"] == "left"

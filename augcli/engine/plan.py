@@ -71,6 +71,8 @@ class Job:
     seed: int
     graphs: dict[str, Graph]
     modalities: dict[str, Modality]
+    pools: dict[str, dict[str | None, tuple[str, ...]]] = field(default_factory=dict)
+    fuse: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -80,7 +82,17 @@ class Job:
             seed=recipe.seed,
             graphs={m: s.graph for m, s in recipe.sections.items()},
             modalities={m: get_modality(m)(s.settings) for m, s in recipe.sections.items()},
+            fuse={
+                m: bool(s.settings.get("fuse_geometry", True)) for m, s in recipe.sections.items()
+            },
         )
+
+    def set_inputs(self, inputs: list[InputFile]) -> None:
+        """Remember every input by modality and class: the pools mixing ops draw partners from."""
+        pools: dict[str, dict[str | None, list[str]]] = {}
+        for f in inputs:
+            pools.setdefault(f.modality, {}).setdefault(f.label, []).append(f.relpath)
+        self.pools = {m: {k: tuple(v) for k, v in by.items()} for m, by in pools.items()}
 
     def seed_for(self, source: str, node_path: str, copy: int) -> int:
         return item_seed(self.seed, source, node_path, copy)

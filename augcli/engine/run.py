@@ -114,6 +114,7 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, l
     src, dst = resolve_paths(recipe, opts)
     job = Job.from_recipe(recipe, src, dst)
     inputs, ignored = scan(src, recipe.sections)
+    job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 
 

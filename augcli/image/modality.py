@@ -28,6 +28,11 @@ class ImageModality(Modality):
             sampled=False,
             help="JPEG (and WebP) quality of written outputs",
         ),
+        "fuse_geometry": Param(
+            kind="bool",
+            default=True,
+            help="apply consecutive geometric ops as one warp (one resampling)",
+        ),
         "png_compression": Param(
             kind="int",
             default=3,
@@ -46,7 +51,7 @@ class ImageModality(Modality):
     def read(self, path: Path) -> np.ndarray:
         return read_image(path)
 
-    def write(self, data: np.ndarray, path: Path, source: Path) -> None:
+    def write(self, data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]) -> None:
         blob = encode_image(
             data, source.suffix, self.config["jpeg_quality"], self.config["png_compression"]
         )

@@ -1,0 +1,244 @@
+"""Running ops: steps (an op with its ``p``, ``one_of``, ``some_of``), geometric fusion, replay."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from augcli.ops import Op
+
+InfoFn = Callable[[Any], dict[str, Any]]
+OpLog = list[dict[str, Any]]
+
+
+@dataclass
+class Item:
+    """The input being augmented, as ops that look beyond it (mixing) need it."""
+
+    source: str
+    label: str | None
+    pools: Mapping[str | None, tuple[str, ...]]  # class label -> inputs of that class
+    load: Callable[[str], Any]  # decode another input (a mixing partner), cached
+
+
+@dataclass
+class Ctx:
+    """Everything a step needs while running one node for one output."""
+
+    rng: np.random.Generator
+    info: InfoFn
+    node: str
+    log: OpLog
+    item: Item | None = None
+    fuse: bool = True
+    matrix: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def describe(self, data: Any) -> dict[str, Any]:
+        return self.extend(self.info(data))
+
+    def extend(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self.item is not None:
+            info = {
+                **info,
+                "source": self.item.source,
+                "label": self.item.label,
+                "pools": self.item.pools,
+            }
+        return info
+
+    def track(self, op: Op, params: dict[str, Any], info: dict[str, Any]) -> None:
+        """Compose the op's pixel-coordinate transform, where it has one (for metadata such as
+        DICOM pixel spacing)."""
+        m = op.geometry(params, info)
+        if m is not None:
+            self.matrix = np.asarray(m, dtype=np.float64) @ self.matrix
+
+
+def fires(p: float, rng: np.random.Generator) -> bool:
+    """Whether something with probability ``p`` happens (no draw for p = 0 or 1)."""
+    return p >= 1.0 or (p > 0.0 and rng.random() < p)
+
+
+def _entry(ctx: Ctx, op: Op, fire: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"node": ctx.node, "op": op.name, "applied": fire, "params": None}
+    ctx.log.append(entry)
+    return entry
+
+
+def apply_op(op: Op, data: Any, params: dict[str, Any], load: Callable[[str], Any] | None) -> Any:
+    """Apply one op with sampled params, loading its partners first if it mixes inputs."""
+    if op.partners:
+        if load is None:
+            raise ValueError(f"{op.name} needs its partner inputs")
+        return op.apply(data, params, partners=[load(p) for p in params["partners"]])
+    return op.apply(data, params)
+
+
+@dataclass
+class OpStep:
+    """One op with its probability."""
+
+    op: Op
+    p: float
+
+    def leaves(self) -> Iterator[OpStep]:
+        yield self
+
+    def run(self, data: Any, ctx: Ctx) -> Any:
+        entry = _entry(ctx, self.op, fires(self.p, ctx.rng))
+        if not entry["applied"]:
+            return data
+        info = ctx.describe(data)
+        self.op.check_input(info)
+        params = self.op.sample(ctx.rng, info)
+        entry["params"] = params
+        out = apply_op(self.op, data, params, ctx.item.load if ctx.item else None)
+        ctx.track(self.op, params, info)
+        return out
+
+
+@dataclass
+class Combinator(ABC):
+    """Children of which ``choose`` picks some, applied in recipe order, with probability ``p``.
+    Every leaf op is logged, so an output's op list has the same length whatever was chosen."""
+
+    children: list[Step]
+    p: float
+
+    def leaves(self) -> Iterator[OpStep]:
+        for c in self.children:
+            yield from c.leaves()
+
+    @abstractmethod
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        """The indices of the children to apply."""
+
+    def run(self, data: Any, ctx: Ctx) -> Any:
+        chosen = self.choose(ctx.rng) if fires(self.p, ctx.rng) else set()
+        for i, child in enumerate(self.children):
+            if i in chosen:
+                data = child.run(data, ctx)
+            else:
+                for leaf in child.leaves():
+                    _entry(ctx, leaf.op, False)
+        return data
+
+
+@dataclass
+class OneOf(Combinator):
+    """Apply exactly one child, chosen by ``weights`` (uniform by default)."""
+
+    weights: list[float] = field(default_factory=list)
+
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        w = np.asarray(self.weights, dtype=np.float64)
+        return {int(rng.choice(len(self.children), p=w / w.sum()))}
+
+
+@dataclass
+class SomeOf(Combinator):
+    """Apply ``n`` distinct children (``n`` fixed or a range)."""
+
+    n: int | tuple[int, int] = 1
+
+    def choose(self, rng: np.random.Generator) -> set[int]:
+        n = self.n if isinstance(self.n, int) else int(rng.integers(self.n[0], self.n[1] + 1))
+        return set(rng.choice(len(self.children), size=n, replace=False).tolist())
+
+
+Step = OpStep | OneOf | SomeOf
+
+
+# -- fusion ------------------------------------------------------------------------------------
+def _fusable(step: Step) -> bool:
+    return isinstance(step, OpStep) and step.op.fusable
+
+
+def run_steps(steps: list[Step], data: Any, ctx: Ctx) -> Any:
+    """Run a node's steps. Consecutive fusable ops (geometric warps) are sampled one by one, then
+    applied as one composed transform, so the image is resampled once."""
+    i = 0
+    while i < len(steps):
+        j = i
+        while ctx.fuse and j < len(steps) and _fusable(steps[j]):
+            j += 1
+        if j - i > 1:
+            data = _run_fused(steps[i:j], data, ctx)  # type: ignore[arg-type]
+            i = j
+        else:
+            data = steps[i].run(data, ctx)
+            i += 1
+    return data
+
+
+def _run_fused(steps: list[OpStep], data: Any, ctx: Ctx) -> Any:
+    info = ctx.describe(data)
+    chain: list[tuple[Op, dict[str, Any], dict[str, Any]]] = []
+    entries: list[dict[str, Any]] = []
+    for step in steps:
+        entry = _entry(ctx, step.op, fires(step.p, ctx.rng))
+        if not entry["applied"]:
+            continue
+        step.op.check_input(info)
+        params = step.op.sample(ctx.rng, info)
+        entry["params"] = params
+        chain.append((step.op, params, info))
+        entries.append(entry)
+        ctx.track(step.op, params, info)
+        info = ctx.extend(step.op.out_info(params, info))
+    return _apply_chain(data, chain, entries)
+
+
+def _apply_chain(
+    data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]], entries: list[dict[str, Any]]
+) -> Any:
+    if not chain:
+        return data
+    if len(chain) == 1:
+        op, params, _ = chain[0]
+        return op.apply(data, params)
+    data, groups = type(chain[0][0]).apply_chain(data, chain)
+    sizes = {g: groups.count(g) for g in groups}
+    for entry, g in zip(entries, groups, strict=True):
+        if sizes[g] > 1:
+            entry["fused"] = g
+    return data
+
+
+def replay(
+    log: OpLog,
+    data: Any,
+    ops: Mapping[str, type[Op]],
+    info: InfoFn,
+    load: Callable[[str], Any] | None = None,
+) -> Any:
+    """Re-apply a manifest's op list to the source data: the recorded params are the whole story.
+    Ops that ran fused are replayed fused, so the result is identical."""
+    i = 0
+    while i < len(log):
+        entry = log[i]
+        if not entry["applied"]:
+            i += 1
+            continue
+        op = ops[entry["op"]].from_recipe({}, "replay")
+        if "fused" not in entry:
+            data = apply_op(op, data, entry["params"], load)
+            i += 1
+            continue
+        chain, entries = [], []
+        current = info(data)
+        while i < len(log) and (not log[i]["applied"] or "fused" in log[i]):
+            e = log[i]
+            i += 1
+            if not e["applied"]:
+                continue
+            o = ops[e["op"]].from_recipe({}, "replay")
+            chain.append((o, e["params"], current))
+            entries.append(dict(e))
+            current = o.out_info(e["params"], current)
+        data = _apply_chain(data, chain, entries)
+    return data
