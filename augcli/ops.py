@@ -17,6 +17,8 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
     "image": (
         "augcli.image.modality",
         "augcli.image.geometric",
+        "augcli.image.distort",
+        "augcli.image.mixing",
         "augcli.image.color",
         "augcli.image.filters",
     ),

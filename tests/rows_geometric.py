@@ -18,4 +18,6 @@ GEOMETRIC_ROWS: dict[str, dict] = {
     "resize": {"size": [50, 40], "interpolation": "cubic"},
     "scale": {"factor": [0.5, 1.5]},
     "pad": {"pixels": [2, 6], "border_mode": "reflect"},
+    "elastic": {"alpha": [10, 30], "sigma": [3, 5]},
+    "grid_distortion": {"steps": 4, "distort": [-0.3, 0.3]},
 }
