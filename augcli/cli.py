@@ -171,6 +171,13 @@ def ops(
         lines.append(f"{d['modality']}/{d['name']}  [{d['group']}]  {d['summary']}")
         if d["details"]:
             lines.append(f"    {d['details']}")
+        takes = []
+        if "dtypes" in d and d["dtypes"] != ["uint8", "uint16"]:
+            takes.append(" and ".join(d["dtypes"]) + " only")
+        if "channels" in d and d["channels"] != [1, 3, 4]:
+            takes.append(f"{'/'.join(map(str, d['channels']))}-channel images only")
+        if takes:
+            lines.append(f"    takes: {'; '.join(takes)} (other files fail with a clear error)")
         for pname, spec in d["params"].items():
             if pname == "p":
                 continue
