@@ -21,6 +21,8 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.mixing",
         "augcli.image.color",
         "augcli.image.filters",
+        "augcli.image.histogram",
+        "augcli.image.noise",
     ),
 }
 

@@ -64,7 +64,7 @@ def test_op_contract(name: str, dtype: type, channels: int) -> None:
         assert out.shape == img.shape
     if dtype == np.uint16:
         assert out.max() > 255, "16-bit data must not be squeezed into 8 bits"
-    if channels == 4 and op.group in ("color", "filter"):
+    if channels == 4 and op.group in ("color", "filter", "noise"):
         np.testing.assert_array_equal(out[..., 3], img[..., 3], err_msg="alpha is left alone")
 
 
