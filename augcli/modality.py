@@ -46,7 +46,8 @@ class Modality(ABC):
     def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
         """Encode ``data`` to ``path`` (a temporary name with the final extension). ``meta`` holds
         what the ops did that a format may record: ``matrix``, the composed geometric transform
-        (3x3, source sample coordinates to output ones; None where unknown)."""
+        (3x3, source sample coordinates to output ones; None where unknown), ``ops`` (the op
+        log), ``output`` (its path relative to the output folder) and ``seed``."""
 
     @abstractmethod
     def info(self, data: Any) -> dict[str, Any]:
@@ -97,7 +98,8 @@ class Modality(ABC):
                 )
                 dest = job.output_root / out.path
                 with atomic_path(dest) as tmp:
-                    self.write(result, tmp, source, {"matrix": matrix})
+                    meta = {"matrix": matrix, "ops": log, "output": out.path, "seed": seed}
+                    self.write(result, tmp, source, meta)
                 rec = task.record(
                     out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
                 )

@@ -29,8 +29,10 @@ def build(name: str, **extra):
 def partner_images(dtype: type, channels: int) -> dict[str, np.ndarray]:
     # Partners come in other sizes and channel counts; they are fitted to the image.
     other = {1: 3, 3: 4, 4: 1}[channels]
-    return {p: textured(20 + 7 * i, 30 + 5 * i, other if i % 2 else channels, dtype, i)
-            for i, p in enumerate(sum(POOLS.values(), ()))}
+    return {
+        p: textured(20 + 7 * i, 30 + 5 * i, other if i % 2 else channels, dtype, i)
+        for i, p in enumerate(sum(POOLS.values(), ()))
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MIXING_ROWS))
@@ -115,9 +117,12 @@ def test_a_class_of_one_cannot_mix() -> None:
 
 def test_mixing_mixed_bit_depths_fails_that_file() -> None:
     op = build("mixup")
-    with pytest.raises(InputError, match="cannot mix cat/b.png"):
-        op.apply(np.zeros((4, 4), np.uint8), {"partners": ["cat/b.png"], "weights": [0.5, 0.5]},
-                 partners=[np.zeros((4, 4), np.uint16)])
+    with pytest.raises(InputError, match=r"cannot mix cat/b\.png"):
+        op.apply(
+            np.zeros((4, 4), np.uint8),
+            {"partners": ["cat/b.png"], "weights": [0.5, 0.5]},
+            partners=[np.zeros((4, 4), np.uint16)],
+        )
 
 
 RECIPE = """\

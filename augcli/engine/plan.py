@@ -113,8 +113,9 @@ def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
         if path in owner:
             raise UsageError(
                 f"output name collision: {path!r} would be written for both {owner[path]!r} and "
-                f"{source!r}. Rename one input (names of the form '<stem>__<node>_<k>' are "
-                "reserved for outputs)."
+                f"{source!r}. Rename one input: names of the form '<stem>__<node>_<k>' are "
+                "reserved for outputs, and with an image 'format:' inputs that differ only by "
+                "extension (a.jpg, a.png) get the same output name."
             )
         owner[path] = source
         return path

@@ -28,7 +28,15 @@ from augcli.errors import RecipeError, UsageError
 from augcli.recipe import Recipe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-LIBRARIES = ("numpy", "opencv-python-headless", "pyyaml", "soundfile", "audiomentations", "nlpaug")
+LIBRARIES = (
+    "numpy",
+    "opencv-python-headless",
+    "pyyaml",
+    "pydicom",
+    "soundfile",
+    "audiomentations",
+    "nlpaug",
+)
 
 
 @dataclass

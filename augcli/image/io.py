@@ -1,4 +1,5 @@
-"""Image decoding and encoding with OpenCV: 8/16-bit, gray/BGR/BGRA kept, EXIF orientation applied."""
+"""Image decoding and encoding with OpenCV (8/16-bit, gray/BGR/BGRA kept, EXIF orientation
+applied), and image sizes read from file headers so oversized images are refused undecoded."""
 
 from __future__ import annotations
 
@@ -9,19 +10,36 @@ import numpy as np
 from augcli.errors import InputError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FORMATS = tuple(e[1:] for e in EXTENSIONS)  # the values of the image section's ``format``
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".bmp", ".webp")
+NO_ALPHA = (".jpg", ".jpeg", ".bmp")  # BMP readers mostly ignore a 4th byte: alpha is lost
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Decode ``path`` as it is stored (no conversion), upright per its EXIF orientation."""
+def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
+    """Decode ``path`` as it is stored (no conversion), upright per its EXIF orientation.
+
+    With ``max_pixels``, an image whose header says it is larger is refused before decoding."""
     import cv2
 
     buf = np.fromfile(path, dtype=np.uint8)
     if buf.size == 0:
         raise InputError("empty file (0 bytes)")
+    if max_pixels is not None:
+        size = header_size(buf.tobytes())
+        if size is not None:
+            check_pixels(*size, max_pixels)
     kind = _sniff(buf)
     _check_complete(buf, kind)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV's own size guard (set in ImageModality.__init__)
+        if "CV_IO_MAX_IMAGE" in str(exc):
+            raise InputError(
+                "image is over OpenCV's decoder limit (OPENCV_IO_MAX_IMAGE_PIXELS, which augcli "
+                "sets from image.max_pixels when it loads OpenCV); its header was not readable "
+                "by augcli. Raise image.max_pixels in the recipe to process it"
+            ) from None
+        img = None
     if img is None:
         raise InputError(
             "cannot be decoded as an image (corrupt, or not the format its extension says)"
@@ -38,12 +56,20 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def encode_image(img: np.ndarray, suffix: str, jpeg_quality: int, png_compression: int) -> bytes:
-    """Encode in the format ``suffix`` names; refuse to drop bits the format cannot hold."""
+    """Encode in the format ``suffix`` names; refuse to drop bits or alpha the format cannot hold."""
     import cv2
 
     suffix = suffix.lower()
     if img.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
-        raise InputError(f"{suffix} cannot hold 16-bit pixels; use .png or .tif for 16-bit data")
+        raise InputError(
+            f"{suffix} cannot hold 16-bit pixels; got a 16-bit image. Use format: png or tif "
+            "for 16-bit data (augcli never drops bits silently)"
+        )
+    if img.ndim == 3 and img.shape[2] == 4 and suffix in NO_ALPHA:
+        raise InputError(
+            f"{suffix} cannot hold an alpha channel; got a BGRA image. Use format: png, tif or "
+            "webp for images with alpha (augcli never drops alpha silently)"
+        )
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
@@ -127,3 +153,122 @@ def orient(img: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return img.transpose(t)[::-1]
     return img
+
+
+# -- sizes from headers, without decoding -------------------------------------------------------
+def check_pixels(width: int, height: int, max_pixels: int | None, frames: int = 1) -> None:
+    """Refuse an image of ``width`` x ``height`` (x ``frames``) over ``max_pixels`` (None: no limit)."""
+    total = width * height * frames
+    if max_pixels is not None and total > max_pixels:
+        size = f"{width}x{height}" + (f"x{frames} frames" if frames > 1 else "")
+        raise InputError(
+            f"image is over the pixel limit (image.max_pixels: {max_pixels:,}); got {size} = "
+            f"{total:,} pixels by its header, so it was not decoded. Raise image.max_pixels in "
+            "the recipe (null = no limit) to process it"
+        )
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as stored, read from a PNG, JPEG, BMP, WebP or TIFF header; None when the
+    format is not one of these or its header cannot be parsed (the decoder then decides)."""
+    for parse in (_png_size, _jpeg_size, _bmp_size, _webp_size, _tiff_size):
+        try:
+            size = parse(data)
+        except (IndexError, ValueError):
+            size = None
+        if size is not None:
+            return size if size[0] > 0 and size[1] > 0 else None
+    return None
+
+
+def _u(data: bytes, at: int, n: int, order: str = "little") -> int:
+    if at + n > len(data):
+        raise IndexError("header is cut short")
+    return int.from_bytes(data[at : at + n], order)  # type: ignore[arg-type]
+
+
+def _png_size(d: bytes) -> tuple[int, int] | None:
+    if not d.startswith(b"\x89PNG\r\n\x1a\n") or d[12:16] != b"IHDR":
+        return None
+    return _u(d, 16, 4, "big"), _u(d, 20, 4, "big")
+
+
+def _jpeg_size(d: bytes) -> tuple[int, int] | None:
+    """The frame header (SOF0-15) of the image itself: segments are walked by their lengths, so
+    an EXIF thumbnail's own SOF inside APP1 is never mistaken for it."""
+    if not d.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    while i + 1 < len(d):
+        if d[i] != 0xFF:
+            return None
+        marker = d[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length field
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header found
+            return None
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return _u(d, i + 7, 2, "big"), _u(d, i + 5, 2, "big")
+        i += 2 + _u(d, i + 2, 2, "big")
+    return None
+
+
+def _bmp_size(d: bytes) -> tuple[int, int] | None:
+    if not d.startswith(b"BM"):
+        return None
+    header = _u(d, 14, 4)
+    if header == 12:  # BITMAPCOREHEADER: 16-bit sizes
+        return _u(d, 18, 2), _u(d, 20, 2)
+    width = int.from_bytes(d[18:22], "little", signed=True)
+    height = int.from_bytes(d[22:26], "little", signed=True)  # negative: stored top-down
+    return (width, abs(height)) if header >= 40 and len(d) >= 26 else None
+
+
+def _webp_size(d: bytes) -> tuple[int, int] | None:
+    if d[:4] != b"RIFF" or d[8:12] != b"WEBP":
+        return None
+    chunk = d[12:16]
+    if chunk == b"VP8 ":  # lossy: frame tag, start code, 14-bit sizes
+        if d[23:26] != b"\x9d\x01\x2a":
+            return None
+        return _u(d, 26, 2) & 0x3FFF, _u(d, 28, 2) & 0x3FFF
+    if chunk == b"VP8L":  # lossless: signature 0x2f, then 14-bit (size - 1) fields
+        if d[20] != 0x2F:
+            return None
+        bits = _u(d, 21, 4)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":  # extended: 24-bit (canvas size - 1) fields
+        return _u(d, 24, 3) + 1, _u(d, 27, 3) + 1
+    return None
+
+
+def _tiff_size(d: bytes) -> tuple[int, int] | None:
+    """ImageWidth (256) and ImageLength (257) of the first IFD; classic and BigTIFF, either
+    byte order."""
+    if d[:2] not in (b"II", b"MM"):
+        return None
+    order = "little" if d[:2] == b"II" else "big"
+    version = _u(d, 2, 2, order)
+    if version == 42:
+        ifd, count_size, entry_size, value_size = _u(d, 4, 4, order), 2, 12, 4
+    elif version == 43 and _u(d, 4, 2, order) == 8:
+        ifd, count_size, entry_size, value_size = _u(d, 8, 8, order), 8, 20, 8
+    else:
+        return None
+    found: dict[int, int] = {}
+    for k in range(_u(d, ifd, count_size, order)):
+        e = ifd + count_size + k * entry_size
+        tag, kind = _u(d, e, 2, order), _u(d, e + 2, 2, order)
+        if tag in (256, 257):
+            at = e + 4 + value_size  # tag, type, count, then the value (left-justified)
+            width = {3: 2, 4: 4, 16: 8}.get(kind)
+            if width is None:
+                return None
+            found[tag] = _u(d, at, width, order)
+        if len(found) == 2:
+            return found[256], found[257]
+    return None

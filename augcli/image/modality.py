@@ -2,24 +2,67 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from augcli.image.io import EXTENSIONS, encode_image, read_image
+from augcli.errors import RecipeError
+from augcli.image import dicom
+from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.modality import Modality
 from augcli.params import Param
 
+# 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras;
+# a 16-bit BGRA copy is then 512 MB, so a worker with a few working copies stays near 2 GB.
+DEFAULT_MAX_PIXELS = 1 << 26
+
+
+@dataclass(frozen=True)
+class Nullable(Param):
+    """A setting that also takes null, which means ``meaning``."""
+
+    meaning: str = ""
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return super().validate(value, path)
+        except RecipeError as exc:
+            fix = f"{exc.fix} Or null for {self.meaning}.".strip()
+            raise RecipeError(exc.what, path=exc.path, value=exc.value, fix=fix) from None
+
 
 class ImageModality(Modality):
-    """8- and 16-bit gray, BGR and BGRA images in PNG, JPEG, TIFF, BMP and WebP; written in the
-    input's own format."""
+    """8- and 16-bit gray, BGR and BGRA images in PNG, JPEG, TIFF, BMP and WebP, written in the
+    input's own format or in ``format``; single-frame DICOM (with pydicom) in and out."""
 
     name = "image"
-    preload = ("cv2",)
-    extensions = EXTENSIONS
+    preload = ("cv2", "pydicom")
+    extensions = EXTENSIONS + dicom.EXTENSIONS
     settings = {
+        "format": Nullable(
+            kind="choice",
+            default=None,
+            choices=FORMATS,
+            meaning="each input's own format",
+            sampled=False,
+            help="format of the outputs (by extension); null = the input's own. DICOM inputs "
+            "are always written as DICOM",
+        ),
+        "max_pixels": Nullable(
+            kind="int",
+            default=DEFAULT_MAX_PIXELS,
+            low=1,
+            sampled=False,
+            meaning="no limit",
+            help="larger inputs (width x height x frames, read from the file header) fail "
+            "without being decoded; null = no limit",
+        ),
         "jpeg_quality": Param(
             kind="int",
             default=95,
@@ -43,17 +86,42 @@ class ImageModality(Modality):
         ),
     }
 
+    def __init__(self, settings: dict[str, Any]) -> None:
+        super().__init__(settings)
+        limit = settings.get("max_pixels", DEFAULT_MAX_PIXELS)
+        if limit is not None and "cv2" not in sys.modules:
+            # OpenCV's own decoder guard, a backstop for headers augcli cannot parse. OpenCV reads
+            # it once, when it is loaded: here that is later in this process (one worker) or in
+            # the fork server the pool workers come from, which inherits this environment. Once
+            # OpenCV is loaded it is left alone, so one process never mixes two recipes' limits.
+            os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(limit)
+
     def prepare_worker(self) -> None:
         import cv2
 
         cv2.setNumThreads(1)  # the pool is the parallelism; avoid oversubscribing cores
 
+    def output_suffix(self, source_suffix: str) -> str:
+        fmt = self.config.get("format")
+        if fmt is None or source_suffix.lower() in dicom.EXTENSIONS:
+            return source_suffix
+        return f".{fmt}"
+
     def read(self, path: Path) -> np.ndarray:
-        return read_image(path)
+        limit = self.config.get("max_pixels", DEFAULT_MAX_PIXELS)
+        if dicom.is_dicom(path):
+            return dicom.read_dicom(path, limit)
+        return read_image(path, limit)
 
     def write(self, data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]) -> None:
+        if dicom.is_dicom(source):
+            dicom.write_dicom(data, path, source, meta)
+            return
         blob = encode_image(
-            data, source.suffix, self.config["jpeg_quality"], self.config["png_compression"]
+            data,
+            path.suffix,
+            self.config.get("jpeg_quality", 95),
+            self.config.get("png_compression", 3),
         )
         path.write_bytes(blob)
 

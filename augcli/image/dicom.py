@@ -1,0 +1,315 @@
+"""DICOM images via pydicom: single-frame pixels read at their own bit depth, and a derived DICOM
+written back that keeps the source's metadata (new deterministic UID, geometry updated)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augcli.engine.atomic import TMP_MARK
+from augcli.errors import InputError
+from augcli.image.io import check_pixels
+
+EXTENSIONS = (".dcm", ".dicom")
+INSTALL = "pip install 'augcli[dicom]'"
+PHOTOMETRICS = (
+    "MONOCHROME1",
+    "MONOCHROME2",
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+)
+# Attributes the augmented pixels make stale: pixel value extremes, the icon (thumbnail).
+STALE = (0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00880200)
+
+
+def is_dicom(path: Path) -> bool:
+    return path.suffix.lower() in EXTENSIONS
+
+
+def _pydicom() -> Any:
+    try:
+        import pydicom
+    except ImportError:
+        raise InputError(
+            f"DICOM input needs pydicom, which is not installed. Run: {INSTALL}"
+        ) from None
+    if int(pydicom.__version__.split(".")[0]) < 3:
+        raise InputError(
+            f"DICOM input needs pydicom 3 or later; got pydicom {pydicom.__version__}. "
+            f"Run: {INSTALL} --upgrade"
+        )
+    return pydicom
+
+
+def read_dicom(path: Path, max_pixels: int | None = None) -> np.ndarray:
+    """Decode a single-frame DICOM image into what ops take: uint8/uint16, gray or BGR.
+
+    Signed data with negative values is shifted up by ``signed_offset``: the smallest power of
+    two that makes it non-negative (-1024..3071 becomes 0..4095, as vendors store CT unsigned),
+    so full scale keeps its meaning; ``write_dicom`` subtracts the same offset exactly."""
+    ds, stored = _decode(path, max_pixels)
+    offset = signed_offset(stored, ds)
+    _remember(path, offset)
+    alloc = int(ds.BitsAllocated)
+    dtype = np.uint8 if alloc == 8 else np.uint16
+    values = stored.astype(np.int32) + offset
+    if values.size and values.max() > np.iinfo(dtype).max:  # only with malformed BitsStored
+        raise InputError(
+            f"DICOM pixel values do not fit {alloc} bits; got {stored.min()}..{stored.max()}"
+        )
+    img = values.astype(dtype)
+    if img.ndim == 3:  # pydicom decodes colour (YBR too) as RGB; ops take BGR like OpenCV
+        img = img[..., ::-1]
+    return np.ascontiguousarray(img)
+
+
+def signed_offset(stored: np.ndarray, ds: Any) -> int:
+    """What ``read_dicom`` adds to stored values: 0 for unsigned or non-negative data, else the
+    smallest power of two at least -min (never more than 2**(BitsStored - 1))."""
+    if int(ds.get("PixelRepresentation", 0)) != 1 or not stored.size:
+        return 0
+    low = int(stored.min())
+    return 0 if low >= 0 else 1 << (-low - 1).bit_length()
+
+
+# The offset each recently read source got, so writing its outputs need not decode it again;
+# keyed by path, size and modification time.
+_OFFSETS: dict[tuple[str, int, int], int] = {}
+
+
+def _key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def _remember(path: Path, offset: int) -> None:
+    if len(_OFFSETS) >= 256:
+        _OFFSETS.pop(next(iter(_OFFSETS)))
+    _OFFSETS[_key(path)] = offset
+
+
+def _offset_of(source: Path) -> int:
+    key = _key(source)
+    if key not in _OFFSETS:
+        ds, stored = _decode(source, None)
+        _remember(source, signed_offset(stored, ds))
+    return _OFFSETS[key]
+
+
+def _decode(path: Path, max_pixels: int | None) -> tuple[Any, np.ndarray]:
+    pydicom = _pydicom()
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as exc:
+        raise InputError(f"is not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    _check_header(ds, max_pixels)
+    try:
+        return ds, ds.pixel_array
+    except Exception as exc:
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        if syntax is not None and syntax.is_compressed:
+            raise InputError(
+                f"DICOM pixel data is compressed with {syntax.name} ({syntax}), which pydicom "
+                "cannot decode with the plugins installed here. Decompress it first (e.g. "
+                "'gdcmconv --raw in.dcm out.dcm' or 'dcmdjpeg'), or install a pydicom decoder "
+                "for it (pylibjpeg and its plugins, or gdcm)"
+            ) from None
+        raise InputError(
+            f"DICOM pixel data cannot be decoded ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _check_header(ds: Any, max_pixels: int | None) -> None:
+    """Everything knowable before decoding: size, frames, sample layout, bit depth."""
+    if "PixelData" not in ds:
+        raise InputError("DICOM file has no PixelData; only (integer) DICOM images are augmented")
+    for key in ("Rows", "Columns", "SOPClassUID"):
+        if ds.get(key) in (None, ""):
+            raise InputError(f"DICOM image has no {key}; it cannot be read or written back")
+    frames = int(ds.get("NumberOfFrames") or 1)
+    check_pixels(int(ds.Columns), int(ds.Rows), max_pixels, frames)
+    if frames > 1:
+        raise InputError(
+            f"multi-frame DICOM is not supported; got {frames} frames. Split it into "
+            "single-frame files first (e.g. 'dcmsplit' or pydicom)"
+        )
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    if photometric == "PALETTE COLOR":
+        raise InputError(
+            "PALETTE COLOR DICOM is not supported: its pixels are indices into a colour table, "
+            "which resampling and intensity ops would corrupt. Convert it to RGB first "
+            "(e.g. pydicom.pixels.apply_color_lut)"
+        )
+    if photometric not in PHOTOMETRICS:
+        raise InputError(
+            f"DICOM PhotometricInterpretation is not supported; got {photometric!r}. "
+            f"augcli reads {', '.join(PHOTOMETRICS)}"
+        )
+    samples, bits = int(ds.get("SamplesPerPixel", 1)), int(ds.get("BitsAllocated", 0))
+    if samples not in (1, 3):
+        raise InputError(f"DICOM SamplesPerPixel must be 1 or 3; got {samples}")
+    if bits not in (8, 16):
+        raise InputError(
+            f"DICOM BitsAllocated {bits} is not supported; augcli reads 8- and 16-bit images"
+        )
+
+
+def write_dicom(data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]) -> None:
+    """Write ``data`` as a derived copy of ``source``: Explicit VR Little Endian, its metadata
+    kept; new SOP Instance UID, ImageType DERIVED, DerivationDescription, SourceImageSequence,
+    pixel module and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation)
+    updated. Nothing in the file depends on the time, the worker or the output folder."""
+    pydicom = _pydicom()
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = pydicom.dcmread(source, stop_before_pixels=True, force=True)
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    pixels = _set_pixels(ds, data, _offset_of(source) if signed else 0)
+    _update_geometry(ds, meta.get("matrix"), data.shape[0], data.shape[1])
+
+    source_uid = str(ds.get("SOPInstanceUID", ""))
+    name = path.name
+    if name.startswith(TMP_MARK):  # the atomic writer's temporary name: <mark><pid>-<final name>
+        name = name[len(TMP_MARK) :].partition("-")[2]
+    entropy = [
+        "augcli",
+        source_uid,
+        str(meta.get("output") or name),
+        str(meta.get("seed", "")),
+        hashlib.sha256(pixels).hexdigest(),
+    ]
+    uid = generate_uid(entropy_srcs=entropy)
+
+    image_type = ds.get("ImageType")
+    values = [] if image_type in (None, "") else [str(v) for v in np.atleast_1d(image_type)]
+    ds.ImageType = ["DERIVED", *values[1:]] if values else ["DERIVED", "SECONDARY"]
+    applied = [e["op"] for e in meta.get("ops") or [] if e.get("applied")]
+    text = "augcli augmentation" + (
+        f": {', '.join(applied)}" if applied else " (ops and parameters: the run's manifest.jsonl)"
+    )
+    previous = str(ds.get("DerivationDescription", "") or "")
+    ds.DerivationDescription = (f"{previous}; {text}" if previous else text)[:1024]
+    if source_uid:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = ds.SOPClassUID
+        ref.ReferencedSOPInstanceUID = source_uid
+        ds.SourceImageSequence = Sequence([ref])
+    ds.SOPInstanceUID = uid
+
+    file_meta = FileMetaDataset()
+    file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    file_meta.MediaStorageSOPInstanceUID = uid
+    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = file_meta
+    if ds.original_encoding[1] is False:  # retired big endian: swap what pydicom leaves as bytes
+        _to_little_endian(ds)
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+
+def _to_little_endian(ds: Any) -> None:
+    """Byte-swap the word-valued binary elements of a dataset read as big endian (pydicom keeps
+    them as raw bytes; the pixel data has already been replaced)."""
+    sizes = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+    for elem in ds.iterall():
+        n = sizes.get(elem.VR)
+        if n and isinstance(elem.value, bytes) and elem.tag != 0x7FE00010:
+            elem.value = np.frombuffer(elem.value, f">u{n}").astype(f"<u{n}").tobytes()
+
+
+def _set_pixels(ds: Any, img: np.ndarray, offset: int) -> bytes:
+    """Fill the image pixel module from ``img`` (``read_dicom``'s form, shifted by ``offset``);
+    return the PixelData bytes."""
+    alloc = img.dtype.itemsize * 8
+    stored = int(ds.get("BitsStored", alloc))
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    if img.ndim == 3:
+        img = img[..., ::-1]  # BGR back to RGB
+    values = img.astype(np.int64)
+    if signed:
+        values -= offset
+        top = (1 << (alloc - 1)) - 1
+        values = np.clip(values, -top - 1, top)  # ops may overshoot what the signed type holds
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        need = max(high.bit_length(), max(0, -low - 1).bit_length()) + 1
+    else:
+        need = int(values.max()).bit_length() if values.size else 1
+    bits = min(alloc, max(stored, need, 1))  # kept, or widened to hold what the ops made
+    kind = ("<i" if signed else "<u") + str(alloc // 8)
+    raw = values.astype(kind).tobytes()
+    if len(raw) % 2:
+        raw += b"\x00"
+    for tag in [*STALE, *(e.tag for e in ds if e.tag.element == 0)]:  # + retired group lengths
+        if tag in ds:
+            del ds[tag]
+    ds.Rows, ds.Columns = int(img.shape[0]), int(img.shape[1])
+    ds.SamplesPerPixel = 1 if img.ndim == 2 else 3
+    if img.ndim == 3:
+        ds.PhotometricInterpretation = "RGB"  # YBR inputs were decoded to RGB
+        ds.PlanarConfiguration = 0
+    elif "PlanarConfiguration" in ds:
+        del ds.PlanarConfiguration
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = alloc, bits, bits - 1
+    ds.PixelRepresentation = int(signed)
+    ds.add_new(0x7FE00010, "OW" if alloc == 16 else "OB", raw)
+    return raw
+
+
+def _floats(value: Any, n: int) -> np.ndarray | None:
+    try:
+        out = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return out if out.shape == (n,) and np.isfinite(out).all() else None
+
+
+def _ds(x: float) -> str:
+    from pydicom.valuerep import format_number_as_ds
+
+    x = round(float(x), 10)
+    return format_number_as_ds(x if x != 0 else 0.0)
+
+
+def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
+    """Follow ``matrix`` (source pixel -> output pixel coordinates, 3x3) in the spacing and
+    patient-space attributes. Exact for affine maps; a perspective map is linearised at the
+    output's centre. Per axis, the new spacing is the physical length of one output pixel step:
+    a scale by s divides the spacing by s; rotations and flips keep it (and turn the axes)."""
+    if matrix is None:
+        return
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape != (3, 3) or np.allclose(m, np.eye(3)):
+        return
+    inv = np.linalg.inv(m)
+    centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0, 1.0])
+    q = inv @ centre
+    src = q[:2] / q[2]
+    jac = (inv[:2, :2] * q[2] - np.outer(q[:2], inv[2, :2])) / q[2] ** 2  # d(source)/d(output)
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        spacing = _floats(ds.get(keyword), 2)
+        if spacing is None:
+            continue
+        dy, dx = spacing  # DICOM order: between rows, between columns
+        u = np.array([jac[0, 0] * dx, jac[1, 0] * dy])  # one output column step, in mm
+        v = np.array([jac[0, 1] * dx, jac[1, 1] * dy])  # one output row step, in mm
+        nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+        if nu == 0 or nv == 0:
+            continue
+        ds[keyword].value = [_ds(nv), _ds(nu)]
+        iop = _floats(ds.get("ImageOrientationPatient"), 6)
+        ipp = _floats(ds.get("ImagePositionPatient"), 3)
+        if keyword != "PixelSpacing" or iop is None or ipp is None:
+            continue
+        row, col = iop[:3], iop[3:]
+        vx, vy = u[0] * row + u[1] * col, v[0] * row + v[1] * col
+        middle = ipp + src[0] * dx * row + src[1] * dy * col
+        origin = middle - centre[0] * vx - centre[1] * vy  # centre of output pixel (0, 0)
+        ds.ImageOrientationPatient = [_ds(x) for x in (*(vx / nu), *(vy / nv))]
+        ds.ImagePositionPatient = [_ds(x) for x in origin]
