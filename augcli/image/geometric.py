@@ -117,13 +117,21 @@ class Affine(WarpOp):
     name = "affine"
     params = {
         "degrees": Param(
-            default=0.0, low=-360.0, high=360.0, unit="degrees", help="rotation, counter-clockwise"
+            default=[-10.0, 10.0],
+            low=-360.0,
+            high=360.0,
+            unit="degrees",
+            help="rotation, counter-clockwise",
         ),
         "scale": Param(
-            default=1.0, low=0.0, low_open=True, high=16.0, unit="x", help="zoom factor"
+            default=[0.9, 1.1], low=0.0, low_open=True, high=16.0, unit="x", help="zoom factor"
         ),
         "translate": Param(
-            default=0.0, low=-1.0, high=1.0, unit="fraction of size", help="shift, drawn per axis"
+            default=[-0.05, 0.05],
+            low=-1.0,
+            high=1.0,
+            unit="fraction of size",
+            help="shift, drawn per axis",
         ),
         "shear": Param(
             default=0.0, low=-80.0, high=80.0, unit="degrees", help="shear angle, drawn per axis"
