@@ -12,7 +12,19 @@ from augcli.errors import RecipeError
 from augcli.ops import Op, p_spec, registry
 from augcli.params import Param
 from augcli.seeding import generator
-from augcli.steps import Ctx, InfoFn, Item, OneOf, OpLog, OpStep, SomeOf, Step, run_steps
+from augcli.steps import (
+    PLAIN,
+    Applier,
+    Ctx,
+    InfoFn,
+    Item,
+    OneOf,
+    OpLog,
+    OpStep,
+    SomeOf,
+    Step,
+    run_steps,
+)
 
 PIPELINE_NODE = "aug"
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
@@ -67,6 +79,7 @@ class Graph:
         cache: dict[str, tuple[Any, OpLog, Any]],
         item: Item | None = None,
         fuse: bool = True,
+        applier: Applier = PLAIN,
     ) -> tuple[Any, OpLog, Any]:
         """Run ``data`` down one emitter's path; return (data, op log, geometry matrix).
 
@@ -79,7 +92,9 @@ class Graph:
             if prefix in cache:
                 data, log, matrix = cache[prefix]
                 continue
-            ctx = Ctx(generator(seed_of(prefix)), info, name, list(log), item, fuse)
+            ctx = Ctx(
+                generator(seed_of(prefix)), info, name, list(log), item, fuse, applier=applier
+            )
             if matrix is not None:
                 ctx.matrix = matrix
             data = run_steps(self.nodes[name].steps, data, ctx)

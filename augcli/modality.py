@@ -12,7 +12,7 @@ from augcli.engine.atomic import atomic_path, sha256_file
 from augcli.errors import InputError
 from augcli.ops import load_modality
 from augcli.params import Param
-from augcli.steps import Item
+from augcli.steps import PLAIN, Applier, Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
 
@@ -32,8 +32,42 @@ class Modality(ABC):
         if cls.name:
             _MODALITIES[cls.name] = cls
 
+    extra_keys: ClassVar[tuple[str, ...]] = ()  # section keys parsed by ``parse_extra``
+
     def __init__(self, settings: dict[str, Any]) -> None:
         self.config = settings
+        self.input_root = Path()
+        self.output_root = Path()
+
+    @classmethod
+    def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
+        """Validate section keys richer than a Param (``extra_keys``); paths resolve against
+        ``base``, the recipe's folder. Returns settings to merge."""
+        return {}
+
+    def bind(self, input_root: Path, output_root: Path) -> None:
+        self.input_root, self.output_root = input_root, output_root
+
+    def ignored_dirs(self) -> list[Path]:
+        """Folders under the input that hold this modality's side files (e.g. masks), not inputs."""
+        return []
+
+    def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
+        """Inputs the modality's own files name but the scan did not find: (path, reason)."""
+        return []
+
+    def applier(self) -> Applier:
+        """How ops meet this modality's data (see steps.Applier)."""
+        return PLAIN
+
+    def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
+        """Extra manifest fields for a kept original (and side files written for it)."""
+        return {}
+
+    def finalize(self, records: list[dict[str, Any]]) -> list[str]:
+        """After a complete run, in the parent: write whole-dataset files from the manifest's
+        records of this modality; return their paths relative to the output folder."""
+        return []
 
     def prepare_worker(self) -> None:  # noqa: B027 - optional hook
         """Per-worker-process set-up (e.g. limit a library's own threads)."""
@@ -69,9 +103,9 @@ class Modality(ABC):
             dest = job.output_root / task.original
             with atomic_path(dest) as tmp:
                 shutil.copyfile(source, tmp)
-            records.append(
-                task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
-            )
+            rec = task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
+            rec.update(self.keep_original(data, task.original))
+            records.append(rec)
         graph = job.graphs[self.name]
         partners: dict[str, Any] = {}
 
@@ -83,6 +117,7 @@ class Modality(ABC):
             return partners[relpath]
 
         item = Item(task.source, task.label, job.pools.get(self.name, {}), load)
+        applier = self.applier()
         caches: dict[int, dict[str, Any]] = {}
         for out in task.outputs:
             cache = caches.setdefault(out.copy, {})
@@ -93,8 +128,9 @@ class Modality(ABC):
 
             seed = seed_of(".".join(emitter.path))
             try:
+                fuse = job.fuse.get(self.name, True)
                 result, log, matrix = graph.run(
-                    emitter, data, seed_of, self.info, cache, item, job.fuse.get(self.name, True)
+                    emitter, data, seed_of, self.info, cache, item, fuse, applier
                 )
                 dest = job.output_root / out.path
                 with atomic_path(dest) as tmp:
@@ -103,6 +139,7 @@ class Modality(ABC):
                 rec = task.record(
                     out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
                 )
+                rec.update(meta.get("record", {}))
                 soft = [
                     e["params"]["soft_label"]
                     for e in log

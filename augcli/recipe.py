@@ -222,7 +222,7 @@ def parse_recipe(data: Any, file: Path) -> Recipe:
     )
     for modality in modalities():
         if modality in data:
-            recipe.sections[modality] = parse_section(data[modality], modality)
+            recipe.sections[modality] = parse_section(data[modality], modality, base)
     if not recipe.sections:
         raise RecipeError(
             "the recipe has no modality section",
@@ -245,7 +245,7 @@ def parse_workers(value: Any, where: str) -> int | None:
     return value
 
 
-def parse_section(raw: Any, modality: str) -> Section:
+def parse_section(raw: Any, modality: str, base: Path) -> Section:
     if not isinstance(raw, dict):
         raise RecipeError(
             f"the {modality} section must be a mapping",
@@ -254,7 +254,7 @@ def parse_section(raw: Any, modality: str) -> Section:
             fix=f"Write '{modality}:' then an indented 'pipeline:' list.",
         )
     mod = get_modality(modality)
-    allowed = [*SECTION_KEYS, *mod.settings]
+    allowed = [*SECTION_KEYS, *mod.settings, *mod.extra_keys]
     for key in raw:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -271,6 +271,7 @@ def parse_section(raw: Any, modality: str) -> Section:
         k: spec.validate(raw.get(k, spec.default), f"{modality}.{k}")
         for k, spec in mod.settings.items()
     }
+    settings.update(mod.parse_extra(raw, modality, base))
     graph = parse_section_graph(raw, modality, modality)
     return Section(modality, include, exclude, settings, graph, raw)
 

@@ -25,6 +25,33 @@ class Item:
     load: Callable[[str], Any]  # decode another input (a mixing partner), cached
 
 
+class Applier:
+    """How an op meets the data: plain ``op.apply`` here; a modality whose data carries more
+    than the op transforms (an image with its annotations) supplies its own."""
+
+    def apply(
+        self,
+        op: Op,
+        data: Any,
+        params: dict[str, Any],
+        info: dict[str, Any],
+        load: Callable[[str], Any] | None,
+    ) -> Any:
+        if op.partners:
+            if load is None:
+                raise ValueError(f"{op.name} needs its partner inputs")
+            return op.apply(data, params, partners=[load(p) for p in params["partners"]])
+        return op.apply(data, params)
+
+    def apply_chain(
+        self, data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]]
+    ) -> tuple[Any, list[int]]:
+        return type(chain[0][0]).apply_chain(data, chain)
+
+
+PLAIN = Applier()
+
+
 @dataclass
 class Ctx:
     """Everything a step needs while running one node for one output."""
@@ -36,6 +63,7 @@ class Ctx:
     item: Item | None = None
     fuse: bool = True
     matrix: np.ndarray = field(default_factory=lambda: np.eye(3))
+    applier: Applier = PLAIN
 
     def describe(self, data: Any) -> dict[str, Any]:
         return self.extend(self.info(data))
@@ -69,15 +97,6 @@ def _entry(ctx: Ctx, op: Op, fire: bool) -> dict[str, Any]:
     return entry
 
 
-def apply_op(op: Op, data: Any, params: dict[str, Any], load: Callable[[str], Any] | None) -> Any:
-    """Apply one op with sampled params, loading its partners first if it mixes inputs."""
-    if op.partners:
-        if load is None:
-            raise ValueError(f"{op.name} needs its partner inputs")
-        return op.apply(data, params, partners=[load(p) for p in params["partners"]])
-    return op.apply(data, params)
-
-
 @dataclass
 class OpStep:
     """One op with its probability."""
@@ -96,7 +115,7 @@ class OpStep:
         self.op.check_input(info)
         params = self.op.sample(ctx.rng, info)
         entry["params"] = params
-        out = apply_op(self.op, data, params, ctx.item.load if ctx.item else None)
+        out = ctx.applier.apply(self.op, data, params, info, ctx.item.load if ctx.item else None)
         ctx.track(self.op, params, info)
         return out
 
@@ -190,18 +209,21 @@ def _run_fused(steps: list[OpStep], data: Any, ctx: Ctx) -> Any:
         entries.append(entry)
         ctx.track(step.op, params, info)
         info = ctx.extend(step.op.out_info(params, info))
-    return _apply_chain(data, chain, entries)
+    return _apply_chain(data, chain, entries, ctx.applier)
 
 
 def _apply_chain(
-    data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]], entries: list[dict[str, Any]]
+    data: Any,
+    chain: list[tuple[Op, dict[str, Any], dict[str, Any]]],
+    entries: list[dict[str, Any]],
+    applier: Applier,
 ) -> Any:
     if not chain:
         return data
     if len(chain) == 1:
-        op, params, _ = chain[0]
-        return op.apply(data, params)
-    data, groups = type(chain[0][0]).apply_chain(data, chain)
+        op, params, info = chain[0]
+        return applier.apply(op, data, params, info, None)
+    data, groups = applier.apply_chain(data, chain)
     sizes = {g: groups.count(g) for g in groups}
     for entry, g in zip(entries, groups, strict=True):
         if sizes[g] > 1:
@@ -215,6 +237,7 @@ def replay(
     ops: Mapping[str, type[Op]],
     info: InfoFn,
     load: Callable[[str], Any] | None = None,
+    applier: Applier = PLAIN,
 ) -> Any:
     """Re-apply a manifest's op list to the source data: the recorded params are the whole story.
     Ops that ran fused are replayed fused, so the result is identical."""
@@ -226,7 +249,7 @@ def replay(
             continue
         op = ops[entry["op"]].from_recipe({}, "replay")
         if "fused" not in entry:
-            data = apply_op(op, data, entry["params"], load)
+            data = applier.apply(op, data, entry["params"], info(data), load)
             i += 1
             continue
         chain, entries = [], []
@@ -240,5 +263,5 @@ def replay(
             chain.append((o, e["params"], current))
             entries.append(dict(e))
             current = o.out_info(e["params"], current)
-        data = _apply_chain(data, chain, entries)
+        data = _apply_chain(data, chain, entries, applier)
     return data

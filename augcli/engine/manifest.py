@@ -45,6 +45,11 @@ def _sort_key(rec: dict[str, Any]) -> tuple[str, str, int, str]:
     )
 
 
+def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records in manifest order: by source, node and copy."""
+    return sorted(records, key=_sort_key)
+
+
 def _line(rec: dict[str, Any]) -> str:
     return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
 
@@ -82,7 +87,7 @@ class ManifestWriter:
             self._fh.close()
             self._fh = None
         if finalize:
-            lines = [_line(r) for r in sorted(self.records.values(), key=_sort_key)]
+            lines = [_line(r) for r in sorted_records(list(self.records.values()))]
             write_text_atomic(self.path, "".join(lines))
 
 

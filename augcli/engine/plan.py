@@ -87,6 +87,12 @@ class Job:
             },
         )
 
+    def bind(self) -> Job:
+        """Tell each modality where the roots are (its side files are found relative to them)."""
+        for m in self.modalities.values():
+            m.bind(self.input_root, self.output_root)
+        return self
+
     def set_inputs(self, inputs: list[InputFile]) -> None:
         """Remember every input by modality and class: the pools mixing ops draw partners from."""
         pools: dict[str, dict[str | None, list[str]]] = {}

@@ -20,6 +20,7 @@ from augcli.engine.manifest import (
     ManifestWriter,
     read_manifest,
     read_run_info,
+    sorted_records,
     write_run_info,
 )
 from augcli.engine.plan import Job, Task, plan, remaining
@@ -120,8 +121,9 @@ def worker_count(recipe: Recipe, opts: Options) -> int:
 
 def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, list[Task]]:
     src, dst = resolve_paths(recipe, opts)
-    job = Job.from_recipe(recipe, src, dst)
-    inputs, ignored = scan(src, recipe.sections)
+    job = Job.from_recipe(recipe, src, dst).bind()
+    skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
+    inputs, ignored = scan(src, recipe.sections, skip)
     job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 
@@ -148,11 +150,16 @@ def _check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Any) -
         )
     removed = 0
     for rec in read_manifest(dst / MANIFEST).values():
-        if rec.get("output"):
-            target = (dst / rec["output"]).resolve()
-            if target.is_relative_to(dst) and target.is_file():
+        side = rec.get("annotations") or {}
+        for rel in (rec.get("output"), side.get("mask"), side.get("sidecar")):
+            target = (dst / rel).resolve() if rel else None
+            if target is not None and target.is_relative_to(dst) and target.is_file():
                 target.unlink()
                 removed += 1
+    for rel in (read_run_info(dst) or {}).get("files", []):
+        target = (dst / rel).resolve()
+        if target.is_relative_to(dst) and target.is_file():
+            target.unlink()
     (dst / MANIFEST).unlink(missing_ok=True)
     log(f"augcli: --overwrite: removed {removed} outputs of the earlier run in {dst}")
 
@@ -207,18 +214,32 @@ def expand(recipe: Recipe, opts: Options) -> int:
     status = "complete"
     executor = None
     bar = _progress(sum(t.size for t in todo), opts.quiet)
+
+    def add(records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            writer.forget_source(rec["source"])
+        for rec in records:
+            writer.add(rec)
+            if rec["status"] == "ok":
+                summary.outputs += 1
+            else:
+                summary.failed += 1
+                summary.failures.append(f"{rec['output'] or rec['source']}: {rec['error']}")
+
+    found = {f.relpath for f in inputs}
+    for name, modality in job.modalities.items():
+        for source, reason in modality.missing_inputs(found):
+            add(
+                [
+                    Task(source, name, None).record(
+                        None, None, None, [], "failed", reason, None, None
+                    )
+                ]
+            )
     try:
         executor = make_executor(job, workers)
         for records in executor.run(todo):
-            for rec in records:
-                writer.forget_source(rec["source"])
-            for rec in records:
-                writer.add(rec)
-                if rec["status"] == "ok":
-                    summary.outputs += 1
-                else:
-                    summary.failed += 1
-                    summary.failures.append(f"{rec['output'] or rec['source']}: {rec['error']}")
+            add(records)
             if bar is not None:
                 bar.update(len(records))
             if opts.fail_fast and summary.failed:
@@ -233,6 +254,10 @@ def expand(recipe: Recipe, opts: Options) -> int:
             bar.close()
         sweep_tmp(dst)
         writer.close(finalize=status == "complete")
+        if status == "complete":
+            for name, modality in job.modalities.items():
+                mine = [r for r in writer.records.values() if r.get("modality") == name]
+                run_info.setdefault("files", []).extend(modality.finalize(sorted_records(mine)))
         run_info.update(
             status=status,
             workers=workers,

@@ -55,15 +55,23 @@ class _Matcher:
         return os.path.splitext(relpath)[1].lower() in self.extensions
 
 
-def scan(root: Path, sections: dict[str, Section]) -> tuple[list[InputFile], int]:
+def scan(
+    root: Path, sections: dict[str, Section], skip: list[Path] | None = None
+) -> tuple[list[InputFile], int]:
     """Return the inputs (sorted by path) and how many files no section took.
 
-    Hidden files and folders (starting with '.') are skipped; symlinked folders are not followed."""
+    Hidden files and folders (starting with '.') are skipped, and so are the ``skip`` folders
+    (side files such as masks); symlinked folders are not followed."""
     matchers = [_Matcher(s) for s in sections.values()]
+    skipped = {p.resolve() for p in skip or []}
     found: list[InputFile] = []
     ignored = 0
     for dirpath, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and (Path(dirpath) / d).resolve() not in skipped
+        )
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         for name in sorted(files):
             if name.startswith("."):

@@ -35,6 +35,13 @@ class ImageOp(Op):
                 f"(it takes {', '.join(self.dtypes)})"
             )
 
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        """The annotated image's (mask, objects) after this op. Ops that do not move pixels
+        leave both as they are; geometric and mixing ops override this."""
+        return ann.mask, ann.objects
+
     @classmethod
     def describe(cls) -> dict[str, Any]:
         out = super().describe()

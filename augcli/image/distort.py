@@ -3,6 +3,7 @@ Alpha moves with the pixels; they are not matrices, so they are never fused."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,35 @@ def _remap(
     )
 
 
-class Elastic(ImageOp):
+class _RemapOp(ImageOp):
+    """A displacement field (``maps``: for every output pixel, where to sample the input)."""
+
+    group = "geometric"
+
+    @abstractmethod
+    def maps(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(map_x, map_y): the input coordinates each output pixel samples."""
+
+    def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        map_x, map_y = self.maps(params, data.shape[0], data.shape[1])
+        return _remap(data, map_x, map_y, params)
+
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        from augcli.image.annotate import invert_remap, mask_params, move_objects
+
+        h, w = info["height"], info["width"]
+        mask, objects = ann.mask, ann.objects
+        if mask is not None:
+            mask = self.apply(mask, mask_params(params, applier.mask_fill))
+        if objects is not None and len(objects):
+            map_x, map_y = self.maps(params, h, w)
+            objects = move_objects(objects, lambda p: invert_remap(p, map_x, map_y), h, w, False)
+        return mask, objects
+
+
+class Elastic(_RemapOp):
     """Elastic deformation (Simard et al., 2003): a random displacement field, smoothed with a
     Gaussian of ``sigma`` px and scaled to ``alpha`` px.
 
@@ -36,7 +65,6 @@ class Elastic(ImageOp):
     """
 
     name = "elastic"
-    group = "geometric"
     params = {
         "alpha": Param(
             default=[20.0, 40.0], low=0.0, high=10_000.0, unit="px", help="displacement scale"
@@ -61,25 +89,23 @@ class Elastic(ImageOp):
         params["noise_seed"] = int(rng.integers(0, 2**31))
         return params
 
-    def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    def maps(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
-        h, w = data.shape[:2]
         rng = np.random.default_rng(params["noise_seed"])
         s, a = params["sigma"], params["alpha"]
         k = 2 * int(np.ceil(3 * s)) + 1
         dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (k, k), s) * a
         dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (k, k), s) * a
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        return _remap(data, xx + dx, yy + dy, params)
+        return xx + dx, yy + dy
 
 
-class GridDistortion(ImageOp):
+class GridDistortion(_RemapOp):
     """Split the image into ``steps`` x ``steps`` cells and stretch or squeeze each grid line by
     up to ``distort`` of a cell (piecewise-linear, so straight lines stay connected)."""
 
     name = "grid_distortion"
-    group = "geometric"
     params = {
         "steps": Param(
             kind="int",
@@ -124,11 +150,8 @@ class GridDistortion(ImageOp):
         knots_src *= (size - 1) / knots_src[-1]  # the grid still spans the whole image
         return np.interp(np.arange(size), knots_out, knots_src)
 
-    def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        h, w = data.shape[:2]
+    def maps(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         cells = params["steps"]
         xs = self._axis(w, cells, params["x_steps"])
         ys = self._axis(h, cells, params["y_steps"])
-        map_x = np.broadcast_to(xs[None, :], (h, w))
-        map_y = np.broadcast_to(ys[:, None], (h, w))
-        return _remap(data, map_x, map_y, params)
+        return np.broadcast_to(xs[None, :], (h, w)), np.broadcast_to(ys[:, None], (h, w))

@@ -59,6 +59,25 @@ def fit(partner: np.ndarray, like: np.ndarray, name: str) -> np.ndarray:
     return partner
 
 
+def fit_targets(
+    partner: Any, h: int, w: int, applier: Any, window: tuple[int, int, int, int] | None = None
+) -> tuple[Any, Any]:
+    """A partner's (mask, objects) resized like its pixels: to (h, w), then placed at ``window``
+    (y0, y1, x0, x1) of the output when given (mosaic), else covering it."""
+    from augcli.image.annotate import empty_objects, move_by_matrix
+    from augcli.image.warp import resize_matrix, translate
+
+    ph, pw = partner.image.shape[:2]
+    y0, y1, x0, x1 = window or (0, h, 0, w)
+    mask = partner.mask
+    if mask is not None:
+        mask = resize(mask, y1 - y0, x1 - x0, "nearest")
+    objects = partner.objects if partner.objects is not None else empty_objects()
+    m = translate(x0, y0) @ resize_matrix(ph, pw, y1 - y0, x1 - x0)
+    objects = move_by_matrix(objects, m, h, w, ())
+    return mask, objects
+
+
 class MixOp(ImageOp):
     """Base of mixing ops: choosing partners and recording their labels and weights."""
 
@@ -130,6 +149,23 @@ class Mixup(MixOp):
             out = mixed
         return out
 
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        """Both images' objects are kept (weights in the params); the mask is the image's where
+        it is labelled, else the partner's."""
+        from augcli.image.targets import Objects
+
+        h, w = info["height"], info["width"]
+        pmask, pobjs = fit_targets(partners[0], h, w, applier)
+        mask = ann.mask
+        if mask is not None and pmask is not None:
+            mask = np.where(mask > 0, mask, pmask.astype(mask.dtype))
+        objs = ann.objects
+        if objs is not None:
+            objs = Objects.concat([objs, pobjs])
+        return mask, objs
+
 
 class Cutmix(MixOp):
     """Paste a box of the partner into the image; the box's area is 1 - w of the image,
@@ -164,6 +200,26 @@ class Cutmix(MixOp):
         else:
             out[t : t + bh, left : left + bw] = other[t : t + bh, left : left + bw]
         return out
+
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        """The image's objects lose what the box hides; the partner's are clipped to the box."""
+        from augcli.image.annotate import clip_to_box, cover
+        from augcli.image.targets import Objects
+
+        h, w = info["height"], info["width"]
+        t, left, bh, bw = params["box"]
+        pmask, pobjs = fit_targets(partners[0], h, w, applier)
+        mask = ann.mask
+        if mask is not None and pmask is not None:
+            mask = mask.copy()
+            mask[t : t + bh, left : left + bw] = pmask[t : t + bh, left : left + bw]
+        objs = ann.objects
+        if objs is not None:
+            box = (left, t, left + bw, t + bh)
+            objs = Objects.concat([cover(objs, *box), clip_to_box(pobjs, *box)])
+        return mask, objs
 
 
 class Mosaic(MixOp):
@@ -200,3 +256,25 @@ class Mosaic(MixOp):
             if y1 > y0 and x1 > x0:
                 out[y0:y1, x0:x1] = resize(tile, y1 - y0, x1 - x0, "auto")
         return out
+
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        """Each tile's mask and objects are scaled into its quadrant, like its pixels."""
+        from augcli.image.targets import Objects
+
+        h, w = info["height"], info["width"]
+        cy, cx = params["center"]
+        boxes = [(0, cy, 0, cx), (0, cy, cx, w), (cy, h, 0, cx), (cy, h, cx, w)]
+        mask = None if ann.mask is None else np.zeros_like(ann.mask)
+        parts = []
+        for tile, window in zip([ann, *partners], boxes, strict=True):
+            y0, y1, x0, x1 = window
+            if y1 <= y0 or x1 <= x0:
+                continue
+            tmask, tobjs = fit_targets(tile, h, w, applier, window)
+            if mask is not None and tmask is not None:
+                mask[y0:y1, x0:x1] = tmask
+            parts.append(tobjs)
+        objs = None if ann.objects is None else Objects.concat(parts)
+        return mask, objs

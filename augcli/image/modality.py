@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from augcli.errors import RecipeError
-from augcli.image import dicom
+from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
+from augcli.image.targets import Annotated
 from augcli.modality import Modality
 from augcli.params import Param
 
@@ -96,6 +95,50 @@ class ImageModality(Modality):
             # OpenCV is loaded it is left alone, so one process never mixes two recipes' limits.
             os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(limit)
 
+    extra_keys = annotations.KEYS
+
+    @classmethod
+    def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
+        return {"annotations": annotations.parse_config(section, where, base)}
+
+    @property
+    def annotations(self) -> annotations.AnnotationConfig:
+        return self.config.get("annotations") or annotations.AnnotationConfig()
+
+    def ignored_dirs(self) -> list[Path]:
+        masks = self.annotations.masks
+        return [masks.dir] if masks is not None else []
+
+    def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
+        boxes = self.annotations.boxes
+        if boxes is None or boxes.format != "coco":
+            return []
+        index = annotations.coco_index(self.annotations)
+        return [
+            (name, f"listed in {boxes.file} but not found in the input folder")
+            for name in sorted(index.file_names())
+            if name not in found
+        ]
+
+    def applier(self) -> Any:
+        from augcli.image.annotate import ImageApplier
+
+        cfg = self.annotations
+        names = None
+        if cfg.flip_pairs and cfg.boxes is not None and cfg.boxes.format == "coco":
+            names = annotations.coco_index(cfg).keypoint_names()
+        masks = cfg.masks
+        return ImageApplier(annotations.flip_indices(cfg, names), masks.fill if masks else 0)
+
+    def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
+        if not isinstance(data, Annotated):
+            return {}
+        return {"annotations": annotations.save(self.annotations, self.output_root, out_rel, data)}
+
+    def finalize(self, records: list[dict[str, Any]]) -> list[str]:
+        written = annotations.write_coco(self.annotations, self.output_root, records)
+        return [written] if written else []
+
     def prepare_worker(self) -> None:
         import cv2
 
@@ -107,13 +150,21 @@ class ImageModality(Modality):
             return source_suffix
         return f".{fmt}"
 
-    def read(self, path: Path) -> np.ndarray:
+    def read(self, path: Path) -> Any:
         limit = self.config.get("max_pixels", DEFAULT_MAX_PIXELS)
-        if dicom.is_dicom(path):
-            return dicom.read_dicom(path, limit)
-        return read_image(path, limit)
+        read = dicom.read_dicom if dicom.is_dicom(path) else read_image
+        image = read(path, limit)
+        cfg = self.annotations
+        if not cfg.active:
+            return image
+        relpath = path.relative_to(self.input_root).as_posix()
+        return annotations.load(cfg, self.input_root, relpath, image)
 
-    def write(self, data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]) -> None:
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
+        if isinstance(data, Annotated):
+            saved = annotations.save(self.annotations, self.output_root, meta["output"], data)
+            meta["record"] = {"annotations": saved}
+            data = data.image
         if dicom.is_dicom(source):
             dicom.write_dicom(data, path, source, meta)
             return
@@ -125,7 +176,9 @@ class ImageModality(Modality):
         )
         path.write_bytes(blob)
 
-    def info(self, data: np.ndarray) -> dict[str, Any]:
+    def info(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Annotated):
+            data = data.image
         return {
             "height": int(data.shape[0]),
             "width": int(data.shape[1]),

@@ -110,6 +110,19 @@ class WarpOp(ImageOp):
     def geometry(self, params: dict[str, Any], info: dict[str, Any]) -> Matrix:
         return self.warp(params, info["height"], info["width"])[0]
 
+    def targets(
+        self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
+    ) -> tuple[Any, Any]:
+        from augcli.image.annotate import mask_params, move_by_matrix
+
+        mask, objects = ann.mask, ann.objects
+        if mask is not None:
+            mask = self.apply(mask, mask_params(params, applier.mask_fill))
+        if objects is not None:
+            m, oh, ow = self.warp(params, info["height"], info["width"])
+            objects = move_by_matrix(objects, m, oh, ow, applier.flip_pairs)
+        return mask, objects
+
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         m, oh, ow = self.warp(params, data.shape[0], data.shape[1])
         border = self.border_of(params) or ("constant", 0.0)

@@ -1,0 +1,344 @@
+"""Annotation settings of the image section (masks, boxes, keypoints), and reading and writing
+an image's annotations beside it: mask files, YOLO/VOC sidecars, and the COCO document."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from augcli.engine.atomic import atomic_path
+from augcli.errors import InputError, RecipeError
+from augcli.image.targets import Annotated, Objects
+
+BOX_FORMATS = ("yolo", "coco", "voc")
+MASK_EXTENSIONS = (".png", ".tif", ".tiff", ".bmp")
+KEYS = ("masks", "boxes", "keypoints")
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    dir: Path
+    suffix: str = ""
+    output: str = "masks"
+    fill: int = 0
+
+
+@dataclass(frozen=True)
+class BoxConfig:
+    format: str
+    dir: Path | None = None  # YOLO/VOC: a parallel folder of sidecars; None = beside the image
+    file: Path | None = None  # COCO: the input's JSON
+    output: str = "annotations.json"  # COCO: the output's JSON, inside the output folder
+    classes: int | None = None  # YOLO: number of classes, to catch unknown ids
+    min_visibility: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnnotationConfig:
+    masks: MaskConfig | None = None
+    boxes: BoxConfig | None = None
+    flip_pairs: tuple[tuple[Any, Any], ...] = ()
+    _coco: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.masks is not None or self.boxes is not None
+
+
+def _mapping(raw: Any, path: str, allowed: tuple[str, ...], example: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RecipeError("must be a mapping", path=path, value=raw, fix=f"Write e.g. {example}.")
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            raise RecipeError(
+                "unknown key",
+                path=f"{path}.{key}",
+                value=key,
+                fix=(f"Did you mean '{close[0]}'? " if close else "")
+                + f"It takes: {', '.join(allowed)}.",
+            )
+    return raw
+
+
+def _path(raw: Any, path: str, base: Path) -> Path:
+    if not isinstance(raw, str) or not raw:
+        raise RecipeError("must be a path", path=path, value=raw)
+    return (base / raw).resolve()
+
+
+def _rel_out(raw: Any, path: str, default: str) -> str:
+    value = default if raw is None else raw
+    p = PurePosixPath(str(value))
+    if not isinstance(value, str) or not value or p.is_absolute() or ".." in p.parts:
+        raise RecipeError(
+            "must be a relative path inside the output folder",
+            path=path,
+            value=raw,
+            fix=f"Use e.g. '{default}'.",
+        )
+    return str(p)
+
+
+def parse_config(section: dict[str, Any], where: str, base: Path) -> AnnotationConfig:
+    """Validate the ``masks``, ``boxes`` and ``keypoints`` keys of an image section."""
+    masks = boxes = None
+    pairs: tuple[tuple[Any, Any], ...] = ()
+    if section.get("masks") is not None:
+        p = f"{where}.masks"
+        raw = _mapping(
+            section["masks"],
+            p,
+            ("dir", "suffix", "output", "fill"),
+            "masks: {dir: ../masks, suffix: _mask}",
+        )
+        if "dir" not in raw:
+            raise RecipeError("needs 'dir', the folder of mask images", path=p)
+        fill = raw.get("fill", 0)
+        if isinstance(fill, bool) or not isinstance(fill, int) or fill < 0:
+            raise RecipeError("must be a whole number >= 0", path=f"{p}.fill", value=fill)
+        suffix = raw.get("suffix", "")
+        if not isinstance(suffix, str):
+            raise RecipeError("must be text", path=f"{p}.suffix", value=suffix)
+        masks = MaskConfig(
+            _path(raw["dir"], f"{p}.dir", base),
+            suffix,
+            _rel_out(raw.get("output"), f"{p}.output", "masks"),
+            fill,
+        )
+    if section.get("boxes") is not None:
+        p = f"{where}.boxes"
+        raw = _mapping(
+            section["boxes"],
+            p,
+            ("format", "dir", "file", "output", "classes", "min_visibility"),
+            "boxes: {format: yolo}",
+        )
+        fmt = raw.get("format")
+        if fmt not in BOX_FORMATS:
+            raise RecipeError(
+                "is not a known box format",
+                path=f"{p}.format",
+                value=fmt,
+                fix=f"Use one of: {', '.join(BOX_FORMATS)}.",
+            )
+        if fmt == "coco" and "file" not in raw:
+            raise RecipeError(
+                "COCO boxes need 'file', the input's COCO JSON",
+                path=p,
+                fix="Add 'file: path/to/instances.json' (relative to the recipe).",
+            )
+        vis = raw.get("min_visibility", 0.0)
+        if isinstance(vis, bool) or not isinstance(vis, (int, float)) or not 0 <= vis <= 1:
+            raise RecipeError(
+                "must be a number in [0, 1]",
+                path=f"{p}.min_visibility",
+                value=vis,
+                fix="It is the share of a box that must stay in the image.",
+            )
+        classes = raw.get("classes")
+        if classes is not None and (
+            isinstance(classes, bool) or not isinstance(classes, int) or classes < 1
+        ):
+            raise RecipeError(
+                "must be the number of classes (a whole number >= 1)",
+                path=f"{p}.classes",
+                value=classes,
+            )
+        boxes = BoxConfig(
+            fmt,
+            _path(raw["dir"], f"{p}.dir", base) if raw.get("dir") else None,
+            _path(raw["file"], f"{p}.file", base) if raw.get("file") else None,
+            _rel_out(raw.get("output"), f"{p}.output", "annotations.json"),
+            classes,
+            float(vis),
+        )
+    if section.get("keypoints") is not None:
+        p = f"{where}.keypoints"
+        raw = _mapping(
+            section["keypoints"],
+            p,
+            ("flip_pairs",),
+            "keypoints: {flip_pairs: [[left_eye, right_eye]]}",
+        )
+        fp = raw.get("flip_pairs", [])
+        ok = isinstance(fp, list) and all(
+            isinstance(x, list) and len(x) == 2 and all(isinstance(v, (int, str)) for v in x)
+            for x in fp
+        )
+        if not ok:
+            raise RecipeError(
+                "must be a list of [left, right] pairs (indices or names)",
+                path=f"{p}.flip_pairs",
+                value=fp,
+            )
+        pairs = tuple((a, b) for a, b in fp)
+    return AnnotationConfig(masks, boxes, pairs)
+
+
+# -- per image -------------------------------------------------------------------------------
+def _sidecar(cfg: BoxConfig, root: Path, relpath: str, ext: str) -> Path:
+    p = PurePosixPath(relpath)
+    rel = p.with_suffix(ext)
+    return (cfg.dir / rel) if cfg.dir is not None else root / rel
+
+
+def find_mask(cfg: MaskConfig, relpath: str) -> Path:
+    p = PurePosixPath(relpath)
+    stem = p.stem + cfg.suffix
+    tried = []
+    for ext in (*MASK_EXTENSIONS, p.suffix):
+        cand = cfg.dir / p.parent / f"{stem}{ext}"
+        if cand.is_file():
+            return cand
+        tried.append(str(cand))
+    raise InputError(
+        f"no mask found; looked for {tried[0]} (and .tif/.bmp/{p.suffix}). "
+        "Add the mask, or check masks.dir and masks.suffix"
+    )
+
+
+def flip_indices(cfg: AnnotationConfig, names: list[str] | None) -> tuple[tuple[int, int], ...]:
+    out = []
+    for a, b in cfg.flip_pairs:
+        if isinstance(a, str) or isinstance(b, str):
+            if not names or a not in names or b not in names:
+                raise InputError(
+                    f"keypoints.flip_pairs names {a!r}/{b!r}, which the COCO "
+                    f"categories' keypoints do not list ({names})"
+                )
+            out.append((names.index(a), names.index(b)))
+        else:
+            out.append((int(a), int(b)))
+    return tuple(out)
+
+
+def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> Annotated:
+    """The image with its mask and objects, from the files beside (or parallel to) it."""
+    from augcli.image import annotation_io as fmt
+    from augcli.image.io import read_image
+
+    h, w = image.shape[:2]
+    mask = None
+    if cfg.masks is not None:
+        path = find_mask(cfg.masks, relpath)
+        mask = read_image(path)
+        if mask.ndim == 3:
+            raise InputError(
+                f"mask {path} has {mask.shape[2]} channels; masks are single-channel label images"
+            )
+        if mask.shape[:2] != (h, w):
+            raise InputError(
+                f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                f"{w}x{h}; a mask must match its image"
+            )
+    objects: Objects | None = None
+    meta: dict[str, Any] = {}
+    b = cfg.boxes
+    if b is not None and b.format == "yolo":
+        side = _sidecar(b, root, relpath, ".txt")
+        objects = fmt.read_yolo(side, w, h, b.classes) if side.is_file() else _none()
+    elif b is not None and b.format == "voc":
+        side = _sidecar(b, root, relpath, ".xml")
+        if side.is_file():
+            objects, meta["voc"] = fmt.read_voc(side)
+        else:
+            objects = _none()
+    elif b is not None and b.format == "coco":
+        objects = fmt.coco_objects(coco_index(cfg), relpath, w, h)
+    return Annotated(image, mask, objects, meta)
+
+
+def _none() -> Objects:
+    return Objects(np.zeros((0, 4)), [])
+
+
+def coco_index(cfg: AnnotationConfig) -> Any:
+    from augcli.image import annotation_io as fmt
+
+    if cfg._coco is None:
+        assert cfg.boxes is not None and cfg.boxes.file is not None
+        object.__setattr__(cfg, "_coco", fmt.load_coco(cfg.boxes.file))
+    return cfg._coco
+
+
+def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) -> dict[str, Any]:
+    """Write the output's mask and sidecar (atomically, before its image); return what the
+    manifest records: object counts, dropped objects, and the objects for COCO."""
+    from augcli.image import annotation_io as fmt
+    from augcli.image.annotate import finish
+
+    b = cfg.boxes
+    ann, dropped = finish(ann, b.min_visibility if b else 0.0)
+    h, w = ann.image.shape[:2]
+    record: dict[str, Any] = {}
+    if cfg.masks is not None and ann.mask is not None:
+        from augcli.image.io import encode_image
+
+        mrel = str(PurePosixPath(cfg.masks.output) / PurePosixPath(out_rel).with_suffix(".png"))
+        with atomic_path(out_root / mrel) as tmp:
+            tmp.write_bytes(encode_image(ann.mask, ".png", 95, 3))
+        record["mask"] = mrel
+    objs = ann.objects
+    if b is not None and objs is not None:
+        if b.format == "yolo":
+            side = PurePosixPath(out_rel).with_suffix(".txt")
+            with atomic_path(out_root / side) as tmp:
+                fmt.write_yolo(tmp, objs, w, h)
+            record["sidecar"] = str(side)
+        elif b.format == "voc":
+            side = PurePosixPath(out_rel).with_suffix(".xml")
+            with atomic_path(out_root / side) as tmp:
+                fmt.write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
+            record["sidecar"] = str(side)
+        record["objects"] = len(objs)
+        record["dropped"] = dropped
+        if b.format == "coco":
+            record["coco"] = {"width": w, "height": h, **objects_to_json(objs)}
+    return record
+
+
+def objects_to_json(objs: Objects) -> dict[str, Any]:
+    return {
+        "boxes": [[round(float(v), 4) for v in box] for box in objs.boxes],
+        "labels": list(objs.labels),
+        "keypoints": None if objs.keypoints is None else np.round(objs.keypoints, 4).tolist(),
+        "extra": objs.extra,
+    }
+
+
+def objects_from_json(doc: dict[str, Any]) -> Objects:
+    kp = doc.get("keypoints")
+    return Objects(
+        np.asarray(doc["boxes"], dtype=np.float64).reshape(-1, 4),
+        list(doc["labels"]),
+        None if kp is None else np.asarray(kp, dtype=np.float64),
+        list(doc["extra"]),
+    )
+
+
+def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, Any]]) -> str | None:
+    """The output's COCO document, built by the parent from the manifest's records."""
+    if cfg.boxes is None or cfg.boxes.format != "coco":
+        return None
+    from augcli.engine.atomic import write_text_atomic
+    from augcli.image import annotation_io as fmt
+
+    images = [
+        {
+            "file_name": r["output"],
+            "width": r["annotations"]["coco"]["width"],
+            "height": r["annotations"]["coco"]["height"],
+            "objects": objects_from_json(r["annotations"]["coco"]),
+        }
+        for r in records
+        if r.get("status") == "ok" and "coco" in (r.get("annotations") or {})
+    ]
+    doc = fmt.coco_document(coco_index(cfg), images)
+    write_text_atomic(out_root / cfg.boxes.output, json.dumps(doc, indent=1) + "\n")
+    return cfg.boxes.output
