@@ -65,17 +65,27 @@ def test_box_follows_the_mask_through_every_geometric_op(name: str, seed: int) -
     got = out.objects.boxes[0]
     bound = DISTORTION_IOU if name in ("elastic", "grid_distortion") else RIGID_IOU
     # Small objects (heavy downscaling) are held to pixel rounding instead: every edge within 1 px.
-    assert iou(got, expected) > bound or np.abs(got - expected).max() <= 1.0, (params, got, expected)
+    assert iou(got, expected) > bound or np.abs(got - expected).max() <= 1.0, (
+        params,
+        got,
+        expected,
+    )
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_box_follows_the_mask_through_a_fused_chain(seed: int) -> None:
-    pipeline = ["hflip", {"rotate": {"degrees": [-30, 30]}}, {"scale": {"factor": [1.0, 1.5]}},
-                {"random_crop": {"scale": [0.5, 0.9]}}, {"rot90": {"k": [0, 3]}}]
+    pipeline = [
+        "hflip",
+        {"rotate": {"degrees": [-30, 30]}},
+        {"scale": {"factor": [1.0, 1.5]}},
+        {"random_crop": {"scale": [0.5, 0.9]}},
+        {"rot90": {"k": [0, 3]}},
+    ]
     graph = parse_section_graph({"pipeline": pipeline}, "image", "image")
     ann, _ = scene(seed)
-    out, log, _ = graph.run(graph.emitters[0], ann, lambda n: seed, INFO, {}, None, True,
-                            ImageApplier())
+    out, log, _ = graph.run(
+        graph.emitters[0], ann, lambda n: seed, INFO, {}, None, True, ImageApplier()
+    )
     assert any("fused" in e for e in log)
     expected = mask_box(out.mask)
     if expected is not None:
@@ -117,8 +127,11 @@ def test_keypoints_move_swap_on_mirror_and_vanish_outside() -> None:
 
 
 def test_min_visibility_drops_and_records() -> None:
-    objects = Objects(np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float), ["a", "b"],
-                      visibility=np.array([0.9, 0.1]))
+    objects = Objects(
+        np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float),
+        ["a", "b"],
+        visibility=np.array([0.9, 0.1]),
+    )
     kept, dropped = finish(Annotated(np.zeros((10, 10), np.uint8), None, objects), 0.25)
     assert kept.objects.labels == ["a"] and dropped == [{"label": "b", "visibility": 0.1}]
 

@@ -246,7 +246,7 @@ def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> 
     elif b is not None and b.format == "voc":
         side = _sidecar(b, root, relpath, ".xml")
         if side.is_file():
-            objects, meta["voc"] = fmt.read_voc(side)
+            objects, meta["voc"] = fmt.read_voc(side, w, h)
         else:
             objects = _none()
     elif b is not None and b.format == "coco":
@@ -305,9 +305,9 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
 
 def objects_to_json(objs: Objects) -> dict[str, Any]:
     return {
-        "boxes": [[round(float(v), 4) for v in box] for box in objs.boxes],
+        "boxes": objs.boxes.tolist(),
         "labels": list(objs.labels),
-        "keypoints": None if objs.keypoints is None else np.round(objs.keypoints, 4).tolist(),
+        "keypoints": None if objs.keypoints is None else objs.keypoints.tolist(),
         "extra": objs.extra,
     }
 

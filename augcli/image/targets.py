@@ -34,9 +34,9 @@ class Objects:
         if self.visibility is None:
             self.visibility = np.ones(len(self.boxes))
         if self.keypoints is not None:
-            self.keypoints = np.asarray(self.keypoints, dtype=np.float64).reshape(
-                len(self.boxes), -1, 3
-            )
+            kps = np.asarray(self.keypoints, dtype=np.float64)
+            k = kps.shape[1] if kps.ndim == 3 else 0
+            self.keypoints = kps.reshape(len(self.boxes), k if kps.size == 0 else -1, 3)
         if not (len(self.labels) == len(self.extra) == len(self.boxes)):
             raise ValueError("boxes, labels and extra must have one entry per object")
 

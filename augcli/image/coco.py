@@ -1,0 +1,385 @@
+"""COCO detection and keypoint annotations: one JSON for the whole input tree (``images``,
+``annotations``, ``categories``), read once into a ``CocoIndex``; objects per image; and the
+output's JSON built from every output image's objects.
+
+- ``bbox`` is ``[x, y, w, h]`` in continuous pixel coordinates (x0 = x, x1 = x + w), keypoints
+  ``[x, y, v] * K`` in the same coordinates. Labels are ``category_id``s.
+- Whole-file problems (invalid JSON, missing lists, bad or duplicate ids, an annotation naming an
+  unknown image or category, malformed bbox/keypoints) raise ``InputError`` from ``load_coco``,
+  with the line for invalid JSON (``file:line: ...``) and the JSON path otherwise
+  (``file: annotations[12].image_id: ...``). Per-image problems (a box outside the image, an
+  empty box, a size that disagrees with the image) fail only that image, from ``coco_objects``.
+- Tolerance: a box reaching outside the image by at most 1e-3 of its side or one pixel, whichever
+  is larger, is clipped; further out is an error.
+- ``Objects.extra`` per object: ``coco_id`` (the original annotation id), ``iscrowd``,
+  ``coco_bbox`` (the bbox as read: written back unchanged when the box still equals it within
+  1e-9, so a no-op round trip is exact), ``coco_fields`` (other annotation fields, such as CVAT's
+  ``attributes``, carried as they are), and ``coco_k`` when the object has fewer keypoints than
+  others in its image (0: none; keypoints are zero-padded to one K per image).
+- **Segmentation is dropped**: polygons and RLE masks are not transformed by the ops, so they
+  would be wrong after any geometric op. ``extra["segmentation_dropped"]`` is true where there was
+  one; ``area`` is written as the box's ``w * h`` (it was the mask's area).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augcli.image.annotation_io import error, read_bytes, same, tolerance
+from augcli.image.targets import Objects
+
+KNOWN = {
+    "id",
+    "image_id",
+    "category_id",
+    "bbox",
+    "area",
+    "iscrowd",
+    "segmentation",
+    "keypoints",
+    "num_keypoints",
+}
+STALE_IMAGE_FIELDS = {"id", "file_name", "width", "height", "coco_url", "flickr_url"}
+FIX = "Fix the COCO file, or export it again."
+
+
+@dataclass
+class CocoIndex:
+    """A COCO file, indexed: images by ``file_name`` (POSIX, as written, ``./`` and ``\\``
+    normalised), annotations by image id (with their position in ``annotations``)."""
+
+    path: Path
+    header: dict[str, Any]  # info, licenses
+    categories: list[dict[str, Any]]  # as in the file
+    category_keypoints: dict[Any, list[str]]  # category id -> its keypoint names, where listed
+    images: dict[str, dict[str, Any]]
+    image_pos: dict[str, int]
+    annotations: dict[Any, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+
+    def keypoint_names(self) -> list[str] | None:
+        """The keypoint names, when the categories that have keypoints all share one list (as
+        COCO's ``person``); None when none has keypoints or they differ."""
+        schemas = {tuple(names) for names in self.category_keypoints.values()}
+        return list(schemas.pop()) if len(schemas) == 1 else None
+
+    def file_names(self) -> list[str]:
+        """Every image's ``file_name`` (normalised), in the file's order."""
+        return list(self.images)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def normalise(file_name: str) -> str:
+    name = file_name.replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def load_coco(path: Path) -> CocoIndex:
+    """Read and check the COCO file ``path``."""
+    raw = read_bytes(path)
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{path}:{exc.lineno}", f"is not valid JSON ({exc.msg}, column {exc.colno})", fix=FIX
+        ) from None
+    except UnicodeDecodeError:
+        raise error(
+            str(path), "is not UTF-8 text", fix="Save the COCO file as UTF-8 JSON."
+        ) from None
+
+    def bad(jpath: str, what: str, value: Any = ..., fix: str = FIX) -> Exception:
+        return error(f"{path}: {jpath}", what, value, fix)
+
+    if not isinstance(doc, dict):
+        raise error(
+            str(path),
+            "the top level is not a JSON object",
+            type(doc).__name__,
+            "A COCO file is an object with images, annotations and categories.",
+        )
+    for key in ("images", "annotations", "categories"):
+        if key not in doc:
+            raise bad(
+                key, "is missing", fix="A COCO file has images, annotations and categories lists."
+            )
+        if not isinstance(doc[key], list):
+            raise bad(key, "must be a list", type(doc[key]).__name__)
+
+    categories: dict[Any, int] = {}
+    category_keypoints: dict[Any, list[str]] = {}
+    for i, cat in enumerate(doc["categories"]):
+        jp = f"categories[{i}]"
+        if not isinstance(cat, dict):
+            raise bad(jp, "must be an object", cat)
+        cid = cat.get("id")
+        if not _is_id(cid):
+            raise bad(f"{jp}.id", "is missing or not an integer id", cid)
+        if cid in categories:
+            raise bad(
+                f"{jp}.id", f"duplicate category id (categories[{categories[cid]}] has it too)", cid
+            )
+        categories[cid] = i
+        names = cat.get("keypoints")
+        if names is not None:
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise bad(f"{jp}.keypoints", "must be a list of keypoint names", names)
+            if names:
+                category_keypoints[cid] = names
+
+    images: dict[str, dict[str, Any]] = {}
+    image_pos: dict[str, int] = {}
+    ids: dict[Any, int] = {}
+    for i, img in enumerate(doc["images"]):
+        jp = f"images[{i}]"
+        if not isinstance(img, dict):
+            raise bad(jp, "must be an object", img)
+        iid = img.get("id")
+        if not _is_id(iid):
+            raise bad(f"{jp}.id", "is missing or not an integer id", iid)
+        if iid in ids:
+            raise bad(f"{jp}.id", f"duplicate image id (images[{ids[iid]}] has it too)", iid)
+        ids[iid] = i
+        name = img.get("file_name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad(f"{jp}.file_name", "is missing or not a file name", name)
+        key = normalise(name)
+        if key in images:
+            raise bad(
+                f"{jp}.file_name",
+                f"duplicate file name (images[{image_pos[key]}] has it too)",
+                name,
+            )
+        for dim in ("width", "height"):
+            if dim in img and not (
+                isinstance(img[dim], int) and not isinstance(img[dim], bool) and img[dim] > 0
+            ):
+                raise bad(f"{jp}.{dim}", "must be a positive whole number of pixels", img[dim])
+        images[key] = img
+        image_pos[key] = i
+
+    annotations: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
+    seen: dict[Any, int] = {}
+    for i, ann in enumerate(doc["annotations"]):
+        jp = f"annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise bad(jp, "must be an object", ann)
+        aid = ann.get("id")
+        if not _is_id(aid):
+            raise bad(f"{jp}.id", "is missing or not an integer id", aid)
+        if aid in seen:
+            raise bad(
+                f"{jp}.id", f"duplicate annotation id (annotations[{seen[aid]}] has it too)", aid
+            )
+        seen[aid] = i
+        if not _is_id(ann.get("image_id")) or ann["image_id"] not in ids:
+            raise bad(f"{jp}.image_id", "names no image in images", ann.get("image_id"))
+        cid = ann.get("category_id")
+        if not _is_id(cid) or cid not in categories:
+            raise bad(f"{jp}.category_id", "names no category in categories", cid)
+        bbox = ann.get("bbox")
+        if not (
+            isinstance(bbox, list)
+            and len(bbox) == 4
+            and all(_is_number(v) and np.isfinite(v) for v in bbox)
+        ):
+            raise bad(f"{jp}.bbox", "must be [x, y, width, height], four finite numbers", bbox)
+        if ann.get("iscrowd", 0) not in (0, 1):
+            raise bad(f"{jp}.iscrowd", "must be 0 or 1", ann.get("iscrowd"))
+        kps = ann.get("keypoints")
+        if kps:
+            if not (
+                isinstance(kps, list)
+                and len(kps) % 3 == 0
+                and all(_is_number(v) and np.isfinite(v) for v in kps)
+            ):
+                raise bad(
+                    f"{jp}.keypoints",
+                    "must be a flat list [x1, y1, v1, x2, y2, v2, ...] of finite numbers",
+                    kps,
+                )
+            names = category_keypoints.get(cid)
+            if names is not None and len(kps) != 3 * len(names):
+                raise bad(
+                    f"{jp}.keypoints",
+                    f"has {len(kps) // 3} keypoints but its category lists {len(names)} names",
+                    len(kps),
+                )
+        annotations.setdefault(ann["image_id"], []).append((i, ann))
+
+    header = {key: doc[key] for key in ("info", "licenses") if key in doc}
+    return CocoIndex(
+        path, header, doc["categories"], category_keypoints, images, image_pos, annotations
+    )
+
+
+def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> Objects:
+    """The objects of the image ``file_name`` (its POSIX path as the COCO file writes it), which
+    is ``width`` x ``height`` pixels."""
+    key = normalise(file_name)
+    img = index.images.get(key)
+    if img is None:
+        raise error(
+            str(index.path),
+            "has no entry in images for this image",
+            key,
+            "Add it to the COCO file, or leave the image out with the recipe's include/exclude "
+            "(file_name is the path relative to the input folder).",
+        )
+    for dim, actual in (("width", width), ("height", height)):
+        if dim in img and img[dim] != actual:
+            raise error(
+                f"{index.path}: images[{index.image_pos[key]}].{dim}",
+                f"does not match the image ({key} is {actual} pixels)",
+                img[dim],
+                "The annotations are for another image, or another orientation (EXIF rotation "
+                "is applied when reading); fix the COCO file.",
+            )
+    rows = index.annotations.get(img["id"], [])
+    boxes, labels, extra, points = [], [], [], []
+    for pos, ann in rows:
+        where = f"{index.path}: annotations[{pos}].bbox"
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        if w <= 0 or h <= 0:
+            raise error(
+                where, "width and height must be > 0", ann["bbox"], "Fix or remove the annotation."
+            )
+        x0, x1 = _span(x, x + w, width, "x", where, ann["bbox"])
+        y0, y1 = _span(y, y + h, height, "y", where, ann["bbox"])
+        boxes.append((x0, y0, x1, y1))
+        labels.append(ann["category_id"])
+        e: dict[str, Any] = {
+            "coco_id": ann["id"],
+            "iscrowd": int(ann.get("iscrowd", 0)),
+            "coco_bbox": list(ann["bbox"]),
+        }
+        if ann.get("segmentation"):
+            e["segmentation_dropped"] = True
+        other = {k: v for k, v in ann.items() if k not in KNOWN}
+        if other:
+            e["coco_fields"] = other
+        extra.append(e)
+        points.append(ann.get("keypoints") or [])
+    k = max((len(p) // 3 for p in points), default=0)
+    keypoints = None
+    if k and rows:
+        keypoints = np.zeros((len(rows), k, 3))
+        for i, p in enumerate(points):
+            keypoints[i, : len(p) // 3] = np.asarray(p, dtype=np.float64).reshape(-1, 3)
+            if len(p) // 3 != k:
+                extra[i]["coco_k"] = len(p) // 3
+    return Objects(np.array(boxes, dtype=np.float64).reshape(-1, 4), labels, keypoints, extra)
+
+
+def _span(lo: float, hi: float, size: int, axis: str, where: str, bbox: Any) -> tuple[float, float]:
+    tol = tolerance(size, 1.0)
+    if lo < -tol or hi > size + tol or lo >= size or hi <= 0:
+        raise error(
+            where,
+            f"the box reaches outside the image: {axis} from {lo:g} to {hi:g}, the image is "
+            f"0..{size} (up to {tol:g} px outside is clipped)",
+            bbox,
+            "Fix or remove the annotation.",
+        )
+    return max(lo, 0.0), min(hi, float(size))
+
+
+def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, Any]:
+    """The output COCO JSON: ``images`` are ``{"file_name", "width", "height", "objects"}`` (and
+    optionally ``"source"``, the input's file_name, whose other image fields such as ``license``
+    are kept) in output order; image ids are 1..n in that order, annotation ids 1..m.
+    Categories, info and licenses are copied unchanged."""
+    out: dict[str, Any] = dict(index.header)
+    out_images: list[dict[str, Any]] = []
+    out_anns: list[dict[str, Any]] = []
+    known = {cat["id"] for cat in index.categories}
+    for n, item in enumerate(images, 1):
+        width, height = int(item["width"]), int(item["height"])
+        entry: dict[str, Any] = {
+            "id": n,
+            "file_name": item["file_name"],
+            "width": width,
+            "height": height,
+        }
+        source = index.images.get(normalise(item["source"])) if item.get("source") else None
+        if source is not None:
+            entry.update({k: v for k, v in source.items() if k not in STALE_IMAGE_FIELDS})
+        out_images.append(entry)
+        objects: Objects = item["objects"]
+        for i in range(len(objects)):
+            if objects.labels[i] not in known:
+                raise ValueError(
+                    f"{item['file_name']}: object {i} has category {objects.labels[i]!r}, not in the COCO categories"
+                )
+            out_anns.append(
+                _annotation(objects, i, len(out_anns) + 1, n, width, height, item["file_name"])
+            )
+    out["images"] = out_images
+    out["annotations"] = out_anns
+    out["categories"] = index.categories
+    return out
+
+
+def _coordinate(value: float) -> float:
+    return float(round(value, 6))
+
+
+def _annotation(
+    objects: Objects, i: int, aid: int, image_id: int, width: int, height: int, name: str
+) -> dict[str, Any]:
+    extra = objects.extra[i]
+    x0, y0, x1, y1 = (float(v) for v in objects.boxes[i])
+    x0, x1 = max(x0, 0.0), min(x1, float(width))
+    y0, y1 = max(y0, 0.0), min(y1, float(height))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"{name}: object {i} has no area inside the {width}x{height} image; drop it before writing"
+        )
+    bbox = [x0, y0, x1 - x0, y1 - y0]
+    original = extra.get("coco_bbox")
+    if (
+        isinstance(original, list)
+        and len(original) == 4
+        and all(same(float(a), b) for a, b in zip(original, bbox, strict=True))
+    ):
+        bbox = [float(v) for v in original]
+    else:
+        bbox = [_coordinate(v) for v in bbox]
+    label = objects.labels[i]
+    ann: dict[str, Any] = {
+        "id": aid,
+        "image_id": image_id,
+        "category_id": label.item() if isinstance(label, np.generic) else label,
+        "bbox": bbox,
+        "area": _coordinate(bbox[2] * bbox[3]),
+        "iscrowd": int(extra.get("iscrowd", 0)),
+    }
+    if objects.keypoints is not None:
+        k = int(extra.get("coco_k", objects.keypoints.shape[1]))
+        if k:
+            flat = []
+            for x, y, v in objects.keypoints[i, :k]:
+                flat += [_point(x), _point(y), int(v)]
+            ann["keypoints"] = flat
+            ann["num_keypoints"] = int(np.count_nonzero(objects.keypoints[i, :k, 2] > 0))
+    for key, value in (extra.get("coco_fields") or {}).items():
+        ann.setdefault(key, value)
+    return ann
+
+
+def _point(value: float) -> int | float:
+    rounded = round(float(value), 6)
+    return int(rounded) if rounded.is_integer() else rounded
