@@ -150,3 +150,183 @@ def test_a_mask_folder_inside_the_input_is_not_read_as_images(tmp_path: Path) ->
     assert "cell/s0.png" in sources and "masks_note.png" in sources
     assert code == 1  # the empty file fails on its own
     assert (tmp_path / "out/labels/cell/s0__aug_0.png").is_file()
+
+
+BOXES = """\
+version: 1
+seed: 5
+input: data
+output: out
+copies: 2
+keep_originals: true
+image:
+  boxes: {boxes}
+  pipeline:
+    - {op}
+    - brightness_contrast: {{brightness: 0.1}}
+"""
+
+
+def box_dataset(root: Path) -> list[tuple[str, float, float, float, float, int]]:
+    """Three 64x80 images with two boxes each (class, x0, y0, x1, y1 in pixels)."""
+    rows = []
+    for k in range(3):
+        rel = f"cls{k % 2}/im{k}.png"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / rel), textured(64, 80, 3, np.uint8, k))
+        rows.append((rel, 10 + k, 8, 40 + k, 30, k % 3))
+        rows.append((rel, 0, 40, 80, 64, 1))  # touches three borders
+    return rows
+
+
+def write_yolo_sidecars(root: Path, rows: list) -> None:
+    by: dict[str, list[str]] = {}
+    for rel, x0, y0, x1, y1, c in rows:
+        cx, cy, w, h = (x0 + x1) / 160, (y0 + y1) / 128, (x1 - x0) / 80, (y1 - y0) / 64
+        by.setdefault(rel, []).append(f"{c} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+    for rel, lines in by.items():
+        (root / rel).with_suffix(".txt").write_text("\n".join(lines) + "\n")
+
+
+def manifest(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def read_yolo_boxes(path: Path) -> list[list[float]]:
+    out = []
+    for line in path.read_text().splitlines():
+        c, cx, cy, w, h = map(float, line.split())
+        out.append([c, (cx - w / 2) * 80, (cy - h / 2) * 64, (cx + w / 2) * 80, (cy + h / 2) * 64])
+    return out
+
+
+def test_yolo_sidecars_round_trip_and_follow_a_flip(tmp_path: Path) -> None:
+    rows = box_dataset(tmp_path / "data")
+    write_yolo_sidecars(tmp_path / "data", rows)
+    code, out = expand(tmp_path, BOXES.format(boxes="{format: yolo, classes: 3}", op="hflip"))
+    assert code == 0, out
+    for rec in manifest(tmp_path / "out"):
+        side = tmp_path / "out" / rec["annotations"]["sidecar"]
+        src = (tmp_path / "data" / rec["source"]).with_suffix(".txt")
+        if rec["node"] is None:
+            assert side.read_text() == src.read_text(), "no-op round trip is identical"
+            continue
+        assert rec["annotations"]["objects"] == 2 and rec["annotations"]["dropped"] == []
+        want = [[c, 80 - x1, y0, 80 - x0, y1] for c, x0, y0, x1, y1 in read_yolo_boxes(src)]
+        np.testing.assert_allclose(read_yolo_boxes(side), want, atol=1e-4)
+
+
+def test_voc_sidecars_follow_rot90(tmp_path: Path) -> None:
+    rows = box_dataset(tmp_path / "data")
+    for rel in {r[0] for r in rows}:
+        objs = "".join(
+            f"<object><name>c{c}</name><difficult>0</difficult><bndbox><xmin>{x0 + 1}</xmin>"
+            f"<ymin>{y0 + 1}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+            for r, x0, y0, x1, y1, c in rows
+            if r == rel
+        )
+        (tmp_path / "data" / rel).with_suffix(".xml").write_text(
+            f"<annotation><filename>{Path(rel).name}</filename><size><width>80</width>"
+            f"<height>64</height><depth>3</depth></size>{objs}</annotation>"
+        )
+    code, out = expand(tmp_path, BOXES.format(boxes="{format: voc}", op="{rot90: {k: 1}}"))
+    assert code == 0, out
+    import xml.etree.ElementTree as ET
+
+    for rec in manifest(tmp_path / "out"):
+        side = tmp_path / "out" / rec["annotations"]["sidecar"]
+        src = (tmp_path / "data" / rec["source"]).with_suffix(".xml")
+        if rec["node"] is None:
+            assert ET.tostring(ET.parse(side).getroot()) == ET.tostring(ET.parse(src).getroot())
+            continue
+        root = ET.parse(side).getroot()
+        assert root.findtext("size/width") == "64" and root.findtext("size/height") == "80"
+        first = root.find("object/bndbox")
+        x0, y0, x1, y1 = (int(first.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        k = int(rec["source"][-5])
+        # rot90 counter-clockwise: (x, y) -> (y, W - x); VOC is 1-based inclusive
+        assert (x0 - 1, y0 - 1, x1, y1) == (8, 80 - (40 + k), 30, 80 - (10 + k))
+
+
+def test_coco_output_document_and_missing_images(tmp_path: Path) -> None:
+    rows = box_dataset(tmp_path / "data")
+    images = sorted({r[0] for r in rows}) + ["cls0/gone.png"]
+    doc = {
+        "images": [
+            {"id": i + 1, "file_name": f, "width": 80, "height": 64} for i, f in enumerate(images)
+        ],
+        "annotations": [
+            {
+                "id": n + 1,
+                "image_id": images.index(r[0]) + 1,
+                "category_id": r[5] + 1,
+                "bbox": [r[1], r[2], r[3] - r[1], r[4] - r[2]],
+                "area": 1.0,
+                "iscrowd": 0,
+            }
+            for n, r in enumerate(rows)
+        ],
+        "categories": [{"id": i, "name": f"c{i}"} for i in (1, 2, 3)],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(doc))
+    code, out = expand(tmp_path, BOXES.format(boxes="{format: coco, file: coco.json}", op="vflip"))
+    assert code == 1  # gone.png is listed but missing: that entry fails, the rest is written
+    recs = manifest(tmp_path / "out")
+    failed = [r for r in recs if r["status"] == "failed"]
+    assert [r["source"] for r in failed] == ["cls0/gone.png"]
+    assert "listed in" in failed[0]["error"] and "not found" in failed[0]["error"]
+    result = json.loads((tmp_path / "out/annotations.json").read_text())
+    assert result["categories"] == doc["categories"]
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert [im["file_name"] for im in result["images"]] == [r["output"] for r in ok]
+    assert [im["id"] for im in result["images"]] == list(range(1, len(ok) + 1))
+    assert len(result["annotations"]) == 2 * len(ok)
+    by_image = {im["id"]: im["file_name"] for im in result["images"]}
+    got: dict[str, list] = {}
+    for ann in result["annotations"]:
+        got.setdefault(by_image[ann["image_id"]], []).append(
+            (ann["category_id"], *np.round(ann["bbox"], 4))
+        )
+    for name, anns in got.items():
+        source = name.split("__")[0] + ".png" if "__" in name else name
+        flipped = "__aug_" in name
+        want = [
+            (c + 1, x0, 64 - y1 if flipped else y0, x1 - x0, y1 - y0)
+            for r, x0, y0, x1, y1, c in rows
+            if r == source
+        ]
+        assert sorted(anns) == sorted(want), name
+    assert "annotations.json" in json.loads((tmp_path / "out/run.json").read_text())["files"]
+
+
+def test_bad_yolo_lines_fail_their_image_with_file_and_line(tmp_path: Path) -> None:
+    rows = box_dataset(tmp_path / "data")
+    write_yolo_sidecars(tmp_path / "data", rows)
+    (tmp_path / "data/cls0/im0.txt").write_text("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.1 0.1\n")
+    (tmp_path / "data/cls1/im1.txt").write_text("0 0.5 0.5 0.2\n")
+    code, _ = expand(tmp_path, BOXES.format(boxes="{format: yolo, classes: 3}", op="hflip"))
+    assert code == 1
+    failed = {
+        r["source"]: r["error"] for r in manifest(tmp_path / "out") if r["status"] == "failed"
+    }
+    assert set(failed) == {"cls0/im0.png", "cls1/im1.png"}
+    assert "im0.txt:2:" in failed["cls0/im0.png"] and "7" in failed["cls0/im0.png"]
+    assert "im1.txt:1:" in failed["cls1/im1.png"]
+    assert (tmp_path / "out/cls0/im2__aug_0.png").is_file()
+
+
+def test_boxes_that_leave_are_dropped_and_recorded(tmp_path: Path) -> None:
+    rows = box_dataset(tmp_path / "data")
+    write_yolo_sidecars(tmp_path / "data", rows)
+    code, out = expand(
+        tmp_path,
+        BOXES.format(
+            boxes="{format: yolo, min_visibility: 0.5}",
+            op="{affine: {translate: 0.45, degrees: 0, scale: 1, shear: 0}}",
+        ),
+    )
+    assert code == 0, out
+    recs = [r for r in manifest(tmp_path / "out") if r["node"]]
+    assert all(r["annotations"]["objects"] + len(r["annotations"]["dropped"]) == 2 for r in recs)
+    dropped = [d for r in recs for d in r["annotations"]["dropped"]]
+    assert dropped and all(d["visibility"] < 0.5 for d in dropped)
