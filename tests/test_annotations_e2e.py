@@ -250,7 +250,7 @@ def test_voc_sidecars_follow_rot90(tmp_path: Path) -> None:
 
 def test_coco_output_document_and_missing_images(tmp_path: Path) -> None:
     rows = box_dataset(tmp_path / "data")
-    images = sorted({r[0] for r in rows}) + ["cls0/gone.png"]
+    images = [*sorted({r[0] for r in rows}), "cls0/gone.png"]
     doc = {
         "images": [
             {"id": i + 1, "file_name": f, "width": 80, "height": 64} for i, f in enumerate(images)
@@ -269,7 +269,7 @@ def test_coco_output_document_and_missing_images(tmp_path: Path) -> None:
         "categories": [{"id": i, "name": f"c{i}"} for i in (1, 2, 3)],
     }
     (tmp_path / "coco.json").write_text(json.dumps(doc))
-    code, out = expand(tmp_path, BOXES.format(boxes="{format: coco, file: coco.json}", op="vflip"))
+    code, _ = expand(tmp_path, BOXES.format(boxes="{format: coco, file: coco.json}", op="vflip"))
     assert code == 1  # gone.png is listed but missing: that entry fails, the rest is written
     recs = manifest(tmp_path / "out")
     failed = [r for r in recs if r["status"] == "failed"]
