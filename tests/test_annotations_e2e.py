@@ -330,3 +330,46 @@ def test_boxes_that_leave_are_dropped_and_recorded(tmp_path: Path) -> None:
     assert all(r["annotations"]["objects"] + len(r["annotations"]["dropped"]) == 2 for r in recs)
     dropped = [d for r in recs for d in r["annotations"]["dropped"]]
     assert dropped and all(d["visibility"] < 0.5 for d in dropped)
+
+
+def test_coco_keypoints_swap_names_on_flip_end_to_end(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    cv2.imwrite(str(tmp_path / "data/a.png"), textured(64, 80, 3, np.uint8))
+    cv2.imwrite(str(tmp_path / "data/b.png"), textured(64, 80, 3, np.uint8, 1))
+    kps = [20.5, 30.5, 2, 50.5, 30.5, 2, 35.5, 50.5, 1]  # left_eye, right_eye, nose
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 80, "height": 64},
+            {"id": 2, "file_name": "b.png", "width": 80, "height": 64},
+        ],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [10, 20, 50, 40],
+                "area": 2000,
+                "iscrowd": 0,
+                "keypoints": kps,
+                "num_keypoints": 3,
+            }
+        ],
+        "categories": [{"id": 1, "name": "face", "keypoints": ["left_eye", "right_eye", "nose"]}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(doc))
+    text = BOXES.format(boxes="{format: coco, file: coco.json}", op="hflip").replace(
+        "  pipeline:", "  keypoints: {flip_pairs: [[left_eye, right_eye]]}\n  pipeline:"
+    )
+    code, out = expand(tmp_path, text)
+    assert code == 0, out
+    result = json.loads((tmp_path / "out/annotations.json").read_text())
+    names = {im["id"]: im["file_name"] for im in result["images"]}
+    flipped = [a for a in result["annotations"] if names[a["image_id"]] == "a__aug_0.png"]
+    assert len(flipped) == 1
+    k = np.array(flipped[0]["keypoints"], float).reshape(3, 3)
+    # the new left eye is the mirrored old right eye (80 - 50.5), and vice versa
+    np.testing.assert_allclose(
+        k, [[80 - 50.5, 30.5, 2], [80 - 20.5, 30.5, 2], [80 - 35.5, 50.5, 1]]
+    )
+    assert flipped[0]["num_keypoints"] == 3
+    assert flipped[0]["bbox"] == pytest.approx([80 - 60, 20, 50, 40])
