@@ -140,6 +140,68 @@ def validate(
 
 
 @app.command()
+def preview(
+    recipe: RecipeArg,
+    n: Annotated[
+        int,
+        typer.Option(
+            "-n",
+            "--augmented",
+            min=1,
+            help="Augmented versions per input: copies 0..N-1 (a graph cycles through its "
+            "emitting nodes).",
+        ),
+    ] = 4,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="The PNG contact sheet (default: ./augcli-preview.png); never inside the "
+            "recipe's input or output folder.",
+        ),
+    ] = None,
+    per_class: Annotated[
+        int, typer.Option(min=1, help="Inputs shown per class: the first K by path.")
+    ] = 2,
+    draw_annotations: Annotated[
+        bool,
+        typer.Option(
+            "--draw-annotations",
+            help="Draw boxes, keypoints and masks as they would be written (needs masks: or "
+            "boxes: in the image section).",
+        ),
+    ] = False,
+    input: Annotated[Path | None, typer.Option(help="Input folder (overrides the recipe).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Recipe seed (overrides the recipe).")] = None,  # noqa: UP045
+) -> None:
+    """Render a contact sheet of the image section: per class, the first K inputs, each with
+    the N augmented versions expand would write for it, captioned with the ops that fired.
+    Writes only the sheet, and prints its path.
+
+    Exit codes: 0 written, 1 written with failed outputs (red tiles), 2 recipe/usage error.
+    """
+    from augcli.errors import AugcliError
+    from augcli.preview import PreviewOptions
+    from augcli.preview import preview as run_preview
+
+    def log(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    try:
+        r = _load(recipe, seed)
+        opts = PreviewOptions(n, per_class, output, draw_annotations, input)
+        path, failed = run_preview(r, opts, log)
+    except AugcliError as exc:
+        raise _fail(exc, exc.exit_code) from None
+    for line in failed[:10]:
+        log(f"augcli: failed: {line}")
+    if len(failed) > 10:
+        log(f"augcli: ... and {len(failed) - 10} more failures (shown on the sheet)")
+    typer.echo(str(path))
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
 def ops(
     modality: Annotated[str | None, typer.Option(help="Only this modality (image, ...).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

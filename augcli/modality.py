@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -106,6 +108,63 @@ class Modality(ABC):
             rec = task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
             rec.update(self.keep_original(data, task.original))
             records.append(rec)
+        for out, made in zip(task.outputs, self.make(task, job, data, task.outputs), strict=True):
+            if made.error is not None:
+                records.append(
+                    task.record(
+                        out.node,
+                        out.copy,
+                        made.seed,
+                        [],
+                        "failed",
+                        describe_error(made.error),
+                        None,
+                        out.path,
+                    )
+                )
+                continue
+            try:
+                dest = job.output_root / out.path
+                meta = {
+                    "matrix": made.matrix,
+                    "ops": made.log,
+                    "output": out.path,
+                    "seed": made.seed,
+                }
+                with atomic_path(dest) as tmp:
+                    self.write(made.result, tmp, source, meta)
+            except Exception as exc:  # a write failure fails only this output
+                records.append(
+                    task.record(
+                        out.node,
+                        out.copy,
+                        made.seed,
+                        [],
+                        "failed",
+                        describe_error(exc),
+                        None,
+                        out.path,
+                    )
+                )
+                continue
+            rec = task.record(
+                out.node, out.copy, made.seed, made.log, "ok", None, sha256_file(dest), out.path
+            )
+            rec.update(meta.get("record", {}))
+            soft = [
+                e["params"]["soft_label"]
+                for e in made.log
+                if e["applied"] and "soft_label" in (e["params"] or {})
+            ]
+            if soft:
+                rec["soft_label"] = soft[-1]
+            records.append(rec)
+        return records
+
+    def make(self, task: Any, job: Any, data: Any, outputs: Any) -> Iterator[Made]:
+        """Make outputs (anything with ``node`` and ``copy``) of one input in memory, in order:
+        the same seeds, partners, fusion and applier for ``expand`` and ``preview``. A failure
+        fails only its output (``Made.error``)."""
         graph = job.graphs[self.name]
         partners: dict[str, Any] = {}
 
@@ -118,54 +177,41 @@ class Modality(ABC):
 
         item = Item(task.source, task.label, job.pools.get(self.name, {}), load)
         applier = self.applier()
+        fuse = job.fuse.get(self.name, True)
         caches: dict[int, dict[str, Any]] = {}
-        for out in task.outputs:
+        for out in outputs:
             cache = caches.setdefault(out.copy, {})
             emitter = graph.emitter(out.node)
 
             def seed_of(prefix: str, copy: int = out.copy) -> int:
                 return job.seed_for(task.source, prefix, copy)
 
-            seed = seed_of(".".join(emitter.path))
+            made = Made(out.node, out.copy, seed_of(".".join(emitter.path)))
             try:
-                fuse = job.fuse.get(self.name, True)
-                result, log, matrix = graph.run(
+                made.result, made.log, made.matrix = graph.run(
                     emitter, data, seed_of, self.info, cache, item, fuse, applier
                 )
-                dest = job.output_root / out.path
-                with atomic_path(dest) as tmp:
-                    meta = {"matrix": matrix, "ops": log, "output": out.path, "seed": seed}
-                    self.write(result, tmp, source, meta)
-                rec = task.record(
-                    out.node, out.copy, seed, log, "ok", None, sha256_file(dest), out.path
-                )
-                rec.update(meta.get("record", {}))
-                soft = [
-                    e["params"]["soft_label"]
-                    for e in log
-                    if e["applied"] and "soft_label" in (e["params"] or {})
-                ]
-                if soft:
-                    rec["soft_label"] = soft[-1]
-                records.append(rec)
-            except InputError as exc:
-                records.append(
-                    task.record(out.node, out.copy, seed, [], "failed", str(exc), None, out.path)
-                )
             except Exception as exc:  # an op bug must not kill the run: record it
-                records.append(
-                    task.record(
-                        out.node,
-                        out.copy,
-                        seed,
-                        [],
-                        "failed",
-                        f"{type(exc).__name__}: {exc}",
-                        None,
-                        out.path,
-                    )
-                )
-        return records
+                made.error = exc
+            yield made
+
+
+@dataclass
+class Made:
+    """One output made in memory (or why it could not be)."""
+
+    node: str
+    copy: int
+    seed: int
+    result: Any = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+    matrix: Any = None
+    error: Exception | None = None
+
+
+def describe_error(exc: Exception) -> str:
+    """An input problem is its own message; anything else (an op bug) names its type."""
+    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
 
 
 def get_modality(name: str) -> type[Modality]:

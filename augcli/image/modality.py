@@ -168,13 +168,16 @@ class ImageModality(Modality):
         if dicom.is_dicom(source):
             dicom.write_dicom(data, path, source, meta)
             return
-        blob = encode_image(
-            data,
-            path.suffix,
+        path.write_bytes(self.encode(data, path.suffix))
+
+    def encode(self, image: Any, suffix: str) -> bytes:
+        """The bytes ``write`` stores for a (non-DICOM) image, with this recipe's settings."""
+        return encode_image(
+            image,
+            suffix,
             self.config.get("jpeg_quality", 95),
             self.config.get("png_compression", 3),
         )
-        path.write_bytes(blob)
 
     def info(self, data: Any) -> dict[str, Any]:
         if isinstance(data, Annotated):
