@@ -108,44 +108,25 @@ class Modality(ABC):
             rec = task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
             rec.update(self.keep_original(data, task.original))
             records.append(rec)
+
+        def failed(out: Any, seed: int, exc: Exception) -> None:
+            records.append(
+                task.record(
+                    out.node, out.copy, seed, [], "failed", describe_error(exc), None, out.path
+                )
+            )
+
         for out, made in zip(task.outputs, self.make(task, job, data, task.outputs), strict=True):
             if made.error is not None:
-                records.append(
-                    task.record(
-                        out.node,
-                        out.copy,
-                        made.seed,
-                        [],
-                        "failed",
-                        describe_error(made.error),
-                        None,
-                        out.path,
-                    )
-                )
+                failed(out, made.seed, made.error)
                 continue
+            dest = job.output_root / out.path
+            meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
             try:
-                dest = job.output_root / out.path
-                meta = {
-                    "matrix": made.matrix,
-                    "ops": made.log,
-                    "output": out.path,
-                    "seed": made.seed,
-                }
                 with atomic_path(dest) as tmp:
                     self.write(made.result, tmp, source, meta)
             except Exception as exc:  # a write failure fails only this output
-                records.append(
-                    task.record(
-                        out.node,
-                        out.copy,
-                        made.seed,
-                        [],
-                        "failed",
-                        describe_error(exc),
-                        None,
-                        out.path,
-                    )
-                )
+                failed(out, made.seed, exc)
                 continue
             rec = task.record(
                 out.node, out.copy, made.seed, made.log, "ok", None, sha256_file(dest), out.path

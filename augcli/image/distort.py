@@ -28,6 +28,12 @@ def _remap(
     )
 
 
+# Distortions move pixels near the border inwards: reflecting reads naturally there.
+REFLECT = Param(
+    kind="choice", default="reflect", choices=BORDER_MODE.choices, help=BORDER_MODE.help
+)
+
+
 class _RemapOp(ImageOp):
     """A displacement field (``maps``: for every output pixel, where to sample the input)."""
 
@@ -78,9 +84,7 @@ class Elastic(_RemapOp):
             help="smoothness of the field",
         ),
         "interpolation": INTERPOLATION,
-        "border_mode": Param(
-            kind="choice", default="reflect", choices=BORDER_MODE.choices, help=BORDER_MODE.help
-        ),
+        "border_mode": REFLECT,
         "fill": FILL,
     }
 
@@ -124,9 +128,7 @@ class GridDistortion(_RemapOp):
             help="how much each grid line may move",
         ),
         "interpolation": INTERPOLATION,
-        "border_mode": Param(
-            kind="choice", default="reflect", choices=BORDER_MODE.choices, help=BORDER_MODE.help
-        ),
+        "border_mode": REFLECT,
         "fill": FILL,
     }
 
