@@ -57,7 +57,15 @@ from pydicom.data import get_testdata_file
 from skimage import data as skdata
 from sklearn.datasets import load_sample_image
 
-MANAGED_DIRS = ("images", "text", "audio", "dicom")
+MANAGED_DIRS = ("images", "text", "audio", "dicom", "detection")
+
+# Boxes drawn by hand (by eye, on a 16-px grid) for the detection sample: pixel corners
+# x0, y0, x1, y1 of the photos as written to images/scene/. Classes: see DETECTION_CLASSES.
+DETECTION_CLASSES = ("face", "rocket", "helmet", "tower")
+DETECTION_BOXES = {
+    "astronaut.jpg": [(0, 92, 36, 146, 90), (1, 176, 0, 226, 140), (2, 138, 170, 256, 256)],
+    "rocket.jpg": [(1, 151, 63, 171, 206), (3, 0, 0, 48, 214), (3, 280, 0, 320, 214)],
+}
 EXIF_ORIENTATION_TAG = 0x0112
 JPEG_QUALITY = 90
 
@@ -277,6 +285,32 @@ def make_images(out: Path) -> list[Entry]:
         )
 
     entries.extend(make_medical(out))
+    return entries
+
+
+def make_detection(out: Path) -> list[Entry]:
+    """Two of the scene photos with hand-drawn YOLO boxes (class cx cy w h, normalised)."""
+    entries = []
+    det = out / "detection"
+    det.mkdir(parents=True, exist_ok=True)
+    (det / "classes.txt").write_text("\n".join(DETECTION_CLASSES) + "\n")
+    entries.append(Entry("detection/classes.txt", "YOLO class names, one per line (id = line)",
+                         "written by hand", "CC0 (own work)"))
+    for name, boxes in DETECTION_BOXES.items():
+        shutil.copyfile(out / "images" / "scene" / name, det / name)
+        with Image.open(det / name) as im:
+            w, h = im.size
+        lines = [
+            f"{c} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} "
+            f"{(y1 - y0) / h:.6f}"
+            for c, x0, y0, x1, y1 in boxes
+        ]
+        label = Path(name).with_suffix(".txt").name
+        (det / label).write_text("\n".join(lines) + "\n")
+        entries.append(Entry(f"detection/{name}", f"copy of images/scene/{name}",
+                             "see images/scene", "see images/scene"))
+        entries.append(Entry(f"detection/{label}", f"{len(boxes)} YOLO boxes, drawn by hand",
+                             "written by hand", "CC0 (own work)"))
     return entries
 
 
@@ -864,7 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in MANAGED_DIRS:
         shutil.rmtree(out / d, ignore_errors=True)
 
-    entries = make_images(out) + make_text(out) + make_audio(out)
+    entries = make_images(out)
+    entries += make_detection(out) + make_text(out) + make_audio(out)
     write_readme(out, entries)
     verify(out, entries)
 

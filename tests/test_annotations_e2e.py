@@ -373,3 +373,22 @@ def test_coco_keypoints_swap_names_on_flip_end_to_end(tmp_path: Path) -> None:
     )
     assert flipped[0]["num_keypoints"] == 3
     assert flipped[0]["bbox"] == pytest.approx([80 - 60, 20, 50, 40])
+
+
+def test_the_detection_sample_config_runs(tmp_path: Path) -> None:
+    from conftest import ROOT, run_augcli
+
+    proc = run_augcli(
+        "expand",
+        str(ROOT / "configs/detection.yaml"),
+        "--output",
+        str(tmp_path / "det"),
+        "--workers",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    recs = manifest(tmp_path / "det")
+    assert len(recs) == 2 * 5
+    for rec in recs:
+        lines = (tmp_path / "det" / rec["annotations"]["sidecar"]).read_text().splitlines()
+        assert len(lines) == rec["annotations"]["objects"] >= 1
