@@ -294,8 +294,14 @@ def make_detection(out: Path) -> list[Entry]:
     det = out / "detection"
     det.mkdir(parents=True, exist_ok=True)
     (det / "classes.txt").write_text("\n".join(DETECTION_CLASSES) + "\n")
-    entries.append(Entry("detection/classes.txt", "YOLO class names, one per line (id = line)",
-                         "written by hand", "CC0 (own work)"))
+    entries.append(
+        Entry(
+            "detection/classes.txt",
+            "YOLO class names, one per line (id = line)",
+            "written by hand",
+            "CC0 (own work)",
+        )
+    )
     for name, boxes in DETECTION_BOXES.items():
         shutil.copyfile(out / "images" / "scene" / name, det / name)
         with Image.open(det / name) as im:
@@ -307,10 +313,22 @@ def make_detection(out: Path) -> list[Entry]:
         ]
         label = Path(name).with_suffix(".txt").name
         (det / label).write_text("\n".join(lines) + "\n")
-        entries.append(Entry(f"detection/{name}", f"copy of images/scene/{name}",
-                             "see images/scene", "see images/scene"))
-        entries.append(Entry(f"detection/{label}", f"{len(boxes)} YOLO boxes, drawn by hand",
-                             "written by hand", "CC0 (own work)"))
+        entries.append(
+            Entry(
+                f"detection/{name}",
+                f"copy of images/scene/{name}",
+                "see images/scene",
+                "see images/scene",
+            )
+        )
+        entries.append(
+            Entry(
+                f"detection/{label}",
+                f"{len(boxes)} YOLO boxes, drawn by hand",
+                "written by hand",
+                "CC0 (own work)",
+            )
+        )
     return entries
 
 
