@@ -58,6 +58,10 @@ class Modality(ABC):
         """Inputs the modality's own files name but the scan did not find: (path, reason)."""
         return []
 
+    def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
+        """Modules the fork server imports once for these inputs (default: ``preload``)."""
+        return self.preload
+
     def applier(self) -> Applier:
         """How ops meet this modality's data (see steps.Applier)."""
         return PLAIN

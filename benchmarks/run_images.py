@@ -9,10 +9,15 @@ Reported: medians and ratios (augcli / I/O floor, augcli / Albumentations loop, 
 same worker count); absolute seconds are only context.
 
 Also: augcli start-up (``--help``, ``--version``, ``ops``; median of 10), peak memory of
-the parent and of each worker (sampled from /proc, in separate untimed runs), and a
-memory-flatness check (augcli max RSS on 100 vs 400 inputs).
+the parent and of each worker (sampled from /proc, in separate untimed runs), a
+memory-flatness check (augcli max RSS on 100 vs 400 inputs), and the annotation overhead:
+the same job with 3 YOLO boxes per image (a copy of the corpus with sidecars,
+.data/images_yolo), augcli with recipes/images_yolo.yaml against recipes/images.yaml and
+albu_loop_yolo.py against albu_loop.py, alternating, median of 3 (skip: --no-annotations).
 
-usage: python benchmarks/run_images.py [--reps 5] [--quick] [--augcli PATH] [--peers-python PATH]
+usage: python benchmarks/run_images.py [--reps 5] [--quick] [--no-annotations] [--augcli PATH]
+                                       [--peers-python PATH]
+       python benchmarks/run_images.py --report benchmarks/.data/results/images-latest.json
 
 Needs: /usr/bin/time (``apt-get install -y time``), augcli installed (default: the
 ``augcli`` next to this interpreter, else on PATH), and the peers' virtualenv
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
@@ -41,6 +47,8 @@ REPO = HERE.parent
 DATA = HERE / ".data"
 PEERS = HERE / ".peers"
 RECIPE = HERE / "recipes" / "images.yaml"
+RECIPE_YOLO = HERE / "recipes" / "images_yolo.yaml"
+ALBU_YOLO = HERE / "albu_loop_yolo.py"
 PEER_PACKAGES = [
     "numpy",
     "opencv-python-headless",
@@ -50,6 +58,7 @@ PEER_PACKAGES = [
     "pillow",
 ]
 N_INPUTS, N_SMALL, COPIES = 400, 100, 2
+BOXES_PER_IMAGE, ANN_REPS = 3, 3
 
 
 def find_shared_bench() -> Path:
@@ -109,6 +118,47 @@ def ensure_corpus(peers_python: Path, bench: Path) -> tuple[Path, Path]:
     return full, small
 
 
+def yolo_lines(rel: str, n: int = BOXES_PER_IMAGE) -> str:
+    """``n`` deterministic YOLO boxes (``class cx cy w h``, normalised, 6 decimals) for the image
+    ``rel``: class 0..3, width and height 0.08..0.40 of the image, wholly inside it with a
+    margin of 0.01 (so neither reader has anything to clip on input)."""
+    rng = random.Random(f"augcli-bench-yolo:{rel}")
+    out = []
+    for _ in range(n):
+        w, h = rng.uniform(0.08, 0.40), rng.uniform(0.08, 0.40)
+        cx = rng.uniform(w / 2 + 0.01, 1 - w / 2 - 0.01)
+        cy = rng.uniform(h / 2 + 0.01, 1 - h / 2 - 0.01)
+        out.append(f"{rng.randrange(4)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    return "".join(out)
+
+
+def ensure_yolo_corpus(full: Path) -> Path:
+    """.data/images_yolo: a copy of .data/images with a YOLO sidecar beside every JPEG (the
+    plain corpus is left without sidecars)."""
+    dst = DATA / "images_yolo"
+    jpgs = sorted(full.rglob("*.jpg"))
+
+    def current(j: Path) -> bool:
+        rel = j.relative_to(full)
+        img, side = dst / rel, (dst / rel).with_suffix(".txt")
+        return (
+            img.is_file()
+            and img.stat().st_size == j.stat().st_size
+            and side.is_file()
+            and side.read_text() == yolo_lines(rel.as_posix())
+        )
+
+    n_files = sum(1 for f in dst.rglob("*") if f.is_file()) if dst.is_dir() else 0
+    if n_files != 2 * len(jpgs) or not all(current(j) for j in jpgs):
+        shutil.rmtree(dst, ignore_errors=True)
+        for j in jpgs:
+            rel = j.relative_to(full)
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(j, dst / rel)
+            (dst / rel).with_suffix(".txt").write_text(yolo_lines(rel.as_posix()))
+    return dst
+
+
 # -- one timed run -----------------------------------------------------------------------------
 def parse_time_v(text: str) -> dict[str, float]:
     def grab(label: str) -> str:
@@ -146,12 +196,56 @@ def count_outputs(out: Path) -> int:
     return sum(1 for _ in out.rglob("*.jpg"))
 
 
+def count_sidecars(out: Path) -> tuple[int, int]:
+    """(number of YOLO sidecars, number of boxes in them) under ``out``."""
+    files = boxes = 0
+    for f in out.rglob("*.txt"):
+        files += 1
+        boxes += sum(1 for line in f.read_text().splitlines() if line.strip())
+    return files, boxes
+
+
 class Contender:
-    def __init__(self, key: str, label: str, workers: int, argv: list[str]) -> None:
+    def __init__(
+        self, key: str, label: str, workers: int, argv: list[str], sidecars: bool = False
+    ) -> None:
         self.key, self.label, self.workers, self.argv = key, label, workers, argv
+        self.sidecars = sidecars  # writes a YOLO sidecar per output (checked, boxes counted)
 
     def command(self, src: Path, out: Path) -> list[str]:
         return [a.replace("{IN}", str(src)).replace("{OUT}", str(out)) for a in self.argv]
+
+
+def peer_argv(peers_python: Path, script: Path, w: int) -> list[str]:
+    return [
+        str(peers_python),
+        str(script),
+        "{IN}",
+        "{OUT}",
+        "--copies",
+        str(COPIES),
+        "--workers",
+        str(w),
+        "--quality",
+        "95",
+    ]
+
+
+def augcli_argv(augcli: str, recipe: Path, w: int) -> list[str]:
+    return [
+        augcli,
+        "expand",
+        str(recipe),
+        "--input",
+        "{IN}",
+        "--output",
+        "{OUT}",
+        "--workers",
+        str(w),
+        "--copies",
+        str(COPIES),
+        "--quiet",
+    ]
 
 
 def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
@@ -162,18 +256,7 @@ def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
                 f"floor{w}",
                 f"I/O floor (io_floor.py) W={w}",
                 w,
-                [
-                    str(peers_python),
-                    str(bench / "io_floor.py"),
-                    "{IN}",
-                    "{OUT}",
-                    "--copies",
-                    str(COPIES),
-                    "--workers",
-                    str(w),
-                    "--quality",
-                    "95",
-                ],
+                peer_argv(peers_python, bench / "io_floor.py", w),
             )
         )
         out.append(
@@ -181,41 +264,49 @@ def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
                 f"albu{w}",
                 f"Albumentations loop (albu_loop.py) W={w}",
                 w,
-                [
-                    str(peers_python),
-                    str(bench / "albu_loop.py"),
-                    "{IN}",
-                    "{OUT}",
-                    "--copies",
-                    str(COPIES),
-                    "--workers",
-                    str(w),
-                    "--quality",
-                    "95",
-                ],
+                peer_argv(peers_python, bench / "albu_loop.py", w),
             )
         )
         out.append(
-            Contender(
-                f"augcli{w}",
-                f"augcli expand W={w}",
-                w,
-                [
-                    augcli,
-                    "expand",
-                    str(RECIPE),
-                    "--input",
-                    "{IN}",
-                    "--output",
-                    "{OUT}",
-                    "--workers",
-                    str(w),
-                    "--copies",
-                    str(COPIES),
-                    "--quiet",
-                ],
-            )
+            Contender(f"augcli{w}", f"augcli expand W={w}", w, augcli_argv(augcli, RECIPE, w))
         )
+    return out
+
+
+def annotation_contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
+    """Plain and annotated, side by side, so that they alternate: at each W, augcli with
+    images.yaml then images_yolo.yaml, albu_loop.py then albu_loop_yolo.py (all on the corpus
+    with sidecars; the plain contenders do not read them)."""
+    out: list[Contender] = []
+    for w in (1, 2):
+        out += [
+            Contender(
+                f"ann-augcli{w}",
+                f"augcli expand, images.yaml W={w}",
+                w,
+                augcli_argv(augcli, RECIPE, w),
+            ),
+            Contender(
+                f"ann-augcli-yolo{w}",
+                f"augcli expand, images_yolo.yaml W={w}",
+                w,
+                augcli_argv(augcli, RECIPE_YOLO, w),
+                sidecars=True,
+            ),
+            Contender(
+                f"ann-albu{w}",
+                f"Albumentations loop (albu_loop.py) W={w}",
+                w,
+                peer_argv(peers_python, bench / "albu_loop.py", w),
+            ),
+            Contender(
+                f"ann-albu-yolo{w}",
+                f"Albumentations loop + BboxParams (albu_loop_yolo.py) W={w}",
+                w,
+                peer_argv(peers_python, ALBU_YOLO, w),
+                sidecars=True,
+            ),
+        ]
     return out
 
 
@@ -226,6 +317,11 @@ def run_once(c: Contender, src: Path, n_expected: int, env: dict[str, str]) -> d
     got = count_outputs(out)
     if got != n_expected:
         raise RuntimeError(f"{c.key}: {got} outputs, expected {n_expected}")
+    if c.sidecars:
+        files, boxes = count_sidecars(out)
+        if files != n_expected:
+            raise RuntimeError(f"{c.key}: {files} YOLO sidecars, expected {n_expected}")
+        res["boxes_out"] = boxes
     return res
 
 
@@ -358,6 +454,11 @@ def machine(augcli: str, peers_python: Path) -> dict[str, object]:
     }
 
 
+def loadavg() -> list[float]:
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
 # -- report ----------------------------------------------------------------------------------
 def med(rows: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
@@ -376,6 +477,10 @@ def report(res: dict[str, object]) -> str:
         "medians; whole processes under `/usr/bin/time -v`.",
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}, "
         f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}.",
+        "Load average (1/5/15 min) at start "
+        f"{'/'.join(f'{x:.2f}' for x in res['loadavg']['start'])}, at end "
+        f"{'/'.join(f'{x:.2f}' for x in res['loadavg']['end'])} (includes this benchmark's "
+        "own load at the end).",
         f"augcli env: {', '.join(f'{k} {v}' for k, v in m['augcli_env'].items())}.",
         f"peers env: {', '.join(f'{k} {v}' for k, v in m['peers_env'].items())}.",
         "",
@@ -449,16 +554,131 @@ def report(res: dict[str, object]) -> str:
             f"| {w} | {a['max_rss_mib']:.0f} | {b['max_rss_mib']:.0f} | "
             f"{b['max_rss_mib'] / a['max_rss_mib']:.2f} | {b['wall'] / a['wall']:.2f} |"
         )
+    if res.get("annotations"):
+        lines += annotation_report(res["annotations"])
     return "\n".join(lines) + "\n"
+
+
+# -- annotation overhead ---------------------------------------------------------------------
+def annotation_step(
+    augcli: str, peers_python: Path, bench: Path, full: Path, env: dict[str, str]
+) -> dict[str, object]:
+    """The same job with YOLO boxes: plain and annotated recipes (and peer scripts) alternating,
+    one untimed warm-up round, then ANN_REPS rounds (the order rotates), medians."""
+    src = ensure_yolo_corpus(full)
+    cs = annotation_contenders(augcli, peers_python, bench)
+    n_out = N_INPUTS * COPIES
+    print(f"run_images: annotation overhead, warm-up ({len(cs)} contenders)", file=sys.stderr)
+    for c in cs:
+        run_once(c, src, n_out, env)
+    runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
+    for rep in range(ANN_REPS):
+        shift = 2 * (rep % (len(cs) // 2))  # rotate by pairs: plain/annotated stay adjacent
+        for c in cs[shift:] + cs[:shift]:
+            r = run_once(c, src, n_out, env)
+            runs[c.key].append(r)
+            print(
+                f"  annotations {rep + 1}/{ANN_REPS} {c.key:16s} {r['wall']:6.2f} s "
+                f"{r['max_rss_mib']:6.0f} MiB",
+                file=sys.stderr,
+            )
+
+    def wall(k: str) -> float:
+        return med(runs[k], "wall")
+
+    ratios: dict[str, float] = {}
+    for w in (1, 2):
+        ratios[f"augcli-yolo{w}/augcli{w}"] = wall(f"ann-augcli-yolo{w}") / wall(f"ann-augcli{w}")
+        ratios[f"albu-yolo{w}/albu{w}"] = wall(f"ann-albu-yolo{w}") / wall(f"ann-albu{w}")
+        ratios[f"augcli-yolo{w}/albu-yolo{w}"] = wall(f"ann-augcli-yolo{w}") / wall(
+            f"ann-albu-yolo{w}"
+        )
+        ratios[f"augcli{w}/albu{w}"] = wall(f"ann-augcli{w}") / wall(f"ann-albu{w}")
+    return {
+        "corpus": str(src.relative_to(HERE)),
+        "boxes_in": N_INPUTS * BOXES_PER_IMAGE,
+        "reps": ANN_REPS,
+        "labels": {c.key: c.label for c in cs},
+        "runs": runs,
+        "ratios": ratios,
+    }
+
+
+def paired(runs: dict[str, list[dict[str, float]]], a: str, b: str) -> float:
+    """Median over rounds of wall(a) / wall(b) in the same round (run one after the other, so
+    a load change on the machine that hits one round hits both)."""
+    return statistics.median(x["wall"] / y["wall"] for x, y in zip(runs[a], runs[b], strict=True))
+
+
+def annotation_report(ann: dict[str, object]) -> list[str]:
+    runs: dict[str, list[dict[str, float]]] = ann["runs"]
+    labels: dict[str, str] = ann["labels"]
+    r = ann["ratios"]
+
+    def pr(a: str, b: str) -> str:
+        return f"W=1 {paired(runs, a % 1, b % 1):.2f}x, W=2 {paired(runs, a % 2, b % 2):.2f}x"
+
+    n_boxes_out = ann["boxes_in"] * COPIES
+    lines = [
+        "",
+        f"Annotation overhead: the same job with {BOXES_PER_IMAGE} YOLO boxes per image "
+        f"(`{ann['corpus']}`, {ann['boxes_in']} boxes in, {n_boxes_out} box slots out), "
+        f"plain and annotated alternating, 1 warm-up round, median of {ann['reps']}:",
+        "",
+        "| contender | W | wall s (median) | min-max | max RSS MiB | x plain (same tool) | "
+        "boxes out |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in (1, 2):
+        for tool in ("augcli", "albu"):
+            plain = med(runs[f"ann-{tool}{w}"], "wall")
+            for key in (f"ann-{tool}{w}", f"ann-{tool}-yolo{w}"):
+                rs = runs[key]
+                wall = med(rs, "wall")
+                lo, hi = min(x["wall"] for x in rs), max(x["wall"] for x in rs)
+                boxes = {x.get("boxes_out") for x in rs} - {None}
+                lines.append(
+                    f"| {labels[key].rsplit(' W=', 1)[0]} | {w} | {wall:.2f} | {lo:.2f}-{hi:.2f} "
+                    f"| {med(rs, 'max_rss_mib'):.0f} | {wall / plain:.2f} | "
+                    f"{'/'.join(str(b) for b in sorted(boxes)) or '-'} |"
+                )
+    lines += [
+        "",
+        f"- annotated / plain, augcli: W=1 **{r['augcli-yolo1/augcli1']:.2f}x**, "
+        f"W=2 **{r['augcli-yolo2/augcli2']:.2f}x**",
+        f"- annotated / plain, Albumentations loop: W=1 **{r['albu-yolo1/albu1']:.2f}x**, "
+        f"W=2 **{r['albu-yolo2/albu2']:.2f}x**",
+        f"- augcli / Albumentations loop, annotated: W=1 **{r['augcli-yolo1/albu-yolo1']:.2f}x**, "
+        f"W=2 **{r['augcli-yolo2/albu-yolo2']:.2f}x** "
+        f"(plain, same rounds: W=1 {r['augcli1/albu1']:.2f}x, W=2 {r['augcli2/albu2']:.2f}x)",
+        "",
+        "The same ratios as medians of per-round ratios (each pair ran back to back): "
+        f"annotated / plain, augcli {pr('ann-augcli-yolo%d', 'ann-augcli%d')}; "
+        f"Albumentations loop {pr('ann-albu-yolo%d', 'ann-albu%d')}; "
+        f"augcli / Albumentations loop, annotated {pr('ann-augcli-yolo%d', 'ann-albu-yolo%d')}.",
+    ]
+    return lines
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="timed rounds (default 5, at least 3)")
     ap.add_argument("--quick", action="store_true", help="3 rounds, 5 start-up runs")
+    ap.add_argument(
+        "--no-annotations", action="store_true", help="skip the annotation-overhead step"
+    )
     ap.add_argument("--augcli", default=None, help="the augcli executable")
+    ap.add_argument(
+        "--report",
+        metavar="JSON",
+        default=None,
+        help="only print the markdown report of a saved run (results/images-*.json), run nothing",
+    )
     ap.add_argument("--peers-python", default=str(PEERS / "bin" / "python"))
     a = ap.parse_args()
+    if a.report:
+        print(report(json.loads(Path(a.report).read_text())), end="")
+        return
     reps = 3 if a.quick else max(3, a.reps)
     startup_n = 5 if a.quick else 10
     flat_reps = 3
@@ -472,6 +692,7 @@ def main() -> None:
     # The environment is left as it is (OPENBLAS_CORETYPE etc.), the same for every contender;
     # only albumentations' on-import network version check is switched off.
     env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
+    load_start = loadavg()
     t_start = time.time()
 
     cs = contenders(augcli, peers_python, bench)
@@ -516,6 +737,8 @@ def main() -> None:
             for n, v in rows.items()
         }
 
+    ann = None if a.no_annotations else annotation_step(augcli, peers_python, bench, full, env)
+
     def wall(k: str) -> float:
         return med(runs[k], "wall")
 
@@ -547,7 +770,10 @@ def main() -> None:
         "startup": st,
         "tree": tree,
         "flatness": flat,
+        "annotations": ann,
         "total_seconds": round(time.time() - t_start, 1),
+        # other work on the machine during the run: 1/5/15-min load averages, before and after
+        "loadavg": {"start": load_start, "end": loadavg()},
     }
     md = report(res)
     outdir = DATA / "results"

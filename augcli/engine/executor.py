@@ -43,8 +43,9 @@ class PoolExecutor:
         if "forkserver" in methods:
             ctx = mp.get_context("forkserver")
             preload = ["augcli.engine.worker"]
-            for m in job.modalities.values():
-                preload.extend(m.preload)
+            for name, m in job.modalities.items():
+                sources = [p for paths in job.pools.get(name, {}).values() for p in paths]
+                preload.extend(m.preload_modules(sources))
             ctx.set_forkserver_preload(preload)
         else:
             ctx = mp.get_context("spawn")

@@ -41,7 +41,7 @@ class ImageModality(Modality):
     input's own format or in ``format``; single-frame DICOM (with pydicom) in and out."""
 
     name = "image"
-    preload = ("cv2", "pydicom")
+    preload = ("cv2",)
     extensions = EXTENSIONS + dicom.EXTENSIONS
     settings = {
         "format": Nullable(
@@ -138,6 +138,12 @@ class ImageModality(Modality):
     def finalize(self, records: list[dict[str, Any]]) -> list[str]:
         written = annotations.write_coco(self.annotations, self.output_root, records)
         return [written] if written else []
+
+    def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
+        """cv2 always; pydicom only when there are DICOM inputs (it costs ~0.13 s, ~15 MiB)."""
+        if any(dicom.is_dicom(Path(s)) for s in sources):
+            return (*self.preload, "pydicom")
+        return self.preload
 
     def prepare_worker(self) -> None:
         import cv2
