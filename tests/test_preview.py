@@ -13,23 +13,21 @@ from conftest import write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.engine.plan import output_name
-from augcli.image.io import encode_image
-from augcli.preview import (
+from augcli.drawing import (
     CAPTION_HEIGHT,
     GAP,
     HEADER_HEIGHT,
     MARGIN,
     MIN_CELL_WIDTH,
     TILE_HEIGHT,
-    PreviewOptions,
-    build,
     colour_for,
-    iter_shots,
     tile,
     tile_size,
     window_of,
 )
+from augcli.engine.plan import output_name
+from augcli.image.io import encode_image
+from augcli.preview import PreviewOptions, build, iter_shots
 from augcli.recipe import load_recipe
 
 runner = CliRunner()
