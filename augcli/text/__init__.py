@@ -1,0 +1,1 @@
+"""The text modality's building blocks: tokenizer, protected tokens, synonym lexicon."""
