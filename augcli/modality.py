@@ -58,6 +58,11 @@ class Modality(ABC):
         """Inputs the modality's own files name but the scan did not find: (path, reason)."""
         return []
 
+    def plan_outputs(self, relpath: str) -> str | None:
+        """For an input that becomes ONE output file holding everything made from it (a record
+        file), that file's path; None for the usual one output per node and copy."""
+        return None
+
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """Modules the fork server imports once for these inputs (default: ``preload``)."""
         return self.preload

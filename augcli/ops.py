@@ -24,6 +24,12 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.histogram",
         "augcli.image.noise",
     ),
+    "text": (
+        "augcli.text.modality",
+        "augcli.text.eda",
+        "augcli.text.substitute",
+        "augcli.text.chars",
+    ),
 }
 
 _REGISTRY: dict[str, dict[str, type[Op]]] = {}

@@ -12,15 +12,15 @@ from augcli.errors import RecipeError
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "required"})()
 
-KINDS = ("float", "int", "bool", "choice", "size")
+KINDS = ("float", "int", "bool", "choice", "size", "text")
 
 
 @dataclass(frozen=True)
 class Param:
     """How one op parameter is written, checked and drawn.
 
-    ``kind`` is float, int, bool, choice (one of ``choices``) or size (a fixed ``[height, width]``
-    pair of positive ints, or null). Numeric params with ``sampled=True`` take a fixed value or a
+    ``kind`` is float, int, bool, choice (one of ``choices``), text (a non-empty string) or size (a
+    fixed ``[height, width]`` pair of positive ints, or null). Numeric params with ``sampled=True`` take a fixed value or a
     ``[lo, hi]`` range, drawn uniformly per output (ints inclusive of both ends). ``low``/``high`` bound
     every allowed value (inclusive); ``low_open`` makes the lower bound exclusive.
     """
@@ -79,6 +79,10 @@ class Param:
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise RecipeError("must be true or false", path=path, value=value)
+            return value
+        if self.kind == "text":
+            if not isinstance(value, str) or not value:
+                raise RecipeError("must be non-empty text", path=path, value=value)
             return value
         if self.kind == "choice":
             if value not in self.choices:

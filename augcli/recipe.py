@@ -93,6 +93,11 @@ class Recipe:
             "copies": self.copies,
             "keep_originals": self.keep_originals,
             "sections": {m: s.raw for m, s in sorted(self.sections.items())},
+            # files a section names (lexicons, tables) by content, not by path
+            "files": {
+                m: {k: v for k, v in sorted(s.settings.items()) if k.endswith("_fingerprint")}
+                for m, s in sorted(self.sections.items())
+            },
         }
         blob = json.dumps(doc, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()

@@ -108,6 +108,7 @@ def test_expand_writes_outputs_and_a_true_manifest(tmp_path: Path, images: Path)
         "outputs": n_inputs * 3,
         "failed": 0,
         "skipped": 0,
+        "unchanged": 0,
     }
     assert info["status"] == "complete" and info["versions"]["augcli"] == __version__
     assert not [p for p in dst.rglob("*") if ".augcli-tmp-" in p.name]
@@ -290,7 +291,7 @@ def test_ops_lists_every_op_as_json_and_text() -> None:
     result = runner.invoke(app, ["ops", "--json"])
     assert result.exit_code == 0
     listed = {d["name"]: d for d in json.loads(result.output)}
-    assert set(listed) == set(registry("image"))
+    assert set(listed) == set(registry("image")) | set(registry("text"))
     assert listed["rotate"]["params"]["degrees"]["unit"] == "degrees"
     assert listed["rotate"]["params"]["p"]["default"] == 1.0
     text = runner.invoke(app, ["ops", "--modality", "image"]).output

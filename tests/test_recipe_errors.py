@@ -112,7 +112,7 @@ CASES = [
         ["image", "exactly one of 'pipeline'", "['graph', 'pipeline']"],
         4,
     ),
-    ("no section", HEAD + "seed: 3\n", ["no modality section", "Add one of: image"], None),
+    ("no section", HEAD + "seed: 3\n", ["no modality section", "Add one of: image, text"], None),
     (
         "some_of n too big",
         HEAD + "image:\n  pipeline:\n    - some_of:\n        n: 3\n        ops: [hflip, vflip]\n",

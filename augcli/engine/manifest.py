@@ -13,7 +13,10 @@ RUN_INFO = "run.json"
 
 
 def record_key(rec: dict[str, Any]) -> str:
-    """What a line is about: its output path, or its source for an input that failed as a whole."""
+    """What a line is about: its output path (with the record and copy for a line about one
+    record of a record file), or its source for an input that failed as a whole."""
+    if rec.get("record") is not None:
+        return f"{rec['output']}#{rec['record']['input']}/{rec['node']}/{rec['copy']}"
     return rec["output"] if rec.get("output") else f"source:{rec['source']}"
 
 
@@ -35,14 +38,13 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def _sort_key(rec: dict[str, Any]) -> tuple[str, str, int, str]:
+def _sort_key(rec: dict[str, Any]) -> tuple[str, int, str, int, str]:
+    """Source, record (record files), node, copy; a record file's summary line last."""
     copy = rec.get("copy")
-    return (
-        rec["source"],
-        rec.get("node") or "",
-        -1 if copy is None else copy,
-        rec.get("output") or "",
-    )
+    record = rec.get("record")
+    index = record["input"] if record else (1 << 62 if "records" in rec else -1)
+    node = rec.get("node") or ""
+    return (rec["source"], index, node, -1 if copy is None else copy, rec.get("output") or "")
 
 
 def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

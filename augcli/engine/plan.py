@@ -73,6 +73,8 @@ class Job:
     modalities: dict[str, Modality]
     pools: dict[str, dict[str | None, tuple[str, ...]]] = field(default_factory=dict)
     fuse: dict[str, bool] = field(default_factory=dict)
+    copies: int = 1
+    keep_originals: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -85,6 +87,8 @@ class Job:
             fuse={
                 m: bool(s.settings.get("fuse_geometry", True)) for m, s in recipe.sections.items()
             },
+            copies=recipe.copies,
+            keep_originals=recipe.keep_originals,
         )
 
     def bind(self) -> Job:
@@ -130,6 +134,11 @@ def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
         graph = job.graphs[f.modality]
         suffix = job.modalities[f.modality].output_suffix(PurePosixPath(f.relpath).suffix)
         task = Task(f.relpath, f.modality, f.label)
+        single = job.modalities[f.modality].plan_outputs(f.relpath)
+        if single is not None:  # a record file: one output file, originals kept inside it
+            task.outputs.append(OutputSpec("*", 0, claim(single, f.relpath)))
+            tasks.append(task)
+            continue
         if recipe.keep_originals:
             task.original = claim(f.relpath, f.relpath)
         for copy in range(recipe.copies):

@@ -56,6 +56,7 @@ class Summary:
     outputs: int = 0
     failed: int = 0
     skipped: int = 0
+    unchanged: int = 0
     failures: list[str] = field(default_factory=list)
 
 
@@ -192,7 +193,10 @@ def expand(recipe: Recipe, opts: Options) -> int:
     dst.mkdir(parents=True, exist_ok=True)
     swept = sweep_tmp(dst)
     previous = read_manifest(dst / MANIFEST)
+    # An output is done when its own line says ok and the file exists (a record file's own line
+    # comes after its records' lines, so it marks the whole file done).
     done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}
+    kept = {k: v for k, v in previous.items() if k in done or v.get("output") in done}
     todo, skipped = remaining(tasks, done)
     summary = Summary(inputs=len(inputs), skipped=skipped)
     run_info: dict[str, Any] = {
@@ -210,7 +214,7 @@ def expand(recipe: Recipe, opts: Options) -> int:
         log(f"augcli: removed {swept} temporary files left by an interrupted run")
 
     workers = min(worker_count(recipe, opts), max(1, len(todo)))
-    writer = ManifestWriter(dst / MANIFEST, {k: v for k, v in previous.items() if k in done})
+    writer = ManifestWriter(dst / MANIFEST, kept)
     status = "complete"
     executor = None
     bar = _progress(sum(t.size for t in todo), opts.quiet)
@@ -220,8 +224,12 @@ def expand(recipe: Recipe, opts: Options) -> int:
             writer.forget_source(rec["source"])
         for rec in records:
             writer.add(rec)
+            if "records" in rec:  # a record file's own line: its records are counted already
+                continue
             if rec["status"] == "ok":
                 summary.outputs += 1
+            elif rec["status"] == "unchanged":
+                summary.unchanged += 1
             else:
                 summary.failed += 1
                 summary.failures.append(f"{rec['output'] or rec['source']}: {rec['error']}")
@@ -266,6 +274,7 @@ def expand(recipe: Recipe, opts: Options) -> int:
                 "outputs": summary.outputs,
                 "failed": summary.failed,
                 "skipped": summary.skipped,
+                "unchanged": summary.unchanged,
             },
             wall_seconds=round(time.time() - started, 3),
         )

@@ -1,0 +1,248 @@
+"""The text modality: record files (JSONL, CSV/TSV, TXT lines) and whole-document TXT, with the
+label-preserving safeguards (protected tokens, max_change, no duplicate outputs)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from augcli.engine.atomic import atomic_path, sha256_file
+from augcli.errors import RecipeError
+from augcli.modality import Modality, describe_error
+from augcli.params import Param
+from augcli.text.doc import TextDoc
+from augcli.text.records import RECORD_SUFFIXES, decode, read_records, render, with_text
+
+SUFFIX_KIND = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+
+
+class TextModality(Modality):
+    """UTF-8 (or ``encoding``) text: ``.jsonl``, ``.csv``, ``.tsv`` record files give one output
+    file each, holding the kept originals and the augmented records; ``.txt`` is one document
+    (one output file per copy, named like images) or, with ``unit: line``, a record file."""
+
+    name = "text"
+    extensions = (".txt", *RECORD_SUFFIXES)
+    extra_keys = ("protect", "lexicon", "substitutions")
+    settings = {
+        "unit": Param(
+            kind="choice",
+            default="doc",
+            choices=("doc", "line"),
+            help=".txt files: one document, or one record per line",
+        ),
+        "text_field": Param(kind="text", default="text", help="JSONL field holding the text"),
+        "text_column": Param(kind="text", default="text", help="CSV/TSV column holding the text"),
+        "label_field": Param(
+            kind="text",
+            default="label",
+            help="JSONL field / CSV column recorded as the label (if present)",
+        ),
+        "encoding": Param(kind="text", default="utf-8", help="encoding of the input files"),
+        "protect_defaults": Param(
+            kind="bool", default=True, help="protect negations and their scope, numbers with units"
+        ),
+        "max_change": Param(
+            kind="float",
+            default=1.0,
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            sampled=False,
+            unit="fraction of words",
+            help="an output may differ from its source by at most this share of "
+            "words; over it, the record is retried",
+        ),
+        "retries": Param(
+            kind="int",
+            default=3,
+            low=0,
+            high=50,
+            sampled=False,
+            help="new sub-seeds tried for an output that is a duplicate or over "
+            "max_change, before it is recorded as unchanged",
+        ),
+    }
+
+    # -- recipe ------------------------------------------------------------------------------
+    @classmethod
+    def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
+        from augcli.text.lexicon import Lexicon
+        from augcli.text.protect import compile_rules
+
+        values = {
+            "protect_defaults": section.get("protect_defaults", True),
+            "protect": section.get("protect", []),
+        }
+        out: dict[str, Any] = {"rules": compile_rules(values, where)}
+        for key in ("lexicon", "substitutions"):
+            raw = section.get(key)
+            if raw is None:
+                continue
+            if not isinstance(raw, str) or not raw:
+                raise RecipeError("must be a file path", path=f"{where}.{key}", value=raw)
+            path = (base / raw).resolve()
+            table = Lexicon.from_file(path, f"{where}.{key}")  # validated now, loaded per worker
+            out[key] = path
+            out[f"{key}_fingerprint"] = table.fingerprint
+        return out
+
+    # -- files --------------------------------------------------------------------------------
+    def kind(self, relpath: str) -> str | None:
+        """The record format of an input, or None for a whole document."""
+        suffix = PurePosixPath(relpath).suffix.lower()
+        if suffix == ".txt":
+            return "lines" if self.config.get("unit") == "line" else None
+        return SUFFIX_KIND.get(suffix)
+
+    def plan_outputs(self, relpath: str) -> str | None:
+        return relpath if self.kind(relpath) else None
+
+    def read(self, path: Path) -> Any:
+        text = decode(path.read_bytes(), path, self.config.get("encoding", "utf-8"))
+        return TextDoc.parse(text, self.config["rules"])
+
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
+        path.write_text(data.text, encoding=self.config.get("encoding", "utf-8"))
+
+    def info(self, data: Any) -> dict[str, Any]:
+        return {"doc": data, "lexicon": self.lexicon, "substitutions": self.substitutions}
+
+    @property
+    def lexicon(self) -> Any:
+        if not hasattr(self, "_lexicon"):
+            from augcli.text.lexicon import Lexicon, merged
+
+            lex = Lexicon.default()
+            if self.config.get("lexicon"):
+                lex = merged(Lexicon.from_file(self.config["lexicon"]), lex)
+            self._lexicon = lex
+        return self._lexicon
+
+    @property
+    def substitutions(self) -> dict[tuple[str, ...], list[str]]:
+        if not hasattr(self, "_subs"):
+            from augcli.text.lexicon import Lexicon
+            from augcli.text.protect import phrase_key
+
+            subs: dict[tuple[str, ...], list[str]] = {}
+            if self.config.get("substitutions"):
+                table = Lexicon.from_file(self.config["substitutions"])
+                for word in table.words():
+                    subs[phrase_key(word)] = table.synonyms(word, "any")
+            self._subs = subs
+        return self._subs
+
+    # -- running ------------------------------------------------------------------------------
+    def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
+        kind = self.kind(task.source)
+        if kind is None:
+            return super().process(task, job)
+        return self._process_records(task, job, kind)
+
+    def _process_records(self, task: Any, job: Any, kind: str) -> list[dict[str, Any]]:
+        source = job.input_root / task.source
+        rf = read_records(source, kind, self.config)
+        graph = job.graphs[self.name]
+        rules = self.config["rules"]
+        out_path = task.outputs[0].path
+        rows: list[Any] = []
+        records: list[dict[str, Any]] = []
+        n_unchanged = 0
+        for i, rec in enumerate(rf.records):
+            if job.keep_originals:
+                rows.append(rec.row)
+            doc = TextDoc.parse(rec.text, rules)
+            seen = {rec.text}
+            label = rec.label if rec.label is not None else task.label
+            for e in graph.emitters:
+                for copy in range(job.copies):
+                    line = self._one(task, job, graph, e, copy, i, doc, seen)
+                    line.update(output=out_path, label=label)
+                    line["record"] = {"input": i, "line": rec.line}
+                    if line["status"] == "ok":
+                        line["record"]["output"] = len(rows)
+                        rows.append(with_text(rf, rec, line.pop("text")))
+                    else:
+                        n_unchanged += line["status"] == "unchanged"
+                    records.append(line)
+        dest = job.output_root / out_path
+        with atomic_path(dest) as tmp:
+            tmp.write_text(
+                render(rf, rows), encoding=self.config.get("encoding", "utf-8"), newline=""
+            )
+        summary = task.record(None, None, None, [], "ok", None, sha256_file(dest), out_path)
+        summary["records"] = {
+            "input": len(rf.records),
+            "output": len(rows),
+            "unchanged": n_unchanged,
+        }
+        records.append(summary)
+        return records
+
+    def _one(
+        self,
+        task: Any,
+        job: Any,
+        graph: Any,
+        emitter: Any,
+        copy: int,
+        index: int,
+        doc: TextDoc,
+        seen: set[str],
+    ) -> dict[str, Any]:
+        """Make one augmented record: retried with new sub-seeds while it is a duplicate (of its
+        source or an earlier output of the same record) or changes more than ``max_change``."""
+        key = f"{task.source}#{index}"
+        max_change = self.config.get("max_change", 1.0)
+        reason = ""
+        for attempt in range(self.config.get("retries", 3) + 1):
+            suffix = f"~{attempt}" if attempt else ""
+
+            def seed_of(prefix: str, copy: int = copy, suffix: str = suffix) -> int:
+                return job.seed_for(key, prefix + suffix, copy)
+
+            seed = seed_of(".".join(emitter.path))
+            try:
+                result, log, _ = graph.run(
+                    emitter, doc, seed_of, self.info, {}, None, job.fuse.get(self.name, True)
+                )
+            except Exception as exc:
+                return task.record(
+                    emitter.id, copy, seed, [], "failed", describe_error(exc), None, None
+                )
+            text = result.text
+            share = changed_share(doc.words(), result.words())
+            if text in seen:
+                reason = "identical to its source or to another output of the record"
+            elif share > max_change:
+                reason = f"changed {share:.0%} of words, over max_change {max_change:.0%}"
+            else:
+                seen.add(text)
+                line = task.record(
+                    emitter.id,
+                    copy,
+                    seed,
+                    log,
+                    "ok",
+                    None,
+                    hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                    None,
+                )
+                line["text"] = text
+                line["attempt"] = attempt
+                return line
+        line = task.record(emitter.id, copy, None, [], "unchanged", reason, None, None)
+        line["attempt"] = attempt
+        return line
+
+
+def changed_share(source: list[str], output: list[str]) -> float:
+    """The share of words that differ, from the longest common subsequences of the word lists."""
+    if not source and not output:
+        return 0.0
+    matcher = difflib.SequenceMatcher(a=source, b=output, autojunk=False)
+    same = sum(block.size for block in matcher.get_matching_blocks())
+    return 1.0 - same / max(len(source), len(output))

@@ -1,0 +1,147 @@
+"""Record files (JSONL, CSV/TSV, TXT one record per line): read them with every other field
+kept, and write them back in the same format. Problems name the file and line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augcli.errors import InputError
+
+RECORD_SUFFIXES = (".jsonl", ".csv", ".tsv")
+
+
+@dataclass
+class Record:
+    """One record: its text, the whole row as read (to write back with the text replaced), the
+    line it starts on, and its label (the configured label field, when present)."""
+
+    text: str
+    row: Any
+    line: int
+    label: Any = None
+
+
+@dataclass
+class RecordFile:
+    kind: str  # jsonl, csv, tsv, lines
+    records: list[Record]
+    header: list[str] = field(default_factory=list)
+    text_key: Any = None  # the JSON field, or the CSV column's index
+    trailing_newline: bool = True
+
+
+def decode(data: bytes, path: Path, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}:{line}: cannot be decoded as {encoding} (byte {data[exc.start]:#04x} at offset "
+            f"{exc.start}); set 'encoding:' in the text section (e.g. latin-1, cp1252)"
+        ) from None
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_records(path: Path, kind: str, settings: dict[str, Any]) -> RecordFile:
+    """Parse ``path`` as ``kind`` (jsonl, csv, tsv or lines)."""
+    text = decode(path.read_bytes(), path, settings.get("encoding", "utf-8"))
+    label_key = settings.get("label_field")
+    if kind == "jsonl":
+        return _read_jsonl(text, path, settings.get("text_field", "text"), label_key)
+    if kind in ("csv", "tsv"):
+        return _read_csv(text, path, kind, settings.get("text_column", "text"), label_key)
+    lines = text.split("\n")
+    trailing = text.endswith("\n")
+    if trailing:
+        lines = lines[:-1]
+    records = [Record(line, line, i + 1) for i, line in enumerate(lines)]
+    return RecordFile("lines", records, trailing_newline=trailing)
+
+
+def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> RecordFile:
+    records = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        if not isinstance(obj, dict):
+            raise InputError(
+                f"{path}:{n}: each line must be a JSON object; got {type(obj).__name__}"
+            )
+        if key not in obj or not isinstance(obj[key], str):
+            raise InputError(
+                f"{path}:{n}: no text field {key!r} (fields: {', '.join(map(str, obj))}); set "
+                "'text_field:' in the text section"
+            )
+        label = obj.get(label_key) if label_key else None
+        records.append(Record(obj[key], obj, n, label))
+    return RecordFile("jsonl", records, text_key=key)
+
+
+def _read_csv(text: str, path: Path, kind: str, column: str, label_key: str | None) -> RecordFile:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ",")
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: malformed {kind.upper()} ({exc})") from None
+    if not rows:
+        return RecordFile(kind, [], [], 0)
+    header = rows[0]
+    if column not in header:
+        raise InputError(
+            f"{path}:1: no column {column!r} (columns: {', '.join(header)}); set 'text_column:' "
+            "in the text section"
+        )
+    index = header.index(column)
+    label_index = header.index(label_key) if label_key and label_key in header else None
+    records = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ",")
+    next(reader)
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise InputError(
+                f"{path}:{reader.line_num}: {len(row)} fields, but the header has {len(header)}; "
+                "quote fields that contain the delimiter or line breaks"
+            )
+        label = row[label_index] if label_index is not None else None
+        records.append(Record(row[index], row, reader.line_num, label))
+    return RecordFile(kind, records, header, index)
+
+
+def with_text(rf: RecordFile, record: Record, text: str) -> Any:
+    """A copy of the record's row with its text replaced (every other field unchanged)."""
+    if rf.kind == "jsonl":
+        return {**record.row, rf.text_key: text}
+    if rf.kind in ("csv", "tsv"):
+        row = list(record.row)
+        row[rf.text_key] = text
+        return row
+    return text
+
+
+def render(rf: RecordFile, rows: list[Any]) -> str:
+    """The file's text for ``rows`` in ``rf``'s format."""
+    if rf.kind == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if rf.kind in ("csv", "tsv"):
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, delimiter="\t" if rf.kind == "tsv" else ",", lineterminator="\n")
+        writer.writerow(rf.header)
+        writer.writerows(rows)
+        return out.getvalue()
+    body = "\n".join(rows)
+    return body + "\n" if rows and rf.trailing_newline else body
