@@ -63,6 +63,15 @@ class Modality(ABC):
         file), that file's path; None for the usual one output per node and copy."""
         return None
 
+    def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
+        """For a record file (see ``plan_outputs``): the record ranges [first, stop) that run as
+        separate tasks; one range means one task. The parent merges the parts (``merge``)."""
+        return [(0, 0)]
+
+    def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
+        """Join a chunked record file's parts (in chunk order) into its output file."""
+        raise TypeError(f"{self.name} files are not chunked")
+
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """Modules the fork server imports once for these inputs (default: ``preload``)."""
         return self.preload

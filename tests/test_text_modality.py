@@ -192,3 +192,38 @@ def test_the_text_sample_config_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(x) for x in (tmp_path / "t/clinical_notes.jsonl").read_text().splitlines()]
     assert len(rows) > 40 and all(set(r) == {"text", "label"} for r in rows)
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "lines"])
+def test_chunking_and_workers_do_not_change_the_output(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "data").mkdir()
+    texts = [f"The big dog number {k} ran quickly across the small field." for k in range(23)]
+    if kind == "jsonl":
+        name = "n.jsonl"
+        (tmp_path / "data" / name).write_text(
+            "".join(json.dumps({"text": t, "i": k}) + "\n" for k, t in enumerate(texts))
+        )
+    elif kind == "csv":
+        name = "n.csv"
+        (tmp_path / "data" / name).write_text(
+            "i,text\n" + "".join(f'{k},"{t}"\n' for k, t in enumerate(texts))
+        )
+    else:
+        name = "n.txt"
+        (tmp_path / "data" / name).write_text("\n".join(texts))  # no final newline
+    extra = "  unit: line\n" if kind == "lines" else ""
+    digests = []
+    for chunk, workers in (("100", "1"), ("5", "1"), ("4", "3")):
+        out = f"o{chunk}_{workers}"
+        code, msg = expand(
+            tmp_path, f"{extra}  chunk_records: {chunk}\n", out, "--workers", workers
+        )
+        assert code == 0, msg
+        digests.append(tree_digest(tmp_path / out))
+    assert digests[0] == digests[1] == digests[2]
+    lines = manifest(tmp_path / "o4_3")
+    files = [r for r in lines if "records" in r]
+    assert len(files) == 1 and files[0]["records"]["input"] == 23
+    outs = sorted(r["record"]["output"] for r in lines if r.get("record") and r["status"] == "ok")
+    assert len(outs) == len(set(outs)) and max(outs) < files[0]["records"]["output"]
+    assert not [p for p in (tmp_path / "o4_3").rglob("*") if ".augcli-tmp-" in p.name]

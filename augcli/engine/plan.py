@@ -30,6 +30,7 @@ class Task:
     label: str | None
     original: str | None = None
     outputs: list[OutputSpec] = field(default_factory=list)
+    chunk: tuple[int, int, int, int] | None = None  # (index, count, first, stop) of a record file
 
     def record(
         self,
@@ -134,10 +135,22 @@ def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
         graph = job.graphs[f.modality]
         suffix = job.modalities[f.modality].output_suffix(PurePosixPath(f.relpath).suffix)
         task = Task(f.relpath, f.modality, f.label)
-        single = job.modalities[f.modality].plan_outputs(f.relpath)
+        modality = job.modalities[f.modality]
+        single = modality.plan_outputs(f.relpath)
         if single is not None:  # a record file: one output file, originals kept inside it
-            task.outputs.append(OutputSpec("*", 0, claim(single, f.relpath)))
-            tasks.append(task)
+            out = OutputSpec("*", 0, claim(single, f.relpath))
+            spans = modality.plan_chunks(job.input_root / f.relpath)
+            for k, (first, stop) in enumerate(spans):
+                tasks.append(
+                    Task(
+                        f.relpath,
+                        f.modality,
+                        f.label,
+                        None,
+                        [out],
+                        (k, len(spans), first, stop) if len(spans) > 1 else None,
+                    )
+                )
             continue
         if recipe.keep_originals:
             task.original = claim(f.relpath, f.relpath)
@@ -158,5 +171,5 @@ def remaining(tasks: list[Task], done: set[str]) -> tuple[list[Task], int]:
         original = t.original if t.original is not None and t.original not in done else None
         skipped += t.size - len(outs) - (original is not None)
         if outs or original is not None:
-            left.append(Task(t.source, t.modality, t.label, original, outs))
+            left.append(Task(t.source, t.modality, t.label, original, outs, t.chunk))
     return left, skipped

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from augcli import __version__
-from augcli.engine.atomic import sweep_tmp
+from augcli.engine.atomic import sha256_file, sweep_tmp
 from augcli.engine.executor import make_executor
 from augcli.engine.manifest import (
     MANIFEST,
@@ -219,10 +219,18 @@ def expand(recipe: Recipe, opts: Options) -> int:
     executor = None
     bar = _progress(sum(t.size for t in todo), opts.quiet)
 
+    parts: dict[str, list[dict[str, Any]]] = {}
+
     def add(records: list[dict[str, Any]]) -> None:
         for rec in records:
             writer.forget_source(rec["source"])
         for rec in records:
+            if rec["status"] == "part":  # one chunk of a record file is written
+                chunks = parts.setdefault(rec["output"], [])
+                chunks.append(rec["part"])
+                if len(chunks) == rec["part"]["count"]:
+                    add([merge_parts(job, writer, rec, chunks)])
+                continue
             writer.add(rec)
             if "records" in rec:  # a record file's own line: its records are counted already
                 continue
@@ -296,6 +304,35 @@ def expand(recipe: Recipe, opts: Options) -> int:
         log("augcli: run the same command again to resume where it stopped")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def merge_parts(
+    job: Job, writer: ManifestWriter, marker: dict[str, Any], chunks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Join a chunked record file once all its chunks are written: the file, its records'
+    output indices made global (re-appended, so the manifest on disk is right at once), and the
+    file's own line."""
+    out = marker["output"]
+    job.modalities[marker["modality"]].merge(job.output_root, out, chunks)
+    offsets, total = {}, {"input": 0, "output": 0, "unchanged": 0}
+    for chunk in sorted(chunks, key=lambda c: c["index"]):
+        offsets[chunk["index"]] = total["output"]
+        for key in total:
+            total[key] += chunk["counts"][key]
+    for rec in list(writer.records.values()):
+        record = rec.get("record") or {}
+        if rec.get("output") == out and "chunk" in record and "output" in record:
+            fixed = {
+                **rec,
+                "record": {**record, "output": record["output"] + offsets[record["chunk"]]},
+            }
+            fixed["record"].pop("chunk")
+            writer.add(fixed)
+    line = Task(marker["source"], marker["modality"], marker["label"]).record(
+        None, None, None, [], "ok", None, sha256_file(job.output_root / out), out
+    )
+    line["records"] = total
+    return line
 
 
 def _progress(total: int, quiet: bool) -> Any:

@@ -8,12 +8,19 @@ import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from augcli.engine.atomic import atomic_path, sha256_file
-from augcli.errors import RecipeError
+from augcli.engine.atomic import TMP_MARK, atomic_path, sha256_file
+from augcli.errors import InputError, RecipeError
 from augcli.modality import Modality, describe_error
 from augcli.params import Param
 from augcli.text.doc import TextDoc
-from augcli.text.records import RECORD_SUFFIXES, decode, read_records, render, with_text
+from augcli.text.records import (
+    RECORD_SUFFIXES,
+    decode,
+    read_records,
+    render,
+    render_part,
+    with_text,
+)
 
 SUFFIX_KIND = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 
@@ -54,6 +61,14 @@ class TextModality(Modality):
             unit="fraction of words",
             help="an output may differ from its source by at most this share of "
             "words; over it, the record is retried",
+        ),
+        "chunk_records": Param(
+            kind="int",
+            default=2000,
+            low=1,
+            sampled=False,
+            help="records per task: larger record files run in parallel "
+            "chunks (outputs do not depend on it)",
         ),
         "retries": Param(
             kind="int",
@@ -142,16 +157,27 @@ class TextModality(Modality):
             return super().process(task, job)
         return self._process_records(task, job, kind)
 
+    def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
+        size = self.config.get("chunk_records", 2000)
+        kind = self.kind(path.name)
+        try:
+            n = len(read_records(path, kind, self.config).records) if kind else 0
+        except (InputError, OSError):
+            return [(0, 0)]  # the worker reports the problem, with its line
+        return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
+
     def _process_records(self, task: Any, job: Any, kind: str) -> list[dict[str, Any]]:
         source = job.input_root / task.source
         rf = read_records(source, kind, self.config)
         graph = job.graphs[self.name]
         rules = self.config["rules"]
         out_path = task.outputs[0].path
+        first, stop = (task.chunk[2], task.chunk[3]) if task.chunk else (0, len(rf.records))
         rows: list[Any] = []
         records: list[dict[str, Any]] = []
         n_unchanged = 0
-        for i, rec in enumerate(rf.records):
+        for i in range(first, stop):
+            rec = rf.records[i]
             if job.keep_originals:
                 rows.append(rec.row)
             doc = TextDoc.parse(rec.text, rules)
@@ -162,25 +188,51 @@ class TextModality(Modality):
                     line = self._one(task, job, graph, e, copy, i, doc, seen)
                     line.update(output=out_path, label=label)
                     line["record"] = {"input": i, "line": rec.line}
+                    if task.chunk:
+                        line["record"]["chunk"] = task.chunk[0]
                     if line["status"] == "ok":
                         line["record"]["output"] = len(rows)
                         rows.append(with_text(rf, rec, line.pop("text")))
                     else:
                         n_unchanged += line["status"] == "unchanged"
                     records.append(line)
-        dest = job.output_root / out_path
-        with atomic_path(dest) as tmp:
-            tmp.write_text(
-                render(rf, rows), encoding=self.config.get("encoding", "utf-8"), newline=""
-            )
-        summary = task.record(None, None, None, [], "ok", None, sha256_file(dest), out_path)
-        summary["records"] = {
-            "input": len(rf.records),
-            "output": len(rows),
-            "unchanged": n_unchanged,
+        counts = {"input": stop - first, "output": len(rows), "unchanged": n_unchanged}
+        encoding = self.config.get("encoding", "utf-8")
+        if task.chunk is None:
+            dest = job.output_root / out_path
+            with atomic_path(dest) as tmp:
+                tmp.write_text(render(rf, rows), encoding=encoding, newline="")
+            summary = task.record(None, None, None, [], "ok", None, sha256_file(dest), out_path)
+            summary["records"] = counts
+            return [*records, summary]
+        index, count = task.chunk[0], task.chunk[1]
+        part = (
+            PurePosixPath(out_path).parent
+            / f"{TMP_MARK}part-{index:06d}-{PurePosixPath(out_path).name}"
+        )
+        with atomic_path(job.output_root / part) as tmp:
+            tmp.write_text(render_part(rf, rows, index == 0), encoding=encoding, newline="")
+        marker = task.record(None, None, None, [], "part", None, None, out_path)
+        marker["part"] = {
+            "index": index,
+            "count": count,
+            "path": str(part),
+            "counts": counts,
+            "trim_newline": rf.kind == "lines" and not rf.trailing_newline,
         }
-        records.append(summary)
-        return records
+        return [*records, marker]
+
+    def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
+        parts = sorted(parts, key=lambda p: p["index"])
+        dest = output_root / out_rel
+        with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+            blobs = [(output_root / p["path"]).read_bytes() for p in parts]
+            data = b"".join(blobs)
+            if parts and parts[0]["trim_newline"] and data.endswith(b"\n"):
+                data = data[:-1]
+            out.write(data)
+        for p in parts:
+            (output_root / p["path"]).unlink(missing_ok=True)
 
     def _one(
         self,

@@ -133,6 +133,17 @@ def with_text(rf: RecordFile, record: Record, text: str) -> Any:
     return text
 
 
+def render_part(rf: RecordFile, rows: list[Any], first: bool) -> str:
+    """One chunk's share of the file: rows each ending in a newline, the CSV header only in the
+    first chunk. Joined in order (and a lines file's last newline dropped if the input had
+    none) they equal ``render`` of all rows."""
+    if rf.kind == "lines":
+        return "".join(r + "\n" for r in rows)
+    if rf.kind in ("csv", "tsv") and not first:
+        return render(rf, rows).split("\n", 1)[1]
+    return render(rf, rows)
+
+
 def render(rf: RecordFile, rows: list[Any]) -> str:
     """The file's text for ``rows`` in ``rf``'s format."""
     if rf.kind == "jsonl":
