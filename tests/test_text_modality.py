@@ -153,6 +153,7 @@ def test_bad_files_fail_alone_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "data/bad.jsonl").write_text('{"text": "fine"}\n{"text": broken}\n')
     (tmp_path / "data/latin.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
     (tmp_path / "data/nofield.jsonl").write_text('{"body": "x"}\n')
+    (tmp_path / "data/short.csv").write_text('text,label\n"The big dog.",a\n"The cat."\n')
     code, _ = expand(tmp_path)
     assert code == 1
     failed = {
@@ -162,6 +163,7 @@ def test_bad_files_fail_alone_with_file_and_line(tmp_path: Path) -> None:
     assert "latin.jsonl:2: cannot be decoded as utf-8" in failed["latin.jsonl"]
     assert "encoding:" in failed["latin.jsonl"]
     assert "no text field 'text'" in failed["nofield.jsonl"] and "body" in failed["nofield.jsonl"]
+    assert "short.csv:3: 1 fields, but the header has 2" in failed["short.csv"]
     assert (tmp_path / "out/notes.jsonl").is_file()
     assert not (tmp_path / "out/bad.jsonl").exists()
 
