@@ -121,19 +121,21 @@ def validate(
     out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
     for modality, section in r.sections.items():
         mine = [t for t in tasks if t.modality == modality]
-        n_out = sum(len(t.outputs) for t in mine)
-        n_orig = sum(t.original is not None for t in mine)
+        # A chunked record file is several tasks but one input and one output file.
+        files = {t.source: t for t in mine}
+        outputs = {(t.source, o.path) for t in mine for o in t.outputs}
+        n_orig = sum(t.original is not None for t in files.values())
         out.append(
-            f"{modality}: {len(mine)} inputs -> {n_out} outputs"
+            f"{modality}: {len(files)} inputs -> {len(outputs)} output files"
             + (f" (+{n_orig} originals)" if n_orig else "")
         )
         out.extend(f"  {line}" for line in section.graph.describe())
-        per_class = Counter(t.label or "(no class)" for t in mine)
-        outs = Counter()
-        for t in mine:
-            outs[t.label or "(no class)"] += len(t.outputs)
+        per_class = Counter(t.label or "(no class)" for t in files.values())
+        outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
         for label in sorted(per_class):
-            out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} outputs")
+            out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} output files")
+        if any(t.chunk for t in mine) or modality == "text":
+            out.append("  (a record file is one output file holding its augmented records)")
     if ignored:
         out.append(f"ignored: {ignored} files that no section includes")
     typer.echo("\n".join(out))

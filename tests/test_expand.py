@@ -278,10 +278,10 @@ def test_validate_prints_the_plan_and_writes_nothing(tmp_path: Path, images: Pat
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     n = sum(1 for p in images.rglob("*") if p.is_file())
-    assert f"image: {n} inputs -> {n * 4} outputs" in result.output
+    assert f"image: {n} inputs -> {n * 4} output files" in result.output
     assert "soft (after base): gaussian_blur" in result.output
     assert "emits: soft, crisp" in result.output
-    assert "class medical: 3 inputs -> 12 outputs" in result.output
+    assert "class medical: 3 inputs -> 12 output files" in result.output
     assert not (tmp_path / "out").exists()
 
 
