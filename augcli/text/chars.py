@@ -19,6 +19,7 @@ import functools
 import importlib.util
 import json
 import string
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ import numpy as np
 from augcli.params import Param
 from augcli.text.base import TextOp
 from augcli.text.doc import TextDoc
-from augcli.text.eda import choose, count_of, replace_spans, usable_words
+from augcli.text.edits import choose, count_of, replace_spans, usable_words
 
 OCR_CONFUSIONS: dict[str, tuple[str, ...]] = {
     "rn": ("m",),
@@ -141,11 +142,13 @@ class CharOp(TextOp):
         ),
     }
 
+    @abstractmethod
     def can_edit(self, word: str) -> bool:
-        raise NotImplementedError
+        """Whether this op can change ``word`` at all."""
 
+    @abstractmethod
     def edit(self, word: str, m: int, rng: np.random.Generator) -> str:
-        raise NotImplementedError
+        """``word`` with ``m`` character edits drawn from ``rng``."""
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         drawn = super().sample(rng, info)

@@ -10,7 +10,7 @@ import numpy as np
 from augcli.params import Param
 from augcli.text.base import TextOp
 from augcli.text.doc import Piece, TextDoc
-from augcli.text.eda import choose, clean, count_of, is_han, replace_spans
+from augcli.text.edits import choose, clean, count_of, is_han, replace_spans
 from augcli.text.lexicon import match_case
 from augcli.text.protect import fold, phrase_key
 
