@@ -1,0 +1,1 @@
+"""Audio: soundfile I/O that keeps rate, channels and sample format, and audio ops."""
