@@ -242,6 +242,8 @@ def ops(
             takes.append(f"{'/'.join(map(str, d['channels']))}-channel images only")
         if takes:
             lines.append(f"    takes: {'; '.join(takes)} (other files fail with a clear error)")
+        if d.get("changes"):
+            lines.append(f"    may change: {', '.join(d['changes'])}")
         for pname, spec in d["params"].items():
             if pname == "p":
                 continue

@@ -30,6 +30,12 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.text.substitute",
         "augcli.text.chars",
     ),
+    "audio": (
+        "augcli.audio.modality",
+        "augcli.audio.noise",
+        "augcli.audio.time",
+        "augcli.audio.level",
+    ),
 }
 
 _REGISTRY: dict[str, dict[str, type[Op]]] = {}

@@ -160,3 +160,19 @@ def _num(x: float) -> str:
 
 def _jsonable(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
+
+
+@dataclass(frozen=True)
+class Nullable(Param):
+    """A setting that also takes null, which means ``meaning``."""
+
+    meaning: str = ""
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return super().validate(value, path)
+        except RecipeError as exc:
+            fix = f"{exc.fix} Or null for {self.meaning}.".strip()
+            raise RecipeError(exc.what, path=exc.path, value=exc.value, fix=fix) from None

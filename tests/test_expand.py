@@ -290,10 +290,13 @@ def test_ops_lists_every_op_as_json_and_text() -> None:
 
     result = runner.invoke(app, ["ops", "--json"])
     assert result.exit_code == 0
-    listed = {d["name"]: d for d in json.loads(result.output)}
-    assert set(listed) == set(registry("image")) | set(registry("text"))
-    assert listed["rotate"]["params"]["degrees"]["unit"] == "degrees"
-    assert listed["rotate"]["params"]["p"]["default"] == 1.0
+    listed = {(d["modality"], d["name"]): d for d in json.loads(result.output)}
+    from augcli.ops import modalities
+
+    assert set(listed) == {(m, name) for m in modalities() for name in registry(m)}
+    assert listed[("image", "rotate")]["params"]["degrees"]["unit"] == "degrees"
+    assert listed[("image", "rotate")]["params"]["p"]["default"] == 1.0
+    assert listed[("audio", "time_stretch")]["changes"] == ["duration"]
     text = runner.invoke(app, ["ops", "--modality", "image"]).output
     assert "image/gaussian_blur" in text and "sigma = [0.5, 1.5]" in text
     bad = runner.invoke(app, ["ops", "--modality", "smell"])

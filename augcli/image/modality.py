@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import RecipeError
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
 from augcli.modality import Modality
-from augcli.params import Param
+from augcli.params import Nullable, Param
 
 # 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras;
 # a 16-bit BGRA copy is then 512 MB, so a worker with a few working copies stays near 2 GB.
 DEFAULT_MAX_PIXELS = 1 << 26
-
-
-@dataclass(frozen=True)
-class Nullable(Param):
-    """A setting that also takes null, which means ``meaning``."""
-
-    meaning: str = ""
-
-    def validate(self, value: Any, path: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return super().validate(value, path)
-        except RecipeError as exc:
-            fix = f"{exc.fix} Or null for {self.meaning}.".strip()
-            raise RecipeError(exc.what, path=exc.path, value=exc.value, fix=fix) from None
 
 
 class ImageModality(Modality):

@@ -1,0 +1,158 @@
+"""The audio modality: WAV, FLAC, OGG/Vorbis, MP3 and AIFF read with soundfile and written back
+with the same container, subtype, rate and channels (unless the recipe asks otherwise), label
+sidecars carried along, and clipping counted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from augcli.audio.base import Audio
+from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
+from augcli.engine.atomic import atomic_path
+from augcli.errors import RecipeError
+from augcli.modality import Modality
+from augcli.params import Nullable
+
+SIDE_EXTENSIONS = (".txt", ".lab")
+CONTENT_OPS = ("crop", "time_mask")  # after these a transcript may no longer be true
+
+
+class AudioModality(Modality):
+    """Audio files: decoded to float32 (channels, frames); written in the input's own container,
+    subtype, rate and channel count, or as ``format``/``subtype``/``sample_rate`` say."""
+
+    name = "audio"
+    preload = ("soundfile", "audiomentations")
+    extensions = EXTENSIONS
+    extra_keys = ("sidecars",)
+    settings = {
+        "format": Nullable(
+            kind="choice",
+            default=None,
+            choices=tuple(FORMATS),
+            sampled=False,
+            meaning="each input's own container",
+            help="container of the outputs; null = the input's own",
+        ),
+        "subtype": Nullable(
+            kind="text",
+            default=None,
+            meaning="the input's own subtype",
+            help="sample format of the outputs (PCM_16, PCM_24, FLOAT, VORBIS, "
+            "...); null = the input's own",
+        ),
+        "sample_rate": Nullable(
+            kind="int",
+            default=None,
+            low=1000,
+            high=768_000,
+            sampled=False,
+            meaning="each input's own rate",
+            help="resample outputs to this rate (Hz); null = keep",
+        ),
+    }
+
+    @classmethod
+    def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
+        raw = section.get("sidecars", {})
+        path = f"{where}.sidecars"
+        if not isinstance(raw, dict) or set(raw) - {"extensions", "unless"}:
+            raise RecipeError(
+                "must be a mapping with 'extensions' and 'unless'",
+                path=path,
+                value=raw,
+                fix="Write e.g. sidecars: {extensions: [.txt, .lab], unless: [crop, time_mask]}.",
+            )
+        exts = raw.get("extensions", list(SIDE_EXTENSIONS))
+        unless = raw.get("unless", list(CONTENT_OPS))
+        for key, value in (("extensions", exts), ("unless", unless)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise RecipeError("must be a list of names", path=f"{path}.{key}", value=value)
+        if any(not e.startswith(".") for e in exts):
+            raise RecipeError(
+                "extensions start with a dot",
+                path=f"{path}.extensions",
+                value=exts,
+                fix="Write e.g. [.txt, .lab].",
+            )
+        return {"side_extensions": tuple(exts), "side_unless": tuple(unless)}
+
+    def read(self, path: Path) -> Audio:
+        return read_audio(path)
+
+    def info(self, data: Audio) -> dict[str, Any]:
+        return {
+            "rate": data.rate,
+            "channels": data.channels,
+            "frames": data.frames,
+            "seconds": data.seconds,
+        }
+
+    def output_suffix(self, source_suffix: str) -> str:
+        fmt = self.config.get("format")
+        return source_suffix if fmt is None else f".{fmt}"
+
+    def target(self, source: Path, path: Path) -> Format:
+        """The output's container, subtype, rate and channels: the input's, unless overridden."""
+        src = probe(source)
+        container = FORMATS.get(path.suffix.lower().lstrip("."), src.container)
+        subtype = self.config.get("subtype") or (
+            src.subtype if container == src.container else _default_subtype(container)
+        )
+        return Format(container, subtype, self.config.get("sample_rate") or src.rate, src.channels)
+
+    def write(self, data: Audio, path: Path, source: Path, meta: dict[str, Any]) -> None:
+        fmt = self.target(source, path)
+        if fmt.rate != data.rate:
+            data = resample(data, fmt.rate)
+        clipped = encode_audio(data, path, fmt, stable_id(meta["output"]))
+        record: dict[str, Any] = {
+            "audio": {
+                "format": fmt.container,
+                "subtype": fmt.subtype,
+                "rate": fmt.rate,
+                "channels": data.channels,
+                "seconds": round(data.seconds, 6),
+                "clipped_samples": clipped,
+            }
+        }
+        applied = {e["op"] for e in meta.get("ops", []) if e["applied"]}
+        if not applied & set(self.config.get("side_unless", CONTENT_OPS)):
+            sides = self._copy_sidecars(source, meta["output"])
+            if sides:
+                record["sidecars"] = sides
+        meta["record"] = record
+
+    def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
+        sides = self._copy_sidecars(self.input_root / out_rel, out_rel)
+        return {"sidecars": sides} if sides else {}
+
+    def _copy_sidecars(self, source: Path, out_rel: str) -> list[str]:
+        out = []
+        for ext in self.config.get("side_extensions", SIDE_EXTENSIONS):
+            side = source.with_suffix(ext)
+            if side.is_file():
+                rel = str(PurePosixPath(out_rel).with_suffix(ext))
+                with atomic_path(self.output_root / rel) as tmp:
+                    shutil.copyfile(side, tmp)
+                out.append(rel)
+        return out
+
+
+def _default_subtype(container: str) -> str:
+    import soundfile as sf
+
+    return sf.default_subtype(container)
+
+
+def resample(audio: Audio, rate: int) -> Audio:
+    """Band-limited polyphase resampling to ``rate`` (scipy)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate, audio.rate)
+    out = resample_poly(audio.samples, rate // g, audio.rate // g, axis=1)
+    return audio.with_samples(out.astype("float32"), rate)
