@@ -35,6 +35,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.audio.noise",
         "augcli.audio.time",
         "augcli.audio.level",
+        "augcli.audio.mix",
     ),
 }
 

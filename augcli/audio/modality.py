@@ -26,7 +26,7 @@ class AudioModality(Modality):
     name = "audio"
     preload = ("soundfile", "audiomentations")
     extensions = EXTENSIONS
-    extra_keys = ("sidecars",)
+    extra_keys = ("sidecars", "folders")
     settings = {
         "format": Nullable(
             kind="choice",
@@ -77,7 +77,18 @@ class AudioModality(Modality):
                 value=exts,
                 fix="Write e.g. [.txt, .lab].",
             )
-        return {"side_extensions": tuple(exts), "side_unless": tuple(unless)}
+        folders = _folders(section.get("folders", {}), f"{where}.folders", base)
+        return {
+            "side_extensions": tuple(exts),
+            "side_unless": tuple(unless),
+            "folders": folders,
+            "folder_roots": tuple(
+                str((base / d).resolve()) for d in section.get("folders", {}).values()
+            ),
+        }
+
+    def ignored_dirs(self) -> list[Path]:
+        return [Path(p) for p in self.config.get("folder_roots", ())]
 
     def read(self, path: Path) -> Audio:
         return read_audio(path)
@@ -88,6 +99,7 @@ class AudioModality(Modality):
             "channels": data.channels,
             "frames": data.frames,
             "seconds": data.seconds,
+            "folders": self.config.get("folders", {}),
         }
 
     def output_suffix(self, source_suffix: str) -> str:
@@ -139,6 +151,40 @@ class AudioModality(Modality):
                     shutil.copyfile(side, tmp)
                 out.append(rel)
         return out
+
+
+def _folders(raw: Any, path: str, base: Path) -> dict[str, tuple[str, ...]]:
+    """``folders: {name: dir}``: the audio files under each folder (recursively, sorted)."""
+    if not isinstance(raw, dict):
+        raise RecipeError(
+            "must map names to folders",
+            path=path,
+            value=raw,
+            fix="Write e.g. folders: {noise: ../noises, rooms: ../irs}.",
+        )
+    out = {}
+    for name, value in raw.items():
+        where = f"{path}.{name}"
+        if not isinstance(value, str) or not (base / value).is_dir():
+            raise RecipeError(
+                "is not a folder",
+                path=where,
+                value=value,
+                fix="Paths resolve against the recipe file.",
+            )
+        root = (base / value).resolve()
+        files = sorted(
+            str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS
+        )
+        if not files:
+            raise RecipeError(
+                "holds no audio files",
+                path=where,
+                value=value,
+                fix=f"Put {', '.join(EXTENSIONS)} files in it.",
+            )
+        out[str(name)] = tuple(files)
+    return out
 
 
 def _default_subtype(container: str) -> str:

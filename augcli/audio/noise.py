@@ -4,9 +4,8 @@ Bulk noise (a value per sample) cannot be a recorded parameter, so ``sample`` dr
 ``noise_seed`` and ``apply`` rebuilds the same noise from it with its own generator: the manifest
 replays outputs exactly, whatever the global random state.
 
-The folder-based ops of issue 7 (``background_noise``, ``impulse_response``, ``short_noises``)
-are not here yet: they need other files decoded for ``apply``, which is the modality's job
-(partner loading, as image mixing does), not an op's.
+The folder-based ops (``background_noise``, ``impulse_response``, ``short_noises``) are in
+``augcli.audio.mix``: their files are decoded by the modality as partners, as image mixing does.
 """
 
 from __future__ import annotations
