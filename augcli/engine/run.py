@@ -217,7 +217,7 @@ def expand(recipe: Recipe, opts: Options) -> int:
     writer = ManifestWriter(dst / MANIFEST, kept)
     status = "complete"
     executor = None
-    bar = _progress(sum(t.size for t in todo), opts.quiet)
+    bar = _progress(len(todo), opts.quiet)  # one step per task (an input, or a chunk of one)
 
     parts: dict[str, list[dict[str, Any]]] = {}
 
@@ -257,7 +257,7 @@ def expand(recipe: Recipe, opts: Options) -> int:
         for records in executor.run(todo):
             add(records)
             if bar is not None:
-                bar.update(len(records))
+                bar.update(1)
             if opts.fail_fast and summary.failed:
                 status = "stopped"
                 break
@@ -341,4 +341,4 @@ def _progress(total: int, quiet: bool) -> Any:
     import tqdm
 
     tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are forked
-    return tqdm.tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+    return tqdm.tqdm(total=total, unit="input", file=sys.stderr, dynamic_ncols=True)
