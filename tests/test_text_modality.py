@@ -229,3 +229,20 @@ def test_chunking_and_workers_do_not_change_the_output(tmp_path: Path, kind: str
     outs = sorted(r["record"]["output"] for r in lines if r.get("record") and r["status"] == "ok")
     assert len(outs) == len(set(outs)) and max(outs) < files[0]["records"]["output"]
     assert not [p for p in (tmp_path / "o4_3").rglob("*") if ".augcli-tmp-" in p.name]
+
+
+def test_a_document_that_cannot_change_is_recorded_not_written(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/neg.txt").write_text("No evidence of pneumothorax.\n")
+    (tmp_path / "data/ok.txt").write_text("The big dog ran quickly across the green field.\n")
+    code, out = expand(tmp_path)
+    assert code == 0, out
+    lines = manifest(tmp_path / "out")
+    neg = [r for r in lines if r["source"] == "neg.txt" and r["node"]]
+    assert len(neg) == 2 and all(r["status"] == "unchanged" for r in neg)
+    assert not (tmp_path / "out/neg__aug_0.txt").exists()
+    assert (tmp_path / "out/neg.txt").is_file()  # the kept original
+    ok = [r for r in lines if r["source"] == "ok.txt" and r["node"]]
+    assert all(r["status"] == "ok" for r in ok)
+    texts = {(tmp_path / "out" / r["output"]).read_text() for r in ok}
+    assert len(texts) == 2 and "The big dog ran quickly across the green field.\n" not in texts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -154,8 +155,38 @@ class TextModality(Modality):
     def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
         kind = self.kind(task.source)
         if kind is None:
-            return super().process(task, job)
+            return self._process_document(task, job)
         return self._process_records(task, job, kind)
+
+    def _process_document(self, task: Any, job: Any) -> list[dict[str, Any]]:
+        """A whole-document .txt: one file per node and copy, with the same safeguards as
+        records (an unchanged or over-max_change output is recorded, not written)."""
+        source = job.input_root / task.source
+        doc = self.read(source)
+        records: list[dict[str, Any]] = []
+        if task.original is not None:
+            dest = job.output_root / task.original
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
+            records.append(
+                task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
+            )
+        graph = job.graphs[self.name]
+        seen = {doc.text}
+        for out in task.outputs:
+            line = self._one(
+                task, job, graph, graph.emitter(out.node), out.copy, task.source, doc, seen
+            )
+            line["output"] = out.path
+            if line["status"] == "ok":
+                dest = job.output_root / out.path
+                with atomic_path(dest) as tmp:
+                    tmp.write_text(
+                        line.pop("text"), encoding=self.config.get("encoding", "utf-8"), newline=""
+                    )
+                line["sha256"] = sha256_file(dest)
+            records.append(line)
+        return records
 
     def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
         size = self.config.get("chunk_records", 2000)
@@ -185,7 +216,7 @@ class TextModality(Modality):
             label = rec.label if rec.label is not None else task.label
             for e in graph.emitters:
                 for copy in range(job.copies):
-                    line = self._one(task, job, graph, e, copy, i, doc, seen)
+                    line = self._one(task, job, graph, e, copy, f"{task.source}#{i}", doc, seen)
                     line.update(output=out_path, label=label)
                     line["record"] = {"input": i, "line": rec.line}
                     if task.chunk:
@@ -241,13 +272,13 @@ class TextModality(Modality):
         graph: Any,
         emitter: Any,
         copy: int,
-        index: int,
+        key: str,
         doc: TextDoc,
         seen: set[str],
     ) -> dict[str, Any]:
-        """Make one augmented record: retried with new sub-seeds while it is a duplicate (of its
-        source or an earlier output of the same record) or changes more than ``max_change``."""
-        key = f"{task.source}#{index}"
+        """Make one augmented record (``key`` names it in the seed): retried with new sub-seeds
+        while it is a duplicate (of its source or an earlier output of the same record) or
+        changes more than ``max_change``."""
         max_change = self.config.get("max_change", 1.0)
         reason = ""
         for attempt in range(self.config.get("retries", 3) + 1):
