@@ -75,8 +75,9 @@ _N_HELP = "number of words; 0 uses fraction instead"
 
 # -- shared helpers ------------------------------------------------------------------------------
 def is_han(text: str) -> bool:
-    """A word made of CJK ideographs (each one a token of its own)."""
-    return any(unicodedata.name(ch, "").startswith("CJK ") for ch in text)
+    """A word made of CJK ideographs (each one a token of its own). ASCII words are answered
+    at once: this runs for every word of every record."""
+    return not text.isascii() and any(unicodedata.name(ch, "").startswith("CJK ") for ch in text)
 
 
 def usable(pieces: Sequence[Piece], i: int) -> bool:
