@@ -186,3 +186,14 @@ def test_the_sample_speech_expands(tmp_path: Path) -> None:
     proc = run_augcli("expand", str(recipe), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert len([r for r in manifest(tmp_path / "s") if r["node"]]) == 10 * 2
+
+
+def test_overwrite_removes_the_earlier_runs_sidecars(tmp_path: Path) -> None:
+    dataset(tmp_path / "data")
+    (tmp_path / "data/cls/a.txt").write_text("hello\n")
+    assert expand(tmp_path)[0] == 0
+    assert (tmp_path / "out/cls/a__aug_1.txt").is_file()
+    code, out = expand(tmp_path, "", "out", "--copies", "1", "--overwrite")
+    assert code == 0, out
+    assert not (tmp_path / "out/cls/a__aug_1.txt").exists()
+    assert (tmp_path / "out/cls/a__aug_0.txt").is_file()

@@ -152,7 +152,13 @@ def _check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Any) -
     removed = 0
     for rec in read_manifest(dst / MANIFEST).values():
         side = rec.get("annotations") or {}
-        for rel in (rec.get("output"), side.get("mask"), side.get("sidecar")):
+        written = [
+            rec.get("output"),
+            side.get("mask"),
+            side.get("sidecar"),
+            *rec.get("sidecars", []),
+        ]
+        for rel in written:
             target = (dst / rel).resolve() if rel else None
             if target is not None and target.is_relative_to(dst) and target.is_file():
                 target.unlink()
