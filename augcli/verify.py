@@ -1,0 +1,54 @@
+"""`augcli verify`: check an output folder against its manifest: every written file present with
+the recorded sha256, and nothing there that the run did not write."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from augcli.engine.atomic import sha256_file
+from augcli.engine.manifest import MANIFEST, RUN_INFO, read_manifest, read_run_info
+from augcli.errors import UsageError
+
+
+@dataclass
+class Verdict:
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.extra)
+
+
+def verify(out: Path) -> Verdict:
+    """Compare ``out`` with its manifest (files with a checksum are hashed again)."""
+    if not (out / MANIFEST).is_file():
+        raise UsageError(f"{out}: no {MANIFEST}; run augcli expand first")
+    known = {MANIFEST, RUN_INFO, "report.html", *(read_run_info(out) or {}).get("files", [])}
+    verdict = Verdict()
+    for rec in read_manifest(out / MANIFEST).values():
+        if rec.get("status") != "ok" or not rec.get("output"):
+            continue
+        side = rec.get("annotations") or {}
+        known.update(p for p in (side.get("mask"), side.get("sidecar")) if p)
+        known.update(rec.get("sidecars", []))
+        if rec.get("record") is not None:  # a record of a record file: the file's line checks it
+            continue
+        known.add(rec["output"])
+        path = out / rec["output"]
+        verdict.checked += 1
+        if not path.is_file():
+            verdict.missing.append(rec["output"])
+        elif rec.get("sha256") and sha256_file(path) != rec["sha256"]:
+            verdict.changed.append(rec["output"])
+    for dirpath, _dirs, files in os.walk(out):
+        for name in files:
+            rel = (Path(dirpath) / name).relative_to(out).as_posix()
+            if rel not in known:
+                verdict.extra.append(rel)
+    verdict.extra.sort()
+    return verdict
