@@ -324,6 +324,18 @@ def verify(
     raise typer.Exit(0 if verdict.ok else 1)
 
 
+@app.command()
+def schema() -> None:
+    """Print a JSON Schema of the recipe (generated from the op registry) for editors.
+
+    Save it (augcli schema > augcli.schema.json) and put
+    '# yaml-language-server: $schema=augcli.schema.json' on a recipe's first line.
+    """
+    from augcli.schema import recipe_schema
+
+    typer.echo(json.dumps(recipe_schema(), indent=1))
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -1,0 +1,164 @@
+"""`augcli schema`: a JSON Schema of the recipe, generated from the op registry and the params,
+so editors (the YAML language server) complete and check recipes in step with the code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from augcli.modality import get_modality
+from augcli.ops import modalities, p_spec, registry
+from augcli.params import Nullable, Param
+from augcli.recipe import PATH_KEYS, SECTION_KEYS, TOP_LEVEL
+
+SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
+
+
+def param_schema(spec: Param) -> dict[str, Any]:
+    """How one parameter may be written: a value, or a [lo, hi] range where it is sampled."""
+    out: dict[str, Any]
+    if spec.kind in ("float", "int"):
+        number: dict[str, Any] = {"type": "number" if spec.kind == "float" else "integer"}
+        if spec.low is not None:
+            number["exclusiveMinimum" if spec.low_open else "minimum"] = spec.low
+        if spec.high is not None:
+            number["maximum"] = spec.high
+        out = number
+        if spec.sampled:
+            out = {
+                "anyOf": [number, {"type": "array", "items": number, "minItems": 2, "maxItems": 2}]
+            }
+    elif spec.kind == "bool":
+        out = {"type": "boolean"}
+    elif spec.kind == "choice":
+        out = {"enum": list(spec.choices)}
+    elif spec.kind == "text":
+        out = {"type": "string", "minLength": 1}
+    else:  # size
+        out = {
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "items": {"type": "integer", "minimum": 1},
+                },
+            ]
+        }
+    if isinstance(spec, Nullable):
+        out = {"anyOf": [{"type": "null"}, out]}
+    desc = spec.help + (f" ({spec.unit})" if spec.unit else "")
+    return {**out, "description": desc}
+
+
+def _op_schema(name: str, cls: Any) -> dict[str, Any]:
+    props = {"p": param_schema(p_spec()), **{k: param_schema(s) for k, s in cls.params.items()}}
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    body = {"type": ["object", "null"], "properties": props, "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {name: body},
+        "required": [name],
+        "additionalProperties": False,
+        "description": doc,
+    }
+
+
+def _steps(modality: str) -> dict[str, Any]:
+    ops = registry(modality)
+    step_ref = {"$ref": f"#/$defs/{modality}_step"}
+    steps = {"type": "array", "minItems": 1, "items": step_ref}
+    combinator = {
+        "one_of": {
+            "anyOf": [
+                steps,
+                {
+                    "type": "object",
+                    "required": ["ops"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "ops": steps,
+                        "p": param_schema(p_spec()),
+                        "weights": {"type": "array"},
+                    },
+                },
+            ]
+        },
+        "some_of": {
+            "anyOf": [
+                steps,
+                {
+                    "type": "object",
+                    "required": ["ops"],
+                    "additionalProperties": False,
+                    "properties": {"ops": steps, "p": param_schema(p_spec()), "n": {}},
+                },
+            ]
+        },
+    }
+    variants: list[dict[str, Any]] = [{"enum": sorted(ops)}]
+    variants += [_op_schema(n, c) for n, c in ops.items()]
+    variants += [
+        {"type": "object", "properties": {k: v}, "required": [k], "additionalProperties": False}
+        for k, v in combinator.items()
+    ]
+    return {"anyOf": variants}
+
+
+def _section(modality: str) -> dict[str, Any]:
+    mod = get_modality(modality)
+    steps = {"type": "array", "minItems": 1, "items": {"$ref": f"#/$defs/{modality}_step"}}
+    node = {
+        "type": "object",
+        "required": ["ops"],
+        "additionalProperties": False,
+        "properties": {
+            "ops": steps,
+            "after": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+        },
+    }
+    globs = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    props: dict[str, Any] = {
+        "include": globs,
+        "exclude": globs,
+        "pipeline": steps,
+        "graph": {"type": "object", "additionalProperties": node},
+    }
+    props.update({k: param_schema(s) for k, s in mod.settings.items()})
+    props.update({k: {"description": "see the README"} for k in mod.extra_keys})
+    assert set(SECTION_KEYS) <= set(props)
+    return {
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+        "oneOf": [{"required": ["pipeline"]}, {"required": ["graph"]}],
+    }
+
+
+def recipe_schema() -> dict[str, Any]:
+    """The whole recipe's schema (draft 2020-12)."""
+    props: dict[str, Any] = {k: param_schema(s) for k, s in TOP_LEVEL.items()}
+    props.update(
+        {
+            k: {"type": "string", "description": f"{k} folder, relative to the recipe"}
+            for k in PATH_KEYS
+        }
+    )
+    props["workers"] = {
+        "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}, {"type": "null"}]
+    }
+    defs = {}
+    for m in modalities():
+        props[m] = _section(m)
+        defs[f"{m}_step"] = _steps(m)
+    return {
+        "$schema": SCHEMA_URL,
+        "title": "augcli recipe",
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+        "$defs": defs,
+        "anyOf": [{"required": [m]} for m in modalities()],
+    }
