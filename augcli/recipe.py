@@ -12,14 +12,15 @@ from typing import Any
 
 import yaml
 
+from augcli.engine.budget import parse_balance, parse_splits
 from augcli.errors import RecipeError
 from augcli.graph import Graph, parse_section_graph
 from augcli.modality import get_modality
 from augcli.ops import modalities
-from augcli.params import Param
+from augcli.params import Nullable, Param
 
 RECIPE_VERSION = 1
-SECTION_KEYS = ("include", "exclude", "pipeline", "graph")
+SECTION_KEYS = ("include", "exclude", "pipeline", "graph", "balance")
 
 TOP_LEVEL: dict[str, Param] = {
     "version": Param(
@@ -49,7 +50,15 @@ TOP_LEVEL: dict[str, Param] = {
     "keep_originals": Param(kind="bool", default=False, help="copy each input to the output too"),
 }
 PATH_KEYS = ("input", "output")
-OTHER_KEYS = ("workers",)
+_MAX_OUTPUTS = Nullable(
+    kind="int",
+    default=None,
+    low=0,
+    sampled=False,
+    meaning="no budget",
+    help="most augmented outputs the run writes",
+)
+OTHER_KEYS = ("workers", "max_outputs", "splits", "allow_test_split")
 
 
 @dataclass
@@ -62,6 +71,7 @@ class Section:
     settings: dict[str, Any]
     graph: Graph
     raw: dict[str, Any]
+    balance: Any = None
 
 
 @dataclass
@@ -76,6 +86,8 @@ class Recipe:
     workers: int | None
     sections: dict[str, Section] = field(default_factory=dict)
     version: int = RECIPE_VERSION
+    max_outputs: int | None = None
+    splits: tuple[str, ...] | None = None
     lines: dict[str, int] = field(default_factory=dict, repr=False)
 
     def locate(self, exc: RecipeError) -> RecipeError:
@@ -92,6 +104,8 @@ class Recipe:
             "seed": self.seed,
             "copies": self.copies,
             "keep_originals": self.keep_originals,
+            "max_outputs": self.max_outputs,
+            "splits": self.splits,
             "sections": {m: s.raw for m, s in sorted(self.sections.items())},
             # files a section names (lexicons, tables) by content, not by path
             "files": {
@@ -224,6 +238,8 @@ def parse_recipe(data: Any, file: Path) -> Recipe:
         output=paths["output"],
         workers=parse_workers(data.get("workers"), "workers"),
         version=values["version"],
+        max_outputs=_MAX_OUTPUTS.validate(data.get("max_outputs"), "max_outputs"),
+        splits=parse_splits(data.get("splits"), data.get("allow_test_split"), "splits"),
     )
     for modality in modalities():
         if modality in data:
@@ -278,7 +294,8 @@ def parse_section(raw: Any, modality: str, base: Path) -> Section:
     }
     settings.update(mod.parse_extra(raw, modality, base))
     graph = parse_section_graph(raw, modality, modality)
-    return Section(modality, include, exclude, settings, graph, raw)
+    balance = parse_balance(raw.get("balance"), f"{modality}.balance")
+    return Section(modality, include, exclude, settings, graph, raw, balance)
 
 
 def _globs(value: Any, path: str) -> list[str] | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from augcli.engine.budget import cap, copies_needed, output_counts
 from augcli.engine.scan import InputFile
 from augcli.errors import UsageError
 from augcli.graph import Graph
@@ -76,6 +77,7 @@ class Job:
     fuse: dict[str, bool] = field(default_factory=dict)
     copies: int = 1
     keep_originals: bool = False
+    notes: list[str] = field(default_factory=list)  # what planning decided (splits, budget)
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -131,6 +133,7 @@ def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
         owner[path] = source
         return path
 
+    counts = _counts(recipe, job, inputs)
     for f in inputs:
         graph = job.graphs[f.modality]
         suffix = job.modalities[f.modality].output_suffix(PurePosixPath(f.relpath).suffix)
@@ -154,12 +157,38 @@ def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
             continue
         if recipe.keep_originals:
             task.original = claim(f.relpath, f.relpath)
-        for copy in range(recipe.copies):
+        emitted = 0
+        for copy in range(copies_needed(counts[f.relpath], len(graph.emitters))):
             for e in graph.emitters:
+                if emitted == counts[f.relpath]:
+                    break
+                emitted += 1
                 name = claim(output_name(f.relpath, e.id, copy, suffix), f.relpath)
                 task.outputs.append(OutputSpec(e.id, copy, name))
         tasks.append(task)
     return tasks
+
+
+def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]:
+    """Outputs per input (not record files): copies, or balance per class, then the budget."""
+    counts: dict[str, int] = {}
+    for name, section in recipe.sections.items():
+        mine = [
+            f
+            for f in inputs
+            if f.modality == name and job.modalities[name].plan_outputs(f.relpath) is None
+        ]
+        emitters = len(job.graphs[name].emitters)
+        counts.update(
+            output_counts(mine, recipe.copies, emitters, recipe.keep_originals, section.balance)
+        )
+    counts, cut = cap(counts, recipe.max_outputs)
+    if cut:
+        job.notes.append(
+            f"max_outputs {recipe.max_outputs} cuts {cut} of "
+            f"{cut + sum(counts.values())} planned outputs"
+        )
+    return counts
 
 
 def remaining(tasks: list[Task], done: set[str]) -> tuple[list[Task], int]:

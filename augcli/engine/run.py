@@ -14,6 +14,7 @@ from typing import Any
 
 from augcli import __version__
 from augcli.engine.atomic import sha256_file, sweep_tmp
+from augcli.engine.budget import select_splits
 from augcli.engine.executor import make_executor
 from augcli.engine.manifest import (
     MANIFEST,
@@ -125,6 +126,12 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, l
     job = Job.from_recipe(recipe, src, dst).bind()
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
     inputs, ignored = scan(src, recipe.sections, skip)
+    inputs, left_out = select_splits(inputs, recipe.splits)
+    if left_out:
+        job.notes.append(
+            f"splits: augmenting {', '.join(recipe.splits or ('train',))}; "
+            f"left out: {', '.join(left_out)}"
+        )
     job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 
@@ -189,6 +196,8 @@ def expand(recipe: Recipe, opts: Options) -> int:
     started = time.time()
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     dst = job.output_root
+    for note in job.notes:
+        log(f"augcli: {note}")
     if not inputs:
         print(
             f"augcli: warning: no input files found in {job.input_root} for the sections "
