@@ -11,6 +11,25 @@ from augcli.params import Nullable, Param
 from augcli.recipe import PATH_KEYS, SECTION_KEYS, TOP_LEVEL
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
+_COUNTS = {
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+    ]
+}
+BALANCE = {
+    "anyOf": [
+        {"const": "match_largest"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {"target": _COUNTS, "copies": _COUNTS},
+        },
+    ],
+    "description": "outputs per class: match_largest, {target: ...} or {copies: ...}",
+}
 
 
 def param_schema(spec: Param) -> dict[str, Any]:
@@ -125,6 +144,7 @@ def _section(modality: str) -> dict[str, Any]:
         "exclude": globs,
         "pipeline": steps,
         "graph": {"type": "object", "additionalProperties": node},
+        "balance": BALANCE,
     }
     props.update({k: param_schema(s) for k, s in mod.settings.items()})
     props.update({k: {"description": "see the README"} for k in mod.extra_keys})
@@ -149,6 +169,17 @@ def recipe_schema() -> dict[str, Any]:
     props["workers"] = {
         "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}, {"type": "null"}]
     }
+    props["max_outputs"] = {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+        "description": "most augmented outputs the run writes",
+    }
+    props["splits"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 1,
+        "description": "top-level folders to augment (default: train, if there is one)",
+    }
+    props["allow_test_split"] = {"type": "boolean"}
     defs = {}
     for m in modalities():
         props[m] = _section(m)

@@ -1,0 +1,73 @@
+"""The generated op reference is up to date, and `augcli init` writes recipes that validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import ROOT
+from typer.testing import CliRunner
+
+from augcli.cli import app
+from augcli.recipe import load_recipe
+from augcli.schema import recipe_schema
+
+runner = CliRunner()
+
+
+def test_ops_reference_is_current() -> None:
+    result = runner.invoke(app, ["ops", "--markdown"])
+    assert result.exit_code == 0, result.output
+    committed = (ROOT / "docs" / "OPS.md").read_text(encoding="utf-8")
+    assert committed == result.stdout, (
+        "docs/OPS.md is stale: run `augcli ops --markdown > docs/OPS.md` and commit it"
+    )
+
+
+def test_ops_markdown_is_deterministic_and_complete() -> None:
+    first = runner.invoke(app, ["ops", "--markdown"]).stdout
+    assert first == runner.invoke(app, ["ops", "--markdown"]).stdout
+    described = runner.invoke(app, ["ops", "--json"]).stdout
+    import json
+
+    for d in json.loads(described):
+        assert f'<a id="{d["modality"]}-{d["name"]}"></a>\n\n### {d["name"]}\n' in first
+    assert runner.invoke(app, ["ops", "--markdown", "--json"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "modalities", [["image"], ["text"], ["audio"], ["image", "text", "audio"], []]
+)
+def test_init_recipe_loads_and_validates(tmp_path: Path, modalities: list[str]) -> None:
+    args = ["init"] + [a for m in modalities for a in ("--modality", m)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (tmp_path / "input").mkdir()
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(result.stdout, encoding="utf-8")
+    loaded = load_recipe(recipe)
+    assert sorted(loaded.sections) == sorted(modalities or ["image"])
+    jsonschema.validate(yaml.safe_load(result.stdout), recipe_schema())
+    # every op line carries a comment
+    for line in result.stdout.splitlines():
+        if line.lstrip().startswith("- ") and not line.rstrip().endswith(":"):
+            assert "#" in line, line
+
+
+def test_init_output_writes_then_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "starter.yaml"
+    assert runner.invoke(app, ["init", "-m", "audio", "--output", str(target)]).exit_code == 0
+    written = target.read_text(encoding="utf-8")
+    assert "audio:" in written and "augcli validate starter.yaml" in written
+    result = runner.invoke(app, ["init", "--output", str(target)])
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert target.read_text(encoding="utf-8") == written
+
+
+def test_init_rejects_unknown_modality() -> None:
+    result = runner.invoke(app, ["init", "--modality", "video"])
+    assert result.exit_code == 2
+    assert "unknown modality" in result.output
