@@ -136,6 +136,7 @@ def validate(
             out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} output files")
         if any(t.chunk for t in mine) or modality == "text":
             out.append("  (a record file is one output file holding its augmented records)")
+    out.extend(job.notes)
     if ignored:
         out.append(f"ignored: {ignored} files that no section includes")
     typer.echo("\n".join(out))
