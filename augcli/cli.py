@@ -115,7 +115,7 @@ def validate(
 
     try:
         r = _load(recipe, copies=copies)
-        job, _inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
+        job, inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
     except AugcliError as exc:
         raise _fail(exc, exc.exit_code) from None
     out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
@@ -137,6 +137,9 @@ def validate(
         if any(t.chunk for t in mine) or modality == "text":
             out.append("  (a record file is one output file holding its augmented records)")
     out.extend(job.notes)
+    from augcli.engine.checks import dataset_warnings
+
+    out.extend(dataset_warnings(inputs, job.input_root))
     if ignored:
         out.append(f"ignored: {ignored} files that no section includes")
     typer.echo("\n".join(out))

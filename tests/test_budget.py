@@ -119,3 +119,16 @@ def test_bad_balance_is_a_located_recipe_error(tmp_path: Path, bad: str) -> None
     with pytest.raises(RecipeError) as err:
         load_recipe(path)
     assert f"{path}:4: image.balance" in str(err.value)
+
+
+def test_validate_warns_about_imbalance_and_test_splits(tmp_path: Path) -> None:
+    dataset(tmp_path / "data", {"big": 7, "small": 2})
+    dataset(tmp_path / "data", {"x": 1}, "test")
+    path = write_recipe(
+        tmp_path / "v.yaml", "input: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "balance: match_largest" in result.output
+    assert "splits: [train]" in result.output
+    assert not (tmp_path / "out").exists()
