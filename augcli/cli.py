@@ -182,13 +182,14 @@ def preview(
 ) -> None:
     """Render a contact sheet of the image section: per class, the first K inputs, each with
     the N augmented versions expand would write for it, captioned with the ops that fired.
-    Writes only the sheet, and prints its path.
+    An audio section gets a sheet of waveforms and spectrograms, with the clips in a folder
+    beside it; a text section an HTML page (and plain text here) with changed words marked.
+    Writes only these, and prints their paths.
 
     Exit codes: 0 written, 1 written with failed outputs (red tiles), 2 recipe/usage error.
     """
     from augcli.errors import AugcliError
-    from augcli.preview import PreviewOptions
-    from augcli.preview import preview as run_preview
+    from augcli.preview import PreviewOptions, preview_all
 
     def log(msg: str) -> None:
         typer.echo(msg, err=True)
@@ -196,14 +197,15 @@ def preview(
     try:
         r = _load(recipe, seed)
         opts = PreviewOptions(n, per_class, output, draw_annotations, input)
-        path, failed = run_preview(r, opts, log)
+        paths, failed = preview_all(r, opts, log, typer.echo)
     except AugcliError as exc:
         raise _fail(exc, exc.exit_code) from None
     for line in failed[:10]:
         log(f"augcli: failed: {line}")
     if len(failed) > 10:
         log(f"augcli: ... and {len(failed) - 10} more failures (shown on the sheet)")
-    typer.echo(str(path))
+    for path in paths:
+        typer.echo(str(path))
     raise typer.Exit(1 if failed else 0)
 
 

@@ -445,3 +445,51 @@ def iter_shots(rows: list[Row]) -> Iterator[tuple[int, int, Row, Shot]]:
     for r, row in enumerate(rows):
         for c, shot in enumerate((row.original, *row.outputs)):
             yield r, c, row, shot
+
+
+def preview_all(
+    recipe: Recipe,
+    opts: PreviewOptions,
+    log: Callable[[str], None] = lambda _msg: None,
+    echo: Callable[[str], None] = lambda _msg: None,
+) -> tuple[list[Path], list[str]]:
+    """Preview every section the recipe has: the image sheet (``--output``), the audio sheet
+    (``--output`` too without images, else ``<stem>-audio.png``) with its clips in
+    ``<sheet stem>_audio/``, and the text page ``<stem>.html`` (its plain text goes to ``echo``).
+    Returns the files written and the outputs that failed."""
+    from augcli import preview_media
+
+    media = [m for m in ("audio", "text") if m in recipe.sections]
+    if MODALITY not in recipe.sections and not media:
+        raise UsageError(
+            f"preview shows the image, audio and text sections, and {recipe.file} has none"
+        )
+    written: list[Path] = []
+    failed: list[str] = []
+    if MODALITY in recipe.sections:
+        path, bad = preview(recipe, opts, log)
+        written.append(path)
+        failed += bad
+    if not media:
+        return written, failed
+    job, _inputs, _ignored, tasks = prepare(recipe, Options(input=opts.input))
+    dest = check_destination(opts.output or Path(DEFAULT_OUTPUT), job)
+    if "audio" in recipe.sections:
+        sheet = (
+            dest if MODALITY not in recipe.sections else dest.with_name(f"{dest.stem}-audio.png")
+        )
+        if not any(t.modality == "audio" for t in tasks):
+            raise UsageError(f"no audio inputs found in {job.input_root}; nothing to preview")
+        failed += preview_media.audio_preview(job, tasks, opts.n, opts.per_class, sheet)
+        written += [sheet, sheet.with_name(f"{sheet.stem}_audio")]
+    if "text" in recipe.sections:
+        page = dest.with_suffix(".html")
+        if not any(t.modality == "text" for t in tasks):
+            raise UsageError(f"no text inputs found in {job.input_root}; nothing to preview")
+        plain, bad = preview_media.text_preview(
+            job, tasks, opts.n, opts.per_class, page, f"{recipe.file.name} seed {recipe.seed}"
+        )
+        echo(plain)
+        failed += bad
+        written.append(page)
+    return written, failed
