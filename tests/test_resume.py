@@ -130,3 +130,42 @@ def test_a_torn_manifest_line_is_tolerated(tmp_path: Path, many: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "out/run.json").read_text())["counts"]["outputs"] == 1
     assert tree_digest(tmp_path / "out") == _reference(tmp_path)
+
+
+def test_a_killed_chunked_text_run_resumes_to_the_same_tree(tmp_path: Path) -> None:
+    """Record files in chunks: parts of an unfinished file are swept and the file is redone."""
+    import json as _json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for k in range(6):
+        rows = [
+            {"text": f"The big dog number {i} ran quickly across the small field {k}.", "i": i}
+            for i in range(300)
+        ]
+        (data / f"f{k}.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    recipe_text = (
+        "version: 1\nseed: 2\ninput: data\noutput: {out}\ncopies: 3\n"
+        "keep_originals: true\ntext:\n  chunk_records: 50\n  pipeline:\n"
+        "    - synonym_replace: {{fraction: 0.5}}\n    - random_swap: {{n: 1}}\n"
+    )
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_text.format(out="out"))
+    proc = _start(recipe, 2)
+    _wait_for_lines(tmp_path / "out/manifest.jsonl", 400, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "--workers", "2", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ref = write_recipe(tmp_path / "ref.yaml", recipe_text.format(out="ref"))
+    subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(ref), "-q", "--workers", "1"],
+        check=True,
+        timeout=300,
+    )
+    assert tree_digest(tmp_path / "out") == tree_digest(tmp_path / "ref")
+    assert not [p for p in (tmp_path / "out").rglob("*") if ".augcli-tmp-" in p.name]
