@@ -28,21 +28,27 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
     mods: dict[str, Any] = {}
     done = same = 0
     skipped: list[str] = []
-    for rec in read_manifest(manifest).values():
-        if rec.get("status") != "ok" or not rec.get("node") or rec.get("record") is not None:
-            continue  # originals, failures, and records inside record files are not replayed
-        name = rec["modality"]
+    lines = list(read_manifest(manifest).values())
+
+    def modality(name: str) -> Any:
         if name not in mods:
-            section = recipe.sections[name]
-            mod = get_modality(name)(section.settings)
-            mod.bind(input_root, dest)
-            mods[name] = mod
-        mod = mods[name]
+            mods[name] = get_modality(name)(recipe.sections[name].settings)
+            mods[name].bind(input_root, dest)
+        return mods[name]
+
+    for rec in lines:
+        if rec.get("status") == "ok" and "records" in rec:  # a record file, rebuilt whole
+            target = replay_records(
+                rec, lines, modality(rec["modality"]), input_root, dest, recipe.keep_originals
+            )
+            done += 1
+            same += sha256_file(target) == rec.get("sha256")
+        if rec.get("status") != "ok" or not rec.get("node") or rec.get("record") is not None:
+            continue  # originals, failures, and records (their file is rebuilt above)
+        name = rec["modality"]
+        mod = modality(name)
         source = input_root / rec["source"]
         data = mod.read(source)
-        if type(mod).__name__ == "TextModality" and mod.kind(rec["source"]) is not None:
-            skipped.append(f"{rec['output']}: record files are not replayed yet")
-            continue
 
         def load(relpath: str, mod: Any = mod) -> Any:
             return mod.read(input_root / relpath)
@@ -56,6 +62,41 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
         done += 1
         same += sha256_file(target) == rec.get("sha256")
     return done, same, skipped
+
+
+def replay_records(
+    file_line: dict[str, Any],
+    lines: list[dict[str, Any]],
+    mod: Any,
+    input_root: Path,
+    dest: Path,
+    keep_originals: bool,
+) -> Path:
+    """Rebuild a record file: each augmented record replayed from its ops on the source
+    record's text, at its recorded place; kept originals fill the other places in order."""
+    from augcli.steps import PLAIN
+    from augcli.text.doc import TextDoc
+    from augcli.text.records import read_records, render, with_text
+
+    out_rel = file_line["output"]
+    source = file_line["source"]
+    rf = read_records(input_root / source, mod.kind(source), mod.config)
+    rows: list[Any] = [None] * file_line["records"]["output"]
+    for rec in lines:
+        record = rec.get("record")
+        if rec.get("output") != out_rel or not record or rec.get("status") != "ok":
+            continue
+        original = rf.records[record["input"]]
+        doc = TextDoc.parse(original.text, mod.config["rules"])
+        result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, PLAIN)
+        rows[record["output"]] = with_text(rf, original, result.text)
+    if keep_originals:
+        originals = iter(r.row for r in rf.records)
+        rows = [next(originals) if row is None else row for row in rows]
+    target = dest / out_rel
+    with atomic_path(target) as tmp:
+        tmp.write_text(render(rf, rows), encoding=mod.config.get("encoding", "utf-8"), newline="")
+    return target
 
 
 def geometry(log: list[dict[str, Any]], ops: Any, info: dict[str, Any]) -> Any:

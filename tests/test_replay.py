@@ -67,6 +67,8 @@ def test_replay_reproduces_audio_and_text_documents(tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
         assert " 0 differ" in result.output
+    again = tmp_path / "text-again/clinical_notes.csv"
+    assert again.read_bytes() == (tmp_path / "text/clinical_notes.csv").read_bytes()
 
 
 def test_replay_refuses_to_write_into_the_run(tmp_path: Path, images: Path) -> None:
