@@ -104,6 +104,21 @@ def load_coco(path: Path) -> CocoIndex:
     def bad(jpath: str, what: str, value: Any = ..., fix: str = FIX) -> Exception:
         return error(f"{path}: {jpath}", what, value, fix)
 
+    def entries(key: str, noun: str) -> Any:
+        """(index, JSON path, entry, id) of a list of objects with unique integer ids."""
+        seen: dict[Any, int] = {}
+        for i, entry in enumerate(doc[key]):
+            jp = f"{key}[{i}]"
+            if not isinstance(entry, dict):
+                raise bad(jp, "must be an object", entry)
+            eid = entry.get("id")
+            if not _is_id(eid):
+                raise bad(f"{jp}.id", "is missing or not an integer id", eid)
+            if eid in seen:
+                raise bad(f"{jp}.id", f"duplicate {noun} id ({key}[{seen[eid]}] has it too)", eid)
+            seen[eid] = i
+            yield i, jp, entry, eid
+
     if not isinstance(doc, dict):
         raise error(
             str(path),
@@ -121,17 +136,7 @@ def load_coco(path: Path) -> CocoIndex:
 
     categories: dict[Any, int] = {}
     category_keypoints: dict[Any, list[str]] = {}
-    for i, cat in enumerate(doc["categories"]):
-        jp = f"categories[{i}]"
-        if not isinstance(cat, dict):
-            raise bad(jp, "must be an object", cat)
-        cid = cat.get("id")
-        if not _is_id(cid):
-            raise bad(f"{jp}.id", "is missing or not an integer id", cid)
-        if cid in categories:
-            raise bad(
-                f"{jp}.id", f"duplicate category id (categories[{categories[cid]}] has it too)", cid
-            )
+    for i, jp, cat, cid in entries("categories", "category"):
         categories[cid] = i
         names = cat.get("keypoints")
         if names is not None:
@@ -143,15 +148,7 @@ def load_coco(path: Path) -> CocoIndex:
     images: dict[str, dict[str, Any]] = {}
     image_pos: dict[str, int] = {}
     ids: dict[Any, int] = {}
-    for i, img in enumerate(doc["images"]):
-        jp = f"images[{i}]"
-        if not isinstance(img, dict):
-            raise bad(jp, "must be an object", img)
-        iid = img.get("id")
-        if not _is_id(iid):
-            raise bad(f"{jp}.id", "is missing or not an integer id", iid)
-        if iid in ids:
-            raise bad(f"{jp}.id", f"duplicate image id (images[{ids[iid]}] has it too)", iid)
+    for i, jp, img, iid in entries("images", "image"):
         ids[iid] = i
         name = img.get("file_name")
         if not isinstance(name, str) or not name.strip():
@@ -172,19 +169,7 @@ def load_coco(path: Path) -> CocoIndex:
         image_pos[key] = i
 
     annotations: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
-    seen: dict[Any, int] = {}
-    for i, ann in enumerate(doc["annotations"]):
-        jp = f"annotations[{i}]"
-        if not isinstance(ann, dict):
-            raise bad(jp, "must be an object", ann)
-        aid = ann.get("id")
-        if not _is_id(aid):
-            raise bad(f"{jp}.id", "is missing or not an integer id", aid)
-        if aid in seen:
-            raise bad(
-                f"{jp}.id", f"duplicate annotation id (annotations[{seen[aid]}] has it too)", aid
-            )
-        seen[aid] = i
+    for i, jp, ann, _aid in entries("annotations", "annotation"):
         if not _is_id(ann.get("image_id")) or ann["image_id"] not in ids:
             raise bad(f"{jp}.image_id", "names no image in images", ann.get("image_id"))
         cid = ann.get("category_id")
