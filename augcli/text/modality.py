@@ -192,14 +192,25 @@ class TextModality(Modality):
         size = self.config.get("chunk_records", 2000)
         kind = self.kind(path.name)
         try:
-            n = len(read_records(path, kind, self.config).records) if kind else 0
+            n = len(self._records(path, kind).records) if kind else 0
         except (InputError, OSError):
             return [(0, 0)]  # the worker reports the problem, with its line
         return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
 
+    def _records(self, path: Path, kind: str) -> Any:
+        """The parsed record file; the last one is kept, since a worker usually gets several
+        chunks of the same file in a row (each chunk would otherwise parse the whole file)."""
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size, kind)
+        cached = getattr(self, "_last_records", None)
+        if cached is None or cached[0] != key:
+            cached = (key, read_records(path, kind, self.config))
+            self._last_records = cached
+        return cached[1]
+
     def _process_records(self, task: Any, job: Any, kind: str) -> list[dict[str, Any]]:
         source = job.input_root / task.source
-        rf = read_records(source, kind, self.config)
+        rf = self._records(source, kind)
         graph = job.graphs[self.name]
         rules = self.config["rules"]
         out_path = task.outputs[0].path
