@@ -9,8 +9,6 @@ from augcli.image.arrays import BORDER_MODES, INTERPOLATIONS
 from augcli.ops import Op
 from augcli.params import Param
 
-GROUPS = ("geometric", "color", "filter", "noise", "mixing")
-
 
 class ImageOp(Op):
     """Base of image ops. ``channels`` and ``dtypes`` say what an op takes; other inputs fail

@@ -35,7 +35,6 @@ from typing import Any
 from augcli.errors import RecipeError
 
 DEFAULT_FILE = "wordnet-synonyms.tsv.gz"
-POS = ("n", "v", "a", "r")
 ANY_POS = "*"
 _POS_ALIASES = {
     "n": "n",

@@ -153,8 +153,3 @@ def _symbol_end(text: str, classes: list[str], i: int) -> int:
 def words(tokens: Sequence[Token]) -> list[int]:
     """Indices of the word tokens, in order."""
     return [i for i, t in enumerate(tokens) if t.kind == "word"]
-
-
-def detokenize(tokens: Sequence[Token]) -> str:
-    """Join token texts back into a string (the inverse of ``tokenize``)."""
-    return "".join(t.text for t in tokens)
