@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augcli.engine.atomic import sha256_file
-from augcli.engine.manifest import MANIFEST, RUN_INFO, read_manifest, read_run_info
+from augcli.engine.manifest import MANIFEST, RUN_INFO, read_manifest, read_run_info, side_files
 from augcli.errors import UsageError
 
 
@@ -33,9 +33,7 @@ def verify(out: Path) -> Verdict:
     for rec in read_manifest(out / MANIFEST).values():
         if rec.get("status") != "ok" or not rec.get("output"):
             continue
-        side = rec.get("annotations") or {}
-        known.update(p for p in (side.get("mask"), side.get("sidecar")) if p)
-        known.update(rec.get("sidecars", []))
+        known.update(side_files(rec))
         if rec.get("record") is not None:  # a record of a record file: the file's line checks it
             continue
         known.add(rec["output"])

@@ -20,6 +20,12 @@ def record_key(rec: dict[str, Any]) -> str:
     return rec["output"] if rec.get("output") else f"source:{rec['source']}"
 
 
+def side_files(rec: dict[str, Any]) -> list[str]:
+    """Files a line's output brought along (mask, annotation sidecar, transcript sidecars)."""
+    side = rec.get("annotations") or {}
+    return [p for p in (side.get("mask"), side.get("sidecar"), *rec.get("sidecars", [])) if p]
+
+
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """The latest line per key; a torn last line (from a killed run) is ignored."""
     records: dict[str, dict[str, Any]] = {}

@@ -21,6 +21,7 @@ from augcli.engine.manifest import (
     ManifestWriter,
     read_manifest,
     read_run_info,
+    side_files,
     sorted_records,
     write_run_info,
 )
@@ -158,14 +159,7 @@ def _check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Any) -
         )
     removed = 0
     for rec in read_manifest(dst / MANIFEST).values():
-        side = rec.get("annotations") or {}
-        written = [
-            rec.get("output"),
-            side.get("mask"),
-            side.get("sidecar"),
-            *rec.get("sidecars", []),
-        ]
-        for rel in written:
+        for rel in [rec.get("output"), *side_files(rec)]:
             target = (dst / rel).resolve() if rel else None
             if target is not None and target.is_relative_to(dst) and target.is_file():
                 target.unlink()
