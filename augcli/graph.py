@@ -60,6 +60,10 @@ class Graph:
                 return e
         raise KeyError(emitter_id)
 
+    def ops(self) -> list[Op]:
+        """Every op of every node (inside combinators too)."""
+        return [leaf.op for node in self.nodes.values() for s in node.steps for leaf in s.leaves()]
+
     def describe(self) -> list[str]:
         """Human-readable lines: each node, its parents and its ops."""
         lines = []

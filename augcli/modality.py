@@ -72,6 +72,11 @@ class Modality(ABC):
         """Join a chunked record file's parts (in chunk order) into its output file."""
         raise TypeError(f"{self.name} files are not chunked")
 
+    def worker_limit(self, graph: Any) -> int | None:
+        """At most this many processes may run this modality's tasks (e.g. each loads a large
+        model), or None for no limit beyond ``workers``."""
+        return None
+
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """Modules the fork server imports once for these inputs (default: ``preload``)."""
         return self.preload

@@ -29,6 +29,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.text.eda",
         "augcli.text.substitute",
         "augcli.text.chars",
+        "augcli.text.generative",
     ),
     "audio": (
         "augcli.audio.modality",
@@ -98,6 +99,18 @@ class Op(ABC):
         op = cls(**config)
         op.check_config(path)
         return op
+
+    @classmethod
+    def for_replay(cls) -> Op:
+        """An instance that re-applies recorded params: default settings and no recipe-time
+        checks (``apply`` needs only the params; a model op does not need its model)."""
+        return cls(
+            **{
+                k: spec.validate(spec.default, f"{cls.name}.{k}")
+                for k, spec in cls.params.items()
+                if spec.default is not REQUIRED
+            }
+        )
 
     def check_config(self, path: str) -> None:  # noqa: B027 - optional hook
         """Cross-parameter checks at recipe time; raise RecipeError with ``path``."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,14 +16,33 @@ from augcli.errors import RecipeError
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "required"})()
 
-KINDS = ("float", "int", "bool", "choice", "size", "text")
+KINDS = ("float", "int", "bool", "choice", "size", "text", "texts")
+
+_RECIPE_DIR: ContextVar[Path | None] = ContextVar("recipe_dir", default=None)
+
+
+@contextmanager
+def recipe_dir_is(path: Path) -> Iterator[None]:
+    """While a recipe is parsed: the folder its relative paths (e.g. model folders) resolve
+    against."""
+    token = _RECIPE_DIR.set(path)
+    try:
+        yield
+    finally:
+        _RECIPE_DIR.reset(token)
+
+
+def recipe_dir() -> Path:
+    """The folder of the recipe being parsed (the working folder outside a recipe)."""
+    return _RECIPE_DIR.get() or Path.cwd()
 
 
 @dataclass(frozen=True)
 class Param:
     """How one op parameter is written, checked and drawn.
 
-    ``kind`` is float, int, bool, choice (one of ``choices``), text (a non-empty string) or size (a
+    ``kind`` is float, int, bool, choice (one of ``choices``), text (a non-empty string), texts
+    (one non-empty string or a list of them, kept as a tuple) or size (a
     fixed ``[height, width]`` pair of positive ints, or null). Numeric params with ``sampled=True`` take a fixed value or a
     ``[lo, hi]`` range, drawn uniformly per output (ints inclusive of both ends). ``low``/``high`` bound
     every allowed value (inclusive); ``low_open`` makes the lower bound exclusive.
@@ -84,6 +107,13 @@ class Param:
             if not isinstance(value, str) or not value:
                 raise RecipeError("must be non-empty text", path=path, value=value)
             return value
+        if self.kind == "texts":
+            items = value if isinstance(value, list) else [value]
+            if not items or not all(isinstance(v, str) and v for v in items):
+                raise RecipeError(
+                    "must be non-empty text or a list of them", path=path, value=value
+                )
+            return tuple(items)
         if self.kind == "choice":
             if value not in self.choices:
                 raise RecipeError(

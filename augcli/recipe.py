@@ -17,7 +17,7 @@ from augcli.errors import RecipeError
 from augcli.graph import Graph, parse_section_graph
 from augcli.modality import get_modality
 from augcli.ops import modalities
-from augcli.params import Nullable, Param
+from augcli.params import Nullable, Param, recipe_dir_is
 
 RECIPE_VERSION = 1
 SECTION_KEYS = ("include", "exclude", "pipeline", "graph", "balance")
@@ -222,6 +222,12 @@ def parse_recipe(data: Any, file: Path) -> Recipe:
             )
     values = {k: spec.validate(data.get(k, spec.default), k) for k, spec in TOP_LEVEL.items()}
     base = file.resolve().parent
+    with recipe_dir_is(base):
+        return _parse_recipe(data, values, file, base)
+
+
+def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base: Path) -> Recipe:
+    """The recipe's settings and sections; relative paths resolve against ``base``."""
     paths: dict[str, Path | None] = {}
     for key in PATH_KEYS:
         v = data.get(key)

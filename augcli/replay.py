@@ -74,7 +74,6 @@ def replay_records(
 ) -> Path:
     """Rebuild a record file: each augmented record replayed from its ops on the source
     record's text, at its recorded place; kept originals fill the other places in order."""
-    from augcli.steps import PLAIN
     from augcli.text.doc import TextDoc
     from augcli.text.records import read_records, render, with_text
 
@@ -88,7 +87,7 @@ def replay_records(
             continue
         original = rf.records[record["input"]]
         doc = TextDoc.parse(original.text, mod.config["rules"])
-        result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, PLAIN)
+        result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, mod.applier())
         rows[record["output"]] = with_text(rf, original, result.text)
     if keep_originals:
         originals = iter(r.row for r in rf.records)
@@ -108,7 +107,7 @@ def geometry(log: list[dict[str, Any]], ops: Any, info: dict[str, Any]) -> Any:
     for entry in log:
         if not entry["applied"]:
             continue
-        op = ops[entry["op"]].from_recipe({}, "replay")
+        op = ops[entry["op"]].for_replay()
         m = op.geometry(entry["params"], info)
         if m is not None:
             matrix = np.asarray(m, dtype=np.float64) @ matrix

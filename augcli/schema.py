@@ -52,6 +52,9 @@ def param_schema(spec: Param) -> dict[str, Any]:
         out = {"enum": list(spec.choices)}
     elif spec.kind == "text":
         out = {"type": "string", "minLength": 1}
+    elif spec.kind == "texts":
+        one = {"type": "string", "minLength": 1}
+        out = {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
     else:  # size
         out = {
             "anyOf": [

@@ -247,7 +247,7 @@ def replay(
         if not entry["applied"]:
             i += 1
             continue
-        op = ops[entry["op"]].from_recipe({}, "replay")
+        op = ops[entry["op"]].for_replay()
         if "fused" not in entry:
             data = applier.apply(op, data, entry["params"], info(data), load)
             i += 1
@@ -259,7 +259,7 @@ def replay(
             i += 1
             if not e["applied"]:
                 continue
-            o = ops[e["op"]].from_recipe({}, "replay")
+            o = ops[e["op"]].for_replay()
             chain.append((o, e["params"], current))
             entries.append(dict(e))
             current = o.out_info(e["params"], current)

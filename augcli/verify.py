@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augcli.engine.atomic import sha256_file
-from augcli.engine.manifest import MANIFEST, RUN_INFO, read_manifest, read_run_info, side_files
+from augcli.engine.manifest import (
+    MANIFEST,
+    RUN_INFO,
+    STATE_DIR,
+    read_manifest,
+    read_run_info,
+    side_files,
+)
 from augcli.errors import UsageError
 
 
@@ -43,7 +50,9 @@ def verify(out: Path) -> Verdict:
             verdict.missing.append(rec["output"])
         elif rec.get("sha256") and sha256_file(path) != rec["sha256"]:
             verdict.changed.append(rec["output"])
-    for dirpath, _dirs, files in os.walk(out):
+    for dirpath, dirs, files in os.walk(out):
+        if Path(dirpath) == out and STATE_DIR in dirs:
+            dirs.remove(STATE_DIR)  # augcli's own state (the model response cache)
         for name in files:
             rel = (Path(dirpath) / name).relative_to(out).as_posix()
             if rel not in known:

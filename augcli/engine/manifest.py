@@ -10,6 +10,7 @@ from augcli.engine.atomic import write_text_atomic
 
 MANIFEST = "manifest.jsonl"
 RUN_INFO = "run.json"
+STATE_DIR = ".augcli"  # augcli's own state in an output folder (the model response cache)
 
 
 def record_key(rec: dict[str, Any]) -> str:

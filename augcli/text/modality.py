@@ -13,6 +13,7 @@ from augcli.engine.atomic import TMP_MARK, atomic_path, sha256_file
 from augcli.errors import InputError, RecipeError
 from augcli.modality import Modality, describe_error
 from augcli.params import Param
+from augcli.steps import Applier
 from augcli.text.doc import TextDoc
 from augcli.text.records import (
     RECORD_SUFFIXES,
@@ -77,8 +78,17 @@ class TextModality(Modality):
             low=0,
             high=50,
             sampled=False,
-            help="new sub-seeds tried for an output that is a duplicate or over "
-            "max_change, before it is recorded as unchanged",
+            help="new sub-seeds tried for an output that is a duplicate, over "
+            "max_change or rejected by a model op's filters, before it is recorded as unchanged",
+        ),
+        "model_workers": Param(
+            kind="int",
+            default=1,
+            low=1,
+            high=64,
+            sampled=False,
+            help="processes that run text tasks when the recipe has a model op "
+            "(back_translate, paraphrase): each loads the model once",
         ),
     }
 
@@ -124,7 +134,38 @@ class TextModality(Modality):
         path.write_text(data.text, encoding=self.config.get("encoding", "utf-8"))
 
     def info(self, data: Any) -> dict[str, Any]:
-        return {"doc": data, "lexicon": self.lexicon, "substitutions": self.substitutions}
+        return {
+            "doc": data,
+            "lexicon": self.lexicon,
+            "substitutions": self.substitutions,
+            "models": self.models,
+        }
+
+    def applier(self) -> Applier:
+        return TextApplier(self.config["rules"])
+
+    def worker_limit(self, graph: Any) -> int | None:
+        if any(getattr(op, "loads_model", False) for op in graph.ops()):
+            return self.config.get("model_workers", 1)
+        return None
+
+    @property
+    def models(self) -> Any:
+        """This process's model service (model ops only; see text.models.service)."""
+        if not hasattr(self, "_models"):
+            from augcli.text.models.hf import default_threads
+            from augcli.text.models.service import ModelService, open_cache
+
+            self._models = ModelService(
+                open_cache(self.output_root),
+                default_threads(self.config.get("model_workers", 1)),
+            )
+        return self._models
+
+    def settled(self, run: Any) -> Any:
+        """Run one pass over a task's records; with model ops, again until every model request
+        it made is answered (batched between passes)."""
+        return self.models.settle(run)
 
     @property
     def lexicon(self) -> Any:
@@ -163,6 +204,19 @@ class TextModality(Modality):
         records (an unchanged or over-max_change output is recorded, not written)."""
         source = job.input_root / task.source
         doc = self.read(source)
+        graph = job.graphs[self.name]
+
+        def augment() -> list[dict[str, Any]]:
+            seen = {doc.text}
+            lines = []
+            for out in task.outputs:
+                e = graph.emitter(out.node)
+                line = self._one(task, job, graph, e, out.copy, task.source, doc, seen, task.label)
+                line["output"] = out.path
+                lines.append(line)
+            return lines
+
+        made = self.settled(augment)
         records: list[dict[str, Any]] = []
         if task.original is not None:
             dest = job.output_root / task.original
@@ -171,15 +225,9 @@ class TextModality(Modality):
             records.append(
                 task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
             )
-        graph = job.graphs[self.name]
-        seen = {doc.text}
-        for out in task.outputs:
-            line = self._one(
-                task, job, graph, graph.emitter(out.node), out.copy, task.source, doc, seen
-            )
-            line["output"] = out.path
+        for line in made:
             if line["status"] == "ok":
-                dest = job.output_root / out.path
+                dest = job.output_root / line["output"]
                 with atomic_path(dest) as tmp:
                     tmp.write_text(
                         line.pop("text"), encoding=self.config.get("encoding", "utf-8"), newline=""
@@ -215,29 +263,35 @@ class TextModality(Modality):
         rules = self.config["rules"]
         out_path = task.outputs[0].path
         first, stop = (task.chunk[2], task.chunk[3]) if task.chunk else (0, len(rf.records))
-        rows: list[Any] = []
-        records: list[dict[str, Any]] = []
-        n_unchanged = 0
-        for i in range(first, stop):
-            rec = rf.records[i]
-            if job.keep_originals:
-                rows.append(rec.row)
-            doc = TextDoc.parse(rec.text, rules)
-            seen = {rec.text}
-            label = rec.label if rec.label is not None else task.label
-            for e in graph.emitters:
-                for copy in range(job.copies):
-                    line = self._one(task, job, graph, e, copy, f"{task.source}#{i}", doc, seen)
-                    line.update(output=out_path, label=label)
-                    line["record"] = {"input": i, "line": rec.line}
-                    if task.chunk:
-                        line["record"]["chunk"] = task.chunk[0]
-                    if line["status"] == "ok":
-                        line["record"]["output"] = len(rows)
-                        rows.append(with_text(rf, rec, line.pop("text")))
-                    else:
-                        n_unchanged += line["status"] == "unchanged"
-                    records.append(line)
+
+        def augment() -> tuple[list[Any], list[dict[str, Any]], int]:
+            rows: list[Any] = []
+            records: list[dict[str, Any]] = []
+            n_unchanged = 0
+            for i in range(first, stop):
+                rec = rf.records[i]
+                if job.keep_originals:
+                    rows.append(rec.row)
+                doc = TextDoc.parse(rec.text, rules)
+                seen = {rec.text}
+                label = rec.label if rec.label is not None else task.label
+                for e in graph.emitters:
+                    for copy in range(job.copies):
+                        key = f"{task.source}#{i}"
+                        line = self._one(task, job, graph, e, copy, key, doc, seen, label)
+                        line.update(output=out_path, label=label)
+                        line["record"] = {"input": i, "line": rec.line}
+                        if task.chunk:
+                            line["record"]["chunk"] = task.chunk[0]
+                        if line["status"] == "ok":
+                            line["record"]["output"] = len(rows)
+                            rows.append(with_text(rf, rec, line.pop("text")))
+                        else:
+                            n_unchanged += line["status"] == "unchanged"
+                        records.append(line)
+            return rows, records, n_unchanged
+
+        rows, records, n_unchanged = self.settled(augment)
         counts = {"input": stop - first, "output": len(rows), "unchanged": n_unchanged}
         encoding = self.config.get("encoding", "utf-8")
         if task.chunk is None:
@@ -286,12 +340,21 @@ class TextModality(Modality):
         key: str,
         doc: TextDoc,
         seen: set[str],
+        label: str | None = None,
     ) -> dict[str, Any]:
         """Make one augmented record (``key`` names it in the seed): retried with new sub-seeds
-        while it is a duplicate (of its source or an earlier output of the same record) or
-        changes more than ``max_change``."""
+        while it is a duplicate (of its source or an earlier output of the same record), changes
+        more than ``max_change`` or fails a model op's quality filters. A model answer not known
+        yet gives a ``pending`` line (see ``settled``)."""
+        from augcli.text.models.quality import Rejected
+        from augcli.text.models.service import Pending
+
         max_change = self.config.get("max_change", 1.0)
         reason = ""
+
+        def info(data: Any) -> dict[str, Any]:
+            return {**self.info(data), "label": label}
+
         for attempt in range(self.config.get("retries", 3) + 1):
             suffix = f"~{attempt}" if attempt else ""
 
@@ -301,8 +364,20 @@ class TextModality(Modality):
             seed = seed_of(".".join(emitter.path))
             try:
                 result, log, _ = graph.run(
-                    emitter, doc, seed_of, self.info, {}, None, job.fuse.get(self.name, True)
+                    emitter,
+                    doc,
+                    seed_of,
+                    info,
+                    {},
+                    None,
+                    job.fuse.get(self.name, True),
+                    self.applier(),
                 )
+            except Pending:
+                return task.record(emitter.id, copy, seed, [], "pending", None, None, None)
+            except Rejected as exc:
+                reason = f"rejected: {exc}"
+                continue
             except Exception as exc:
                 return task.record(
                     emitter.id, copy, seed, [], "failed", describe_error(exc), None, None
@@ -331,6 +406,18 @@ class TextModality(Modality):
         line = task.record(emitter.id, copy, None, [], "unchanged", reason, None, None)
         line["attempt"] = attempt
         return line
+
+
+class TextApplier(Applier):
+    """Ops that write a new text (model ops: ``rewrites``) get its protected words marked
+    again, so the next op in the pipeline leaves them alone too."""
+
+    def __init__(self, rules: Any) -> None:
+        self.rules = rules
+
+    def apply(self, op: Any, data: Any, params: Any, info: Any, load: Any) -> Any:
+        out = super().apply(op, data, params, info, load)
+        return TextDoc.parse(out.text, self.rules) if getattr(op, "rewrites", False) else out
 
 
 def changed_share(source: list[str], output: list[str]) -> float:

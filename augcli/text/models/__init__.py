@@ -1,0 +1,1 @@
+"""Model-backed text ops: back-translation and generative paraphrase (optional extras)."""

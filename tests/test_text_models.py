@@ -1,0 +1,446 @@
+"""The model text ops (back_translate, paraphrase) with tiny local models made in the tests and
+a loopback chat server: the op contract, batching, one load per process, determinism, the
+response cache, filters, replay, and the recipe-time checks (extras, missing models, privacy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers", reason="the translate/llm extras are not installed")
+
+from chat_server import ChatServer
+from conftest import ROOT, tree_digest, write_recipe
+from rows_text_models import MODEL_ROWS, NO_FILTERS
+from tinymodels import make_causal, make_marian
+from typer.testing import CliRunner
+
+from augcli.cli import app
+from augcli.errors import RecipeError
+from augcli.ops import registry
+from augcli.params import recipe_dir_is
+from augcli.seeding import generator
+from augcli.text.doc import TextDoc
+from augcli.text.models import hf
+from augcli.text.models.quality import Rejected
+from augcli.text.models.service import ModelService, Pending
+from augcli.text.protect import ProtectRules, compile_rules
+
+runner = CliRunner()
+RULES = compile_rules({"protect_defaults": True, "protect": []}, "text")
+NOTES = [
+    ("No evidence of pneumonia.", "normal"),
+    ("Mild cardiomegaly is present. There is no pleural effusion.", "abnormal"),
+    ("The patient denies chest pain.", "normal"),
+    ("Heart size is normal and the lungs are clear.", "normal"),
+    ("Small nodule in the left upper lobe, 4 mm.", "abnormal"),
+]
+CACHE = ("run.json", ".augcli/model-cache.sqlite")
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "marian": str(make_marian(root / "marian-en-de", seed=0)),
+        "marian_back": str(make_marian(root / "marian-de-en", seed=1)),
+        "causal": str(make_causal(root / "causal", seed=0)),
+    }
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as s:
+        yield s
+
+
+def fill(value, names: dict[str, str]):
+    if isinstance(value, str):
+        return value.format(**names) if "{" in value else value
+    return value
+
+
+def build(name: str, row: dict, names: dict[str, str]):
+    with recipe_dir_is(Path.cwd()):
+        return registry("text")[name].from_recipe(
+            {k: fill(v, names) for k, v in row.items()}, f"test.{name}"
+        )
+
+
+def sample_settled(op, doc: TextDoc, seed: int, service: ModelService) -> dict:
+    """sample() with its model requests answered, as the modality's rounds do."""
+    info = {"doc": doc, "models": service, "label": "normal"}
+
+    def once() -> dict:
+        try:
+            return op.sample(generator(seed), info)
+        except Pending:
+            return {}
+
+    return service.settle(once)
+
+
+def dataset(root: Path, n: int = len(NOTES)) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [json.dumps({"text": t, "label": lab, "id": i}) for i, (t, lab) in enumerate(NOTES[:n])]
+    (root / "notes.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def recipe(tmp_path: Path, op: str, params: dict, out: str = "out", extra: str = "") -> Path:
+    body = (
+        f"seed: 5\ninput: data\noutput: {out}\ncopies: 2\ntext:\n{extra}  pipeline:\n"
+        f"    - {op}: {json.dumps(params)}\n"
+    )
+    return write_recipe(tmp_path / f"{out}.yaml", body)
+
+
+def expand(path: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["expand", str(path), "-q", *args])
+    return result.exit_code, result.output
+
+
+def lines(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def bt(models: dict[str, str], **kw) -> dict:
+    base = {"forward_model": models["marian"], "backward_model": models["marian_back"]}
+    return {**base, "max_length": 24, **NO_FILTERS, **kw}
+
+
+# -- the op contract ------------------------------------------------------------------------------
+def test_every_model_op_has_rows():
+    model_ops = {n for n, c in registry("text").items() if getattr(c, "loads_model", False)}
+    assert model_ops == set(MODEL_ROWS)
+
+
+ROWS = [(name, i) for name, rows in sorted(MODEL_ROWS.items()) for i in range(len(rows))]
+
+
+@pytest.mark.parametrize(("name", "row"), ROWS)
+def test_model_op_contract(name: str, row: int, models, server) -> None:
+    op = build(name, MODEL_ROWS[name][row], {**models, "url": server.url})
+    doc = TextDoc.parse("No evidence of pneumonia. The heart is normal.", RULES)
+    service = ModelService()
+    params = sample_settled(op, doc, 3, service)
+    assert params and params == sample_settled(op, doc, 3, service), "same generator, same params"
+    assert json.loads(json.dumps(params)) == params, "params must be JSON-safe"
+    assert isinstance(params["text"], str) and params["text"].strip()
+    out = op.apply(doc, params)
+    assert out.text == params["text"] and op.apply(doc, params) == out, "apply is pure"
+    assert doc.text == "No evidence of pneumonia. The heart is normal."
+    replayed = type(op).for_replay().apply(doc, json.loads(json.dumps(params)))
+    assert replayed.text == out.text, "the manifest's params replay it without the model"
+    clone = pickle.loads(pickle.dumps(op))
+    assert sample_settled(clone, doc, 3, ModelService()) == params
+    desc = type(op).describe()
+    assert desc["group"] == "model" and "p" in desc["params"]
+
+
+def test_sampling_draws_differ_by_seed_and_beam_search_does_not(models):
+    doc = TextDoc.parse("Mild cardiomegaly is present.", RULES)
+    sampled = build("back_translate", MODEL_ROWS["back_translate"][1], models)
+    texts = {sample_settled(sampled, doc, s, ModelService())["text"] for s in range(6)}
+    assert len(texts) > 1
+    beams = build("back_translate", MODEL_ROWS["back_translate"][0], models)
+    texts = {sample_settled(beams, doc, s, ModelService())["text"] for s in range(4)}
+    assert len(texts) == 1
+
+
+def test_back_translate_keeps_the_text_between_sentences(models):
+    op = build("back_translate", MODEL_ROWS["back_translate"][0], models)
+    doc = TextDoc.parse("  No evidence of pneumonia.\n\nThe heart is normal.  ", RULES)
+    params = sample_settled(op, doc, 0, ModelService())
+    assert params["text"].startswith("  ") and params["text"].endswith("  ")
+    assert "\n\n" in params["text"] and "\n\n" in params["pivot_text"]
+
+
+# -- batching, loading, determinism -----------------------------------------------------------------
+def test_records_go_to_the_model_in_batches_and_it_loads_once(tmp_path, models, monkeypatch):
+    dataset(tmp_path / "data")
+    calls: list[int] = []
+    loads: list[str] = []
+    generate, load = hf.HFBackend._generate, hf.HFBackend._load_now
+
+    def counting_generate(self, requests, seeds):
+        calls.append(len(requests))
+        return generate(self, requests, seeds)
+
+    def counting_load(self):
+        loads.append(self.path)
+        return load(self)
+
+    monkeypatch.setattr(hf.HFBackend, "_generate", counting_generate)
+    monkeypatch.setattr(hf.HFBackend, "_load_now", counting_load)
+    params = bt(models, batch_size=4, beams=1, sample=True)
+    code, out = expand(recipe(tmp_path, "back_translate", params), "--workers", "1")
+    assert code == 0, out
+    sentences = 6  # five records, one of them two sentences
+    requests = 2 * sentences * 2  # forward and backward, two copies (own seeds)
+    assert sum(calls) == requests
+    assert max(calls) <= 4 and len(calls) == 2 * 3  # 12 per direction in batches of 4
+    assert sorted(loads) == sorted([models["marian"], models["marian_back"]])
+
+
+def test_outputs_identical_for_any_worker_count_and_chunking(tmp_path, models):
+    dataset(tmp_path / "data")
+    params = bt(models, beams=1, sample=True, batch_size=3)
+    code, out = expand(recipe(tmp_path, "back_translate", params, "one"), "--workers", "1")
+    assert code == 0, out
+    code, out = expand(
+        recipe(tmp_path, "back_translate", params, "two", "  chunk_records: 2\n"),
+        "--workers",
+        "2",
+    )
+    assert code == 0, out
+    assert tree_digest(tmp_path / "one", CACHE) == tree_digest(tmp_path / "two", CACHE)
+    ok = [r for r in lines(tmp_path / "one") if r.get("record") and r["status"] == "ok"]
+    assert len(ok) >= 6
+    for rec in ok:
+        (entry,) = rec["ops"]
+        assert entry["op"] == "back_translate" and entry["params"]["pivot"] == "de"
+        assert set(entry["params"]) == {"pivot", "seed", "pivot_text", "text"}
+
+
+def test_replay_rebuilds_model_outputs_without_the_model(tmp_path, models, monkeypatch):
+    dataset(tmp_path / "data")
+    path = recipe(tmp_path, "back_translate", bt(models, beams=1, sample=True))
+    code, out = expand(path)
+    assert code == 0, out
+
+    def no_model(*args):
+        raise AssertionError("replay must not run the model")
+
+    monkeypatch.setattr(hf.HFBackend, "_load_now", no_model)
+    result = runner.invoke(app, ["replay", str(path), "--to", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert "0 differ" in result.output
+    again = (tmp_path / "again/notes.jsonl").read_bytes()
+    assert again == (tmp_path / "out/notes.jsonl").read_bytes()
+
+
+def test_resume_answers_from_the_cache(tmp_path, models, monkeypatch):
+    dataset(tmp_path / "data")
+    path = recipe(tmp_path, "back_translate", bt(models, beams=1, sample=True))
+    code, _ = expand(path)
+    assert code == 0
+    first = (tmp_path / "out/notes.jsonl").read_bytes()
+    calls: list[int] = []
+    generate = hf.HFBackend._generate
+    monkeypatch.setattr(
+        hf.HFBackend, "_generate", lambda s, r, seeds: calls.append(len(r)) or generate(s, r, seeds)
+    )
+    code, out = expand(path, "--overwrite", "--workers", "1")
+    assert code == 0, out
+    assert calls == [], "every answer came from .augcli/model-cache.sqlite"
+    assert (tmp_path / "out/notes.jsonl").read_bytes() == first
+    assert (tmp_path / "out/.augcli/model-cache.sqlite").is_file()
+    result = runner.invoke(app, ["verify", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+
+
+def test_default_filters_reject_nonsense_and_say_why(tmp_path, models):
+    dataset(tmp_path / "data")
+    params = {"forward_model": models["marian"], "backward_model": models["marian_back"]}
+    code, out = expand(recipe(tmp_path, "back_translate", {**params, "max_length": 24}))
+    assert code == 0, out
+    recs = [r for r in lines(tmp_path / "out") if r.get("record")]
+    assert recs and all(r["status"] == "unchanged" for r in recs)
+    assert all(r["error"].startswith("rejected: ") for r in recs)
+    rows = (tmp_path / "out/notes.jsonl").read_text().splitlines()
+    assert rows == [], "nothing is written for rejected records (keep_originals is off)"
+
+
+def test_paraphrase_local_causal_end_to_end(tmp_path, models):
+    dataset(tmp_path / "data")
+    params = {"model": models["causal"], "max_length": 10, "prompt": "[{label}] {text}"}
+    params.update(NO_FILTERS)
+    code, out = expand(recipe(tmp_path, "paraphrase", params), "--workers", "2")
+    assert code == 0, out
+    ok = [r for r in lines(tmp_path / "out") if r.get("record") and r["status"] == "ok"]
+    assert ok and all(r["ops"][0]["params"]["seed"] is not None for r in ok)
+
+
+# -- the endpoint backend end to end -----------------------------------------------------------------
+def test_paraphrase_endpoint_cache_and_secret(tmp_path, server, monkeypatch):
+    dataset(tmp_path / "data")
+    secret = "sk-test-Zq81x0NEVERWRITTEN"
+    monkeypatch.setenv("AUGCLI_TEST_KEY", secret)
+    params = {
+        "backend": "openai",
+        "base_url": server.url,
+        "model": "fake-llm",
+        "api_key_env": "AUGCLI_TEST_KEY",
+        "backoff": 0.01,
+    }
+    path = recipe(tmp_path, "paraphrase", params)
+    code, out = expand(path, "--workers", "1")
+    assert code == 0, out
+    first = len(server.requests)
+    # The fake server ignores the seed: copy 1 repeats copy 0, so it is retried 3 times and left
+    # unchanged (5 records x (1 + 1 + 3) requests).
+    assert first == len(NOTES) * 5
+    recs = [r for r in lines(tmp_path / "out") if r.get("record")]
+    assert sorted(r["status"] for r in recs) == ["ok"] * 5 + ["unchanged"] * 5
+    assert all("identical" in r["error"] for r in recs if r["status"] == "unchanged")
+    assert all(h.get("Authorization") == f"Bearer {secret}" for _, h in server.requests)
+    bodies = [b for b, _ in server.requests]
+    assert {b["model"] for b in bodies} == {"fake-llm"}
+    assert all(isinstance(b["seed"], int) for b in bodies)
+    rows = [json.loads(x) for x in (tmp_path / "out/notes.jsonl").read_text().splitlines()]
+    assert "evidence No of pneumonia." in {r["text"] for r in rows}
+    assert {r["label"] for r in rows} == {"normal", "abnormal"}
+    for file in (tmp_path / "out").rglob("*"):
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file
+    code, out = expand(path, "--overwrite", "--workers", "1")
+    assert code == 0, out
+    assert len(server.requests) == first, "a rerun is answered from the cache"
+
+
+def test_protected_words_filter_and_reprotection(tmp_path, server):
+    """An answer that drops the negation is rejected; an accepted answer's negation is
+    protected again, so a later random_delete cannot remove it."""
+    dataset(tmp_path / "data", 1)
+
+    def respond(body: dict):
+        text = body["messages"][-1]["content"].rsplit("\n\n", 1)[-1]
+        answer = (
+            "Evidence of pneumonia." if body["seed"] % 2 else "There is no evidence for pneumonia."
+        )
+        assert text == NOTES[0][0]
+        return 200, {}, {"choices": [{"message": {"role": "assistant", "content": answer}}]}
+
+    server.responder = respond
+    params = {"backend": "openai", "base_url": server.url, "model": "m", "min_similarity": 0}
+    body = (
+        "seed: 5\ninput: data\noutput: out\ncopies: 2\ntext:\n  retries: 6\n  pipeline:\n"
+        f"    - paraphrase: {json.dumps(params)}\n    - random_delete: {{fraction: 1.0}}\n"
+    )
+    code, out = expand(write_recipe(tmp_path / "r.yaml", body), "--workers", "1")
+    assert code == 0, out
+    recs = [r for r in lines(tmp_path / "out") if r.get("record")]
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert ok, recs
+    rows = [json.loads(x)["text"] for x in (tmp_path / "out/notes.jsonl").read_text().splitlines()]
+    assert all("no evidence for pneumonia" in r for r in rows), rows
+    assert all(r["ops"][0]["params"]["text"] == "There is no evidence for pneumonia." for r in ok)
+    rejected = [r for r in recs if r["status"] == "unchanged"]
+    assert all("identical" in r["error"] or "rejected" in r["error"] for r in rejected)
+
+
+# -- recipe-time checks -------------------------------------------------------------------------------
+def validate(path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "augcli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_missing_model_exits_2_with_the_fetch_command(tmp_path):
+    dataset(tmp_path / "data")
+    path = recipe(tmp_path, "back_translate", {"pivot": "de"})
+    result = validate(path, {"HF_HUB_CACHE": str(tmp_path / "empty-cache")})
+    assert result.returncode == 2
+    assert "out.yaml:" in result.stderr and "text.pipeline[0].back_translate" in result.stderr
+    assert "hf download Helsinki-NLP/opus-mt-en-de" in result.stderr
+    assert "allow_download: true" in result.stderr
+
+
+def test_names_resolve_in_the_local_hub_cache(tmp_path, models):
+    """pivot: de finds Helsinki-NLP/opus-mt-en-de and -de-en in a Hugging Face cache folder."""
+    cache = tmp_path / "hub"
+    for name, src in (("en-de", models["marian"]), ("de-en", models["marian_back"])):
+        repo = cache / f"models--Helsinki-NLP--opus-mt-{name}"
+        snap = repo / "snapshots" / ("0" * 40)
+        snap.parent.mkdir(parents=True)
+        import shutil
+
+        shutil.copytree(src, snap)
+        (repo / "refs").mkdir()
+        (repo / "refs/main").write_text("0" * 40)
+    dataset(tmp_path / "data")
+    path = recipe(tmp_path, "back_translate", {"pivot": ["de"], "max_length": 16, **NO_FILTERS})
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    assert validate(path, env).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "augcli", "expand", str(path), "-q"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/notes.jsonl").read_text().strip()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"backend": "openai", "base_url": "http://10.1.2.3:8000/v1", "model": "m"},
+            "allow_remote",
+        ),
+        ({"backend": "openai", "model": "m"}, "needs base_url"),
+        ({"model": "./nowhere"}, "model folder does not exist"),
+        (
+            {
+                "backend": "openai",
+                "base_url": "http://127.0.0.1:1/v1",
+                "model": "m",
+                "prompt": "Reword {txt}",
+            },
+            "prompt must contain {text}",
+        ),
+        ({"model": "x", "base_url": "http://127.0.0.1:1/v1"}, "only for backend: openai"),
+    ],
+)
+def test_paraphrase_recipe_errors(tmp_path, params, message):
+    dataset(tmp_path / "data")
+    result = validate(recipe(tmp_path, "paraphrase", params))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "text.pipeline[0].paraphrase" in result.stderr
+
+
+def test_back_translate_recipe_errors(models):
+    with pytest.raises(RecipeError, match="needs a single pivot"):
+        build("back_translate", {"pivot": ["de", "fr"], "forward_model": models["marian"]}, {})
+    with pytest.raises(RecipeError, match="is not a language code"):
+        build("back_translate", {"pivot": "German"}, {})
+    with pytest.raises(RecipeError, match="beams and sample exclude"):
+        build("back_translate", bt(models, sample=True, beams=4), {})
+
+
+def test_a_missing_extra_names_the_install_command(monkeypatch):
+    real = hf.importlib.util.find_spec
+    monkeypatch.setattr(
+        hf.importlib.util, "find_spec", lambda m: None if m == "sentencepiece" else real(m)
+    )
+    with pytest.raises(RecipeError, match=r"pip install 'augcli\[translate\]'"):
+        build("back_translate", {"pivot": "de"}, {})
+
+
+def test_a_model_that_fails_to_load_fails_its_records_with_path_and_reason(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "marian", "is_encoder_decoder": true}')
+    dataset(tmp_path / "data", 2)
+    params = {"model": str(broken), **NO_FILTERS}
+    code, _ = expand(recipe(tmp_path, "paraphrase", params))
+    assert code == 1
+    recs = [r for r in lines(tmp_path / "out") if r.get("record")]
+    assert recs and all(r["status"] == "failed" for r in recs)
+    assert all(f"could not load model {broken}" in r["error"] for r in recs)
+
+
+def test_rejected_is_a_retry_not_a_failure():
+    assert issubclass(Rejected, Exception) and not issubclass(Rejected, RecipeError)
+    assert ProtectRules() is not None
