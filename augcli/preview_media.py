@@ -271,20 +271,29 @@ def text_entries(job: Job, tasks: list[Task], n: int, per_class: int) -> list[En
                 )
                 taken += 1
                 continue
-            for key, doc, lab in items:
-                seen = {doc.text}
-                if kind is None:
-                    order = [(e, c, True) for e, c in outputs_for(graph, n)]
-                else:
-                    order = _wanted(graph, n, job.copies)
-                made = {}
-                for e, c, keep in order:
-                    line = modality._one(task, job, graph, e, c, key, doc, seen)
-                    if keep:
-                        made[e.id, c] = _version(line)
-                versions = [made[e.id, c] for e, c in outputs_for(graph, n)]
-                entries.append(Entry(key, lab, doc.text, versions))
-                taken += 1
+            if kind is None:
+                order = [(e, c, True) for e, c in outputs_for(graph, n)]
+            else:
+                order = _wanted(graph, n, job.copies)
+
+            def versions(
+                items: list[Any] = items, order: list[Any] = order, task: Task = task
+            ) -> list[Entry]:
+                made_entries = []
+                for key, doc, lab in items:
+                    seen = {doc.text}
+                    made = {}
+                    for e, c, keep in order:
+                        line = modality._one(task, job, graph, e, c, key, doc, seen, lab)
+                        if keep:
+                            made[e.id, c] = _version(line)
+                    shown = [made[e.id, c] for e, c in outputs_for(graph, n)]
+                    made_entries.append(Entry(key, lab, doc.text, shown))
+                return made_entries
+
+            made_entries = modality.settled(versions)  # model requests of the file batched
+            entries.extend(made_entries)
+            taken += len(made_entries)
     return entries
 
 

@@ -444,3 +444,19 @@ def test_a_model_that_fails_to_load_fails_its_records_with_path_and_reason(tmp_p
 def test_rejected_is_a_retry_not_a_failure():
     assert issubclass(Rejected, Exception) and not issubclass(Rejected, RecipeError)
     assert ProtectRules() is not None
+
+
+def test_preview_shows_what_expand_writes_with_a_model_op(tmp_path, server):
+    dataset(tmp_path / "data", 3)
+    params = {"backend": "openai", "base_url": server.url, "model": "m", "backoff": 0.01}
+    path = recipe(tmp_path, "paraphrase", params)
+    sheet = tmp_path / "prev" / "p.png"
+    result = runner.invoke(app, ["preview", str(path), "-n", "1", "--output", str(sheet)])
+    assert result.exit_code == 0, result.output
+    shown = [x.split(": ", 1)[1] for x in result.stdout.splitlines() if x.startswith("  aug_")]
+    assert "evidence No of pneumonia." in shown
+    assert not (tmp_path / "out").exists(), "preview writes nothing into the output folder"
+    code, out = expand(path)
+    assert code == 0, out
+    rows = [json.loads(x)["text"] for x in (tmp_path / "out/notes.jsonl").read_text().splitlines()]
+    assert shown and all(text in rows for text in shown)
