@@ -30,7 +30,7 @@ from augcli.text.doc import TextDoc
 from augcli.text.models import hf
 from augcli.text.models.quality import Rejected
 from augcli.text.models.service import ModelService, Pending
-from augcli.text.protect import ProtectRules, compile_rules
+from augcli.text.protect import compile_rules
 
 runner = CliRunner()
 RULES = compile_rules({"protect_defaults": True, "protect": []}, "text")
@@ -356,20 +356,21 @@ def test_missing_model_exits_2_with_the_fetch_command(tmp_path):
     assert "allow_download: true" in result.stderr
 
 
-def test_names_resolve_in_the_local_hub_cache(tmp_path, models):
-    """pivot: de finds Helsinki-NLP/opus-mt-en-de and -de-en in a Hugging Face cache folder."""
-    cache = tmp_path / "hub"
-    for name, src in (("en-de", models["marian"]), ("de-en", models["marian_back"])):
-        repo = cache / f"models--Helsinki-NLP--opus-mt-{name}"
-        snap = repo / "snapshots" / ("0" * 40)
-        snap.parent.mkdir(parents=True)
-        import shutil
+def test_names_resolve_in_the_local_hub_cache_and_pivots_vary(tmp_path, models):
+    """pivot: [de, fr] finds Helsinki-NLP/opus-mt-en-de, -de-en, -en-fr and -fr-en in a Hugging
+    Face cache folder (offline); each output draws one pivot."""
+    import shutil
 
-        shutil.copytree(src, snap)
+    cache = tmp_path / "hub"
+    for pair in ("en-de", "de-en", "en-fr", "fr-en"):
+        src = models["marian"] if pair.startswith("en") else models["marian_back"]
+        repo = cache / f"models--Helsinki-NLP--opus-mt-{pair}"
+        shutil.copytree(src, repo / "snapshots" / ("0" * 40))
         (repo / "refs").mkdir()
         (repo / "refs/main").write_text("0" * 40)
     dataset(tmp_path / "data")
-    path = recipe(tmp_path, "back_translate", {"pivot": ["de"], "max_length": 16, **NO_FILTERS})
+    params = {"pivot": ["de", "fr"], "max_length": 16, "beams": 1, "sample": True, **NO_FILTERS}
+    path = recipe(tmp_path, "back_translate", params)
     env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     assert validate(path, env).returncode == 0
     result = subprocess.run(
@@ -379,7 +380,52 @@ def test_names_resolve_in_the_local_hub_cache(tmp_path, models):
         env={**os.environ, **env},
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out/notes.jsonl").read_text().strip()
+    ok = [r for r in lines(tmp_path / "out") if r.get("record") and r["status"] == "ok"]
+    assert {r["ops"][0]["params"]["pivot"] for r in ok} == {"de", "fr"}
+
+
+def test_a_document_is_translated_sentence_by_sentence(tmp_path, models):
+    (tmp_path / "data").mkdir()
+    text = "No evidence of pneumonia.\n\nThe heart is normal. Lungs are clear.\n"
+    (tmp_path / "data/report.txt").write_text(text, encoding="utf-8")
+    code, out = expand(recipe(tmp_path, "back_translate", bt(models, beams=1, sample=True)))
+    assert code == 0, out
+    written = sorted((tmp_path / "out").glob("report__aug_*.txt"))
+    assert len(written) == 2
+    for f in written:
+        new = f.read_text(encoding="utf-8")
+        assert new.count("\n\n") == 1 and new.endswith("\n") and new != text
+    (line,) = [r for r in lines(tmp_path / "out") if r["output"] == "report__aug_0.txt"]
+    assert line["ops"][0]["params"]["text"] == written[0].read_text(encoding="utf-8")
+
+
+def test_quality_filters_and_cleaning():
+    from augcli.text.models.quality import check, clean_output, protected_words, similarity
+
+    doc = TextDoc.parse("No evidence of pneumonia. A 4 mm nodule.", RULES)
+    assert protected_words(doc) == ["no", "evidence", "pneumonia", "4", "mm"]
+    kw = {"min_length_ratio": 0.5, "max_length_ratio": 2.0, "min_similarity": 0.3}
+    check(doc, "There is no evidence for pneumonia. One 4 mm nodule.", keep_protected=True, **kw)
+    for bad, reason in [
+        ("Evidence of pneumonia. A 4 mm nodule.", "lost protected words 'no'"),
+        ("No evidence of pneumonia. A 5 mm nodule.", "'4'"),
+        ("no evidence of pneumonia a 4 mm nodule", "same as the source"),
+        ("No evidence of pneumonia. A 4 mm nodule. " * 3, "length"),
+        ("", "no text"),
+    ]:
+        with pytest.raises(Rejected, match=reason):
+            check(doc, bad, keep_protected=True, **kw)
+    off_topic = "The weather in Paris is lovely in the spring, no 4 mm umbrellas needed."
+    assert similarity(doc.text, off_topic) < 0.3
+    with pytest.raises(Rejected, match="similarity"):
+        check(doc, off_topic, keep_protected=False, **{**kw, "max_length_ratio": 5})
+    assert similarity("Mild cardiomegaly is present.", "There is mild cardiomegaly.") > 0.4
+    src = "No evidence of pneumonia."
+    assert clean_output('"No sign of pneumonia."', src) == "No sign of pneumonia."
+    assert clean_output("Here is a paraphrase:\n\nNo sign of pneumonia.\nHope it helps!", src) == (
+        "No sign of pneumonia."
+    )
+    assert clean_output("Line one.\nLine two.", "a\nb") == "Line one.\nLine two."
 
 
 @pytest.mark.parametrize(
@@ -441,11 +487,6 @@ def test_a_model_that_fails_to_load_fails_its_records_with_path_and_reason(tmp_p
     assert all(f"could not load model {broken}" in r["error"] for r in recs)
 
 
-def test_rejected_is_a_retry_not_a_failure():
-    assert issubclass(Rejected, Exception) and not issubclass(Rejected, RecipeError)
-    assert ProtectRules() is not None
-
-
 def test_preview_shows_what_expand_writes_with_a_model_op(tmp_path, server):
     dataset(tmp_path / "data", 3)
     params = {"backend": "openai", "base_url": server.url, "model": "m", "backoff": 0.01}
@@ -460,3 +501,52 @@ def test_preview_shows_what_expand_writes_with_a_model_op(tmp_path, server):
     assert code == 0, out
     rows = [json.loads(x)["text"] for x in (tmp_path / "out/notes.jsonl").read_text().splitlines()]
     assert shown and all(text in rows for text in shown)
+
+
+# -- model workers ------------------------------------------------------------------------------------
+class _StubPool:
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class _StubCtx:
+    def Pool(self, size, initializer=None, initargs=()):
+        return _StubPool(size)
+
+
+@pytest.mark.parametrize(
+    ("workers", "limit", "sizes"),
+    [
+        (4, 1, {"image": 3, "text": 1}),
+        (4, 2, {"image": 2, "text": 2}),
+        (1, 2, {"image": 1, "text": 1}),
+    ],
+)
+def test_model_tasks_get_their_own_smaller_pool(workers, limit, sizes):
+    from augcli.engine.executor import PoolExecutor
+    from augcli.engine.plan import Task
+
+    executor = PoolExecutor.__new__(PoolExecutor)
+    executor.ctx, executor.job, executor.workers = _StubCtx(), None, workers
+    executor.limits, executor.pools = {"image": None, "text": limit}, []
+    tasks = [Task(f"{m}{i}", m, None) for m in ("image", "text") for i in range(3)]
+    lanes = executor._lanes(tasks)
+    got = {lane[0].modality: pool.size for pool, lane in lanes}
+    assert got == sizes
+    assert sorted(t.source for _, lane in lanes for t in lane) == sorted(t.source for t in tasks)
+
+
+def test_worker_limit_only_with_a_model_op(tmp_path, models):
+    from augcli.recipe import load_recipe
+
+    dataset(tmp_path / "data")
+    plain = load_recipe(recipe(tmp_path, "random_swap", {"n": 1}, "a", "  model_workers: 3\n"))
+    with_model = load_recipe(
+        recipe(tmp_path, "back_translate", bt(models), "b", "  model_workers: 3\n")
+    )
+    from augcli.modality import get_modality
+
+    text = get_modality("text")
+    assert text(plain.sections["text"].settings).worker_limit(plain.sections["text"].graph) is None
+    section = with_model.sections["text"]
+    assert text(section.settings).worker_limit(section.graph) == 3
