@@ -115,6 +115,11 @@ class Op(ABC):
     def check_config(self, path: str) -> None:  # noqa: B027 - optional hook
         """Cross-parameter checks at recipe time; raise RecipeError with ``path``."""
 
+    def resources(self) -> dict[str, dict[str, str]]:
+        """Outside things that decide this op's outputs (e.g. models): name -> description with
+        a ``fingerprint``. Recorded in run.json; a changed fingerprint makes it another recipe."""
+        return {}
+
     def check_input(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Per-file checks (e.g. a channel count the op cannot handle); raise InputError."""
 

@@ -97,6 +97,15 @@ class Recipe:
             return exc
         return exc.located(str(self.file), line_of(exc.path, self.lines))
 
+    def resources(self) -> dict[str, dict[str, str]]:
+        """What each op uses from outside the recipe (models), by ``<modality>.<op>.<name>``."""
+        return {
+            f"{m}.{op.name}.{name}": desc
+            for m, s in sorted(self.sections.items())
+            for op in s.graph.ops()
+            for name, desc in op.resources().items()
+        }
+
     def fingerprint(self) -> str:
         """Hash of everything that decides output bytes (not paths, not the worker count)."""
         doc = {
@@ -110,6 +119,11 @@ class Recipe:
             # files a section names (lexicons, tables) by content, not by path
             "files": {
                 m: {k: v for k, v in sorted(s.settings.items()) if k.endswith("_fingerprint")}
+                for m, s in sorted(self.sections.items())
+            },
+            # models and endpoints the ops use, by fingerprint (a new snapshot: another recipe)
+            "resources": {
+                m: sorted(r["fingerprint"] for op in s.graph.ops() for r in op.resources().values())
                 for m, s in sorted(self.sections.items())
             },
         }

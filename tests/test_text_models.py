@@ -550,3 +550,23 @@ def test_worker_limit_only_with_a_model_op(tmp_path, models):
     assert text(plain.sections["text"].settings).worker_limit(plain.sections["text"].graph) is None
     section = with_model.sections["text"]
     assert text(section.settings).worker_limit(section.graph) == 3
+
+
+def test_run_json_names_the_models_and_a_changed_model_is_another_recipe(tmp_path, models):
+    import shutil
+
+    local = tmp_path / "fwd"
+    shutil.copytree(models["marian"], local)
+    dataset(tmp_path / "data", 2)
+    params = bt(models, beams=1, sample=True, forward_model=str(local))
+    path = recipe(tmp_path, "back_translate", params)
+    code, out = expand(path)
+    assert code == 0, out
+    info = json.loads((tmp_path / "out/run.json").read_text())
+    res = info["resources"]
+    assert res["text.back_translate.en-de"]["path"] == str(local)
+    assert len(res["text.back_translate.de-en"]["fingerprint"]) == 16
+    (local / "extra.txt").write_text("a new snapshot")
+    hf.fingerprint.cache_clear()
+    code, out = expand(path)
+    assert code == 2 and "different recipe" in out

@@ -218,6 +218,8 @@ def expand(recipe: Recipe, opts: Options) -> int:
         "versions": _versions(),
         "status": "running",
     }
+    if recipe.resources():
+        run_info["resources"] = recipe.resources()
     write_run_info(dst, run_info)
     if swept:
         log(f"augcli: removed {swept} temporary files left by an interrupted run")

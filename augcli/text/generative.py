@@ -294,6 +294,16 @@ class BackTranslate(ModelOp):
                 resolve_model(bwd, c["allow_download"], f"{path}.backward_model"),
             )
 
+    def resources(self) -> dict[str, dict[str, str]]:
+        from augcli.text.models.hf import describe_model
+
+        out = {}
+        src = self.config["source"]
+        for pivot, (fwd, bwd) in getattr(self, "models", {}).items():
+            out[f"{src}-{pivot}"] = describe_model(fwd)
+            out[f"{pivot}-{src}"] = describe_model(bwd)
+        return out
+
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         doc: TextDoc = info["doc"]
         pivots = self.config["pivot"]
@@ -487,6 +497,19 @@ class Paraphrase(ModelOp):
         require_extra("llm", self.name, path)
         self.path = resolve_model(c["model"], c["allow_download"], f"{path}.model")
         self.kind = model_kind(self.path)
+
+    def resources(self) -> dict[str, dict[str, str]]:
+        c = self.config
+        if c["backend"] == "openai":
+            if not hasattr(self, "base_url"):
+                return {}
+            ident = f"{self.base_url}|{c['model']}"
+            return {"endpoint": {"url": self.base_url, "model": c["model"], "fingerprint": ident}}
+        if not hasattr(self, "path"):
+            return {}
+        from augcli.text.models.hf import describe_model
+
+        return {"model": describe_model(self.path)}
 
     def backend_for(self, service: ModelService) -> Backend:
         c = self.config

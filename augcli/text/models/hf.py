@@ -8,6 +8,7 @@ so a record's output never depends on which other records shared its batch."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -83,6 +84,7 @@ def resolve_model(ref: str, allow_download: bool, where: str) -> str:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)
 def fingerprint(path: str) -> str:
     """What identifies a model's outputs: its config and the names and sizes of its files (a
     hub name that is not downloaded yet is its own fingerprint)."""
@@ -97,6 +99,11 @@ def fingerprint(path: str) -> str:
         if (folder / name).is_file():
             h.update((folder / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def describe_model(path: str) -> dict[str, str]:
+    """A model as run.json records it: its folder (or hub name) and fingerprint."""
+    return {"path": path, "fingerprint": fingerprint(path)}
 
 
 def model_kind(path: str) -> str:

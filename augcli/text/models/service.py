@@ -78,6 +78,8 @@ class ModelService:
                     answers: list[str | ModelError] = backend.run([requests[k] for k in batch])
                 except ModelError as exc:  # the model could not run at all: every request fails
                     answers = [exc] * len(batch)
+                except Exception as exc:  # e.g. out of memory: this batch's records fail
+                    answers = [ModelError(f"{type(exc).__name__}: {exc}")] * len(batch)
                 self.stats["batches"] += 1
                 self.stats["requests"] += len(batch)
                 fresh = {k: a for k, a in zip(batch, answers, strict=True) if isinstance(a, str)}
