@@ -136,6 +136,9 @@ def validate(
             out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} output files")
         if any(t.chunk for t in mine) or modality == "text":
             out.append("  (a record file is one output file holding its augmented records)")
+    for name, desc in r.resources().items():
+        shown = desc.get("path") or desc.get("url")
+        out.append(f"uses {name}: {shown} (fingerprint {desc['fingerprint'][:16]})")
     out.extend(job.notes)
     from augcli.engine.checks import dataset_warnings
 

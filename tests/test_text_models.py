@@ -372,7 +372,10 @@ def test_names_resolve_in_the_local_hub_cache_and_pivots_vary(tmp_path, models):
     params = {"pivot": ["de", "fr"], "max_length": 16, "beams": 1, "sample": True, **NO_FILTERS}
     path = recipe(tmp_path, "back_translate", params)
     env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    assert validate(path, env).returncode == 0
+    checked = validate(path, env)
+    assert checked.returncode == 0, checked.stderr
+    snapshot = cache / "models--Helsinki-NLP--opus-mt-fr-en" / "snapshots" / ("0" * 40)
+    assert f"uses text.back_translate.fr-en: {snapshot} (fingerprint " in checked.stdout
     result = subprocess.run(
         [sys.executable, "-m", "augcli", "expand", str(path), "-q"],
         capture_output=True,

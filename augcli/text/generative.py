@@ -9,6 +9,7 @@ the task's records again (see ``augcli.text.models.service``)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from typing import Any, ClassVar
@@ -503,7 +504,7 @@ class Paraphrase(ModelOp):
         if c["backend"] == "openai":
             if not hasattr(self, "base_url"):
                 return {}
-            ident = f"{self.base_url}|{c['model']}"
+            ident = hashlib.sha256(f"{self.base_url}|{c['model']}".encode()).hexdigest()[:16]
             return {"endpoint": {"url": self.base_url, "model": c["model"], "fingerprint": ident}}
         if not hasattr(self, "path"):
             return {}
