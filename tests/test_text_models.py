@@ -176,6 +176,7 @@ def test_records_go_to_the_model_in_batches_and_it_loads_once(tmp_path, models, 
         loads.append(self.path)
         return load(self)
 
+    monkeypatch.setattr(hf, "_LOADED", {})
     monkeypatch.setattr(hf.HFBackend, "_generate", counting_generate)
     monkeypatch.setattr(hf.HFBackend, "_load_now", counting_load)
     params = bt(models, batch_size=4, beams=1, sample=True)
@@ -217,6 +218,7 @@ def test_replay_rebuilds_model_outputs_without_the_model(tmp_path, models, monke
     def no_model(*args):
         raise AssertionError("replay must not run the model")
 
+    monkeypatch.setattr(hf, "_LOADED", {})
     monkeypatch.setattr(hf.HFBackend, "_load_now", no_model)
     result = runner.invoke(app, ["replay", str(path), "--to", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
@@ -573,3 +575,22 @@ def test_run_json_names_the_models_and_a_changed_model_is_another_recipe(tmp_pat
     hf.fingerprint.cache_clear()
     code, out = expand(path)
     assert code == 2 and "different recipe" in out
+
+
+def test_ops_sharing_a_model_load_it_once(tmp_path, models, monkeypatch):
+    dataset(tmp_path / "data", 3)
+    loads: list[str] = []
+    load = hf.HFBackend._load_now
+    monkeypatch.setattr(hf, "_LOADED", {})
+    monkeypatch.setattr(hf.HFBackend, "_load_now", lambda s: loads.append(s.path) or load(s))
+    a = json.dumps(bt(models, beams=1, sample=True))
+    b = json.dumps(bt(models, beams=2))
+    body = (
+        "seed: 5\ninput: data\noutput: out\ncopies: 4\ntext:\n  pipeline:\n"
+        f"    - one_of:\n        - back_translate: {a}\n        - back_translate: {b}\n"
+    )
+    code, out = expand(write_recipe(tmp_path / "r.yaml", body), "--workers", "1")
+    assert code == 0, out
+    recs = [r for r in lines(tmp_path / "out") if r.get("ops")]
+    assert {i for r in recs for i, e in enumerate(r["ops"]) if e["applied"]} == {0, 1}
+    assert sorted(loads) == sorted([models["marian"], models["marian_back"]])

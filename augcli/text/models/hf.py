@@ -135,6 +135,9 @@ class Decoding:
         )
 
 
+_LOADED: dict[tuple[str, str, bool], tuple[Any, Any, str]] = {}  # this process's models
+
+
 class HFBackend:
     """A local model, loaded on first use in the process that uses it, run in batches."""
 
@@ -178,8 +181,11 @@ class HFBackend:
             raise self._failed
         if self._model is not None:
             return
+        where = (self.path, self.device, self.allow_download)
         try:
-            self._load_now()
+            if where not in _LOADED:  # backends that differ only in decoding share the weights
+                _LOADED[where] = self._load_now()
+            self._model, self._tokenizer, self._kind = _LOADED[where]
         except ModelError as exc:
             self._failed = exc
             raise
@@ -189,7 +195,7 @@ class HFBackend:
             )
             raise self._failed from None
 
-    def _load_now(self) -> None:
+    def _load_now(self) -> tuple[Any, Any, str]:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         import torch
@@ -220,7 +226,7 @@ class HFBackend:
             if tok.pad_token is None:
                 tok.pad_token = tok.eos_token
         model.to(self.device).eval()
-        self._model, self._tokenizer, self._kind = model, tok, kind
+        return model, tok, kind
 
     def _inputs(self, requests: list[Request]) -> list[str]:
         texts = [r.text for r in requests]
