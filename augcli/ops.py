@@ -120,6 +120,11 @@ class Op(ABC):
         a ``fingerprint``. Recorded in run.json; a changed fingerprint makes it another recipe."""
         return {}
 
+    def fetch(self) -> list[str]:
+        """Before a run, in the parent: get what the recipe allows fetching (e.g. a model with
+        ``allow_download: true``) so workers find it locally; return what was done."""
+        return []
+
     def check_input(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Per-file checks (e.g. a channel count the op cannot handle); raise InputError."""
 

@@ -106,6 +106,10 @@ class Recipe:
             for name, desc in op.resources().items()
         }
 
+    def fetch(self) -> list[str]:
+        """Let every op fetch what the recipe allows (models); what was done, for the log."""
+        return [note for s in self.sections.values() for op in s.graph.ops() for note in op.fetch()]
+
     def fingerprint(self) -> str:
         """Hash of everything that decides output bytes (not paths, not the worker count)."""
         doc = {

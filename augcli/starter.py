@@ -42,6 +42,10 @@ text:                          # .txt documents and .jsonl/.csv/.tsv record file
         - synonym_replace: {fraction: [0.1, 0.2]}  # replace 10-20% of words with synonyms
         - random_swap: {n: 1}                 # swap two words once
     - keyboard_typo: {fraction: 0.05, p: 0.3}  # a few typos in 30% of the outputs
+    # Model ops (pip install 'augcli[translate]' / 'augcli[llm]'; models are never downloaded
+    # unless an op says allow_download: true; see README "Model ops"):
+    # - back_translate: {pivot: de}             # en -> de -> en with opus-mt models
+    # - paraphrase: {backend: openai, base_url: "http://127.0.0.1:11434/v1", model: llama3.2}
 """,
     "audio": """\
 audio:                         # every audio file under input/; outputs keep format and sample rate

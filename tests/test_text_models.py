@@ -594,3 +594,44 @@ def test_ops_sharing_a_model_load_it_once(tmp_path, models, monkeypatch):
     recs = [r for r in lines(tmp_path / "out") if r.get("ops")]
     assert {i for r in recs for i, e in enumerate(r["ops"]) if e["applied"]} == {0, 1}
     assert sorted(loads) == sorted([models["marian"], models["marian_back"]])
+
+
+def test_allow_download_fetches_once_in_the_parent_before_the_fingerprint(
+    tmp_path, models, monkeypatch
+):
+    """With allow_download, a model missing from the cache is fetched before any work (here a
+    stand-in for the hub copies the tiny model), so workers load a local snapshot and a resumed
+    run has the same fingerprint."""
+    import shutil
+
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    hub = tmp_path / "hub"
+    fetched: list[str] = []
+
+    def snapshot_download(repo_id, local_files_only=False, **kw):
+        target = hub / repo_id.replace("/", "--")
+        if target.is_dir():
+            return str(target)
+        if local_files_only:
+            raise LocalEntryNotFoundError(f"{repo_id} is not cached")
+        fetched.append(repo_id)
+        shutil.copytree(models["marian" if repo_id.endswith("en-de") else "marian_back"], target)
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    dataset(tmp_path / "data", 2)
+    params = {"pivot": "de", "allow_download": True, "max_length": 16, **NO_FILTERS}
+    path = recipe(tmp_path, "back_translate", params)
+    result = runner.invoke(app, ["expand", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "augcli: fetched Helsinki-NLP/opus-mt-en-de -> " in result.output
+    assert fetched == ["Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en"]
+    info = json.loads((tmp_path / "out/run.json").read_text())
+    assert info["resources"]["text.back_translate.en-de"]["path"] == str(
+        hub / "Helsinki-NLP--opus-mt-en-de"
+    )
+    code, out = expand(path)
+    assert code == 0, out
+    assert len(fetched) == 2, "the second run found them in the cache"

@@ -198,6 +198,8 @@ def expand(recipe: Recipe, opts: Options) -> int:
             f"{', '.join(recipe.sections)} (check 'include' globs and extensions)",
             file=sys.stderr,
         )
+    for note in recipe.fetch():  # downloads a recipe allows, before its fingerprint is taken
+        log(f"augcli: {note}")
     _check_output_folder(recipe, dst, opts.overwrite, log)
     dst.mkdir(parents=True, exist_ok=True)
     swept = sweep_tmp(dst)

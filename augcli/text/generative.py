@@ -295,6 +295,16 @@ class BackTranslate(ModelOp):
                 resolve_model(bwd, c["allow_download"], f"{path}.backward_model"),
             )
 
+    def fetch(self) -> list[str]:
+        from augcli.text.models.hf import fetch_model
+
+        done = []
+        for pivot, pair in getattr(self, "models", {}).items():
+            fetched = tuple(fetch_model(ref) for ref in pair)
+            done += [f"fetched {a} -> {b}" for a, b in zip(pair, fetched, strict=True) if a != b]
+            self.models[pivot] = fetched  # type: ignore[assignment]
+        return done
+
     def resources(self) -> dict[str, dict[str, str]]:
         from augcli.text.models.hf import describe_model
 
@@ -498,6 +508,15 @@ class Paraphrase(ModelOp):
         require_extra("llm", self.name, path)
         self.path = resolve_model(c["model"], c["allow_download"], f"{path}.model")
         self.kind = model_kind(self.path)
+
+    def fetch(self) -> list[str]:
+        if self.config["backend"] != "local" or not hasattr(self, "path"):
+            return []
+        from augcli.text.models.hf import fetch_model, model_kind
+
+        ref, self.path = self.path, fetch_model(self.path)
+        self.kind = model_kind(self.path)
+        return [f"fetched {ref} -> {self.path}"] if ref != self.path else []
 
     def resources(self) -> dict[str, dict[str, str]]:
         c = self.config

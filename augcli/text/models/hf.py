@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import RecipeError
+from augcli.errors import RecipeError, UsageError
 from augcli.params import recipe_dir
 from augcli.text.models.base import ModelError, Request
 
@@ -85,6 +85,23 @@ def resolve_model(ref: str, allow_download: bool, where: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
+def fetch_model(ref: str) -> str:
+    """A model the recipe allows downloading (``allow_download``), fetched into the local
+    Hugging Face cache now, in the parent, so every worker loads the same local snapshot and
+    run.json fingerprints its files. Returns its folder; a folder is returned as it is."""
+    if Path(ref).is_dir():
+        return ref
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(ref)
+    except Exception as exc:
+        raise UsageError(
+            f"could not download model {ref} (allow_download: true): {type(exc).__name__}: "
+            f"{exc}. Check the name and the network, or fetch it with: hf download {ref}"
+        ) from None
+
+
 def fingerprint(path: str) -> str:
     """What identifies a model's outputs: its config and the names and sizes of its files (a
     hub name that is not downloaded yet is its own fingerprint)."""
