@@ -646,13 +646,21 @@ def report(res: dict[str, object]) -> str:
         )
     lines += [
         "",
-        "| ratio (ratio of medians) | wall | max RSS | tree peak PSS |",
-        "|---|---|---|---|",
+        "max RSS: /usr/bin/time's, the largest single process it waited for; augcli at W=2 "
+        "shows its parent only (the pool workers are the fork server's children): compare "
+        "the tree columns (one untimed run each, sampled every 50 ms). CPU s: the process "
+        "tree's user + system time; other CPU s: what other processes used during the run.",
+        "",
+        "| ratio (ratio of medians) | wall | CPU s | max RSS | tree peak PSS |",
+        "|---|---|---|---|---|",
     ]
-    for name, _, _, what in RATIOS:
+    for name, a, b, what in RATIOS:
         if name in r:
             pss = f"{r[f'pss {name}']:.2f}x" if f"pss {name}" in r else "-"
-            lines.append(f"| {what} | **{r[name]:.2f}x** | {r[f'rss {name}']:.2f}x | {pss} |")
+            cpu = med(runs[a], "cpu_s") / med(runs[b], "cpu_s")
+            parent_only = workers[a] > 1 and a.startswith("augcli")  # time -v: the parent only
+            rss = "-" if parent_only else f"{r[f'rss {name}']:.2f}x"
+            lines.append(f"| {what} | **{r[name]:.2f}x** | {cpu:.2f}x | {rss} | {pss} |")
     same = res.get("same_outputs") or {}
     if same:
         lines += [

@@ -635,3 +635,32 @@ def test_allow_download_fetches_once_in_the_parent_before_the_fingerprint(
     code, out = expand(path)
     assert code == 0, out
     assert len(fetched) == 2, "the second run found them in the cache"
+
+
+def test_models_that_differ_only_in_weights_are_told_apart(tmp_path, models):
+    """Two checkpoints of the same shape (a fine-tune replacing a model in place) have
+    different fingerprints: the response cache and batching never mix them up."""
+    import shutil
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(models["marian"], a)
+    shutil.copytree(models["marian"], b)
+    weights = b / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF  # one byte of the weights
+    weights.write_bytes(bytes(data))
+    assert hf.fingerprint(str(a)) != hf.fingerprint(str(b))
+    assert hf.fingerprint(str(a)) == hf.fingerprint(models["marian"])
+
+
+def test_large_weight_files_are_sampled_across_their_length(tmp_path):
+    import numpy as np
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    weights = np.random.default_rng(0).standard_normal(2_000_000).astype(np.float32)
+    (folder / "model.safetensors").write_bytes(weights.tobytes())  # 8 MB: sampled, not read whole
+    before = hf.fingerprint.__wrapped__(str(folder))
+    (folder / "model.safetensors").write_bytes((weights * 1.001).tobytes())  # a fine-tune
+    assert hf.fingerprint.__wrapped__(str(folder)) != before

@@ -84,7 +84,6 @@ def resolve_model(ref: str, allow_download: bool, where: str) -> str:
         ) from None
 
 
-@functools.lru_cache(maxsize=64)
 def fetch_model(ref: str) -> str:
     """A model the recipe allows downloading (``allow_download``), fetched into the local
     Hugging Face cache now, in the parent, so every worker loads the same local snapshot and
@@ -102,19 +101,30 @@ def fetch_model(ref: str) -> str:
         ) from None
 
 
+SAMPLE_BYTES = 1 << 16  # per sample of a large file
+SAMPLES = 32
+
+
+@functools.lru_cache(maxsize=64)
 def fingerprint(path: str) -> str:
-    """What identifies a model's outputs: its config and the names and sizes of its files (a
-    hub name that is not downloaded yet is its own fingerprint)."""
+    """What identifies a model's outputs: every file's name, size and content (small files
+    whole; large weight files by ``SAMPLES`` evenly spaced 64 KiB samples, which any change to
+    the weights of a fine-tuned or replaced checkpoint touches). A hub name that is not
+    downloaded yet is its own fingerprint."""
     folder = Path(path)
     if not folder.is_dir():
         return path
     h = hashlib.sha256()
-    for f in sorted(folder.rglob("*")):
-        if f.is_file():
-            h.update(f"{f.relative_to(folder).as_posix()}:{f.stat().st_size};".encode())
-    for name in ("config.json", "generation_config.json"):
-        if (folder / name).is_file():
-            h.update((folder / name).read_bytes())
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = f.stat().st_size
+        h.update(f"{f.relative_to(folder).as_posix()}:{size};".encode())
+        with open(f, "rb") as fh:
+            if size <= SAMPLES * SAMPLE_BYTES:
+                h.update(fh.read())
+                continue
+            for k in range(SAMPLES):
+                fh.seek((size - SAMPLE_BYTES) * k // (SAMPLES - 1))
+                h.update(fh.read(SAMPLE_BYTES))
     return h.hexdigest()[:16]
 
 
