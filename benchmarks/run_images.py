@@ -335,11 +335,14 @@ def _status(pid: int) -> dict[str, str]:
 
 
 def _children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (augcli's pool workers are the fork server's children, so
+    the grandchildren of the command)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
+            kids = [int(x) for x in f.read().split()]
     except OSError:
         return []
+    return [d for k in kids for d in (k, *_children(k))]
 
 
 def _pss_kib(pid: int) -> int:
