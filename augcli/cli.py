@@ -491,10 +491,12 @@ def replay(
     """Re-render a run's outputs from the params in its manifest, without sampling again, and
     report how many are byte-identical to the files the run wrote. Exit 1 if any differ."""
     from augcli.errors import AugcliError
+    from augcli.params import resources_unchecked
     from augcli.replay import replay_run
 
     try:
-        r = _load(recipe)
+        with resources_unchecked():  # recorded params need no model, endpoint or key
+            r = _load(recipe)
         folder = output or r.output
         if folder is None:
             raise AugcliError("no output folder: pass --output DIR")

@@ -32,6 +32,25 @@ def recipe_dir_is(path: Path) -> Iterator[None]:
         _RECIPE_DIR.reset(token)
 
 
+_CHECK_RESOURCES: ContextVar[bool] = ContextVar("check_resources", default=True)
+
+
+@contextmanager
+def resources_unchecked() -> Iterator[None]:
+    """While a recipe is parsed for ``replay``: ops skip checks of outside resources (installed
+    extras, models, endpoints, keys), which replaying recorded params never uses."""
+    token = _CHECK_RESOURCES.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_RESOURCES.reset(token)
+
+
+def check_resources() -> bool:
+    """Whether ops should check the outside resources they need (see ``resources_unchecked``)."""
+    return _CHECK_RESOURCES.get()
+
+
 def recipe_dir() -> Path:
     """The folder of the recipe being parsed (the working folder outside a recipe)."""
     return _RECIPE_DIR.get() or Path.cwd()

@@ -223,6 +223,11 @@ def test_replay_rebuilds_model_outputs_without_the_model(tmp_path, models, monke
     result = runner.invoke(app, ["replay", str(path), "--to", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
     assert "0 differ" in result.output
+    body = path.read_text().replace(models["marian"], str(tmp_path / "gone"))
+    path.write_text(body)  # the model is not even there any more
+    result = runner.invoke(app, ["replay", str(path), "--to", str(tmp_path / "third")])
+    assert result.exit_code == 0, result.output
+    assert "0 differ" in result.output
     again = (tmp_path / "again/notes.jsonl").read_bytes()
     assert again == (tmp_path / "out/notes.jsonl").read_bytes()
 

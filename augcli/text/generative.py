@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augcli.errors import RecipeError
-from augcli.params import Nullable, Param
+from augcli.params import Nullable, Param, check_resources
 from augcli.text.base import TextOp
 from augcli.text.doc import Piece, TextDoc
 from augcli.text.edits import sentence_spans
@@ -285,6 +285,8 @@ class BackTranslate(ModelOp):
                 fix="Use one back_translate op per pivot, each with its models, in a one_of.",
             )
         _check_sampling(c, path)
+        if not check_resources():
+            return
         require_extra("translate", self.name, path)
         self.models: dict[str, tuple[str, str]] = {}
         for pivot in c["pivot"]:
@@ -483,6 +485,8 @@ class Paraphrase(ModelOp):
                     fix="Write e.g. 'Reword this: {text}'; double literal braces ({{ }}).",
                 )
         _check_sampling(c, path)
+        if not check_resources():
+            return
         if c["backend"] == "openai":
             from augcli.text.models.endpoint import check_endpoint, check_key_env
 
