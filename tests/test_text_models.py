@@ -235,17 +235,21 @@ def test_replay_rebuilds_model_outputs_without_the_model(tmp_path, models, monke
 def test_resume_answers_from_the_cache(tmp_path, models, monkeypatch):
     dataset(tmp_path / "data")
     path = recipe(tmp_path, "back_translate", bt(models, beams=1, sample=True))
-    code, _ = expand(path)
-    assert code == 0
+    result = runner.invoke(app, ["expand", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "model requests: 24 sent in 2 batches, 0 answered from the cache" in result.output
     first = (tmp_path / "out/notes.jsonl").read_bytes()
     calls: list[int] = []
     generate = hf.HFBackend._generate
     monkeypatch.setattr(
         hf.HFBackend, "_generate", lambda s, r, seeds: calls.append(len(r)) or generate(s, r, seeds)
     )
-    code, out = expand(path, "--overwrite", "--workers", "1")
+    (tmp_path / "out/notes.jsonl").unlink()  # as if the run had stopped before writing it
+    code, out = expand(path, "--workers", "1")
     assert code == 0, out
     assert calls == [], "every answer came from .augcli/model-cache.sqlite"
+    counts = json.loads((tmp_path / "out/run.json").read_text())["model_requests"]
+    assert counts.get("requests", 0) == 0 and counts["cache_hits"] == 2 * 6 * 2
     assert (tmp_path / "out/notes.jsonl").read_bytes() == first
     assert (tmp_path / "out/.augcli/model-cache.sqlite").is_file()
     result = runner.invoke(app, ["verify", str(tmp_path / "out")])
@@ -306,9 +310,12 @@ def test_paraphrase_endpoint_cache_and_secret(tmp_path, server, monkeypatch):
     for file in (tmp_path / "out").rglob("*"):
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
-    code, out = expand(path, "--overwrite", "--workers", "1")
+    (tmp_path / "out/notes.jsonl").unlink()  # as if the run had stopped before writing it
+    code, out = expand(path, "--workers", "1")
     assert code == 0, out
-    assert len(server.requests) == first, "a rerun is answered from the cache"
+    assert len(server.requests) == first, "a resumed run is answered from the cache"
+    assert (tmp_path / "out/notes.jsonl").is_file()
+    assert json.loads((tmp_path / "out/run.json").read_text())["model_requests"]["cache_hits"]
 
 
 def test_protected_words_filter_and_reprotection(tmp_path, server):

@@ -60,6 +60,7 @@ class Summary:
     skipped: int = 0
     unchanged: int = 0
     failures: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)  # e.g. model requests, batches
 
 
 def resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
@@ -238,6 +239,10 @@ def expand(recipe: Recipe, opts: Options) -> int:
         for rec in records:
             writer.forget_source(rec["source"])
         for rec in records:
+            if rec["status"] == "stats":  # work counts (model requests), for the summary
+                for key, n in rec["stats"].items():
+                    summary.stats[key] = summary.stats.get(key, 0) + n
+                continue
             if rec["status"] == "part":  # one chunk of a record file is written
                 chunks = parts.setdefault(rec["output"], [])
                 chunks.append(rec["part"])
@@ -299,6 +304,8 @@ def expand(recipe: Recipe, opts: Options) -> int:
             },
             wall_seconds=round(time.time() - started, 3),
         )
+        if summary.stats:
+            run_info["model_requests"] = dict(sorted(summary.stats.items()))
         write_run_info(dst, run_info)
 
     for line in summary.failures[:10]:  # errors are printed even with --quiet
@@ -313,6 +320,12 @@ def expand(recipe: Recipe, opts: Options) -> int:
         f"{summary.skipped} already done, from {summary.inputs} inputs in "
         f"{time.time() - started:.1f}s -> {dst}"
     )
+    if summary.stats:
+        st = summary.stats
+        log(
+            f"augcli: model requests: {st.get('requests', 0)} sent in {st.get('batches', 0)} "
+            f"batches, {st.get('cache_hits', 0)} answered from the cache"
+        )
     if status == "interrupted":
         log("augcli: run the same command again to resume where it stopped")
         return EXIT_INTERRUPTED

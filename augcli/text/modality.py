@@ -194,10 +194,18 @@ class TextModality(Modality):
 
     # -- running ------------------------------------------------------------------------------
     def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
+        before = dict(self.models.stats)
         kind = self.kind(task.source)
         if kind is None:
-            return self._process_document(task, job)
-        return self._process_records(task, job, kind)
+            records = self._process_document(task, job)
+        else:
+            records = self._process_records(task, job, kind)
+        used = {k: v - before.get(k, 0) for k, v in self.models.stats.items()}
+        if any(used.values()):  # the parent sums these for the summary; not a manifest line
+            stats = task.record(None, None, None, [], "stats", None, None, None)
+            stats["stats"] = used
+            records.append(stats)
+        return records
 
     def _process_document(self, task: Any, job: Any) -> list[dict[str, Any]]:
         """A whole-document .txt: one file per node and copy, with the same safeguards as
