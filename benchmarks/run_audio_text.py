@@ -47,6 +47,7 @@ from run_images import (
     loadavg,
     machine,
     med,
+    save_results,
     timed,
     versions,
 )
@@ -362,18 +363,7 @@ def main() -> None:
         "loadavg": {"start": load_start, "end": loadavg()},
     }
     md = report(res)
-    outdir = DATA / "results"
-    outdir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for name in (f"audio-text-{stamp}", "audio-text-latest"):
-        (outdir / f"{name}.md").write_text(md)
-        (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(md)
-    print(
-        f"run_audio_text: done in {res['total_seconds']:.0f} s; written to "
-        f"{outdir / 'audio-text-latest.md'} (+ .json)",
-        file=sys.stderr,
-    )
+    save_results("audio-text", res, md, "run_audio_text")
 
 
 if __name__ == "__main__":

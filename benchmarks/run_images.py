@@ -356,6 +356,23 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def save_results(kind: str, res: dict[str, object], md: str, script: str) -> None:
+    """Write a run's report and data as ``<kind>-<stamp>`` and ``<kind>-latest`` (.md, .json)
+    under ``.data/results``, and print the report."""
+    outdir = DATA / "results"
+    outdir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in (f"{kind}-{stamp}", f"{kind}-latest"):
+        (outdir / f"{name}.md").write_text(md)
+        (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(md)
+    print(
+        f"{script}: done in {res['total_seconds']:.0f} s; written to "
+        f"{outdir / (kind + '-latest.md')} (+ .json)",
+        file=sys.stderr,
+    )
+
+
 def tree_memory(cmd: list[str], env: dict[str, str], every: float = 0.02) -> dict[str, object]:
     """Run ``cmd``; sample its process tree: peak RSS (VmHWM) of the parent and of each child,
     and the peak of the summed PSS of the whole tree (shared pages counted once)."""
@@ -779,18 +796,7 @@ def main() -> None:
         "loadavg": {"start": load_start, "end": loadavg()},
     }
     md = report(res)
-    outdir = DATA / "results"
-    outdir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for name in (f"images-{stamp}", "images-latest"):
-        (outdir / f"{name}.md").write_text(md)
-        (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(md)
-    print(
-        f"run_images: done in {res['total_seconds']:.0f} s; written to "
-        f"{outdir / 'images-latest.md'} (+ .json)",
-        file=sys.stderr,
-    )
+    save_results("images", res, md, "run_images")
 
 
 if __name__ == "__main__":

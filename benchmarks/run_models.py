@@ -86,6 +86,7 @@ from run_images import (
     machine,
     med,
     parse_time_v,
+    save_results,
     versions,
 )
 
@@ -756,18 +757,7 @@ def main() -> None:
         "loadavg": {"start": load_start, "end": loadavg()},
     }
     md = report(res)
-    outdir = DATA / "results"
-    outdir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for name in (f"models-{stamp}", "models-latest"):
-        (outdir / f"{name}.md").write_text(md)
-        (outdir / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(md)
-    print(
-        f"run_models: done in {res['total_seconds']:.0f} s; written to "
-        f"{outdir / 'models-latest.md'} (+ .json)",
-        file=sys.stderr,
-    )
+    save_results("models", res, md, "run_models")
 
 
 if __name__ == "__main__":
