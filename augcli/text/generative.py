@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -433,42 +434,14 @@ class Paraphrase(ModelOp):
             sampled=False,
             help="endpoint requests in flight per model worker",
         ),
-        **{
-            **DECODING,
-            "sample": Param(
-                kind="bool",
-                default=True,
-                help="sample (seeded per record, reproducible) instead of beam search",
-            ),
-            "beams": Param(
-                kind="int",
-                default=1,
-                low=1,
-                high=32,
-                sampled=False,
-                help="beam-search width when not sampling (local models)",
-            ),
-            "temperature": Param(
-                default=0.7, low=0.0, high=5.0, sampled=False, help="sampling temperature"
-            ),
-            "top_p": Param(
-                default=0.95,
-                low=0.0,
-                low_open=True,
-                high=1.0,
-                sampled=False,
-                help="sampling: smallest token set with this total probability (local models)",
-            ),
-        },
+        **DECODING,
+        # generative paraphrase wants variety: sampling on, moderate temperature (0 = greedy)
+        "sample": replace(DECODING["sample"], default=True),
+        "beams": replace(DECODING["beams"], default=1),
+        "temperature": replace(DECODING["temperature"], default=0.7, low_open=False),
+        "top_p": replace(DECODING["top_p"], default=0.95),
         **FILTERS,
-        "min_similarity": Param(
-            default=0.25,
-            low=0.0,
-            high=1.0,
-            sampled=False,
-            help="reject outputs less similar to the source than this (character-trigram "
-            "Dice; 0 turns it off)",
-        ),
+        "min_similarity": replace(FILTERS["min_similarity"], default=0.25),
     }
 
     def check_config(self, path: str) -> None:
