@@ -29,7 +29,7 @@ def _fail(exc: Exception, code: int = 2) -> typer.Exit:
 
 
 def _load(recipe: Path, seed: int | None = None, copies: int | None = None) -> Any:
-    from augcli.errors import RecipeError
+    from augcli.core.errors import RecipeError
     from augcli.recipe import load_recipe
 
     r = load_recipe(recipe)
@@ -86,9 +86,9 @@ def expand(
     Exit codes: 0 all done, 1 some inputs failed (see the manifest), 2 recipe or usage error,
     130 interrupted (run again to resume).
     """
+    from augcli.core.errors import AugcliError
     from augcli.engine.run import Options
     from augcli.engine.run import expand as run_expand
-    from augcli.errors import AugcliError
 
     try:
         r = _load(recipe, seed, copies)
@@ -110,8 +110,8 @@ def validate(
 ) -> None:
     """Check the recipe and print its graph and plan: inputs found, outputs it would write.
     Writes nothing."""
+    from augcli.core.errors import AugcliError
     from augcli.engine.run import Options, prepare
-    from augcli.errors import AugcliError
 
     try:
         r = _load(recipe, copies=copies)
@@ -191,7 +191,7 @@ def preview(
 
     Exit codes: 0 written, 1 written with failed outputs (red tiles), 2 recipe/usage error.
     """
-    from augcli.errors import AugcliError
+    from augcli.core.errors import AugcliError
     from augcli.preview import PreviewOptions, preview_all
 
     def log(msg: str) -> None:
@@ -403,7 +403,7 @@ def verify(
 
     Exit 0 when everything matches, 1 when something does not, 2 when there is no manifest.
     """
-    from augcli.errors import AugcliError
+    from augcli.core.errors import AugcliError
     from augcli.verify import verify as run_verify
 
     try:
@@ -490,7 +490,7 @@ def replay(
 ) -> None:
     """Re-render a run's outputs from the params in its manifest, without sampling again, and
     report how many are byte-identical to the files the run wrote. Exit 1 if any differ."""
-    from augcli.errors import AugcliError
+    from augcli.core.errors import AugcliError
     from augcli.params import resources_unchecked
     from augcli.replay import replay_run
 

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image.targets import Annotated
 
 # Layout, in sheet pixels.

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
+from augcli.core.seeding import generator
 from augcli.ops import Op, p_spec, registry
 from augcli.params import Param
-from augcli.seeding import generator
 from augcli.steps import (
     PLAIN,
     Applier,

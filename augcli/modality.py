@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from augcli.engine.atomic import atomic_path, sha256_file
-from augcli.errors import InputError
+from augcli.core.atomic import atomic_path, sha256_file
+from augcli.core.errors import InputError
 from augcli.ops import load_modality
 from augcli.params import Param
 from augcli.steps import PLAIN, Applier, Item

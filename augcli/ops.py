@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.params import REQUIRED, Param
 
 # modality -> modules whose import registers that modality's ops and its Modality class.

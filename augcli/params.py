@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "required"})()
 

@@ -17,6 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import InputError, UsageError
 from augcli.drawing import (
     BACKGROUND,
     CAPTION_HEIGHT,
@@ -40,10 +42,8 @@ from augcli.drawing import (
     window_of,
     wrap,
 )
-from augcli.engine.atomic import atomic_path
 from augcli.engine.plan import Job, Task, output_name
 from augcli.engine.run import Options, prepare
-from augcli.errors import InputError, UsageError
 from augcli.graph import Emitter, Graph
 from augcli.image import dicom
 from augcli.image.annotate import finish

@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from augcli.core.atomic import atomic_path
 from augcli.drawing import (
     BACKGROUND,
     CAPTION_HEIGHT,
@@ -36,7 +37,6 @@ from augcli.drawing import (
     put_text,
     wrap,
 )
-from augcli.engine.atomic import atomic_path
 from augcli.engine.plan import Job, Task, output_name
 from augcli.preview import _caption, _reason, outputs_for, pick
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from augcli.engine.budget import parse_balance, parse_splits
-from augcli.errors import RecipeError
+from augcli.balance import parse_balance, parse_splits
+from augcli.core.errors import RecipeError
 from augcli.graph import Graph, parse_section_graph
 from augcli.modality import get_modality
 from augcli.ops import modalities

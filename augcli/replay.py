@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from augcli.engine.atomic import atomic_path, sha256_file
+from augcli.core.atomic import atomic_path, sha256_file
+from augcli.core.errors import UsageError
 from augcli.engine.manifest import read_manifest, read_run_info
-from augcli.errors import UsageError
 from augcli.modality import get_modality
 from augcli.ops import registry
 from augcli.steps import replay

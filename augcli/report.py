@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augcli.engine.manifest import MANIFEST, read_manifest, read_run_info
+from augcli.core.layout import MANIFEST
+from augcli.engine.manifest import read_manifest, read_run_info
 
 NO_CLASS = "(no class)"
 TOP_FAILURES = 10
@@ -288,7 +289,7 @@ def to_html(rep: Report) -> str:
 
 
 def write_html(rep: Report, path: Path) -> None:
-    from augcli.engine.atomic import write_text_atomic
+    from augcli.core.atomic import write_text_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, to_html(rep))

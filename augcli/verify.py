@@ -7,16 +7,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from augcli.engine.atomic import sha256_file
-from augcli.engine.manifest import (
-    MANIFEST,
-    RUN_INFO,
-    STATE_DIR,
-    read_manifest,
-    read_run_info,
-    side_files,
-)
-from augcli.errors import UsageError
+from augcli.core.atomic import sha256_file
+from augcli.core.errors import UsageError
+from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
+from augcli.engine.manifest import read_manifest, read_run_info, side_files
 
 
 @dataclass

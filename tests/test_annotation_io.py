@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image import annotation_io as fmt
 from augcli.image.targets import Objects
 

@@ -8,12 +8,12 @@ import pytest
 from conftest import textured
 from rows_geometric import GEOMETRIC_ROWS
 
+from augcli.core.seeding import generator
 from augcli.graph import parse_section_graph
 from augcli.image.annotate import ImageApplier, finish
 from augcli.image.modality import ImageModality
 from augcli.image.targets import Annotated, Objects
 from augcli.ops import registry
-from augcli.seeding import generator
 
 INFO = ImageModality({}).info
 H, W = 96, 128

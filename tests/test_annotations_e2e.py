@@ -12,7 +12,7 @@ from conftest import textured, tree_digest, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.recipe import load_recipe
 
 runner = CliRunner()

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from augcli.audio.adapt import rms
 from augcli.audio.base import Audio
 from augcli.cli import app
-from augcli.errors import InputError
+from augcli.core.errors import InputError
+from augcli.core.seeding import generator
 from augcli.ops import registry
-from augcli.seeding import generator
 
 RATE = 16000
 

@@ -16,9 +16,9 @@ import augcli.audio.level
 import augcli.audio.noise
 import augcli.audio.time  # noqa: F401  (registers the ops)
 from augcli.audio.base import CHANGES, Audio, AudioOp
-from augcli.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError
+from augcli.core.seeding import generator
 from augcli.ops import MODALITY_MODULES, registry
-from augcli.seeding import generator
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT / "sample_data" / "audio" / "yes" / "yes_stereo_44k.flac"

@@ -15,7 +15,7 @@ from conftest import ROOT, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image.arrays import full_scale
 from augcli.image.modality import ImageModality
 

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from chat_server import ChatServer, completion, last_user_message, paraphrase
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.text.models import endpoint
 from augcli.text.models.base import ModelError, Request
 from augcli.text.models.endpoint import EndpointBackend, check_endpoint, check_key_env

@@ -14,7 +14,7 @@ from conftest import SAMPLE_IMAGES, run_augcli, textured, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image.io import encode_image, exif_orientation, header_size, read_image
 
 

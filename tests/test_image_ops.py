@@ -11,10 +11,10 @@ from rows_geometric import GEOMETRIC_ROWS
 from rows_mixing import MIXING_ROWS
 from rows_pixel import PIXEL_ROWS
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
+from augcli.core.seeding import generator
 from augcli.image.modality import ImageModality
 from augcli.ops import registry
-from augcli.seeding import generator
 
 # One row per op (in the rows_* files, by domain). Adding an op without a row fails below.
 OP_TABLE: dict[str, dict] = {**GEOMETRIC_ROWS, **PIXEL_ROWS}

@@ -8,13 +8,13 @@ from conftest import textured
 from numpy.lib.stride_tricks import sliding_window_view
 from rows_pixel import PIXEL_ROWS
 
-from augcli.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError
+from augcli.core.seeding import generator
 from augcli.image.filters import emboss_kernel, motion_kernel
 from augcli.image.histogram import clahe_plane, equalize_plane
 from augcli.image.modality import ImageModality
 from augcli.image.pixel import median_blur, normal_noise
 from augcli.ops import registry
-from augcli.seeding import generator
 
 INFO = ImageModality({"jpeg_quality": 95, "png_compression": 3}).info
 # Every pixel op except the two that existed before and clip to the dtype's maximum.

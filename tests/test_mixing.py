@@ -13,10 +13,10 @@ from rows_mixing import MIXING_ROWS
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.errors import InputError
+from augcli.core.errors import InputError
+from augcli.core.seeding import generator
 from augcli.image.modality import ImageModality
 from augcli.ops import registry
-from augcli.seeding import generator
 
 INFO = ImageModality({}).info
 POOLS = {"cat": ("cat/a.png", "cat/b.png", "cat/c.png"), "dog": ("dog/d.png", "dog/e.png")}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import run_augcli, write_recipe
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.recipe import load_recipe
 
 HEAD = "version: 1\ninput: data\noutput: out\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.text.lexicon import Lexicon, match_case, merged
 from augcli.text.protect import ProtectRules, compile_rules, protected
 from augcli.text.tokens import Token, tokenize, words

@@ -22,10 +22,10 @@ from tinymodels import make_causal, make_marian
 from typer.testing import CliRunner
 
 from augcli.cli import app
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
+from augcli.core.seeding import generator
 from augcli.ops import registry
 from augcli.params import recipe_dir_is
-from augcli.seeding import generator
 from augcli.text.doc import TextDoc
 from augcli.text.models import hf
 from augcli.text.models.quality import Rejected

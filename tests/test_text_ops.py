@@ -11,8 +11,8 @@ from rows_text import TEXT_ROWS
 import augcli.text.chars as chars
 import augcli.text.eda as eda
 import augcli.text.substitute  # noqa: F401 - registers substitute
+from augcli.core.seeding import generator
 from augcli.ops import _REGISTRY, MODALITY_MODULES, registry
-from augcli.seeding import generator
 from augcli.text.doc import TextDoc
 from augcli.text.lexicon import Lexicon
 from augcli.text.protect import ProtectRules

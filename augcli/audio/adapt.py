@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 
 NOISE_SEED_END = 2**53  # exact in JSON (a double) and in any language reading the manifest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from augcli.audio.base import Audio
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 
 EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif")
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3", "aiff": "AIFF"}

@@ -13,7 +13,7 @@ import numpy as np
 
 from augcli.audio.adapt import fit_length
 from augcli.audio.base import Audio, AudioOp
-from augcli.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError
 from augcli.params import Param
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from augcli.audio.adapt import rms
 from augcli.audio.base import Audio, AudioOp
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.params import Param
 
 FOLDER = Param(kind="text", default="noise", help="name of a folder under audio.folders")

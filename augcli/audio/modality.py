@@ -10,8 +10,8 @@ from typing import Any
 
 from augcli.audio.base import Audio
 from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
-from augcli.engine.atomic import atomic_path
-from augcli.errors import RecipeError
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import RecipeError
 from augcli.modality import Modality
 from augcli.params import Nullable
 

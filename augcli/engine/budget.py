@@ -5,73 +5,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from augcli.errors import RecipeError
+from augcli.balance import Balance
 
 if TYPE_CHECKING:
     from augcli.engine.scan import InputFile
-
-TEST_SPLITS = ("test", "testing", "val", "valid", "validation", "holdout", "dev")
-
-
-@dataclass(frozen=True)
-class Balance:
-    """``match_largest``, a ``target`` count per class (one number for all, or per class), or
-    per-class ``copies``. Counts are of the class's samples in the output: kept originals plus
-    augmented outputs."""
-
-    mode: str  # match_largest | target | copies
-    values: Any = None  # int or {class: int}
-
-
-def parse_balance(raw: Any, path: str) -> Balance | None:
-    if raw is None:
-        return None
-    if raw == "match_largest":
-        return Balance("match_largest")
-    if isinstance(raw, dict) and len(raw) == 1:
-        ((mode, value),) = raw.items()
-        ok_int = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        ok_map = (
-            isinstance(value, dict)
-            and value
-            and all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
-            )
-        )
-        if mode in ("target", "copies") and (ok_map or (mode == "target" and ok_int)):
-            return Balance(mode, {str(k): v for k, v in value.items()} if ok_map else value)
-    raise RecipeError(
-        "is not a balance",
-        path=path,
-        value=raw,
-        fix="Write 'balance: match_largest', 'balance: {target: 500}', "
-        "'balance: {target: {cat: 500, dog: 300}}' or 'balance: {copies: {cat: 1, dog: 4}}'.",
-    )
-
-
-def parse_splits(raw: Any, allow_test: Any, path: str) -> tuple[str, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not raw or not all(isinstance(s, str) and s for s in raw):
-        raise RecipeError(
-            "must be a list of top-level folder names",
-            path=path,
-            value=raw,
-            fix="Write e.g. splits: [train].",
-        )
-    test = [s for s in raw if s.lower() in TEST_SPLITS]
-    if test and allow_test is not True:
-        raise RecipeError(
-            "names a test/validation split",
-            path=path,
-            value=test,
-            fix="Augmenting evaluation data leaks into your results; if you really mean it, add "
-            "'allow_test_split: true'.",
-        )
-    return tuple(raw)
 
 
 def select_splits(

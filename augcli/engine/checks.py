@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from augcli.engine.atomic import sha256_file
-from augcli.engine.budget import TEST_SPLITS
+from augcli.balance import TEST_SPLITS
+from augcli.core.atomic import sha256_file
+from augcli.core.errors import InputError
 from augcli.engine.scan import InputFile
-from augcli.errors import InputError
 
 TRAIN_SPLITS = ("train", "training")
 MAX_GROUPS = 5  # groups or pairs listed per warning

@@ -6,11 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from augcli.engine.atomic import write_text_atomic
-
-MANIFEST = "manifest.jsonl"
-RUN_INFO = "run.json"
-STATE_DIR = ".augcli"  # augcli's own state in an output folder (the model response cache)
+from augcli.core.atomic import write_text_atomic
+from augcli.core.layout import RUN_INFO
 
 
 def record_key(rec: dict[str, Any]) -> str:

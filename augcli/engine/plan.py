@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from augcli.core.errors import UsageError
+from augcli.core.seeding import item_seed
 from augcli.engine.budget import cap, copies_needed, output_counts
 from augcli.engine.scan import InputFile
-from augcli.errors import UsageError
 from augcli.graph import Graph
 from augcli.modality import Modality, get_modality
 from augcli.recipe import Recipe
-from augcli.seeding import item_seed
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from augcli import __version__
-from augcli.engine.atomic import sha256_file, sweep_tmp
+from augcli.core.atomic import sha256_file, sweep_tmp
+from augcli.core.errors import RecipeError, UsageError
+from augcli.core.layout import MANIFEST
 from augcli.engine.budget import select_splits
 from augcli.engine.executor import make_executor
 from augcli.engine.manifest import (
-    MANIFEST,
     ManifestWriter,
     read_manifest,
     read_run_info,
@@ -27,7 +28,6 @@ from augcli.engine.manifest import (
 )
 from augcli.engine.plan import Job, Task, plan, remaining
 from augcli.engine.scan import InputFile, scan
-from augcli.errors import RecipeError, UsageError
 from augcli.recipe import Recipe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from augcli.core.errors import InputError
 from augcli.engine.plan import Job, Task
-from augcli.errors import InputError
 
 _JOB: Job | None = None
 

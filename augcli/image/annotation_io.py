@@ -30,7 +30,7 @@ import importlib
 import math
 from typing import TYPE_CHECKING, Any
 
-from augcli.errors import InputError, show
+from augcli.core.errors import InputError, show
 
 if TYPE_CHECKING:  # the real imports are lazy (``__getattr__``): yolo/voc/coco import this module
     from augcli.image.coco import CocoIndex, coco_document, coco_objects, load_coco

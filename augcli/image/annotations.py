@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from augcli.engine.atomic import atomic_path
-from augcli.errors import InputError, RecipeError
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import InputError, RecipeError
 from augcli.image.targets import Annotated, Objects
 
 BOX_FORMATS = ("yolo", "coco", "voc")
@@ -326,7 +326,7 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
     """The output's COCO document, built by the parent from the manifest's records."""
     if cfg.boxes is None or cfg.boxes.format != "coco":
         return None
-    from augcli.engine.atomic import write_text_atomic
+    from augcli.core.atomic import write_text_atomic
     from augcli.image import annotation_io as fmt
 
     images = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image.arrays import BORDER_MODES, INTERPOLATIONS
 from augcli.ops import Op
 from augcli.params import Param

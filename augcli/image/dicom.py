@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from augcli.engine.atomic import TMP_MARK
-from augcli.errors import InputError
+from augcli.core.atomic import TMP_MARK
+from augcli.core.errors import InputError
 from augcli.image.io import check_pixels
 
 EXTENSIONS = (".dcm", ".dicom")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError
 from augcli.image.arrays import border_value, cv_border, resize
 from augcli.image.base import BORDER_MODE, FILL, INTERPOLATION, INTERPOLATION_AUTO
 from augcli.image.warp import Matrix, WarpOp, crop_resize_matrix, resize_matrix, translate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = tuple(e[1:] for e in EXTENSIONS)  # the values of the image section's ``format``

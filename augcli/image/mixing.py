@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 from augcli.image.arrays import resize, to_dtype
 from augcli.image.base import ImageOp
 from augcli.params import Param

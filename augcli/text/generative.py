@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.params import Nullable, Param, check_resources
 from augcli.text.base import TextOp
 from augcli.text.doc import Piece, TextDoc

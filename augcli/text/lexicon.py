@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 
 DEFAULT_FILE = "wordnet-synonyms.tsv.gz"
 ANY_POS = "*"

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from augcli.engine.atomic import TMP_MARK, atomic_path, sha256_file
-from augcli.errors import InputError, RecipeError
+from augcli.core.atomic import TMP_MARK, atomic_path, sha256_file
+from augcli.core.errors import InputError, RecipeError
 from augcli.modality import Modality, describe_error
 from augcli.params import Param
 from augcli.steps import Applier

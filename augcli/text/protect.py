@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.text.tokens import Token, tokenize
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import InputError
+from augcli.core.errors import InputError
 
 RECORD_SUFFIXES = (".jsonl", ".csv", ".tsv")
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from augcli import __version__
-from augcli.errors import RecipeError
+from augcli.core.errors import RecipeError
 from augcli.text.models.base import ModelError, Request
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

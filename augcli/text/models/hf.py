@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import RecipeError, UsageError
+from augcli.core.errors import RecipeError, UsageError
 from augcli.params import recipe_dir
 from augcli.text.models.base import ModelError, Request
 

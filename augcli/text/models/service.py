@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from augcli.engine.manifest import STATE_DIR
+from augcli.core.layout import STATE_DIR
 from augcli.text.models.base import Backend, ModelError, Request
 from augcli.text.models.cache import ResponseCache, cache_key
 
