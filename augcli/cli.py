@@ -86,17 +86,19 @@ def expand(
     Exit codes: 0 all done, 1 some inputs failed (see the manifest), 2 recipe or usage error,
     130 interrupted (run again to resume).
     """
+    from augcli.console import ConsoleReporter
     from augcli.core.errors import AugcliError
     from augcli.engine.run import Options
     from augcli.engine.run import expand as run_expand
 
+    reporter = ConsoleReporter(quiet)
     try:
         r = _load(recipe, seed, copies)
-        opts = Options(input, output, workers, overwrite, fail_fast, quiet)
-        code = run_expand(r, opts)
+        result = run_expand(r, Options(input, output, workers, overwrite, fail_fast), reporter)
     except AugcliError as exc:
         raise _fail(exc, exc.exit_code) from None
-    raise typer.Exit(code)
+    reporter.summary(result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()
@@ -142,7 +144,7 @@ def validate(
     out.extend(job.notes)
     from augcli.engine.checks import dataset_warnings
 
-    out.extend(dataset_warnings(inputs, job.input_root))
+    out.extend(dataset_warnings(inputs, job.input_root, job.modalities))
     if ignored:
         out.append(f"ignored: {ignored} files that no section includes")
     typer.echo("\n".join(out))

@@ -7,11 +7,12 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import InputError
+from augcli.core.records import Event, OutputRecord
 from augcli.ops import load_modality
 from augcli.params import Param
 from augcli.steps import PLAIN, Applier, Item
@@ -94,8 +95,50 @@ class Modality(ABC):
         records of this modality; return their paths relative to the output folder."""
         return []
 
-    def prepare_worker(self) -> None:  # noqa: B027 - optional hook
-        """Per-worker-process set-up (e.g. limit a library's own threads)."""
+    def environment(self) -> dict[str, str]:
+        """Environment variables a process needs before it loads this modality's libraries (a
+        decoder's guard, say). The engine sets them in the parent before any worker starts;
+        an executor whose workers do not inherit the parent's environment sets them in each
+        worker's ``setup``."""
+        return {}
+
+    def setup_process(self, pooled: bool) -> None:  # noqa: B027 - optional hook
+        """Once per process that runs this modality's tasks, before the first one; ``pooled``
+        when the process is one of several workers (e.g. limit a library's own threads)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker needs: the settings and roots, not this process's caches (attributes
+        starting with ``_``, made again on first use in the worker)."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    # -- names and dataset checks ---------------------------------------------------------------
+    @classmethod
+    def split_name(cls, relpath: str) -> tuple[str, str]:
+        """(stem, suffix) of a file name, the suffix being the longest of ``extensions`` it ends
+        with (``brain.nii.gz`` -> ``brain``, ``.nii.gz``), else its last suffix."""
+        name = PurePosixPath(relpath).name
+        lower = name.lower()
+        matches = [e for e in cls.extensions if lower.endswith(e) and len(e) < len(name)]
+        if matches:
+            n = len(max(matches, key=len))
+            return name[:-n], name[-n:]
+        p = PurePosixPath(name)
+        return p.stem, p.suffix
+
+    @classmethod
+    def accepts(cls, relpath: str) -> bool:
+        """Whether a file is this modality's by its name (one of ``extensions``)."""
+        return PurePosixPath(relpath).name.lower().endswith(cls.extensions) and bool(cls.extensions)
+
+    def digest(self, path: Path) -> str:
+        """The content hash exact-duplicate and leakage checks compare (sha256 of the file)."""
+        return sha256_file(path)
+
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+        """Warnings (``warning: ...``) about inputs of this modality that are nearly the same,
+        beyond exact copies (e.g. images with one difference hash, records with one text);
+        ``digests`` are the inputs' ``digest`` values. Default: no such check."""
+        return []
 
     @abstractmethod
     def read(self, path: Path) -> Any:
@@ -116,54 +159,48 @@ class Modality(ABC):
         """The extension of outputs made from an input with ``source_suffix`` (same by default)."""
         return source_suffix
 
-    def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
-        """Make every output ``task`` asks for; return one manifest record per output.
+    def process(self, task: Any, job: Any) -> list[Event]:
+        """Make every output ``task`` asks for; return one ``OutputRecord`` per output.
 
         Reads the input once (an unreadable input raises InputError: one failed record for it);
         an op or write failure fails only that output."""
         source = job.input_root / task.source
-        records: list[dict[str, Any]] = []
+        records: list[Event] = []
         data = self.read(source)  # first: an unreadable input is not copied as an original
         if task.original is not None:
             dest = job.output_root / task.original
             with atomic_path(dest) as tmp:
                 shutil.copyfile(source, tmp)
-            rec = task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
-            rec.update(self.keep_original(data, task.original))
+            rec = task.output_record(output=task.original, sha256=sha256_file(dest))
+            rec.extra.update(self.keep_original(data, task.original))
             records.append(rec)
-
-        def failed(out: Any, seed: int, exc: Exception) -> None:
-            records.append(
-                task.record(
-                    out.node, out.copy, seed, [], "failed", describe_error(exc), None, out.path
-                )
-            )
-
         for out, made in zip(task.outputs, self.make(task, job, data, task.outputs), strict=True):
-            if made.error is not None:
-                failed(out, made.seed, made.error)
-                continue
-            dest = job.output_root / out.path
-            meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
-            try:
-                with atomic_path(dest) as tmp:
-                    self.write(made.result, tmp, source, meta)
-            except Exception as exc:  # a write failure fails only this output
-                failed(out, made.seed, exc)
-                continue
-            rec = task.record(
-                out.node, out.copy, made.seed, made.log, "ok", None, sha256_file(dest), out.path
-            )
-            rec.update(meta.get("record", {}))
-            soft = [
-                e["params"]["soft_label"]
-                for e in made.log
-                if e["applied"] and "soft_label" in (e["params"] or {})
-            ]
-            if soft:
-                rec["soft_label"] = soft[-1]
-            records.append(rec)
+            records.append(self._written(task, job, source, out, made))
         return records
+
+    def _written(self, task: Any, job: Any, source: Path, out: Any, made: Made) -> OutputRecord:
+        """Write one made output atomically; its record (failed if it could not be made or
+        written: a failure fails only this output)."""
+        where = {"output": out.path, "node": out.node, "copy": out.copy, "seed": made.seed}
+        if made.error is not None:
+            return task.output_record(**where, status="failed", error=describe_error(made.error))
+        dest = job.output_root / out.path
+        meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
+        try:
+            with atomic_path(dest) as tmp:
+                self.write(made.result, tmp, source, meta)
+        except Exception as exc:
+            return task.output_record(**where, status="failed", error=describe_error(exc))
+        rec = task.output_record(**where, ops=made.log, sha256=sha256_file(dest))
+        rec.extra.update(meta.get("record", {}))
+        soft = [
+            e["params"]["soft_label"]
+            for e in made.log
+            if e["applied"] and "soft_label" in (e["params"] or {})
+        ]
+        if soft:
+            rec.extra["soft_label"] = soft[-1]
+        return rec
 
     def make(self, task: Any, job: Any, data: Any, outputs: Any) -> Iterator[Made]:
         """Make outputs (anything with ``node`` and ``copy``) of one input in memory, in order:

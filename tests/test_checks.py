@@ -9,9 +9,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from augcli.engine.checks import dataset_warnings, dhash, normalise_text
+from augcli.engine.checks import dataset_warnings as _dataset_warnings
 from augcli.engine.scan import InputFile
-from tests.conftest import textured
+from augcli.image.similar import dhash
+from augcli.modality import get_modality
+from augcli.recipe import load_recipe
+from augcli.text.similar import normalise_text
+from tests.conftest import textured, write_recipe
+
+
+def dataset_warnings(inputs: list[InputFile], root: Path, **kw) -> list[str]:
+    """The checks with default image and text sections (the modalities hash and compare)."""
+    recipe = load_recipe(
+        write_recipe(
+            root.parent / f"{root.name}-recipe.yaml",
+            f"version: 1\ninput: {root}\noutput: {root.parent / 'out'}\n"
+            "image: {pipeline: [hflip]}\ntext: {pipeline: [random_swap]}\n",
+        )
+    )
+    modalities = {}
+    for name, section in recipe.sections.items():
+        modalities[name] = get_modality(name)(section.settings)
+        modalities[name].bind(root, root.parent / "out")
+    return _dataset_warnings(inputs, root, modalities, **kw)
 
 
 def _inputs(root: Path) -> list[InputFile]:
@@ -151,9 +171,9 @@ def test_split_folders_and_leakage(tmp_path: Path) -> None:
 
 
 def test_near_duplicate_check_is_capped(tmp_path: Path, monkeypatch) -> None:
-    import augcli.engine.checks as checks
+    import augcli.image.similar as similar
 
-    monkeypatch.setattr(checks, "MAX_NEAR_DUP_IMAGES", 3)
+    monkeypatch.setattr(similar, "MAX_NEAR_DUP_IMAGES", 3)
     for k in range(4):
         _write(tmp_path / f"i{k}.png", _img(k))
     warnings = dataset_warnings(_inputs(tmp_path), tmp_path)

@@ -521,16 +521,6 @@ def test_preview_shows_what_expand_writes_with_a_model_op(tmp_path, server):
 
 
 # -- model workers ------------------------------------------------------------------------------------
-class _StubPool:
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-
-class _StubCtx:
-    def Pool(self, size, initializer=None, initargs=()):
-        return _StubPool(size)
-
-
 @pytest.mark.parametrize(
     ("workers", "limit", "sizes"),
     [
@@ -540,17 +530,19 @@ class _StubCtx:
     ],
 )
 def test_model_tasks_get_their_own_smaller_pool(workers, limit, sizes):
-    from augcli.engine.executor import PoolExecutor
+    from augcli.engine.executor import lanes
     from augcli.engine.plan import Task
 
-    executor = PoolExecutor.__new__(PoolExecutor)
-    executor.ctx, executor.job, executor.workers = _StubCtx(), None, workers
-    executor.limits, executor.pools = {"image": None, "text": limit}, []
-    tasks = [Task(f"{m}{i}", m, None) for m in ("image", "text") for i in range(3)]
-    lanes = executor._lanes(tasks)
-    got = {lane[0].modality: pool.size for pool, lane in lanes}
+    tasks = [
+        Task(f"{m}{i}", m, None, lane=limit if m == "text" else None)
+        for m in ("image", "text")
+        for i in range(3)
+    ]
+    got = {lane[0].modality: size for size, lane in lanes(tasks, workers)}
     assert got == sizes
-    assert sorted(t.source for _, lane in lanes for t in lane) == sorted(t.source for t in tasks)
+    assert sorted(t.source for _, lane in lanes(tasks, workers) for t in lane) == sorted(
+        t.source for t in tasks
+    )
 
 
 def test_worker_limit_only_with_a_model_op(tmp_path, models):

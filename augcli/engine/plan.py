@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augcli.core.errors import UsageError
+from augcli.core.records import InputFailed, OutputRecord
 from augcli.core.seeding import item_seed
 from augcli.engine.budget import cap, copies_needed, output_counts
 from augcli.engine.scan import InputFile
@@ -32,32 +33,15 @@ class Task:
     original: str | None = None
     outputs: list[OutputSpec] = field(default_factory=list)
     chunk: tuple[int, int, int, int] | None = None  # (index, count, first, stop) of a record file
+    lane: int | None = None  # at most this many processes may run such tasks (a model op)
 
-    def record(
-        self,
-        node: str | None,
-        copy: int | None,
-        seed: int | None,
-        ops: list[dict[str, Any]],
-        status: str,
-        error: str | None,
-        sha256: str | None,
-        output: str | None,
-    ) -> dict[str, Any]:
-        """A manifest line for one output of this task (or for the input, when output is None)."""
-        return {
-            "output": output,
-            "source": self.source,
-            "modality": self.modality,
-            "label": self.label,
-            "node": node,
-            "copy": copy,
-            "seed": seed,
-            "ops": ops,
-            "status": status,
-            "error": error,
-            "sha256": sha256,
-        }
+    def output_record(self, **fields: Any) -> OutputRecord:
+        """The record of one output of this task (fields as in ``OutputRecord``)."""
+        return OutputRecord(self.source, self.modality, self.label, **fields)
+
+    def failed(self, error: str) -> InputFailed:
+        """This task's input failed as a whole."""
+        return InputFailed(self.source, self.modality, self.label, error)
 
     @property
     def size(self) -> int:
@@ -111,62 +95,84 @@ class Job:
         return item_seed(self.seed, source, node_path, copy)
 
 
-def output_name(relpath: str, node: str, copy: int, suffix: str) -> str:
-    """``<dir>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root."""
+def output_name(relpath: str, node: str, copy: int, suffix: str, stem: str | None = None) -> str:
+    """``<dir>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root.
+    ``stem`` is the name without its full suffix (``brain`` for ``brain.nii.gz``; by default
+    the name without its last suffix)."""
     p = PurePosixPath(relpath)
-    return str(p.with_name(f"{p.stem}__{node}_{copy}{suffix}"))
+    return str(p.with_name(f"{p.stem if stem is None else stem}__{node}_{copy}{suffix}"))
 
 
-def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
-    """Every task the recipe asks for, in input order; refuses colliding output names."""
-    tasks: list[Task] = []
-    owner: dict[str, str] = {}
+class _Names:
+    """Output paths handed out once each: a second claim of one path is a collision."""
 
-    def claim(path: str, source: str) -> str:
-        if path in owner:
+    def __init__(self) -> None:
+        self.owner: dict[str, str] = {}
+
+    def claim(self, path: str, source: str) -> str:
+        if path in self.owner:
             raise UsageError(
-                f"output name collision: {path!r} would be written for both {owner[path]!r} and "
-                f"{source!r}. Rename one input: names of the form '<stem>__<node>_<k>' are "
+                f"output name collision: {path!r} would be written for both {self.owner[path]!r} "
+                f"and {source!r}. Rename one input: names of the form '<stem>__<node>_<k>' are "
                 "reserved for outputs, and with an image 'format:' inputs that differ only by "
                 "extension (a.jpg, a.png) get the same output name."
             )
-        owner[path] = source
+        self.owner[path] = source
         return path
 
+
+def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
+    """Every task the recipe asks for, in input order; refuses colliding output names. A task
+    of a modality with a ``worker_limit`` (a model op) carries it as its ``lane``."""
+    tasks: list[Task] = []
+    names = _Names()
     counts = _counts(recipe, job, inputs)
+    lanes = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
     for f in inputs:
-        graph = job.graphs[f.modality]
-        suffix = job.modalities[f.modality].output_suffix(PurePosixPath(f.relpath).suffix)
-        task = Task(f.relpath, f.modality, f.label)
         modality = job.modalities[f.modality]
         single = modality.plan_outputs(f.relpath)
         if single is not None:  # a record file: one output file, originals kept inside it
-            out = OutputSpec("*", 0, claim(single, f.relpath))
-            spans = modality.plan_chunks(job.input_root / f.relpath)
-            for k, (first, stop) in enumerate(spans):
-                tasks.append(
-                    Task(
-                        f.relpath,
-                        f.modality,
-                        f.label,
-                        None,
-                        [out],
-                        (k, len(spans), first, stop) if len(spans) > 1 else None,
-                    )
-                )
-            continue
-        if recipe.keep_originals:
-            task.original = claim(f.relpath, f.relpath)
-        emitted = 0
-        for copy in range(copies_needed(counts[f.relpath], len(graph.emitters))):
-            for e in graph.emitters:
-                if emitted == counts[f.relpath]:
-                    break
-                emitted += 1
-                name = claim(output_name(f.relpath, e.id, copy, suffix), f.relpath)
-                task.outputs.append(OutputSpec(e.id, copy, name))
-        tasks.append(task)
-    return tasks
+            tasks += _record_file_tasks(job, f, names.claim(single, f.relpath))
+        else:
+            tasks.append(_file_task(job, f, counts[f.relpath], recipe.keep_originals, names))
+    return [replace(t, lane=lanes.get(t.modality)) for t in tasks]
+
+
+def _record_file_tasks(job: Job, f: InputFile, out_path: str) -> list[Task]:
+    """A record file's tasks: one, or one per chunk of records."""
+    out = OutputSpec("*", 0, out_path)
+    spans = job.modalities[f.modality].plan_chunks(job.input_root / f.relpath)
+    return [
+        Task(
+            f.relpath,
+            f.modality,
+            f.label,
+            None,
+            [out],
+            (k, len(spans), first, stop) if len(spans) > 1 else None,
+        )
+        for k, (first, stop) in enumerate(spans)
+    ]
+
+
+def _file_task(job: Job, f: InputFile, count: int, keep: bool, names: _Names) -> Task:
+    """One input's task: ``count`` outputs, taken copy by copy over the graph's emitters."""
+    graph = job.graphs[f.modality]
+    modality = job.modalities[f.modality]
+    stem, source_suffix = modality.split_name(f.relpath)
+    suffix = modality.output_suffix(source_suffix)
+    task = Task(f.relpath, f.modality, f.label)
+    if keep:
+        task.original = names.claim(f.relpath, f.relpath)
+    emitted = 0
+    for copy in range(copies_needed(count, len(graph.emitters))):
+        for e in graph.emitters:
+            if emitted == count:
+                break
+            emitted += 1
+            name = names.claim(output_name(f.relpath, e.id, copy, suffix, stem), f.relpath)
+            task.outputs.append(OutputSpec(e.id, copy, name))
+    return task
 
 
 def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]:
@@ -200,5 +206,5 @@ def remaining(tasks: list[Task], done: set[str]) -> tuple[list[Task], int]:
         original = t.original if t.original is not None and t.original not in done else None
         skipped += t.size - len(outs) - (original is not None)
         if outs or original is not None:
-            left.append(Task(t.source, t.modality, t.label, original, outs, t.chunk))
+            left.append(replace(t, original=original, outputs=outs))
     return left, skipped

@@ -1,33 +1,31 @@
-"""`expand` and `validate` end to end: paths, plan, resume, execution, manifest, summary."""
+"""`expand` and `validate` end to end: paths and plan (``prepare``), then ``expand``: start
+(notes, fetch, output-folder check), resume, execute, finalize. Printing is the caller's
+(a ``Reporter``); the result says how the run ended."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import platform
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from augcli import __version__
-from augcli.core.atomic import sha256_file, sweep_tmp
-from augcli.core.errors import RecipeError, UsageError
+from augcli.core.atomic import sweep_tmp
+from augcli.core.errors import RecipeError
 from augcli.core.layout import MANIFEST
+from augcli.core.records import InputFailed
 from augcli.engine.budget import select_splits
-from augcli.engine.executor import make_executor
-from augcli.engine.manifest import (
-    ManifestWriter,
-    read_manifest,
-    read_run_info,
-    side_files,
-    sorted_records,
-    write_run_info,
-)
+from augcli.engine.collect import Collector, Summary
+from augcli.engine.executor import DEFAULT_EXECUTOR, executor_class, make_executor
+from augcli.engine.manifest import ManifestWriter, sorted_records, write_run_info
 from augcli.engine.plan import Job, Task, plan, remaining
+from augcli.engine.resume import check_output_folder, resume_state
 from augcli.engine.scan import InputFile, scan
+from augcli.engine.worker import Worker, apply_environment
 from augcli.recipe import Recipe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -49,18 +47,7 @@ class Options:
     workers: int | None = None
     overwrite: bool = False
     fail_fast: bool = False
-    quiet: bool = False
-
-
-@dataclass
-class Summary:
-    inputs: int = 0
-    outputs: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unchanged: int = 0
-    failures: list[str] = field(default_factory=list)
-    stats: dict[str, int] = field(default_factory=dict)  # e.g. model requests, batches
+    executor: str = DEFAULT_EXECUTOR
 
 
 def resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
@@ -126,6 +113,7 @@ def worker_count(recipe: Recipe, opts: Options) -> int:
 def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, list[Task]]:
     src, dst = resolve_paths(recipe, opts)
     job = Job.from_recipe(recipe, src, dst).bind()
+    apply_environment(job)  # before this process or any worker loads the modalities' libraries
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
     inputs, ignored = scan(src, recipe.sections, skip)
     inputs, left_out = select_splits(inputs, recipe.splits)
@@ -138,41 +126,6 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, l
     return job, inputs, ignored, plan(recipe, job, inputs)
 
 
-def _check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Any) -> None:
-    """Resume only the same recipe; with --overwrite, remove only what an earlier run listed."""
-    if not dst.exists() or not any(dst.iterdir()):
-        return
-    info = read_run_info(dst)
-    if info is None:
-        if overwrite:
-            return
-        raise UsageError(
-            f"output folder {dst} is not empty and was not written by augcli (no run.json). "
-            "Choose a new folder, or pass --overwrite to write into it anyway."
-        )
-    if info.get("fingerprint") == recipe.fingerprint():
-        return
-    if not overwrite:
-        raise UsageError(
-            f"output folder {dst} was written by a different recipe (or other --seed/--copies); "
-            "resuming would mix outputs of two recipes. Pass --overwrite to replace that run's "
-            "outputs, or choose another output folder."
-        )
-    removed = 0
-    for rec in read_manifest(dst / MANIFEST).values():
-        for rel in [rec.get("output"), *side_files(rec)]:
-            target = (dst / rel).resolve() if rel else None
-            if target is not None and target.is_relative_to(dst) and target.is_file():
-                target.unlink()
-                removed += 1
-    for rel in (read_run_info(dst) or {}).get("files", []):
-        target = (dst / rel).resolve()
-        if target.is_relative_to(dst) and target.is_file():
-            target.unlink()
-    (dst / MANIFEST).unlink(missing_ok=True)
-    log(f"augcli: --overwrite: removed {removed} outputs of the earlier run in {dst}")
-
-
 def _versions() -> dict[str, str]:
     out = {"augcli": __version__, "python": platform.python_version()}
     for lib in LIBRARIES:
@@ -181,37 +134,97 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def expand(recipe: Recipe, opts: Options) -> int:
-    """Run the recipe; return the exit code. Messages and the progress bar go to stderr."""
+class Reporter(Protocol):
+    """How a run talks to its user; the CLI prints, a library caller may stay silent."""
 
-    def log(msg: str) -> None:
-        if not opts.quiet:
-            print(msg, file=sys.stderr)
+    def note(self, msg: str) -> None:
+        """Progress prose (hidden by --quiet)."""
 
+    def warn(self, msg: str) -> None:
+        """A warning that is shown even with --quiet."""
+
+    def progress(self, total: int) -> Any:
+        """Something with ``update(n)`` and ``close()`` for ``total`` tasks, or None."""
+
+
+class Silent:
+    """A reporter that says nothing."""
+
+    def note(self, msg: str) -> None:
+        pass
+
+    def warn(self, msg: str) -> None:
+        pass
+
+    def progress(self, total: int) -> Any:
+        return None
+
+
+@dataclass
+class RunResult:
+    """How a run ended: its status (complete, stopped, interrupted), counts and where."""
+
+    status: str
+    summary: Summary
+    output_root: Path
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "interrupted":
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if self.summary.failed else EXIT_OK
+
+
+def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> RunResult:
+    """Run the recipe: plan, resume, execute, finalize. Messages go to ``reporter``."""
+    say = reporter or Silent()
     started = time.time()
-    job, inputs, _ignored, tasks = prepare(recipe, opts)
+    job, inputs, tasks = _start(recipe, opts, say)
     dst = job.output_root
+    state = resume_state(dst)
+    todo, skipped = remaining(tasks, state.done)
+    summary = Summary(inputs=len(inputs), skipped=skipped)
+    run_info = _run_info(recipe, job)
+    write_run_info(dst, run_info)
+    if state.swept:
+        say.note(f"augcli: removed {state.swept} temporary files left by an interrupted run")
+    workers = min(worker_count(recipe, opts), max(1, len(todo)))
+    collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
+    found = {f.relpath for f in inputs}
+    for name, modality in job.modalities.items():
+        for source, reason in modality.missing_inputs(found):
+            collector.add([InputFailed(source, name, None, reason)])
+    status = _execute(job, todo, workers, opts, collector, say)
+    _finalize(job, collector, run_info, status)
+    run_info.update(
+        workers=workers, counts=summary.counts(), wall_seconds=round(time.time() - started, 3)
+    )
+    if summary.stats:
+        run_info["model_requests"] = dict(sorted(summary.stats.items()))
+    write_run_info(dst, run_info)
+    return RunResult(status, summary, dst, time.time() - started)
+
+
+def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], list[Task]]:
+    """Plan, fetch what the recipe allows, and check the output folder is ours to write."""
+    executor_class(opts.executor)  # an unknown name fails before anything is written
+    job, inputs, _ignored, tasks = prepare(recipe, opts)
     for note in job.notes:
-        log(f"augcli: {note}")
+        say.note(f"augcli: {note}")
     if not inputs:
-        print(
+        say.warn(
             f"augcli: warning: no input files found in {job.input_root} for the sections "
-            f"{', '.join(recipe.sections)} (check 'include' globs and extensions)",
-            file=sys.stderr,
+            f"{', '.join(recipe.sections)} (check 'include' globs and extensions)"
         )
     for note in recipe.fetch():  # downloads a recipe allows, before its fingerprint is taken
-        log(f"augcli: {note}")
-    _check_output_folder(recipe, dst, opts.overwrite, log)
-    dst.mkdir(parents=True, exist_ok=True)
-    swept = sweep_tmp(dst)
-    previous = read_manifest(dst / MANIFEST)
-    # An output is done when its own line says ok and the file exists (a record file's own line
-    # comes after its records' lines, so it marks the whole file done).
-    done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}
-    kept = {k: v for k, v in previous.items() if k in done or v.get("output") in done}
-    todo, skipped = remaining(tasks, done)
-    summary = Summary(inputs=len(inputs), skipped=skipped)
-    run_info: dict[str, Any] = {
+        say.note(f"augcli: {note}")
+    check_output_folder(recipe, job.output_root, opts.overwrite, say.note)
+    return job, inputs, tasks
+
+
+def _run_info(recipe: Recipe, job: Job) -> dict[str, Any]:
+    info: dict[str, Any] = {
         "recipe": str(recipe.file),
         "recipe_sha256": recipe.sha256,
         "fingerprint": recipe.fingerprint(),
@@ -222,61 +235,25 @@ def expand(recipe: Recipe, opts: Options) -> int:
         "status": "running",
     }
     if recipe.resources():
-        run_info["resources"] = recipe.resources()
-    write_run_info(dst, run_info)
-    if swept:
-        log(f"augcli: removed {swept} temporary files left by an interrupted run")
+        info["resources"] = recipe.resources()
+    return info
 
-    workers = min(worker_count(recipe, opts), max(1, len(todo)))
-    writer = ManifestWriter(dst / MANIFEST, kept)
+
+def _execute(
+    job: Job, todo: list[Task], workers: int, opts: Options, collector: Collector, say: Reporter
+) -> str:
+    """Run the tasks on the chosen executor; return complete, stopped (--fail-fast) or
+    interrupted. The executor is stopped unless it finished."""
     status = "complete"
     executor = None
-    bar = _progress(len(todo), opts.quiet)  # one step per task (an input, or a chunk of one)
-
-    parts: dict[str, list[dict[str, Any]]] = {}
-
-    def add(records: list[dict[str, Any]]) -> None:
-        for rec in records:
-            writer.forget_source(rec["source"])
-        for rec in records:
-            if rec["status"] == "stats":  # work counts (model requests), for the summary
-                for key, n in rec["stats"].items():
-                    summary.stats[key] = summary.stats.get(key, 0) + n
-                continue
-            if rec["status"] == "part":  # one chunk of a record file is written
-                chunks = parts.setdefault(rec["output"], [])
-                chunks.append(rec["part"])
-                if len(chunks) == rec["part"]["count"]:
-                    add([merge_parts(job, writer, rec, chunks)])
-                continue
-            writer.add(rec)
-            if "records" in rec:  # a record file's own line: its records are counted already
-                continue
-            if rec["status"] == "ok":
-                summary.outputs += 1
-            elif rec["status"] == "unchanged":
-                summary.unchanged += 1
-            else:
-                summary.failed += 1
-                summary.failures.append(f"{rec['output'] or rec['source']}: {rec['error']}")
-
-    found = {f.relpath for f in inputs}
-    for name, modality in job.modalities.items():
-        for source, reason in modality.missing_inputs(found):
-            add(
-                [
-                    Task(source, name, None).record(
-                        None, None, None, [], "failed", reason, None, None
-                    )
-                ]
-            )
+    bar = say.progress(len(todo)) if todo else None  # one step per task (an input or a chunk)
     try:
-        executor = make_executor(job, workers)
-        for records in executor.run(todo):
-            add(records)
+        executor = make_executor(opts.executor, Worker(job), workers)
+        for events in executor.run(todo):
+            collector.add(events)
             if bar is not None:
                 bar.update(1)
-            if opts.fail_fast and summary.failed:
+            if opts.fail_fast and collector.summary.failed:
                 status = "stopped"
                 break
     except KeyboardInterrupt:
@@ -286,85 +263,17 @@ def expand(recipe: Recipe, opts: Options) -> int:
             executor.stop()
         if bar is not None:
             bar.close()
-        sweep_tmp(dst)
-        writer.close(finalize=status == "complete")
-        if status == "complete":
-            for name, modality in job.modalities.items():
-                mine = [r for r in writer.records.values() if r.get("modality") == name]
-                run_info.setdefault("files", []).extend(modality.finalize(sorted_records(mine)))
-        run_info.update(
-            status=status,
-            workers=workers,
-            counts={
-                "inputs": summary.inputs,
-                "outputs": summary.outputs,
-                "failed": summary.failed,
-                "skipped": summary.skipped,
-                "unchanged": summary.unchanged,
-            },
-            wall_seconds=round(time.time() - started, 3),
-        )
-        if summary.stats:
-            run_info["model_requests"] = dict(sorted(summary.stats.items()))
-        write_run_info(dst, run_info)
-
-    for line in summary.failures[:10]:  # errors are printed even with --quiet
-        print(f"augcli: failed: {line}", file=sys.stderr)
-    if len(summary.failures) > 10:
-        print(
-            f"augcli: ... and {len(summary.failures) - 10} more failures (see {dst / MANIFEST})",
-            file=sys.stderr,
-        )
-    log(
-        f"augcli: {status}: {summary.outputs} written, {summary.failed} failed, "
-        f"{summary.skipped} already done, from {summary.inputs} inputs in "
-        f"{time.time() - started:.1f}s -> {dst}"
-    )
-    if summary.stats:
-        st = summary.stats
-        log(
-            f"augcli: model requests: {st.get('requests', 0)} sent in {st.get('batches', 0)} "
-            f"batches, {st.get('cache_hits', 0)} answered from the cache"
-        )
-    if status == "interrupted":
-        log("augcli: run the same command again to resume where it stopped")
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if summary.failed else EXIT_OK
+        sweep_tmp(job.output_root)
+        collector.writer.close(finalize=status == "complete")
+    return status
 
 
-def merge_parts(
-    job: Job, writer: ManifestWriter, marker: dict[str, Any], chunks: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Join a chunked record file once all its chunks are written: the file, its records'
-    output indices made global (re-appended, so the manifest on disk is right at once), and the
-    file's own line."""
-    out = marker["output"]
-    job.modalities[marker["modality"]].merge(job.output_root, out, chunks)
-    offsets, total = {}, {"input": 0, "output": 0, "unchanged": 0}
-    for chunk in sorted(chunks, key=lambda c: c["index"]):
-        offsets[chunk["index"]] = total["output"]
-        for key in total:
-            total[key] += chunk["counts"][key]
-    for rec in list(writer.records.values()):
-        record = rec.get("record") or {}
-        if rec.get("output") == out and "chunk" in record and "output" in record:
-            fixed = {
-                **rec,
-                "record": {**record, "output": record["output"] + offsets[record["chunk"]]},
-            }
-            fixed["record"].pop("chunk")
-            writer.add(fixed)
-    line = Task(marker["source"], marker["modality"], marker["label"]).record(
-        None, None, None, [], "ok", None, sha256_file(job.output_root / out), out
-    )
-    line["records"] = total
-    return line
-
-
-def _progress(total: int, quiet: bool) -> Any:
-    if quiet or not sys.stderr.isatty() or total == 0:
-        return None
-    import tqdm
-
-    tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are forked
-    return tqdm.tqdm(total=total, unit="input", file=sys.stderr, dynamic_ncols=True)
+def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: str) -> None:
+    """After a complete run, each modality writes its whole-dataset files (e.g. COCO)."""
+    run_info["status"] = status
+    if status != "complete":
+        return
+    records = collector.writer.records.values()
+    for name, modality in job.modalities.items():
+        mine = [r for r in records if r.get("modality") == name]
+        run_info.setdefault("files", []).extend(modality.finalize(sorted_records(mine)))

@@ -43,7 +43,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 class _Matcher:
     def __init__(self, section: Section) -> None:
         self.modality = section.modality
-        self.extensions = get_modality(section.modality).extensions
+        self.accepts = get_modality(section.modality).accepts
         self.include = [glob_regex(g) for g in section.include] if section.include else None
         self.exclude = [glob_regex(g) for g in section.exclude]
 
@@ -52,7 +52,7 @@ class _Matcher:
             return False
         if self.include is not None:
             return any(rx.match(relpath) for rx in self.include)
-        return os.path.splitext(relpath)[1].lower() in self.extensions
+        return self.accepts(relpath)
 
 
 def scan(

@@ -1,37 +1,57 @@
-"""What runs inside a worker: set-up once per process, then one task at a time, never crashing."""
+"""What runs a task wherever an executor puts it: a picklable ``Worker`` that holds the job, sets
+its process up once, then makes one task's outputs at a time and never raises."""
 
 from __future__ import annotations
 
+import os
 import signal
-from typing import Any
 
-from augcli.core.errors import InputError
+from augcli.core.records import Event
 from augcli.engine.plan import Job, Task
-
-_JOB: Job | None = None
-
-
-def init_worker(job: Job, in_pool: bool) -> None:
-    """Keep the job for this process; pool workers leave Ctrl-C to the parent."""
-    global _JOB
-    _JOB = job
-    if in_pool:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for m in job.modalities.values():
-            m.prepare_worker()
+from augcli.modality import describe_error
 
 
-def run_task(task: Task) -> list[dict[str, Any]]:
-    """Make a task's outputs; any failure becomes a record with its reason."""
-    assert _JOB is not None, "init_worker was not called"
-    modality = _JOB.modalities[task.modality]
-    try:
-        return modality.process(task, _JOB)
-    except InputError as exc:
-        return [task.record(None, None, None, [], "failed", str(exc), None, None)]
-    except OSError as exc:
-        return [task.record(None, None, None, [], "failed", f"{exc.strerror or exc}", None, None)]
-    except Exception as exc:
-        return [
-            task.record(None, None, None, [], "failed", f"{type(exc).__name__}: {exc}", None, None)
-        ]
+def apply_environment(job: Job) -> dict[str, str]:
+    """Set the variables the job's modalities need before their libraries load (e.g. OpenCV's
+    decoder guard) in this process; a process started afterwards inherits them. Returns them."""
+    env: dict[str, str] = {}
+    for m in job.modalities.values():
+        env.update(m.environment())
+    os.environ.update(env)
+    return env
+
+
+class Worker:
+    """Runs the tasks of one job. Executors ship it to their processes (pickled once per
+    process, with only what workers need: see ``Modality.__getstate__``) and call ``setup``
+    once there before the first task; calling it is cheap after that."""
+
+    def __init__(self, job: Job, pooled: bool = True) -> None:
+        self.job = job
+        self.pooled = pooled  # one of several worker processes: Ctrl-C is the parent's
+        self._ready = False
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"job": self.job, "pooled": self.pooled, "_ready": False}
+
+    def setup(self) -> None:
+        """Once per process: the modalities' environment and per-process guards."""
+        if self._ready:
+            return
+        apply_environment(self.job)
+        if self.pooled:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for m in self.job.modalities.values():
+            m.setup_process(self.pooled)
+        self._ready = True
+
+    def __call__(self, task: Task) -> list[Event]:
+        """Make a task's outputs; any failure of the input as a whole becomes an event."""
+        self.setup()
+        modality = self.job.modalities[task.modality]
+        try:
+            return modality.process(task, self.job)
+        except OSError as exc:
+            return [task.failed(f"{exc.strerror or exc}")]
+        except Exception as exc:
+            return [task.failed(describe_error(exc))]

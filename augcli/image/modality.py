@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,16 +66,6 @@ class ImageModality(Modality):
         ),
     }
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        super().__init__(settings)
-        limit = settings.get("max_pixels", DEFAULT_MAX_PIXELS)
-        if limit is not None and "cv2" not in sys.modules:
-            # OpenCV's own decoder guard, a backstop for headers augcli cannot parse. OpenCV reads
-            # it once, when it is loaded: here that is later in this process (one worker) or in
-            # the fork server the pool workers come from, which inherits this environment. Once
-            # OpenCV is loaded it is left alone, so one process never mixes two recipes' limits.
-            os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(limit)
-
     extra_keys = annotations.KEYS
 
     @classmethod
@@ -127,10 +116,25 @@ class ImageModality(Modality):
             return (*self.preload, "pydicom")
         return self.preload
 
-    def prepare_worker(self) -> None:
-        import cv2
+    def environment(self) -> dict[str, str]:
+        """OpenCV's own decoder guard (``max_pixels``), a backstop for headers augcli cannot
+        parse. OpenCV reads it once, when it is loaded, so it is set only where OpenCV is not
+        loaded yet: one process never mixes two recipes' limits."""
+        limit = self.config.get("max_pixels", DEFAULT_MAX_PIXELS)
+        if limit is None or "cv2" in sys.modules:
+            return {}
+        return {"OPENCV_IO_MAX_IMAGE_PIXELS": str(limit)}
 
-        cv2.setNumThreads(1)  # the pool is the parallelism; avoid oversubscribing cores
+    def setup_process(self, pooled: bool) -> None:
+        if pooled:
+            import cv2
+
+            cv2.setNumThreads(1)  # the pool is the parallelism; avoid oversubscribing cores
+
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+        from augcli.image.similar import near_duplicate_images
+
+        return near_duplicate_images(relpaths, self.input_root, digests, self.decode)
 
     def output_suffix(self, source_suffix: str) -> str:
         fmt = self.config.get("format")
@@ -138,10 +142,14 @@ class ImageModality(Modality):
             return source_suffix
         return f".{fmt}"
 
-    def read(self, path: Path) -> Any:
+    def decode(self, path: Path) -> Any:
+        """The pixels of one input (DICOM or an image file), without its annotations."""
         limit = self.config.get("max_pixels", DEFAULT_MAX_PIXELS)
         read = dicom.read_dicom if dicom.is_dicom(path) else read_image
-        image = read(path, limit)
+        return read(path, limit)
+
+    def read(self, path: Path) -> Any:
+        image = self.decode(path)
         cfg = self.annotations
         if not cfg.active:
             return image

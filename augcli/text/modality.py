@@ -11,6 +11,7 @@ from typing import Any
 
 from augcli.core.atomic import TMP_MARK, atomic_path, sha256_file
 from augcli.core.errors import InputError, RecipeError
+from augcli.core.records import Event, OutputRecord, PartWritten, WorkStats
 from augcli.modality import Modality, describe_error
 from augcli.params import Param
 from augcli.steps import Applier
@@ -126,6 +127,18 @@ class TextModality(Modality):
     def plan_outputs(self, relpath: str) -> str | None:
         return relpath if self.kind(relpath) else None
 
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+        from augcli.text.similar import near_duplicate_text
+
+        return near_duplicate_text(relpaths, self.input_root, self._entries)
+
+    def _entries(self, path: Path, relpath: str) -> list[tuple[str, int]]:
+        """(text, line) of every record of a file (a document is one record, line 1)."""
+        kind = self.kind(relpath)
+        if kind is None:
+            return [(decode(path.read_bytes(), path, self.config.get("encoding", "utf-8")), 1)]
+        return [(r.text, r.line) for r in read_records(path, kind, self.config).records]
+
     def read(self, path: Path) -> Any:
         text = decode(path.read_bytes(), path, self.config.get("encoding", "utf-8"))
         return TextDoc.parse(text, self.config["rules"])
@@ -193,19 +206,19 @@ class TextModality(Modality):
         return self._subs
 
     # -- running ------------------------------------------------------------------------------
-    def process(self, task: Any, job: Any) -> list[dict[str, Any]]:
+    def process(self, task: Any, job: Any) -> list[Event]:
         before = dict(self.models.stats)
         kind = self.kind(task.source)
         if kind is None:
-            records = self._process_document(task, job)
+            lines, last = self._process_document(task, job), []
         else:
-            records = self._process_records(task, job, kind)
+            lines, last = self._process_records(task, job, kind)
+        events: list[Event] = [OutputRecord.from_line(line) for line in lines]
+        events += last
         used = {k: v - before.get(k, 0) for k, v in self.models.stats.items()}
-        if any(used.values()):  # the parent sums these for the summary; not a manifest line
-            stats = task.record(None, None, None, [], "stats", None, None, None)
-            stats["stats"] = used
-            records.append(stats)
-        return records
+        if any(used.values()):  # the parent sums these for the summary
+            events.append(WorkStats(used))
+        return events
 
     def _process_document(self, task: Any, job: Any) -> list[dict[str, Any]]:
         """A whole-document .txt: one file per node and copy, with the same safeguards as
@@ -230,9 +243,7 @@ class TextModality(Modality):
             dest = job.output_root / task.original
             with atomic_path(dest) as tmp:
                 shutil.copyfile(source, tmp)
-            records.append(
-                task.record(None, None, None, [], "ok", None, sha256_file(dest), task.original)
-            )
+            records.append(_line(task, output=task.original, sha256=sha256_file(dest)))
         for line in made:
             if line["status"] == "ok":
                 dest = job.output_root / line["output"]
@@ -264,7 +275,10 @@ class TextModality(Modality):
             self._last_records = cached
         return cached[1]
 
-    def _process_records(self, task: Any, job: Any, kind: str) -> list[dict[str, Any]]:
+    def _process_records(
+        self, task: Any, job: Any, kind: str
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        """A record file's (or chunk's) record lines, then its own line or its part."""
         source = job.input_root / task.source
         rf = self._records(source, kind)
         graph = job.graphs[self.name]
@@ -306,9 +320,10 @@ class TextModality(Modality):
             dest = job.output_root / out_path
             with atomic_path(dest) as tmp:
                 tmp.write_text(render(rf, rows), encoding=encoding, newline="")
-            summary = task.record(None, None, None, [], "ok", None, sha256_file(dest), out_path)
-            summary["records"] = counts
-            return [*records, summary]
+            summary = task.output_record(
+                output=out_path, sha256=sha256_file(dest), extra={"records": counts}
+            )
+            return records, [summary]
         index, count = task.chunk[0], task.chunk[1]
         part = (
             PurePosixPath(out_path).parent
@@ -316,15 +331,18 @@ class TextModality(Modality):
         )
         with atomic_path(job.output_root / part) as tmp:
             tmp.write_text(render_part(rf, rows, index == 0), encoding=encoding, newline="")
-        marker = task.record(None, None, None, [], "part", None, None, out_path)
-        marker["part"] = {
-            "index": index,
-            "count": count,
-            "path": str(part),
-            "counts": counts,
-            "trim_newline": rf.kind == "lines" and not rf.trailing_newline,
-        }
-        return [*records, marker]
+        marker = PartWritten(
+            task.source,
+            task.modality,
+            task.label,
+            out_path,
+            index,
+            count,
+            str(part),
+            counts,
+            rf.kind == "lines" and not rf.trailing_newline,
+        )
+        return records, [marker]
 
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
         parts = sorted(parts, key=lambda p: p["index"])
@@ -382,13 +400,18 @@ class TextModality(Modality):
                     self.applier(),
                 )
             except Pending:
-                return task.record(emitter.id, copy, seed, [], "pending", None, None, None)
+                return _line(task, node=emitter.id, copy=copy, seed=seed, status="pending")
             except Rejected as exc:
                 reason = f"rejected: {exc}"
                 continue
             except Exception as exc:
-                return task.record(
-                    emitter.id, copy, seed, [], "failed", describe_error(exc), None, None
+                return _line(
+                    task,
+                    node=emitter.id,
+                    copy=copy,
+                    seed=seed,
+                    status="failed",
+                    error=describe_error(exc),
                 )
             text = result.text
             share = changed_share(doc.words(), result.words())
@@ -398,22 +421,26 @@ class TextModality(Modality):
                 reason = f"changed {share:.0%} of words, over max_change {max_change:.0%}"
             else:
                 seen.add(text)
-                line = task.record(
-                    emitter.id,
-                    copy,
-                    seed,
-                    log,
-                    "ok",
-                    None,
-                    hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                    None,
+                line = _line(
+                    task,
+                    node=emitter.id,
+                    copy=copy,
+                    seed=seed,
+                    ops=log,
+                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 )
                 line["text"] = text
                 line["attempt"] = attempt
                 return line
-        line = task.record(emitter.id, copy, None, [], "unchanged", reason, None, None)
+        line = _line(task, node=emitter.id, copy=copy, status="unchanged", error=reason)
         line["attempt"] = attempt
         return line
+
+
+def _line(task: Any, **fields: Any) -> dict[str, Any]:
+    """A manifest-shaped line of one output of ``task``: the modality adds fields (text, the
+    record's place) while it works; ``process`` hands them on as ``OutputRecord``s."""
+    return task.output_record(**fields).line()
 
 
 class TextApplier(Applier):

@@ -1,0 +1,97 @@
+"""What a worker sends back to the parent, as types: an ``OutputRecord`` for every output (it
+becomes one manifest line), and three events that are not manifest lines: ``PartWritten`` (one
+chunk of a record file is on disk), ``WorkStats`` (counts for the run summary, e.g. model
+requests) and ``InputFailed`` (an input failed as a whole). All are small and picklable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class OutputRecord:
+    """One manifest line: an output made from ``source`` (or, with ``output`` None, a line
+    about the input itself). ``extra`` holds the fields a modality adds (annotations, the
+    record of a record file, soft labels, ...), written after the common ones in order."""
+
+    source: str
+    modality: str
+    label: str | None
+    output: str | None = None
+    node: str | None = None
+    copy: int | None = None
+    seed: int | None = None
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+    sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_line(cls, line: dict[str, Any]) -> OutputRecord:
+        """The record of a manifest-shaped dict (its unknown keys become ``extra``, in order)."""
+        extra = {k: v for k, v in line.items() if k not in _COMMON}
+        return cls(**{k: line[k] for k in _COMMON if k in line}, extra=extra)
+
+    def line(self) -> dict[str, Any]:
+        """The manifest line (a JSON object; key order is part of the manifest's bytes)."""
+        return {
+            "output": self.output,
+            "source": self.source,
+            "modality": self.modality,
+            "label": self.label,
+            "node": self.node,
+            "copy": self.copy,
+            "seed": self.seed,
+            "ops": self.ops,
+            "status": self.status,
+            "error": self.error,
+            "sha256": self.sha256,
+            **self.extra,
+        }
+
+
+_COMMON = ("output", "source", "modality", "label", "node", "copy", "seed", "ops", "status")
+_COMMON += ("error", "sha256")
+
+
+@dataclass(frozen=True)
+class PartWritten:
+    """One chunk of a chunked record file is written (a hidden part file); the parent joins the
+    parts when the last one arrives (``Modality.merge``)."""
+
+    source: str
+    modality: str
+    label: str | None
+    output: str  # the record file's output path
+    index: int
+    count: int
+    path: str  # the part file, relative to the output root
+    counts: dict[str, int]  # records in, records out, unchanged
+    trim_newline: bool = False
+
+
+@dataclass(frozen=True)
+class WorkStats:
+    """Counts a task adds to the run summary (e.g. model requests, batches, cache hits)."""
+
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class InputFailed:
+    """A whole input failed (unreadable, a worker error): one manifest line for its source."""
+
+    source: str
+    modality: str
+    label: str | None
+    error: str
+
+    def record(self) -> OutputRecord:
+        return OutputRecord(
+            self.source, self.modality, self.label, status="failed", error=self.error
+        )
+
+
+Event = OutputRecord | PartWritten | WorkStats | InputFailed

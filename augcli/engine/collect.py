@@ -1,0 +1,114 @@
+"""The parent's side of the worker stream: events in, manifest lines and run counts out.
+
+``Collector.add`` takes the events of one finished task: output records become manifest lines
+(appended and flushed at once), a failed input becomes its source's line, work stats are summed,
+and a chunked record file's parts are joined when its last part arrives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from augcli.core.atomic import sha256_file
+from augcli.core.records import Event, InputFailed, OutputRecord, PartWritten, WorkStats
+from augcli.engine.manifest import ManifestWriter
+from augcli.engine.plan import Job
+
+
+@dataclass
+class Summary:
+    """Counts of one invocation (what the summary line and run.json report)."""
+
+    inputs: int = 0
+    outputs: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+    failures: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)  # e.g. model requests, batches
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "unchanged": self.unchanged,
+        }
+
+
+class Collector:
+    """Turns a run's events into manifest lines and a ``Summary``."""
+
+    def __init__(self, job: Job, writer: ManifestWriter, summary: Summary) -> None:
+        self.job, self.writer, self.summary = job, writer, summary
+        self.parts: dict[str, list[PartWritten]] = {}
+
+    def add(self, events: list[Event]) -> None:
+        """The events of one finished task (or of inputs that failed before any task ran)."""
+        for event in events:
+            if isinstance(event, (OutputRecord, InputFailed)):
+                self.writer.forget_source(event.source)
+        for event in events:
+            if isinstance(event, WorkStats):
+                for key, n in event.counts.items():
+                    self.summary.stats[key] = self.summary.stats.get(key, 0) + n
+            elif isinstance(event, PartWritten):
+                self._part(event)
+            elif isinstance(event, InputFailed):
+                self._line(event.record())
+            else:
+                self._line(event)
+
+    def _line(self, rec: OutputRecord) -> None:
+        self.writer.add(rec.line())
+        if "records" in rec.extra:  # a record file's own line: its records are counted already
+            return
+        if rec.status == "ok":
+            self.summary.outputs += 1
+        elif rec.status == "unchanged":
+            self.summary.unchanged += 1
+        else:
+            self.summary.failed += 1
+            self.summary.failures.append(f"{rec.output or rec.source}: {rec.error}")
+
+    def _part(self, part: PartWritten) -> None:
+        chunks = self.parts.setdefault(part.output, [])
+        chunks.append(part)
+        if len(chunks) == part.count:
+            self.add([self._merged(part, chunks)])
+
+    def _merged(self, last: PartWritten, chunks: list[PartWritten]) -> OutputRecord:
+        """Join a chunked record file once all its chunks are written: the file, its records'
+        output indices made global (re-appended, so the manifest on disk is right at once), and
+        the file's own line."""
+        out = last.output
+        meta = [_part_meta(c) for c in chunks]
+        self.job.modalities[last.modality].merge(self.job.output_root, out, meta)
+        offsets, total = {}, {"input": 0, "output": 0, "unchanged": 0}
+        for chunk in sorted(chunks, key=lambda c: c.index):
+            offsets[chunk.index] = total["output"]
+            for key in total:
+                total[key] += chunk.counts[key]
+        for rec in list(self.writer.records.values()):
+            record = rec.get("record") or {}
+            if rec.get("output") == out and "chunk" in record and "output" in record:
+                fixed = {
+                    **rec,
+                    "record": {**record, "output": record["output"] + offsets[record["chunk"]]},
+                }
+                fixed["record"].pop("chunk")
+                self.writer.add(fixed)
+        return OutputRecord(
+            last.source,
+            last.modality,
+            last.label,
+            output=out,
+            sha256=sha256_file(self.job.output_root / out),
+            extra={"records": total},
+        )
+
+
+def _part_meta(part: PartWritten) -> dict[str, Any]:
+    """What ``Modality.merge`` reads of a part."""
+    return {"index": part.index, "path": part.path, "trim_newline": part.trim_newline}

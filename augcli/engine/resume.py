@@ -1,0 +1,77 @@
+"""Before a run writes anything: is the output folder ours to write (the same recipe resumes;
+``--overwrite`` removes only what an earlier run listed), and what is already done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from augcli.core.atomic import sweep_tmp
+from augcli.core.errors import UsageError
+from augcli.core.layout import MANIFEST
+from augcli.engine.manifest import read_manifest, read_run_info, side_files
+from augcli.recipe import Recipe
+
+
+@dataclass
+class Resume:
+    """What an output folder already holds for this recipe."""
+
+    done: set[str]  # output paths complete: their own line says ok and the file exists
+    kept: dict[str, dict[str, Any]]  # manifest lines carried over into this run's manifest
+    swept: int  # temporary files an interrupted run left, now removed
+
+
+def check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Callable) -> None:
+    """Resume only the same recipe; with --overwrite, remove only what an earlier run listed."""
+    if not dst.exists() or not any(dst.iterdir()):
+        return
+    info = read_run_info(dst)
+    if info is None:
+        if overwrite:
+            return
+        raise UsageError(
+            f"output folder {dst} is not empty and was not written by augcli (no run.json). "
+            "Choose a new folder, or pass --overwrite to write into it anyway."
+        )
+    if info.get("fingerprint") == recipe.fingerprint():
+        return
+    if not overwrite:
+        raise UsageError(
+            f"output folder {dst} was written by a different recipe (or other --seed/--copies); "
+            "resuming would mix outputs of two recipes. Pass --overwrite to replace that run's "
+            "outputs, or choose another output folder."
+        )
+    removed = remove_earlier_run(dst, info)
+    log(f"augcli: --overwrite: removed {removed} outputs of the earlier run in {dst}")
+
+
+def remove_earlier_run(dst: Path, info: dict[str, Any]) -> int:
+    """Delete the files an earlier run's manifest and run.json list (inside ``dst`` only) and
+    its manifest; return how many outputs were removed."""
+    removed = 0
+    for rec in read_manifest(dst / MANIFEST).values():
+        for rel in [rec.get("output"), *side_files(rec)]:
+            target = (dst / rel).resolve() if rel else None
+            if target is not None and target.is_relative_to(dst) and target.is_file():
+                target.unlink()
+                removed += 1
+    for rel in info.get("files", []):
+        target = (dst / rel).resolve()
+        if target.is_relative_to(dst) and target.is_file():
+            target.unlink()
+    (dst / MANIFEST).unlink(missing_ok=True)
+    return removed
+
+
+def resume_state(dst: Path) -> Resume:
+    """Sweep leftovers, then read what is done. A record file's own line comes after its
+    records' lines, so it marks the whole file done."""
+    dst.mkdir(parents=True, exist_ok=True)
+    swept = sweep_tmp(dst)
+    previous = read_manifest(dst / MANIFEST)
+    done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}
+    kept = {k: v for k, v in previous.items() if k in done or v.get("output") in done}
+    return Resume(done, kept, swept)

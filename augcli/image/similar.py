@@ -1,0 +1,93 @@
+"""Near-duplicate images for the dataset checks: a 64-bit difference hash per image, pairs
+within a few bits of each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augcli.core.errors import InputError
+
+MAX_GROUPS = 5  # pairs listed per warning
+MAX_NEAR_DUP_IMAGES = 2000  # the check is O(n^2)
+HAMMING_MAX = 4  # dHash bits that may differ for two images to count as near-duplicates
+
+
+def _more(total: int) -> str:
+    return f" (and {total - MAX_GROUPS} more)" if total > MAX_GROUPS else ""
+
+
+def _gray8(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    if img.dtype not in (np.uint8, np.uint16, np.float32):
+        img = img.astype(np.float32)
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[..., 0]
+        else:
+            code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+            img = cv2.cvtColor(img[..., : 4 if img.shape[2] >= 4 else 3], code)
+    if img.dtype == np.uint8:
+        return img
+    img = img.astype(np.float64)
+    lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
+    if hi <= lo:
+        return np.zeros(img.shape, np.uint8)
+    return np.clip((img - lo) * (255.0 / (hi - lo)), 0, 255).round().astype(np.uint8)
+
+
+def dhash(img: np.ndarray) -> int:
+    """A 64-bit difference hash: gray, 9x8 (INTER_AREA), each pixel brighter than its right
+    neighbour sets a bit."""
+    import cv2
+
+    small = cv2.resize(_gray8(img), (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, :-1] > small[:, 1:]).ravel()
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+
+
+def near_duplicate_images(
+    relpaths: list[str], root: Path, digests: dict[str, str], read: Callable[[Path], Any]
+) -> list[str]:
+    """The warning about pairs of images whose difference hashes are within ``HAMMING_MAX``
+    bits (exact copies aside); ``read`` decodes one image."""
+    if len(relpaths) < 2:
+        return []
+    if len(relpaths) > MAX_NEAR_DUP_IMAGES:
+        return [
+            f"warning: image: near-duplicate check skipped: {len(relpaths)} images, more than "
+            f"{MAX_NEAR_DUP_IMAGES} (exact duplicates were still checked)"
+        ]
+    names, hashes = [], []
+    for rel in relpaths:
+        try:
+            img = read(root / rel)
+        except InputError:
+            continue
+        if img is None or img.size == 0:
+            continue
+        names.append(rel)
+        hashes.append(dhash(img))
+    h = np.array(hashes, dtype=np.uint64)
+    pairs = []
+    for i in range(len(h) - 1):
+        dist = _popcount(h[i + 1 :] ^ h[i])
+        for j in np.flatnonzero(dist <= HAMMING_MAX):
+            a, b = names[i], names[i + 1 + int(j)]
+            if digests[a] != digests[b]:
+                pairs.append((a, b, int(dist[j])))
+    if not pairs:
+        return []
+    listed = "; ".join(f"{a} ~ {b} ({d} bits)" for a, b, d in pairs[:MAX_GROUPS])
+    return [
+        f"warning: image: {len(pairs)} pair(s) of near-duplicate images (difference hash within "
+        f"{HAMMING_MAX} of 64 bits): {listed}{_more(len(pairs))}"
+    ]
