@@ -49,8 +49,33 @@ def check_endpoint(base_url: Any, allow_remote: bool, where: str) -> str:
             value=base_url,
             fix=f"Give the URL that /chat/completions is under, {_EXAMPLE_URL}.",
         )
-    url = base_url.strip()
-    parts = urllib.parse.urlsplit(url)
+    parts, host = _url_parts(base_url, where)
+    scheme = parts.scheme.lower()
+    if parts.query or parts.fragment:
+        raise RecipeError(
+            "must not have a query (?...) or fragment (#...)",
+            path=where,
+            value=base_url,
+            fix=f"Give the plain base URL, {_EXAMPLE_URL}.",
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        base = urllib.parse.urlunsplit((scheme, parts.netloc, path.rsplit("/chat/", 1)[0], "", ""))
+        raise RecipeError(
+            "must be the base URL, without /chat/completions (it is added to every request)",
+            path=where,
+            value=base_url,
+            fix=f"Use {base!r}.",
+        )
+    normal = urllib.parse.urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+    if not allow_remote:
+        _check_loopback(host, base_url, where)
+    return normal
+
+
+def _url_parts(base_url: str, where: str) -> tuple[urllib.parse.SplitResult, str]:
+    """The URL's parts and host: http(s), no credentials in it, a host and a valid port."""
+    parts = urllib.parse.urlsplit(base_url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise RecipeError(
@@ -77,30 +102,16 @@ def check_endpoint(base_url: Any, allow_remote: bool, where: str) -> str:
             value=base_url,
             fix=f"Write it in full, {_EXAMPLE_URL}.",
         )
-    if parts.query or parts.fragment:
-        raise RecipeError(
-            "must not have a query (?...) or fragment (#...)",
-            path=where,
-            value=base_url,
-            fix=f"Give the plain base URL, {_EXAMPLE_URL}.",
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith("/chat/completions"):
-        base = urllib.parse.urlunsplit((scheme, parts.netloc, path.rsplit("/chat/", 1)[0], "", ""))
-        raise RecipeError(
-            "must be the base URL, without /chat/completions (it is added to every request)",
-            path=where,
-            value=base_url,
-            fix=f"Use {base!r}.",
-        )
-    normal = urllib.parse.urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
-    if allow_remote:
-        return normal
+    return parts, host
+
+
+def _check_loopback(host: str, base_url: str, where: str) -> None:
+    """Refuse a host that is not this machine (a name must resolve to loopback only)."""
     if is_loopback(host):
-        return normal
+        return
     addresses = _resolve(host) if _ip(host.strip("[]")) is None else [host]
     if is_loopback(host, addresses):
-        return normal
+        return
     why = (
         f"host {host!r} does not resolve, so it cannot be checked to be this machine"
         if addresses is None
