@@ -177,30 +177,15 @@ class ChatServer:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            length = int(handler.headers.get("Content-Length") or 0)
-            raw = handler.rfile.read(length)
-            headers = Headers((k.lower(), v) for k, v in handler.headers.items())
-            try:
-                body: Any = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                body = raw.decode("utf-8", "replace")
+            status, extra, data = self._answer(handler)
+        except OSError:
+            return  # the client gave up (e.g. its timeout): nothing to answer
+        finally:
+            # Lowered before a byte of the response goes out: a client holding its answer may
+            # send its next request at once, and must not find this one still counted.
             with self._lock:
-                self.requests.append((body, headers))
-                self.paths.append(handler.path)
-            delay = self.delay(body) if callable(self.delay) else self.delay
-            if delay:
-                time.sleep(delay)
-            path = urllib.parse.urlsplit(handler.path).path
-            if path != "/v1/chat/completions":
-                status, extra, out = 404, {}, {"error": {"message": f"no route {path}"}}
-            elif not isinstance(body, dict):
-                status, extra, out = 400, {}, {"error": {"message": "body is not JSON"}}
-            else:
-                try:
-                    status, extra, out = self.responder(body)
-                except Exception as exc:
-                    status, extra, out = 500, {}, {"error": {"message": repr(exc)}}
-            data = json.dumps(out).encode("utf-8") if isinstance(out, dict) else bytes(out)
+                self._in_flight -= 1
+        try:
             handler.send_response(status)
             if not any(k.lower() == "content-type" for k in extra):
                 handler.send_header("Content-Type", "application/json")
@@ -211,6 +196,33 @@ class ChatServer:
             handler.wfile.write(data)
         except OSError:
             pass  # the client gave up (e.g. its timeout): nothing to answer
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+
+    def _answer(
+        self, handler: http.server.BaseHTTPRequestHandler
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Read and record one request, wait ``delay``, and compute (status, headers, body)."""
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length)
+        headers = Headers((k.lower(), v) for k, v in handler.headers.items())
+        try:
+            body: Any = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = raw.decode("utf-8", "replace")
+        with self._lock:
+            self.requests.append((body, headers))
+            self.paths.append(handler.path)
+        delay = self.delay(body) if callable(self.delay) else self.delay
+        if delay:
+            time.sleep(delay)
+        path = urllib.parse.urlsplit(handler.path).path
+        if path != "/v1/chat/completions":
+            status, extra, out = 404, {}, {"error": {"message": f"no route {path}"}}
+        elif not isinstance(body, dict):
+            status, extra, out = 400, {}, {"error": {"message": "body is not JSON"}}
+        else:
+            try:
+                status, extra, out = self.responder(body)
+            except Exception as exc:
+                status, extra, out = 500, {}, {"error": {"message": repr(exc)}}
+        data = json.dumps(out).encode("utf-8") if isinstance(out, dict) else bytes(out)
+        return status, extra, data

@@ -11,6 +11,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from augcli.cli import app
+from augcli.opdocs import describe_ops, ops_markdown, ops_text
 from augcli.recipe import load_recipe
 from augcli.schema import recipe_schema
 
@@ -35,6 +36,14 @@ def test_ops_markdown_is_deterministic_and_complete() -> None:
     for d in json.loads(described):
         assert f'<a id="{d["modality"]}-{d["name"]}"></a>\n\n### {d["name"]}\n' in first
     assert runner.invoke(app, ["ops", "--markdown", "--json"]).exit_code == 2
+
+
+def test_opdocs_renders_the_reference_without_the_cli() -> None:
+    committed = (ROOT / "docs" / "OPS.md").read_text(encoding="utf-8")
+    assert ops_markdown(describe_ops()) == committed
+    image = describe_ops("image")
+    assert image and {d["modality"] for d in image} == {"image"}
+    assert runner.invoke(app, ["ops", "--modality", "image"]).stdout == ops_text(image) + "\n"
 
 
 @pytest.mark.parametrize(

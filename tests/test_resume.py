@@ -76,6 +76,7 @@ def _reference(tmp_path: Path) -> dict[str, str]:
     return tree_digest(tmp_path / "ref")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("how", "workers"), [("kill", 2), ("kill", 1), ("interrupt", 2)])
 def test_interrupted_run_resumes_to_the_same_tree(
     tmp_path: Path, many: Path, how: str, workers: int
@@ -110,6 +111,7 @@ def test_interrupted_run_resumes_to_the_same_tree(
     assert tree_digest(out) == _reference(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_torn_manifest_line_is_tolerated(tmp_path: Path, many: Path) -> None:
     recipe = write_recipe(tmp_path / "r.yaml", RECIPE.format(out="out"))
     subprocess.run(
@@ -132,6 +134,7 @@ def test_a_torn_manifest_line_is_tolerated(tmp_path: Path, many: Path) -> None:
     assert tree_digest(tmp_path / "out") == _reference(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_killed_chunked_text_run_resumes_to_the_same_tree(tmp_path: Path) -> None:
     """Record files in chunks: parts of an unfinished file are swept and the file is redone."""
     import json as _json

@@ -189,6 +189,7 @@ def test_records_go_to_the_model_in_batches_and_it_loads_once(tmp_path, models, 
     assert sorted(loads) == sorted([models["marian"], models["marian_back"]])
 
 
+@pytest.mark.slow
 def test_outputs_identical_for_any_worker_count_and_chunking(tmp_path, models):
     dataset(tmp_path / "data")
     params = bt(models, beams=1, sample=True, batch_size=3)
@@ -370,6 +371,7 @@ def test_missing_model_exits_2_with_the_fetch_command(tmp_path):
     assert "allow_download: true" in result.stderr
 
 
+@pytest.mark.slow
 def test_names_resolve_in_the_local_hub_cache_and_pivots_vary(tmp_path, models):
     """pivot: [de, fr] finds Helsinki-NLP/opus-mt-en-de, -de-en, -en-fr and -fr-en in a Hugging
     Face cache folder (offline); each output draws one pivot."""

@@ -1,0 +1,58 @@
+"""What the commands share: the recipe argument and common options, the --version callback,
+loading a recipe with option overrides, and turning an error into its message and exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from augcli import __version__
+
+if TYPE_CHECKING:
+    from augcli.recipe import Recipe
+
+RecipeArg = Annotated[Path, typer.Argument(help="The YAML recipe.", show_default=False)]
+InputOpt = Annotated[Path | None, typer.Option(help="Input folder (overrides the recipe).")]
+OutputOpt = Annotated[Path | None, typer.Option(help="Output folder (overrides the recipe).")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Recipe seed (overrides the recipe).")]  # noqa: UP045
+CopiesOpt = Annotated[int | None, typer.Option(help="Outputs per input per emitting node.")]
+
+
+def fail(exc: Exception, code: int = 2) -> typer.Exit:
+    """Print ``augcli: error: <exc>`` to stderr; the Exit to raise with ``code``."""
+    typer.echo(f"augcli: error: {exc}", err=True)
+    return typer.Exit(code)
+
+
+def load(recipe: Path, seed: int | None = None, copies: int | None = None) -> Recipe:
+    """Load the recipe, with the --seed and --copies options (when given) overriding it."""
+    from augcli.core.errors import RecipeError
+    from augcli.recipe import load_recipe
+
+    r = load_recipe(recipe)
+    if seed is not None:
+        if seed < 0:
+            raise RecipeError("must be 0 or more", path="--seed option", value=seed)
+        r.seed = seed
+    if copies is not None:
+        if copies < 1:
+            raise RecipeError("must be 1 or more", path="--copies option", value=copies)
+        r.copies = copies
+    return r
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"augcli {__version__}")
+        raise typer.Exit()
+
+
+def root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional on 3.10
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """augcli: expand a dataset with image, text and audio augmentations from a YAML recipe."""
