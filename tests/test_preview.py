@@ -226,7 +226,7 @@ def _edge_share(
 
 
 def test_draw_annotations_draws_what_expand_would_write(tmp_path: Path) -> None:
-    pytest.importorskip("augcli.image.annotation_io")
+    pytest.importorskip("augcli.image.formats.yolo")
     path = _annotated_dataset(tmp_path)
     sheet_path = tmp_path / "sheet.png"
     code, _, out = run(

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 from augcli.core.errors import InputError, show
 
 if TYPE_CHECKING:  # the real imports are lazy (``__getattr__``): yolo/voc/coco import this module
-    from augcli.image.coco import CocoIndex, coco_document, coco_objects, load_coco
-    from augcli.image.voc import read_voc, write_voc
-    from augcli.image.yolo import read_yolo, write_yolo
+    from augcli.image.formats.coco import CocoIndex, coco_document, coco_objects, load_coco
+    from augcli.image.formats.voc import read_voc, write_voc
+    from augcli.image.formats.yolo import read_yolo, write_yolo
 
 _HOME = {
     "read_yolo": "yolo",
@@ -63,7 +63,7 @@ SAME = 1e-9  # values this close to what was read are written as they were read
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
-        return getattr(importlib.import_module(f"augcli.image.{_HOME[name]}"), name)
+        return getattr(importlib.import_module(f"augcli.image.formats.{_HOME[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

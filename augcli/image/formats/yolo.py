@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augcli.image.annotation_io import error, finite, read_bytes, same, tolerance
+from augcli.image.formats.common import error, finite, read_bytes, same, tolerance
 from augcli.image.targets import Objects
 
 FIELDS = ("class", "cx", "cy", "w", "h")

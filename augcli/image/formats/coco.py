@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.annotation_io import error, read_bytes, same, tolerance
+from augcli.image.formats.common import error, read_bytes, same, tolerance
 from augcli.image.targets import Objects
 
 KNOWN = {

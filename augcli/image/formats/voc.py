@@ -38,7 +38,7 @@ from xml.parsers import expat
 
 import numpy as np
 
-from augcli.image.annotation_io import error, finite, number, read_bytes, same, tolerance
+from augcli.image.formats.common import error, finite, number, read_bytes, same, tolerance
 from augcli.image.targets import Objects
 
 COORDS = ("xmin", "ymin", "xmax", "ymax")

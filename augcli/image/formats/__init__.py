@@ -1,0 +1,1 @@
+"""Annotation file formats: one module per format (yolo, voc, coco) and what they share (common)."""
