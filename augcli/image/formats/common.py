@@ -1,5 +1,6 @@
-"""What the annotation formats share: located errors, reading the file, the border tolerance,
-number parsing and printing, and "unchanged" comparisons (conventions: ``formats/__init__``)."""
+"""What the annotation formats share: located errors, reading the file, the border tolerance and
+clipping, number parsing and printing, and "unchanged" comparisons (conventions:
+``formats/__init__``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from typing import Any
 
 from augcli.core.errors import InputError, show
+from augcli.image.targets import Objects
 
 SAME = 1e-9  # values this close to what was read are written as they were read
 
@@ -33,6 +35,54 @@ def tolerance(size: int, pixels: float) -> float:
     """How far (in pixels) a box may reach outside an image side of ``size`` pixels and still be
     clipped rather than refused: 1e-3 of the side, or ``pixels``, whichever is larger."""
     return max(1e-3 * size, pixels)
+
+
+def span(
+    lo: float,
+    hi: float,
+    size: float,
+    tol: float,
+    where: str,
+    values: Any,
+    outside: str,
+    fix: str,
+    **names: Any,
+) -> tuple[float, float]:
+    """``[lo, hi]`` on an image side of ``size``, clipped to ``[0, size]``: reaching out by at most
+    ``tol`` is rounding, which never fails a file. Further out, or off the side, is the error
+    ``<where>: <outside>; got <values>. <fix>``; ``outside`` is a ``str.format`` template of
+    ``lo``, ``hi``, ``size``, ``tol`` and ``names``."""
+    if lo < -tol or hi > size + tol or lo >= size or hi <= 0:
+        what = outside.format(lo=lo, hi=hi, size=size, tol=tol, **names)
+        raise error(where, what, values, fix)
+    return max(lo, 0.0), min(hi, float(size))
+
+
+def clip_box(box: Any, width: int, height: int) -> tuple[float, float, float, float] | None:
+    """``box`` (x0, y0, x1, y1) clipped to a ``width`` x ``height`` image, or None when no area of
+    it is inside."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    x0, x1 = max(x0, 0.0), min(x1, float(width))
+    y0, y1 = max(y0, 0.0), min(y1, float(height))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def inside(
+    path: Any, objects: Objects, i: int, what: str, width: int, height: int
+) -> tuple[float, float, float, float]:
+    """Object ``i``'s box clipped to the image, for a writer: an object with no area inside
+    (``what`` names it) is refused, as it should have been dropped before writing."""
+    box = clip_box(objects.boxes[i], width, height)
+    if box is None:
+        raise error(
+            str(path),
+            f"object {i} ({what}) has no area inside the {width}x{height} image",
+            [float(v) for v in objects.boxes[i]],
+            "Drop such objects before writing (min_visibility).",
+        )
+    return box
 
 
 def number(value: float) -> str:
