@@ -16,13 +16,13 @@ from augcli.params import REQUIRED, Param
 MODALITY_MODULES: dict[str, tuple[str, ...]] = {
     "image": (
         "augcli.image.modality",
-        "augcli.image.geometric",
-        "augcli.image.distort",
-        "augcli.image.mixing",
-        "augcli.image.color",
-        "augcli.image.filters",
-        "augcli.image.histogram",
-        "augcli.image.noise",
+        "augcli.image.ops.geometric",
+        "augcli.image.ops.distort",
+        "augcli.image.ops.mixing",
+        "augcli.image.ops.color",
+        "augcli.image.ops.filters",
+        "augcli.image.ops.histogram",
+        "augcli.image.ops.noise",
     ),
     "text": (
         "augcli.text.modality",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from augcli.core.errors import InputError
-from augcli.image import annotation_io as fmt
+from augcli.image.formats import coco, voc, yolo
 from augcli.image.targets import Objects
 
 
@@ -37,13 +37,21 @@ def raises_at(where: str, *words: str):
     return _Check()
 
 
-def test_facade_names_every_function_and_each_module_imports_first():
-    from augcli.image import coco, voc, yolo
-
-    assert fmt.read_yolo is yolo.read_yolo and fmt.write_voc is voc.write_voc
-    assert fmt.load_coco is coco.load_coco and fmt.CocoIndex is coco.CocoIndex
-    for name in ("yolo", "voc", "coco", "annotation_io"):
-        code = f"import augcli.image.{name} as m; from augcli.image.annotation_io import read_voc"
+def test_each_format_module_imports_first_on_its_own():
+    """No facade and no circle: in a fresh interpreter each format module imports first, loading
+    ``common`` at most, never another format; the package itself defines no ``__getattr__``."""
+    for name in ("common", "yolo", "voc", "coco"):
+        allowed = {
+            "augcli.image.formats",
+            "augcli.image.formats.common",
+            f"augcli.image.formats.{name}",
+        }
+        code = (
+            f"import sys, augcli.image.formats.{name}, augcli.image.formats as pkg\n"
+            "assert not hasattr(pkg, '__getattr__')\n"
+            "loaded = {m for m in sys.modules if m.startswith('augcli.image.formats')}\n"
+            f"assert loaded <= set({sorted(allowed)!r}), loaded\n"
+        )
         subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -56,7 +64,7 @@ def yolo_file(tmp_path: Path, text: str, name: str = "a.txt") -> Path:
 
 def test_yolo_reads_normalised_centres_into_pixel_boxes(tmp_path):
     p = yolo_file(tmp_path, "0 0.5 0.5 1 1\n3 0.25 0.75 0.1 0.2\n")
-    o = fmt.read_yolo(p, 640, 480, None)
+    o = yolo.read_yolo(p, 640, 480, None)
     assert o.labels == [0, 3]
     np.testing.assert_allclose(o.boxes[0], [0, 0, 640, 480])
     np.testing.assert_allclose(o.boxes[1], [128, 312, 192, 408])
@@ -74,72 +82,72 @@ def test_yolo_reads_normalised_centres_into_pixel_boxes(tmp_path):
 )
 def test_yolo_noop_round_trip_gives_the_same_text(tmp_path, text):
     p = yolo_file(tmp_path, text)
-    o = fmt.read_yolo(p, 1280, 720, 3)
+    o = yolo.read_yolo(p, 1280, 720, 3)
     out = tmp_path / "out.txt"
-    fmt.write_yolo(out, o, 1280, 720)
+    yolo.write_yolo(out, o, 1280, 720)
     assert out.read_text() == text
-    again = fmt.read_yolo(out, 1280, 720, 3)
+    again = yolo.read_yolo(out, 1280, 720, 3)
     assert again.labels == o.labels
     np.testing.assert_array_equal(again.boxes, o.boxes)
 
 
 def test_yolo_round_trip_through_pixels_and_back_keeps_the_text(tmp_path):
     text = "0 0.333333 0.666667 0.2 0.1\n"
-    o = fmt.read_yolo(yolo_file(tmp_path, text), 997, 613, None)
+    o = yolo.read_yolo(yolo_file(tmp_path, text), 997, 613, None)
     # what the engine does to an unchanged box: copy it, maybe through float arithmetic
     moved = Objects(o.boxes * 1.0 + 0.0, list(o.labels), None, copy.deepcopy(o.extra))
     out = tmp_path / "out.txt"
-    fmt.write_yolo(out, moved, 997, 613)
+    yolo.write_yolo(out, moved, 997, 613)
     assert out.read_text() == text
 
 
 def test_yolo_changed_boxes_are_written_with_6_decimals(tmp_path):
-    o = fmt.read_yolo(yolo_file(tmp_path, "2 0.5 0.5 0.5 0.5\n"), 200, 100, None)
+    o = yolo.read_yolo(yolo_file(tmp_path, "2 0.5 0.5 0.5 0.5\n"), 200, 100, None)
     o.boxes[0] = [10.0, 20.0, 30.5, 40.25]  # an op moved it
     out = tmp_path / "out.txt"
-    fmt.write_yolo(out, o, 200, 100)
+    yolo.write_yolo(out, o, 200, 100)
     assert out.read_text() == "2 0.101250 0.301250 0.102500 0.202500\n"
-    np.testing.assert_allclose(fmt.read_yolo(out, 200, 100, None).boxes[0], o.boxes[0], atol=1e-9)
+    np.testing.assert_allclose(yolo.read_yolo(out, 200, 100, None).boxes[0], o.boxes[0], atol=1e-9)
 
 
 def test_yolo_fresh_objects_and_clipping_on_write(tmp_path):
     o = Objects(np.array([[-3.0, 5.0, 50.0, 130.0]]), [np.int64(4)])  # reaches outside
     out = tmp_path / "out.txt"
-    fmt.write_yolo(out, o, 100, 100)
+    yolo.write_yolo(out, o, 100, 100)
     assert out.read_text() == "4 0.250000 0.525000 0.500000 0.950000\n"
 
 
 def test_yolo_writer_refuses_what_it_could_not_read_back(tmp_path):
     out = tmp_path / "out.txt"
     with raises_at(str(out), "no area inside the 100x100 image", "min_visibility"):
-        fmt.write_yolo(out, Objects(np.array([[120.0, 0, 130, 10]]), [0]), 100, 100)
+        yolo.write_yolo(out, Objects(np.array([[120.0, 0, 130, 10]]), [0]), 100, 100)
     with pytest.raises(ValueError, match="integer class ids"):
-        fmt.write_yolo(out, Objects(np.array([[0.0, 0, 10, 10]]), ["dog"]), 100, 100)
+        yolo.write_yolo(out, Objects(np.array([[0.0, 0, 10, 10]]), ["dog"]), 100, 100)
     tiny = Objects(np.array([[10.0, 10.0, 10.00001, 20.0]]), [0])
-    fmt.write_yolo(out, tiny, 100000, 100)  # width 1e-10 of the image: not written as 0
-    assert fmt.read_yolo(out, 100000, 100, None).boxes[0, 2] > 10.0
+    yolo.write_yolo(out, tiny, 100000, 100)  # width 1e-10 of the image: not written as 0
+    assert yolo.read_yolo(out, 100000, 100, None).boxes[0, 2] > 10.0
 
 
 def test_yolo_rounding_outside_the_border_is_clipped(tmp_path):
     # cx + w/2 = 1.0000004, cy - h/2 = -0.0004: exporters' rounding
     p = yolo_file(tmp_path, "0 0.9000002 0.1996 0.2000004 0.4\n")
-    o = fmt.read_yolo(p, 640, 480, None)
+    o = yolo.read_yolo(p, 640, 480, None)
     np.testing.assert_allclose(o.boxes[0], [0.8 * 640, 0, 640, 0.3996 * 480], atol=1e-6)
     # small images: half a pixel (1/200 of 100 px) beats 1e-3
-    o = fmt.read_yolo(yolo_file(tmp_path, "0 0.9 0.5 0.208 0.5\n", "b.txt"), 100, 100, None)
+    o = yolo.read_yolo(yolo_file(tmp_path, "0 0.9 0.5 0.208 0.5\n", "b.txt"), 100, 100, None)
     assert o.boxes[0, 2] == 100.0
 
 
 def test_yolo_box_well_outside_is_an_error_naming_file_and_line(tmp_path):
     p = yolo_file(tmp_path, "0 0.5 0.5 0.2 0.2\n\n1 0.95 0.5 0.2 0.2\n")  # x reaches 1.05
     with raises_at(f"{p}:3", "outside the image", "1.05", "[0.95, 0.5, 0.2, 0.2]"):
-        fmt.read_yolo(p, 640, 480, None)
+        yolo.read_yolo(p, 640, 480, None)
 
 
 def test_yolo_pixel_coordinates_get_a_hint(tmp_path):
     p = yolo_file(tmp_path, "0 320 240 64 48\n")
     with raises_at(f"{p}:1", "outside the image", "look like pixels"):
-        fmt.read_yolo(p, 640, 480, None)
+        yolo.read_yolo(p, 640, 480, None)
 
 
 @pytest.mark.parametrize(
@@ -163,24 +171,24 @@ def test_yolo_pixel_coordinates_get_a_hint(tmp_path):
 def test_yolo_bad_lines_name_file_line_value_and_fix(tmp_path, line, words):
     p = yolo_file(tmp_path, f"0 0.5 0.5 0.1 0.1\r\n{line}\r\n")
     with raises_at(f"{p}:2", *words) as info:
-        fmt.read_yolo(p, 640, 480, 5)
+        yolo.read_yolo(p, 640, 480, 5)
     assert str(info.value).endswith(".")
 
 
 def test_yolo_integral_float_class_is_read_and_empty_file_has_no_objects(tmp_path):
-    o = fmt.read_yolo(yolo_file(tmp_path, "2.0 0.5 0.5 0.2 0.2"), 10, 10, 3)
+    o = yolo.read_yolo(yolo_file(tmp_path, "2.0 0.5 0.5 0.2 0.2"), 10, 10, 3)
     assert o.labels == [2] and isinstance(o.labels[0], int)
-    assert len(fmt.read_yolo(yolo_file(tmp_path, "", "e.txt"), 10, 10, 3)) == 0
-    assert len(fmt.read_yolo(yolo_file(tmp_path, "\n  \n", "w.txt"), 10, 10, 3)) == 0
+    assert len(yolo.read_yolo(yolo_file(tmp_path, "", "e.txt"), 10, 10, 3)) == 0
+    assert len(yolo.read_yolo(yolo_file(tmp_path, "\n  \n", "w.txt"), 10, 10, 3)) == 0
 
 
 def test_yolo_unreadable_file_is_an_input_error(tmp_path):
     p = tmp_path / "bin.txt"
     p.write_bytes(b"0 0.5 0.5 0.1 0.1\n\xff\xfe\n")
     with raises_at(f"{p}:2", "not UTF-8"):
-        fmt.read_yolo(p, 10, 10, None)
+        yolo.read_yolo(p, 10, 10, None)
     with pytest.raises(InputError, match="cannot read"):
-        fmt.read_yolo(tmp_path / "missing.txt", 10, 10, None)
+        yolo.read_yolo(tmp_path / "missing.txt", 10, 10, None)
 
 
 # -- Pascal VOC -----------------------------------------------------------------------------
@@ -230,7 +238,7 @@ def voc_file(tmp_path: Path, text: str = VOC, name: str = "a.xml") -> Path:
 
 
 def test_voc_is_one_based_inclusive(tmp_path):
-    o, meta = fmt.read_voc(voc_file(tmp_path))
+    o, meta = voc.read_voc(voc_file(tmp_path))
     assert o.labels == ["dog", "person"]
     np.testing.assert_array_equal(o.boxes[0], [47, 239, 195, 371])
     np.testing.assert_array_equal(o.boxes[1], [0, 0, 353, 500])  # xmin=1..xmax=W: whole image
@@ -241,9 +249,9 @@ def test_voc_is_one_based_inclusive(tmp_path):
 
 
 def test_voc_noop_round_trip_gives_the_same_file(tmp_path):
-    o, meta = fmt.read_voc(voc_file(tmp_path))
+    o, meta = voc.read_voc(voc_file(tmp_path))
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
     assert out.read_text(encoding="utf-8") == VOC
 
 
@@ -251,27 +259,27 @@ def test_voc_float_coordinates_round_trip_and_stay_floats(tmp_path):
     text = VOC.replace("<xmin>48</xmin>", "<xmin>48.5</xmin>").replace(
         "<ymax>371</ymax>", "<ymax>370.25</ymax>"
     )
-    o, meta = fmt.read_voc(voc_file(tmp_path, text))
+    o, meta = voc.read_voc(voc_file(tmp_path, text))
     assert not meta["integer"]
     np.testing.assert_allclose(o.boxes[0], [47.5, 239, 195, 370.25])
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
     assert out.read_text(encoding="utf-8") == text
     o.boxes[0] = [10.25, 20.0, 30.123456789, 40.0]
-    fmt.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
     written = out.read_text(encoding="utf-8")
     assert "<xmin>11.25</xmin>" in written and "<xmax>30.123457</xmax>" in written
     assert "<ymin>21</ymin>" in written
 
 
 def test_voc_changed_boxes_fields_filename_and_size(tmp_path):
-    o, meta = fmt.read_voc(voc_file(tmp_path))
+    o, meta = voc.read_voc(voc_file(tmp_path))
     o.boxes[0] = [10.4, 20.6, 30.5, 40.49]  # an op moved it: nearest pixel edges
     o.extra[0]["truncated"] = 0
     o.extra[1]["difficult"] = True
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 400, 300, "000001__aug_0.jpg", meta)
-    back, meta2 = fmt.read_voc(out, 400, 300)
+    voc.write_voc(out, o, 400, 300, "000001__aug_0.jpg", meta)
+    back, meta2 = voc.read_voc(out, 400, 300)
     np.testing.assert_array_equal(back.boxes[0], [10, 21, 31, 40])  # xmin 11, ymin 22, 31, 40
     assert back.extra[0]["truncated"] == "0" and back.extra[1]["difficult"] == "1"
     assert back.extra[0]["pose"] == "Left"
@@ -284,11 +292,11 @@ def test_voc_changed_boxes_fields_filename_and_size(tmp_path):
 
 
 def test_voc_sub_pixel_integer_box_keeps_one_pixel(tmp_path):
-    o, meta = fmt.read_voc(voc_file(tmp_path))
+    o, meta = voc.read_voc(voc_file(tmp_path))
     o.boxes[0] = [3.2, 3.2, 3.4, 3.4]
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 353, 500, "x.jpg", meta)
-    back, _ = fmt.read_voc(out)
+    voc.write_voc(out, o, 353, 500, "x.jpg", meta)
+    back, _ = voc.read_voc(out)
     np.testing.assert_array_equal(back.boxes[0], [3, 3, 4, 4])
 
 
@@ -296,10 +304,10 @@ def test_voc_zero_based_files_are_clipped_not_refused(tmp_path):
     text = VOC.replace("<xmin>1</xmin>", "<xmin>0</xmin>").replace(
         "<ymin>1</ymin>", "<ymin>0</ymin>"
     )
-    o, meta = fmt.read_voc(voc_file(tmp_path, text))
+    o, meta = voc.read_voc(voc_file(tmp_path, text))
     np.testing.assert_array_equal(o.boxes[1], [0, 0, 353, 500])
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
     assert out.read_text(encoding="utf-8") == VOC  # written back 1-based
 
 
@@ -308,10 +316,10 @@ def test_voc_parts_with_their_own_boxes_are_dropped_and_listed(tmp_path):
     attrs = "\t\t<attributes>\n\t\t\t<attribute><name>colour</name><value>red</value></attribute>\n\t\t</attributes>\n"
     anchor = "\t\t</bndbox>\n\t</object>\n</annotation>"
     text = VOC.replace(anchor, "\t\t</bndbox>\n" + part + attrs + "\t</object>\n</annotation>")
-    o, meta = fmt.read_voc(voc_file(tmp_path, text))
+    o, meta = voc.read_voc(voc_file(tmp_path, text))
     assert o.extra[1]["voc_dropped"] == ["part"]
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
     written = out.read_text(encoding="utf-8")
     assert "<part>" not in written and "<value>red</value>" in written
     assert written == VOC.replace(anchor, "\t\t</bndbox>\n" + attrs + "\t</object>\n</annotation>")
@@ -325,21 +333,21 @@ def test_voc_without_template_and_new_objects(tmp_path):
         [{"difficult": "1"}, {}],
     )
     out = tmp_path / "out.xml"
-    fmt.write_voc(out, objs, 64, 32, "img.png", None, depth=1)
-    back, meta = fmt.read_voc(out, 64, 32)
+    voc.write_voc(out, objs, 64, 32, "img.png", None, depth=1)
+    back, meta = voc.read_voc(out, 64, 32)
     assert back.labels == ["cat", "dog"] and back.extra[0]["difficult"] == "1"
     np.testing.assert_array_equal(back.boxes, [[0, 0, 10, 20], [6, 7, 8, 9]])
     assert meta["filename"] == "img.png" and "<depth>1</depth>" in out.read_text()
     assert "\n\t<object>\n\t\t<name>cat</name>\n" in out.read_text()  # indented like the rest
     # objects into a template that had none
     empty = VOC.split("\t<object>")[0] + "</annotation>\n"
-    _, meta0 = fmt.read_voc(voc_file(tmp_path, empty, "e.xml"))
-    fmt.write_voc(out, objs, 353, 500, "e.jpg", meta0)
-    back, _ = fmt.read_voc(out)
+    _, meta0 = voc.read_voc(voc_file(tmp_path, empty, "e.xml"))
+    voc.write_voc(out, objs, 353, 500, "e.jpg", meta0)
+    back, _ = voc.read_voc(out)
     assert back.labels == ["cat", "dog"]
     assert "\t<segmented>0</segmented>\n\t<object>\n" in out.read_text()
     # and no objects at all
-    fmt.write_voc(out, Objects(np.zeros((0, 4)), []), 353, 500, "e.jpg", meta0)
+    voc.write_voc(out, Objects(np.zeros((0, 4)), []), 353, 500, "e.jpg", meta0)
     assert out.read_text() == empty.replace("000001.jpg</filename>", "e.jpg</filename>").replace(
         "<path>/data/VOC2007/JPEGImages/000001.jpg", "<path>/data/VOC2007/JPEGImages/e.jpg"
     )
@@ -353,20 +361,20 @@ def test_voc_refuses_doctype_and_entities(tmp_path):
     )
     p = voc_file(tmp_path, laughs)
     with raises_at(f"{p}:2", "DOCTYPE", "delete the <!DOCTYPE"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
     external = '<!DOCTYPE a SYSTEM "file:///etc/passwd">\n<annotation/>'
     p = voc_file(tmp_path, external, "ext.xml")
     with raises_at(f"{p}:1", "DOCTYPE"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
     p = voc_file(tmp_path, "<annotation><name>&xxe;</name></annotation>", "undef.xml")
     with raises_at(f"{p}:1", "not well-formed XML", "undefined entity"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
 
 
 def test_voc_malformed_xml_names_the_line(tmp_path):
     p = voc_file(tmp_path, VOC.replace("<xmax>195</xmax>", "<xmax>195</xmin>"))
     with raises_at(f"{p}:20", "not well-formed XML", "mismatched tag"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
 
 
 @pytest.mark.parametrize(
@@ -399,7 +407,7 @@ def test_voc_bad_input_names_file_line_and_value(tmp_path, old, new, line, words
     assert text != VOC
     p = voc_file(tmp_path, text)
     with raises_at(f"{p}:{line}", *words):
-        fmt.read_voc(p)
+        voc.read_voc(p)
 
 
 def test_voc_without_bndbox_and_size_checks(tmp_path):
@@ -409,19 +417,19 @@ def test_voc_without_bndbox_and_size_checks(tmp_path):
     )
     p = voc_file(tmp_path, text)
     with raises_at(f"{p}:12", "object 'dog' has no <bndbox>"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
     p = voc_file(tmp_path, VOC, "ok.xml")
     with raises_at(f"{p}:7", "says 353 but the image's width is 500", "orientation"):
-        fmt.read_voc(p, 500, 353)
+        voc.read_voc(p, 500, 353)
     p = voc_file(tmp_path, VOC.replace("<width>353</width>", "<width>0</width>"), "zero.xml")
-    assert fmt.read_voc(p, 353, 500)[1]["width"] == 353  # a 0 size takes the image's
+    assert voc.read_voc(p, 353, 500)[1]["width"] == 353  # a 0 size takes the image's
     with raises_at(f"{p}:7", "missing or 0"):
-        fmt.read_voc(p)
+        voc.read_voc(p)
 
 
 def test_voc_labels_must_be_names(tmp_path):
     with pytest.raises(ValueError, match="class names"):
-        fmt.write_voc(tmp_path / "o.xml", Objects(np.array([[0.0, 0, 5, 5]]), [3]), 9, 9, "x", None)
+        voc.write_voc(tmp_path / "o.xml", Objects(np.array([[0.0, 0, 5, 5]]), [3]), 9, 9, "x", None)
 
 
 # -- COCO -----------------------------------------------------------------------------------
@@ -482,10 +490,10 @@ def coco_file(tmp_path: Path, doc: dict | None = None, text: str | None = None) 
 
 
 def test_coco_objects_boxes_labels_keypoints_extra(tmp_path):
-    index = fmt.load_coco(coco_file(tmp_path))
+    index = coco.load_coco(coco_file(tmp_path))
     assert index.keypoint_names() == ["nose", "left_eye", "right_eye"]
     assert index.file_names() == ["a/one.jpg", "two.jpg", "empty.jpg"]
-    o = fmt.coco_objects(index, "a/one.jpg", 640, 480)
+    o = coco.coco_objects(index, "a/one.jpg", 640, 480)
     assert o.labels == [1, 2]
     np.testing.assert_allclose(o.boxes[0], [473.07, 395.93, 473.07 + 38.65, 395.93 + 28.67])
     np.testing.assert_array_equal(o.boxes[1], [0, 0, 640, 480])
@@ -496,7 +504,7 @@ def test_coco_objects_boxes_labels_keypoints_extra(tmp_path):
     assert o.extra[1]["iscrowd"] == 1 and o.extra[1]["coco_k"] == 0
     assert o.extra[1]["coco_fields"] == {"attributes": {"occluded": False}}
     assert "segmentation_dropped" not in o.extra[1]
-    empty = fmt.coco_objects(index, "./empty.jpg", 8, 8)
+    empty = coco.coco_objects(index, "./empty.jpg", 8, 8)
     assert len(empty) == 0 and empty.keypoints is None
 
 
@@ -508,18 +516,18 @@ def annotations_by_key(doc: dict) -> list[tuple]:
 
 def test_coco_noop_round_trip_gives_identical_annotations(tmp_path):
     src = coco_doc()
-    index = fmt.load_coco(coco_file(tmp_path, src))
+    index = coco.load_coco(coco_file(tmp_path, src))
     images = [
         {
             "file_name": img["file_name"],
             "width": img["width"],
             "height": img["height"],
-            "objects": fmt.coco_objects(index, img["file_name"], img["width"], img["height"]),
+            "objects": coco.coco_objects(index, img["file_name"], img["width"], img["height"]),
             "source": img["file_name"],
         }
         for img in src["images"]
     ]
-    out = fmt.coco_document(index, images)
+    out = coco.coco_document(index, images)
     assert annotations_by_key(out) == annotations_by_key(src)
     assert out["categories"] == src["categories"]
     assert out["info"] == src["info"] and out["licenses"] == src["licenses"]
@@ -541,25 +549,25 @@ def test_coco_noop_round_trip_gives_identical_annotations(tmp_path):
     # written and read again: the same objects
     p2 = tmp_path / "round.json"
     p2.write_text(json.dumps(out))
-    again = fmt.coco_objects(fmt.load_coco(p2), "a/one.jpg", 640, 480)
+    again = coco.coco_objects(coco.load_coco(p2), "a/one.jpg", 640, 480)
     np.testing.assert_array_equal(again.boxes, images[0]["objects"].boxes)
     np.testing.assert_array_equal(again.keypoints, images[0]["objects"].keypoints)
 
 
 def test_coco_document_is_deterministic_and_follows_the_given_order(tmp_path):
-    index = fmt.load_coco(coco_file(tmp_path))
+    index = coco.load_coco(coco_file(tmp_path))
 
     def item(name, w, h):
         return {
             "file_name": "out/" + name,
             "width": w,
             "height": h,
-            "objects": fmt.coco_objects(index, name, w, h),
+            "objects": coco.coco_objects(index, name, w, h),
         }
 
     order = [item("two.jpg", 100, 50), item("a/one.jpg", 640, 480)]
-    a = json.dumps(fmt.coco_document(index, order))
-    b = json.dumps(fmt.coco_document(index, copy.deepcopy(order)))
+    a = json.dumps(coco.coco_document(index, order))
+    b = json.dumps(coco.coco_document(index, copy.deepcopy(order)))
     assert a == b
     doc = json.loads(a)
     assert [(i["id"], i["file_name"]) for i in doc["images"]] == [
@@ -575,12 +583,12 @@ def test_coco_document_is_deterministic_and_follows_the_given_order(tmp_path):
 
 
 def test_coco_changed_objects_are_written_fresh(tmp_path):
-    index = fmt.load_coco(coco_file(tmp_path))
-    o = fmt.coco_objects(index, "a/one.jpg", 640, 480)
+    index = coco.load_coco(coco_file(tmp_path))
+    o = coco.coco_objects(index, "a/one.jpg", 640, 480)
     o.boxes[0] = [10.0, 20.0, 30.1234567, 40.0]
     o.keypoints[0, 0] = [12.3456789, 25.0, 2]
     o.keypoints[0, 2, 2] = 0  # moved outside: not labelled
-    doc = fmt.coco_document(
+    doc = coco.coco_document(
         index, [{"file_name": "x.jpg", "width": 640, "height": 480, "objects": o}]
     )
     ann = doc["annotations"][0]
@@ -588,7 +596,7 @@ def test_coco_changed_objects_are_written_fresh(tmp_path):
     assert ann["area"] == pytest.approx(20.123457 * 20.0)
     assert ann["keypoints"][:3] == [12.345679, 25, 2] and ann["num_keypoints"] == 1
     with pytest.raises(ValueError, match="not in the COCO categories"):
-        fmt.coco_document(
+        coco.coco_document(
             index,
             [
                 {
@@ -604,27 +612,27 @@ def test_coco_changed_objects_are_written_fresh(tmp_path):
 def test_coco_border_tolerance(tmp_path):
     doc = coco_doc()
     doc["annotations"][2]["bbox"] = [-0.4, 0, 100.9, 50.2]  # within one pixel: clipped
-    index = fmt.load_coco(coco_file(tmp_path, doc))
+    index = coco.load_coco(coco_file(tmp_path, doc))
     np.testing.assert_array_equal(
-        fmt.coco_objects(index, "two.jpg", 100, 50).boxes[0], [0, 0, 100, 50]
+        coco.coco_objects(index, "two.jpg", 100, 50).boxes[0], [0, 0, 100, 50]
     )
     doc["annotations"][2]["bbox"] = [0, 0, 100, 55]
     p = coco_file(tmp_path, doc)
     with raises_at(f"{p}: annotations[2].bbox", "outside the image", "[0, 0, 100, 55]"):
-        fmt.coco_objects(fmt.load_coco(p), "two.jpg", 100, 50)
+        coco.coco_objects(coco.load_coco(p), "two.jpg", 100, 50)
     doc["annotations"][2]["bbox"] = [5, 5, 0, 10]
     p = coco_file(tmp_path, doc)
     with raises_at(f"{p}: annotations[2].bbox", "width and height must be > 0"):
-        fmt.coco_objects(fmt.load_coco(p), "two.jpg", 100, 50)
+        coco.coco_objects(coco.load_coco(p), "two.jpg", 100, 50)
 
 
 def test_coco_per_image_errors(tmp_path):
     p = coco_file(tmp_path)
-    index = fmt.load_coco(p)
+    index = coco.load_coco(p)
     with raises_at(str(p), "no entry in images", "'b/three.jpg'"):
-        fmt.coco_objects(index, "b/three.jpg", 10, 10)
+        coco.coco_objects(index, "b/three.jpg", 10, 10)
     with raises_at(f"{p}: images[1].width", "does not match the image", "got 100"):
-        fmt.coco_objects(index, "two.jpg", 50, 100)
+        coco.coco_objects(index, "two.jpg", 50, 100)
 
 
 def test_coco_invalid_json_names_the_line(tmp_path):
@@ -632,7 +640,7 @@ def test_coco_invalid_json_names_the_line(tmp_path):
     p = coco_file(tmp_path, text=text)
     line = text[: text.index(",,")].count("\n") + 1
     with raises_at(f"{p}:{line}", "not valid JSON"):
-        fmt.load_coco(p)
+        coco.load_coco(p)
 
 
 def _broken(change):
@@ -691,4 +699,4 @@ def _broken(change):
 def test_coco_structural_errors_name_the_json_path(tmp_path, change, where, words):
     p = coco_file(tmp_path, _broken(change))
     with raises_at(f"{p}: {where}", *words):
-        fmt.load_coco(p)
+        coco.load_coco(p)

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from augcli.cli import app
 from augcli.core.errors import InputError
-from augcli.image.arrays import full_scale
 from augcli.image.modality import ImageModality
+from augcli.image.ops.arrays import full_scale
 
 SAMPLE_CT = ROOT / "sample_data/dicom/CT_small.dcm"
 runner = CliRunner()

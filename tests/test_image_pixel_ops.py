@@ -10,10 +10,10 @@ from rows_pixel import PIXEL_ROWS
 
 from augcli.core.errors import InputError, RecipeError
 from augcli.core.seeding import generator
-from augcli.image.filters import emboss_kernel, motion_kernel
-from augcli.image.histogram import clahe_plane, equalize_plane
 from augcli.image.modality import ImageModality
-from augcli.image.pixel import median_blur, normal_noise
+from augcli.image.ops.filters import emboss_kernel, motion_kernel
+from augcli.image.ops.histogram import clahe_plane, equalize_plane
+from augcli.image.ops.pixel import median_blur, normal_noise
 from augcli.ops import registry
 
 INFO = ImageModality({"jpeg_quality": 95, "png_compression": 3}).info

@@ -220,7 +220,6 @@ def flip_indices(cfg: AnnotationConfig, names: list[str] | None) -> tuple[tuple[
 
 def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> Annotated:
     """The image with its mask and objects, from the files beside (or parallel to) it."""
-    from augcli.image import annotation_io as fmt
     from augcli.image.io import read_image
 
     h, w = image.shape[:2]
@@ -241,16 +240,22 @@ def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> 
     meta: dict[str, Any] = {}
     b = cfg.boxes
     if b is not None and b.format == "yolo":
+        from augcli.image.formats.yolo import read_yolo
+
         side = _sidecar(b, root, relpath, ".txt")
-        objects = fmt.read_yolo(side, w, h, b.classes) if side.is_file() else _none()
+        objects = read_yolo(side, w, h, b.classes) if side.is_file() else _none()
     elif b is not None and b.format == "voc":
+        from augcli.image.formats.voc import read_voc
+
         side = _sidecar(b, root, relpath, ".xml")
         if side.is_file():
-            objects, meta["voc"] = fmt.read_voc(side, w, h)
+            objects, meta["voc"] = read_voc(side, w, h)
         else:
             objects = _none()
     elif b is not None and b.format == "coco":
-        objects = fmt.coco_objects(coco_index(cfg), relpath, w, h)
+        from augcli.image.formats.coco import coco_objects
+
+        objects = coco_objects(coco_index(cfg), relpath, w, h)
     return Annotated(image, mask, objects, meta)
 
 
@@ -259,18 +264,17 @@ def _none() -> Objects:
 
 
 def coco_index(cfg: AnnotationConfig) -> Any:
-    from augcli.image import annotation_io as fmt
+    from augcli.image.formats.coco import load_coco
 
     if cfg._coco is None:
         assert cfg.boxes is not None and cfg.boxes.file is not None
-        object.__setattr__(cfg, "_coco", fmt.load_coco(cfg.boxes.file))
+        object.__setattr__(cfg, "_coco", load_coco(cfg.boxes.file))
     return cfg._coco
 
 
 def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) -> dict[str, Any]:
     """Write the output's mask and sidecar (atomically, before its image); return what the
     manifest records: object counts, dropped objects, and the objects for COCO."""
-    from augcli.image import annotation_io as fmt
     from augcli.image.annotate import finish
 
     b = cfg.boxes
@@ -287,14 +291,18 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
     objs = ann.objects
     if b is not None and objs is not None:
         if b.format == "yolo":
+            from augcli.image.formats.yolo import write_yolo
+
             side = PurePosixPath(out_rel).with_suffix(".txt")
             with atomic_path(out_root / side) as tmp:
-                fmt.write_yolo(tmp, objs, w, h)
+                write_yolo(tmp, objs, w, h)
             record["sidecar"] = str(side)
         elif b.format == "voc":
+            from augcli.image.formats.voc import write_voc
+
             side = PurePosixPath(out_rel).with_suffix(".xml")
             with atomic_path(out_root / side) as tmp:
-                fmt.write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
+                write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
             record["sidecar"] = str(side)
         record["objects"] = len(objs)
         record["dropped"] = dropped
@@ -327,7 +335,7 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
     if cfg.boxes is None or cfg.boxes.format != "coco":
         return None
     from augcli.core.atomic import write_text_atomic
-    from augcli.image import annotation_io as fmt
+    from augcli.image.formats.coco import coco_document
 
     images = [
         {
@@ -339,6 +347,6 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
         for r in records
         if r.get("status") == "ok" and "coco" in (r.get("annotations") or {})
     ]
-    doc = fmt.coco_document(coco_index(cfg), images)
+    doc = coco_document(coco_index(cfg), images)
     write_text_atomic(out_root / cfg.boxes.output, json.dumps(doc, indent=1) + "\n")
     return cfg.boxes.output

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import border_value, cv_border, cv_interpolation
-from augcli.image.base import BORDER_MODE, FILL, INTERPOLATION, ImageOp
+from augcli.image.ops.arrays import border_value, cv_border, cv_interpolation
+from augcli.image.ops.base import BORDER_MODE, FILL, INTERPOLATION, ImageOp
 from augcli.params import Param
 
 

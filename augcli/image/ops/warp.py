@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import border_value, cv_border, cv_interpolation
-from augcli.image.base import ImageOp
+from augcli.image.ops.arrays import border_value, cv_border, cv_interpolation
+from augcli.image.ops.base import ImageOp
 from augcli.ops import Op
 
 Matrix = np.ndarray

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import full_scale, max_value, on_color, resize
-from augcli.image.base import INTERPOLATION_AUTO, ImageOp
-from augcli.image.pixel import clip_top, draw_noise_seed, normal_noise, uniform_noise
+from augcli.image.ops.arrays import full_scale, max_value, on_color, resize
+from augcli.image.ops.base import INTERPOLATION_AUTO, ImageOp
+from augcli.image.ops.pixel import clip_top, draw_noise_seed, normal_noise, uniform_noise
 from augcli.params import Param
 
 PER_CHANNEL = Param(

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import full_scale, on_color, to_dtype
-from augcli.image.base import ImageOp
-from augcli.image.pixel import OddSizeOp, filter_2d, from_float, median_blur
+from augcli.image.ops.arrays import full_scale, on_color, to_dtype
+from augcli.image.ops.base import ImageOp
+from augcli.image.ops.pixel import OddSizeOp, filter_2d, from_float, median_blur
 from augcli.params import Param
 
 

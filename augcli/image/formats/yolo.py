@@ -20,11 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from augcli.image.annotation_io import error, finite, read_bytes, same, tolerance
+from augcli.image.formats.common import error, finite, inside, read_bytes, same, span, tolerance
 from augcli.image.targets import Objects
 
 FIELDS = ("class", "cx", "cy", "w", "h")
 LINE = "Each line is `class cx cy w h`, e.g. `0 0.5 0.5 0.25 0.4`"
+OUTSIDE = (
+    "the box reaches outside the image: {axis} from {lo:.6g} to {hi:.6g} "
+    "(the image is 0..1; up to {tol:.3g} outside is clipped as rounding)"
+)
+OUTSIDE_FIX = "Fix the box, or remove the line if the object is not in this image."
+PIXELS_FIX = (
+    "YOLO coordinates are fractions of the image size (0..1), and these look like "
+    "pixels: divide cx and w by the width, cy and h by the height."
+)
 
 
 def read_yolo(path: Path, width: int, height: int, n_classes: int | None = None) -> Objects:
@@ -115,23 +124,10 @@ def _span(
     centre: float, size: float, pixels: int, axis: str, where: str, values: list[float]
 ) -> tuple[float, float]:
     """[lo, hi] along one axis, normalised, clipped to [0, 1] within the tolerance."""
-    lo, hi = centre - size / 2, centre + size / 2
     tol = tolerance(pixels, 0.5) / pixels
-    if lo < -tol or hi > 1 + tol or lo >= 1 or hi <= 0:
-        fix = "Fix the box, or remove the line if the object is not in this image."
-        if max(abs(v) for v in values) > 1.5:
-            fix = (
-                "YOLO coordinates are fractions of the image size (0..1), and these look like "
-                "pixels: divide cx and w by the width, cy and h by the height."
-            )
-        raise error(
-            where,
-            f"the box reaches outside the image: {axis} from {lo:.6g} to {hi:.6g} "
-            f"(the image is 0..1; up to {tol:.3g} outside is clipped as rounding)",
-            values,
-            fix,
-        )
-    return max(lo, 0.0), min(hi, 1.0)
+    fix = PIXELS_FIX if max(abs(v) for v in values) > 1.5 else OUTSIDE_FIX
+    lo, hi = centre - size / 2, centre + size / 2
+    return span(lo, hi, 1, tol, where, values, OUTSIDE, fix, axis=axis)
 
 
 def write_yolo(path: Path, objects: Objects, width: int, height: int) -> None:
@@ -142,16 +138,7 @@ def write_yolo(path: Path, objects: Objects, width: int, height: int) -> None:
         if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
             raise ValueError(f"YOLO labels are integer class ids; object {i} has {label!r}")
         label = int(label)
-        x0, y0, x1, y1 = (float(v) for v in objects.boxes[i])
-        x0, x1 = max(x0, 0.0), min(x1, float(width))
-        y0, y1 = max(y0, 0.0), min(y1, float(height))
-        if x1 <= x0 or y1 <= y0:
-            raise error(
-                str(path),
-                f"object {i} (class {label}) has no area inside the {width}x{height} image",
-                [float(v) for v in objects.boxes[i]],
-                "Drop such objects before writing (min_visibility).",
-            )
+        x0, y0, x1, y1 = inside(path, objects, i, f"class {label}", width, height)
         values = (
             (x0 + x1) / 2 / width,
             (y0 + y1) / 2 / height,

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augcli.core.errors import RecipeError
-from augcli.image.base import ImageOp
+from augcli.image.ops.base import ImageOp
 
 # Noise seeds stay below 2**53 so the manifest's JSON reads back exactly in any language.
 NOISE_SEED_END = 2**53

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.annotation_io import error, read_bytes, same, tolerance
+from augcli.image.formats.common import clip_box, error, read_bytes, same, span, tolerance
 from augcli.image.targets import Objects
 
 KNOWN = {
@@ -46,6 +46,11 @@ KNOWN = {
 }
 STALE_IMAGE_FIELDS = {"id", "file_name", "width", "height", "coco_url", "flickr_url"}
 FIX = "Fix the COCO file, or export it again."
+OUTSIDE = (
+    "the box reaches outside the image: {axis} from {lo:g} to {hi:g}, the image is "
+    "0..{size} (up to {tol:g} px outside is clipped)"
+)
+OUTSIDE_FIX = "Fix or remove the annotation."
 
 
 @dataclass
@@ -239,9 +244,7 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
         where = f"{index.path}: annotations[{pos}].bbox"
         x, y, w, h = (float(v) for v in ann["bbox"])
         if w <= 0 or h <= 0:
-            raise error(
-                where, "width and height must be > 0", ann["bbox"], "Fix or remove the annotation."
-            )
+            raise error(where, "width and height must be > 0", ann["bbox"], OUTSIDE_FIX)
         x0, x1 = _span(x, x + w, width, "x", where, ann["bbox"])
         y0, y1 = _span(y, y + h, height, "y", where, ann["bbox"])
         boxes.append((x0, y0, x1, y1))
@@ -271,15 +274,7 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
 
 def _span(lo: float, hi: float, size: int, axis: str, where: str, bbox: Any) -> tuple[float, float]:
     tol = tolerance(size, 1.0)
-    if lo < -tol or hi > size + tol or lo >= size or hi <= 0:
-        raise error(
-            where,
-            f"the box reaches outside the image: {axis} from {lo:g} to {hi:g}, the image is "
-            f"0..{size} (up to {tol:g} px outside is clipped)",
-            bbox,
-            "Fix or remove the annotation.",
-        )
-    return max(lo, 0.0), min(hi, float(size))
+    return span(lo, hi, size, tol, where, bbox, OUTSIDE, OUTSIDE_FIX, axis=axis)
 
 
 def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, Any]:
@@ -326,13 +321,12 @@ def _annotation(
     objects: Objects, i: int, aid: int, image_id: int, width: int, height: int, name: str
 ) -> dict[str, Any]:
     extra = objects.extra[i]
-    x0, y0, x1, y1 = (float(v) for v in objects.boxes[i])
-    x0, x1 = max(x0, 0.0), min(x1, float(width))
-    y0, y1 = max(y0, 0.0), min(y1, float(height))
-    if x1 <= x0 or y1 <= y0:
+    box = clip_box(objects.boxes[i], width, height)
+    if box is None:
         raise ValueError(
             f"{name}: object {i} has no area inside the {width}x{height} image; drop it before writing"
         )
+    x0, y0, x1, y1 = box
     bbox = [x0, y0, x1 - x0, y1 - y0]
     original = extra.get("coco_bbox")
     if (

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from augcli.core.errors import InputError, RecipeError
-from augcli.image.arrays import border_value, cv_border, resize
-from augcli.image.base import BORDER_MODE, FILL, INTERPOLATION, INTERPOLATION_AUTO
-from augcli.image.warp import Matrix, WarpOp, crop_resize_matrix, resize_matrix, translate
+from augcli.image.ops.arrays import border_value, cv_border, resize
+from augcli.image.ops.base import BORDER_MODE, FILL, INTERPOLATION, INTERPOLATION_AUTO
+from augcli.image.ops.warp import Matrix, WarpOp, crop_resize_matrix, resize_matrix, translate
 from augcli.params import Param
 
 SIZE = Param(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from augcli.core.errors import InputError
-from augcli.image.arrays import BORDER_MODES, INTERPOLATIONS
+from augcli.image.ops.arrays import BORDER_MODES, INTERPOLATIONS
 from augcli.ops import Op
 from augcli.params import Param
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from augcli.core.errors import InputError
-from augcli.image.arrays import resize, to_dtype
-from augcli.image.base import ImageOp
+from augcli.image.ops.arrays import resize, to_dtype
+from augcli.image.ops.base import ImageOp
 from augcli.params import Param
 
 _ALPHA = Param(
@@ -65,7 +65,7 @@ def fit_targets(
     """A partner's (mask, objects) resized like its pixels: to (h, w), then placed at ``window``
     (y0, y1, x0, x1) of the output when given (mosaic), else covering it."""
     from augcli.image.annotate import empty_objects, move_by_matrix
-    from augcli.image.warp import resize_matrix, translate
+    from augcli.image.ops.warp import resize_matrix, translate
 
     ph, pw = partner.image.shape[:2]
     y0, y1, x0, x1 = window or (0, h, 0, w)

@@ -38,13 +38,27 @@ from xml.parsers import expat
 
 import numpy as np
 
-from augcli.image.annotation_io import error, finite, number, read_bytes, same, tolerance
+from augcli.image.formats.common import (
+    error,
+    finite,
+    inside,
+    number,
+    read_bytes,
+    same,
+    span,
+    tolerance,
+)
 from augcli.image.targets import Objects
 
 COORDS = ("xmin", "ymin", "xmax", "ymax")
 FIELDS = ("pose", "truncated", "difficult", "occluded")  # added by the writer if extra has them
 GEOMETRY = {"bndbox", "xmin", "ymin", "xmax", "ymax", "x", "y", "point", "polygon", "pt"}
 PARSE_FIX = "Fix the file, or export the annotations again"
+OUTSIDE = (
+    "the box of {label!r} reaches outside the image: {axis}min..{axis}max must be within "
+    "1..{size} (1-based; up to {tol:g} px outside is clipped)"
+)
+OUTSIDE_FIX = "Fix the box, or remove the object if it is not in this image."
 
 
 class _Refused(Exception):
@@ -238,15 +252,7 @@ def _span(
     lo: float, hi: float, size: int, axis: str, where: str, label: str, values: list[float]
 ) -> tuple[float, float]:
     tol = tolerance(size, 1.0)
-    if lo < -tol or hi > size + tol or lo >= size or hi <= 0:
-        raise error(
-            where,
-            f"the box of {label!r} reaches outside the image: {axis}min..{axis}max must be within "
-            f"1..{size} (1-based; up to {tol:g} px outside is clipped)",
-            values,
-            "Fix the box, or remove the object if it is not in this image.",
-        )
-    return max(lo, 0.0), min(hi, float(size))
+    return span(lo, hi, size, tol, where, values, OUTSIDE, OUTSIDE_FIX, axis=axis, label=label)
 
 
 def _simple(elem: ET.Element) -> bool:
@@ -414,16 +420,7 @@ def _coords(
     objects: Objects, i: int, width: int, height: int, integer: bool, path: Path
 ) -> tuple[float, float, float, float]:
     """xmin, ymin, xmax, ymax (1-based, inclusive) for object ``i``, clipped to the image."""
-    x0, y0, x1, y1 = (float(v) for v in objects.boxes[i])
-    x0, x1 = max(x0, 0.0), min(x1, float(width))
-    y0, y1 = max(y0, 0.0), min(y1, float(height))
-    if x1 <= x0 or y1 <= y0:
-        raise error(
-            str(path),
-            f"object {i} ({objects.labels[i]!r}) has no area inside the {width}x{height} image",
-            [float(v) for v in objects.boxes[i]],
-            "Drop such objects before writing (min_visibility).",
-        )
+    x0, y0, x1, y1 = inside(path, objects, i, repr(objects.labels[i]), width, height)
     if not integer:
         return x0 + 1, y0 + 1, x1, y1
     out = []

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import full_scale, on_color, to_dtype
-from augcli.image.base import ImageOp
-from augcli.image.pixel import apply_lut, from_float, level_lut
+from augcli.image.ops.arrays import full_scale, on_color, to_dtype
+from augcli.image.ops.base import ImageOp
+from augcli.image.ops.pixel import apply_lut, from_float, level_lut
 from augcli.params import Param
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.arrays import full_scale, on_color, to_dtype
-from augcli.image.base import ImageOp
-from augcli.image.pixel import clip_top, from_float
+from augcli.image.ops.arrays import full_scale, on_color, to_dtype
+from augcli.image.ops.base import ImageOp
+from augcli.image.ops.pixel import clip_top, from_float
 from augcli.params import Param
 
 BINS = 256
