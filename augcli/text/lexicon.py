@@ -253,7 +253,7 @@ def _csv_rows(text: str, file: str, delimiter: str) -> list[Row]:
 def _yaml_rows(text: str, file: str) -> list[Row]:
     import yaml
 
-    from augcli.recipe import load_yaml  # located syntax and duplicate-key errors
+    from augcli.core.yamlfile import load_yaml  # located syntax and duplicate-key errors
 
     data, _ = load_yaml(text, file)
     if not isinstance(data, dict):
