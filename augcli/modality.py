@@ -29,6 +29,7 @@ class Modality(ABC):
     extensions: ClassVar[tuple[str, ...]] = ()
     settings: ClassVar[dict[str, Param]] = {}
     preload: ClassVar[tuple[str, ...]] = ()  # heavy modules imported once, before workers fork
+    plan_note: ClassVar[str] = ""  # what `validate` adds under the section's plan
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -10,6 +10,7 @@ import typer
 from augcli.cli.common import CopiesOpt, InputOpt, OutputOpt, RecipeArg, fail, load
 
 if TYPE_CHECKING:
+    from augcli.engine.plan import Job, Task
     from augcli.recipe import Recipe
 
 
@@ -30,7 +31,7 @@ def validate(
     except AugcliError as exc:
         raise fail(exc, exc.exit_code) from None
     out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
-    out += _plan_lines(r, tasks)
+    out += _plan_lines(r, job, tasks)
     for name, desc in r.resources().items():
         shown = desc.get("path") or desc.get("url")
         out.append(f"uses {name}: {shown} (fingerprint {desc['fingerprint'][:16]})")
@@ -43,7 +44,7 @@ def validate(
     typer.echo("\n".join(out))
 
 
-def _plan_lines(r: Recipe, tasks: list) -> list[str]:
+def _plan_lines(r: Recipe, job: Job, tasks: list[Task]) -> list[str]:
     """Per section: inputs and output files, its graph, and the counts per class."""
     out = []
     for modality, section in r.sections.items():
@@ -61,6 +62,7 @@ def _plan_lines(r: Recipe, tasks: list) -> list[str]:
         outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
         for label in sorted(per_class):
             out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} output files")
-        if any(t.chunk for t in mine) or modality == "text":
-            out.append("  (a record file is one output file holding its augmented records)")
+        note = job.modalities[modality].plan_note
+        if note:
+            out.append(f"  ({note})")
     return out

@@ -36,6 +36,7 @@ class TextModality(Modality):
     name = "text"
     extensions = (".txt", *RECORD_SUFFIXES)
     extra_keys = ("protect", "lexicon", "substitutions")
+    plan_note = "a record file is one output file holding its augmented records"
     settings = {
         "unit": Param(
             kind="choice",
