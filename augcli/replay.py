@@ -55,7 +55,8 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
 
         result = replay(rec["ops"], data, registry(name), mod.info, load, mod.applier())
         target = dest / rec["output"]
-        matrix = geometry(rec["ops"], registry(name), mod.info(data))
+        start = mod.applier().identity()
+        matrix = geometry(rec["ops"], registry(name), mod.info(data), start)
         meta = {"matrix": matrix, "ops": rec["ops"], "output": rec["output"], "seed": rec["seed"]}
         with atomic_path(target) as tmp:
             mod.write(result, tmp, source, meta)
@@ -98,12 +99,13 @@ def replay_records(
     return target
 
 
-def geometry(log: list[dict[str, Any]], ops: Any, info: dict[str, Any]) -> Any:
+def geometry(log: list[dict[str, Any]], ops: Any, info: dict[str, Any], start: Any) -> Any:
     """The composed geometric transform of a recorded op list (as ``Ctx.track`` builds it while
-    running), for formats that record geometry (DICOM spacing and position)."""
+    running, from ``start``, the modality's identity), for formats that record geometry (DICOM
+    spacing and position)."""
     import numpy as np
 
-    matrix = np.eye(3)
+    matrix = start
     for entry in log:
         if not entry["applied"]:
             continue

@@ -27,7 +27,14 @@ class Item:
 
 class Applier:
     """How an op meets the data: plain ``op.apply`` here; a modality whose data carries more
-    than the op transforms (an image with its annotations) supplies its own."""
+    than the op transforms (an image with its annotations) supplies its own. ``spatial_dims``
+    is the size of the ops' geometric transforms (2: 3x3 matrices; a volume's would be 3)."""
+
+    spatial_dims = 2
+
+    def identity(self) -> np.ndarray:
+        """The composed transform before any op: the identity of ``spatial_dims + 1``."""
+        return np.eye(self.spatial_dims + 1)
 
     def apply(
         self,
@@ -62,8 +69,12 @@ class Ctx:
     log: OpLog
     item: Item | None = None
     fuse: bool = True
-    matrix: np.ndarray = field(default_factory=lambda: np.eye(3))
+    matrix: np.ndarray | None = None  # None: the applier's identity
     applier: Applier = PLAIN
+
+    def __post_init__(self) -> None:
+        if self.matrix is None:
+            self.matrix = self.applier.identity()
 
     def describe(self, data: Any) -> dict[str, Any]:
         return self.extend(self.info(data))
