@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from augcli.image.targets import Annotated, Objects
+from augcli.steps import Applier
 
 OUTLINE_POINTS = 16  # points per box side: exact for matrices, a good outline for distortions
 
@@ -159,7 +160,7 @@ def cover(objects: Objects, x0: float, y0: float, x1: float, y1: float) -> Objec
     return replace(objects, visibility=objects.visibility * (1.0 - hidden))
 
 
-class ImageApplier:
+class ImageApplier(Applier):
     """Applies an op to an image and, when the image carries annotations, to them too: the mask
     through the same op with nearest sampling, objects through the op's map."""
 
