@@ -35,6 +35,7 @@ class TextModality(Modality):
     (one output file per copy, named like images) or, with ``unit: line``, a record file."""
 
     name = "text"
+    preview = "augcli.text.preview"
     extensions = (".txt", *RECORD_SUFFIXES)
     extra_keys = ("protect", "lexicon", "substitutions")
     plan_note = "a record file is one output file holding its augmented records"
