@@ -1,16 +1,18 @@
-"""Drawing contact sheets: display windows for 16-bit data, tiles, annotation overlays and
-caption text (OpenCV's Hershey fonts are ASCII only)."""
+"""Drawing contact sheets: display windows for 16-bit data, tiles, annotation overlays, caption
+text (OpenCV's Hershey fonts are ASCII only) and the sheet's grid."""
 
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from augcli.core.errors import InputError
-from augcli.image.targets import Annotated
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import InputError, UsageError
+from augcli.preview_kit import DEGREE
 
 # Layout, in sheet pixels.
 TILE_HEIGHT = 192  # every tile is resized to this height, keeping its aspect ratio (at most
@@ -31,7 +33,6 @@ BACKGROUND = (38, 38, 38)
 TEXT = (230, 230, 230)
 TITLE = (120, 220, 255)
 FAILED = (40, 40, 150)
-DEGREE = "\N{DEGREE SIGN}"  # drawn as a small circle: Hershey fonts are ASCII only
 # Annotation colours (BGR), picked per box label or mask value.
 PALETTE = (
     (0, 0, 255),
@@ -127,9 +128,10 @@ def colour_for(label: Any) -> tuple[int, int, int]:
     return PALETTE[zlib.crc32(str(label).encode("utf-8")) % len(PALETTE)]
 
 
-def draw_annotations(tile_img: np.ndarray, ann: Annotated) -> np.ndarray:
+def draw_annotations(tile_img: np.ndarray, ann: Any) -> np.ndarray:
     """The mask (translucent colour per label value; 0 is background), boxes with their label,
-    and keypoints (visible: filled dot, occluded: ring, unlabelled: skipped) on a tile."""
+    and keypoints (visible: filled dot, occluded: ring, unlabelled: skipped) of ``ann`` (an
+    image.targets.Annotated) on a tile."""
     out = tile_img.copy()
     th, tw = out.shape[:2]
     h, w = ann.image.shape[:2]
@@ -229,3 +231,61 @@ def wrap(tokens: list[str], width: int, lines: int, indent: int = 0) -> list[str
 
 
 # -- the sheet ---------------------------------------------------------------------------------
+def blank_sheet(rows: int, cols: int, cell_w: int, height: int, header: str) -> np.ndarray:
+    """An empty sheet of ``rows`` x ``cols`` cells ``cell_w`` wide, each a tile ``height`` tall
+    over its caption strip, under the header line."""
+    cell_h = height + CAPTION_HEIGHT
+    sheet_w = 2 * MARGIN + cols * cell_w + (cols - 1) * GAP
+    sheet_h = 2 * MARGIN + HEADER_HEIGHT + rows * cell_h + max(0, rows - 1) * GAP
+    sheet = np.empty((sheet_h, sheet_w, 3), np.uint8)
+    sheet[:] = BACKGROUND
+    for line in wrap([header], sheet_w - 2 * MARGIN, 1):
+        put_text(sheet, line, MARGIN, MARGIN + LINE_HEIGHT, TEXT)
+    return sheet
+
+
+def cell_origin(row: int, col: int, cell_w: int, height: int) -> tuple[int, int]:
+    """(y, x): the top-left of a cell's tile on a ``blank_sheet``."""
+    return (
+        MARGIN + HEADER_HEIGHT + row * (height + CAPTION_HEIGHT + GAP),
+        MARGIN + col * (cell_w + GAP),
+    )
+
+
+def draw_failed(
+    sheet: np.ndarray, y: int, x: int, size: tuple[int, int], title: str, error: str, lines: int
+) -> None:
+    """A failed cell (``size`` = tile height, cell width): red, the reason wrapped into at most
+    ``lines`` lines, and the caption 'failed'."""
+    height, cell_w = size
+    sheet[y : y + height, x : x + cell_w] = FAILED
+    for i, line in enumerate(wrap([f"failed: {error}"], cell_w - 8, lines)):
+        put_text(sheet, line, x + 4, y + (i + 1) * LINE_HEIGHT + 4, TEXT)
+    caption(sheet, x, y + height, cell_w, title, ["failed"])
+
+
+def _fit_left(text: str, width: int) -> str:
+    """``text``, cut from the left with '...' to fit ``width`` px (paths keep their ends)."""
+    if _width(text) <= width:
+        return text
+    while len(text) > 1 and _width("..." + text) > width:
+        text = text[1:]
+    return "..." + text
+
+
+def caption(sheet: np.ndarray, x: int, y: int, width: int, title: str, tokens: list[str]) -> None:
+    """Title (highlighted) then the tokens, wrapped into CAPTION_LINES lines under a tile."""
+    first = _fit_left(f"{_ascii(title)}:", width)
+    indent = _width(first) + 4
+    put_text(sheet, first, x, y + LINE_HEIGHT + 2, TITLE)
+    for i, line in enumerate(wrap(tokens, width, CAPTION_LINES, indent)):
+        put_text(sheet, line, x + (indent if i == 0 else 0), y + (i + 1) * LINE_HEIGHT + 2, TEXT)
+
+
+def write_png(image: np.ndarray, dest: Path) -> None:
+    """Encode a sheet as PNG and write it at ``dest`` atomically."""
+    ok, blob = cv2.imencode(".png", image)
+    if not ok:
+        raise UsageError(f"could not encode the preview sheet for {dest}")
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(blob.tobytes())

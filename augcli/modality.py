@@ -30,6 +30,7 @@ class Modality(ABC):
     settings: ClassVar[dict[str, Param]] = {}
     preload: ClassVar[tuple[str, ...]] = ()  # heavy modules imported once, before workers fork
     plan_note: ClassVar[str] = ""  # what `validate` adds under the section's plan
+    preview: ClassVar[str | None] = None  # module of its preview renderer (augcli.preview_kit)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

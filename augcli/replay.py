@@ -75,19 +75,17 @@ def replay_records(
 ) -> Path:
     """Rebuild a record file: each augmented record replayed from its ops on the source
     record's text, at its recorded place; kept originals fill the other places in order."""
-    from augcli.text.doc import TextDoc
-    from augcli.text.records import read_records, render, with_text
+    from augcli.text.records import render, with_text
 
     out_rel = file_line["output"]
-    source = file_line["source"]
-    rf = read_records(input_root / source, mod.kind(source), mod.config)
+    rf = mod.record_file(input_root / file_line["source"])
     rows: list[Any] = [None] * file_line["records"]["output"]
     for rec in lines:
         record = rec.get("record")
         if rec.get("output") != out_rel or not record or rec.get("status") != "ok":
             continue
         original = rf.records[record["input"]]
-        doc = TextDoc.parse(original.text, mod.config["rules"])
+        doc = mod.record_doc(original)
         result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, mod.applier())
         rows[record["output"]] = with_text(rf, original, result.text)
     if keep_originals:

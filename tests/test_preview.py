@@ -27,7 +27,9 @@ from augcli.drawing import (
 )
 from augcli.engine.plan import output_name
 from augcli.image.io import encode_image
-from augcli.preview import PreviewOptions, build, iter_shots
+from augcli.image.preview import build
+from augcli.preview import PreviewOptions, requests_for
+from augcli.preview_kit import iter_shots
 from augcli.recipe import load_recipe
 
 runner = CliRunner()
@@ -96,7 +98,7 @@ def test_tiles_are_exactly_what_expand_writes(
     sheet = cv2.imread(str(sheet_path), cv2.IMREAD_UNCHANGED)
 
     # The file is the rendered sheet; its rows are the first two inputs by path of each class.
-    built, _ = build(load_recipe(path), PreviewOptions(n=n, output=sheet_path))
+    built = build(requests_for(load_recipe(path), PreviewOptions(n=n, output=sheet_path))["image"])
     assert np.array_equal(built.image, sheet)
     sources = [row.task.source for row in built.rows]
     by_class: dict[str, list[str]] = {}

@@ -11,9 +11,10 @@ import soundfile as sf
 from conftest import write_recipe
 from typer.testing import CliRunner
 
+from augcli.audio.preview import AUDIO_TILE_HEIGHT, AUDIO_TILE_WIDTH
 from augcli.cli import app
 from augcli.drawing import CAPTION_HEIGHT, GAP, HEADER_HEIGHT, MARGIN
-from augcli.preview_media import AUDIO_TILE_HEIGHT, AUDIO_TILE_WIDTH, diff_html
+from augcli.text.preview import diff_html
 
 runner = CliRunner()
 

@@ -24,6 +24,7 @@ class AudioModality(Modality):
     subtype, rate and channel count, or as ``format``/``subtype``/``sample_rate`` say."""
 
     name = "audio"
+    preview = "augcli.audio.preview"
     preload = ("soundfile", "audiomentations")
     extensions = EXTENSIONS
     extra_keys = ("sidecars", "folders")

@@ -22,6 +22,7 @@ class ImageModality(Modality):
     input's own format or in ``format``; single-frame DICOM (with pydicom) in and out."""
 
     name = "image"
+    preview = "augcli.image.preview"
     preload = ("cv2",)
     extensions = EXTENSIONS + dicom.EXTENSIONS
     settings = {

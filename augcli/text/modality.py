@@ -7,6 +7,7 @@ import difflib
 import hashlib
 import shutil
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any
 
 from augcli.core.atomic import TMP_MARK, atomic_path, sha256_file
@@ -34,6 +35,7 @@ class TextModality(Modality):
     (one output file per copy, named like images) or, with ``unit: line``, a record file."""
 
     name = "text"
+    preview = "augcli.text.preview"
     extensions = (".txt", *RECORD_SUFFIXES)
     extra_keys = ("protect", "lexicon", "substitutions")
     plan_note = "a record file is one output file holding its augmented records"
@@ -226,16 +228,11 @@ class TextModality(Modality):
         records (an unchanged or over-max_change output is recorded, not written)."""
         source = job.input_root / task.source
         doc = self.read(source)
-        graph = job.graphs[self.name]
 
         def augment() -> list[dict[str, Any]]:
-            seen = {doc.text}
-            lines = []
-            for out in task.outputs:
-                e = graph.emitter(out.node)
-                line = self._one(task, job, graph, e, out.copy, task.source, doc, seen, task.label)
+            lines = self.make_record(task, job, task.source, doc, task.label, task.outputs)
+            for out, line in zip(task.outputs, lines, strict=True):
                 line["output"] = out.path
-                lines.append(line)
             return lines
 
         made = self.settled(augment)
@@ -283,7 +280,9 @@ class TextModality(Modality):
         source = job.input_root / task.source
         rf = self._records(source, kind)
         graph = job.graphs[self.name]
-        rules = self.config["rules"]
+        wanted = [
+            SimpleNamespace(node=e.id, copy=c) for e in graph.emitters for c in range(job.copies)
+        ]
         out_path = task.outputs[0].path
         first, stop = (task.chunk[2], task.chunk[3]) if task.chunk else (0, len(rf.records))
 
@@ -295,23 +294,19 @@ class TextModality(Modality):
                 rec = rf.records[i]
                 if job.keep_originals:
                     rows.append(rec.row)
-                doc = TextDoc.parse(rec.text, rules)
-                seen = {rec.text}
                 label = rec.label if rec.label is not None else task.label
-                for e in graph.emitters:
-                    for copy in range(job.copies):
-                        key = f"{task.source}#{i}"
-                        line = self._one(task, job, graph, e, copy, key, doc, seen, label)
-                        line.update(output=out_path, label=label)
-                        line["record"] = {"input": i, "line": rec.line}
-                        if task.chunk:
-                            line["record"]["chunk"] = task.chunk[0]
-                        if line["status"] == "ok":
-                            line["record"]["output"] = len(rows)
-                            rows.append(with_text(rf, rec, line.pop("text")))
-                        else:
-                            n_unchanged += line["status"] == "unchanged"
-                        records.append(line)
+                key, doc = record_key(task.source, i), self.record_doc(rec)
+                for line in self.make_record(task, job, key, doc, label, wanted):
+                    line.update(output=out_path, label=label)
+                    line["record"] = {"input": i, "line": rec.line}
+                    if task.chunk:
+                        line["record"]["chunk"] = task.chunk[0]
+                    if line["status"] == "ok":
+                        line["record"]["output"] = len(rows)
+                        rows.append(with_text(rf, rec, line.pop("text")))
+                    else:
+                        n_unchanged += line["status"] == "unchanged"
+                    records.append(line)
             return rows, records, n_unchanged
 
         rows, records, n_unchanged = self.settled(augment)
@@ -356,6 +351,34 @@ class TextModality(Modality):
             out.write(data)
         for p in parts:
             (output_root / p["path"]).unlink(missing_ok=True)
+
+    # -- making records (expand and preview) ---------------------------------------------------
+    def record_file(self, path: Path) -> Any:
+        """The parsed record file at ``path`` (a ``.jsonl``/``.csv``/``.tsv``, or ``.txt`` with
+        ``unit: line``); the last one read is kept."""
+        kind = self.kind(path.name)
+        if kind is None:
+            raise TypeError(f"{path} is a whole document, not a record file")
+        return self._records(path, kind)
+
+    def record_doc(self, record: Any) -> TextDoc:
+        """One record's text, parsed with the section's protection rules."""
+        return TextDoc.parse(record.text, self.config["rules"])
+
+    def make_record(
+        self, task: Any, job: Any, key: str, doc: TextDoc, label: Any, outputs: Any
+    ) -> list[dict[str, Any]]:
+        """Make the outputs (anything with ``node`` and ``copy``) of one text in memory, in
+        order: a whole document (``key``: its path) or one record (``key``: ``record_key``).
+        One manifest line each: seed, op log, status, and ``text`` when ok; no output repeats
+        the text or an earlier output of it. Run it inside ``settled`` (a model answer not
+        known yet gives a ``pending`` line)."""
+        graph = job.graphs[self.name]
+        seen = {doc.text}
+        return [
+            self._one(task, job, graph, graph.emitter(out.node), out.copy, key, doc, seen, label)
+            for out in outputs
+        ]
 
     def _one(
         self,
@@ -442,6 +465,11 @@ def _line(task: Any, **fields: Any) -> dict[str, Any]:
     """A manifest-shaped line of one output of ``task``: the modality adds fields (text, the
     record's place) while it works; ``process`` hands them on as ``OutputRecord``s."""
     return task.output_record(**fields).line()
+
+
+def record_key(source: str, index: int) -> str:
+    """What names record ``index`` of the record file ``source`` in its seeds (and a preview)."""
+    return f"{source}#{index}"
 
 
 class TextApplier(Applier):

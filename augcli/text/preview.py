@@ -1,0 +1,187 @@
+"""The text section's preview: an HTML page (``<sheet stem>.html``) and plain text showing each
+original record (or document) and its N augmented versions, changed words marked. Records and
+documents are made by the text modality's own ``make_record`` (seed key ``record_key``, or the
+source for a document), in ``expand``'s order, so a preview equals what ``expand`` writes."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from augcli.core.atomic import atomic_path
+from augcli.preview_kit import Request, Shown, by_class, outputs_for, reason, require_inputs, wanted
+from augcli.text.modality import record_key
+
+SUFFIX = ".html"
+
+
+@dataclass
+class Version:
+    title: str
+    text: str | None  # None: unchanged or failed (see note)
+    note: str = ""
+
+
+@dataclass
+class Entry:
+    name: str  # source, or source#index for a record
+    label: Any
+    original: str
+    versions: list[Version]
+
+
+def _version(line: dict[str, Any]) -> Version:
+    title = f"{line['node']}_{line['copy']}"
+    if line["status"] == "ok":
+        return Version(title, line["text"])
+    return Version(title, None, f"{line['status']}: {line.get('error') or ''}".rstrip(": "))
+
+
+def _wanted(graph: Any, n: int, copies: int) -> list[tuple[Any, int, bool]]:
+    """Expand's record order (emitters, then copies) for in-plan copies, then the extra ones;
+    each with whether it is one of the first ``n`` outputs shown."""
+    want = outputs_for(graph, n)
+    need = max((c for _e, c in want), default=-1) + 1
+    order = [(e, c) for e in graph.emitters for c in range(min(copies, need))]
+    order += [(e, c) for c in range(copies, need) for e in graph.emitters]
+    keys = {(e.id, c) for e, c in want}
+    return [(e, c, (e.id, c) in keys) for e, c in order]
+
+
+def _texts(modality: Any, job: Any, task: Any, room: int) -> list[tuple[str, Any, Any]]:
+    """(seed key, parsed text, label) of a document, or of a record file's first ``room``
+    records."""
+    source = job.input_root / task.source
+    if modality.kind(task.source) is None:
+        return [(task.source, modality.read(source), task.label)]
+    records = modality.record_file(source).records[:room]
+    return [
+        (
+            record_key(task.source, i),
+            modality.record_doc(rec),
+            rec.label if rec.label is not None else task.label,
+        )
+        for i, rec in enumerate(records)
+    ]
+
+
+def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[Entry]:
+    """One input's entries (at most ``room``), each with its first ``n`` outputs."""
+    try:
+        texts = _texts(modality, job, task, room)
+    except Exception as exc:
+        return [Entry(task.source, task.label, "", [Version("", None, reason(exc))])]
+    graph = job.graphs[modality.name]
+    shown = outputs_for(graph, n)
+    if modality.kind(task.source) is None:
+        order = [(e, c, True) for e, c in shown]
+    else:
+        order = _wanted(graph, n, job.copies)
+    outputs = wanted((e, c) for e, c, _keep in order)
+
+    def run() -> list[Entry]:
+        entries = []
+        for key, doc, label in texts:
+            lines = modality.make_record(task, job, key, doc, label, outputs)
+            made = {
+                (e.id, c): _version(line)
+                for (e, c, keep), line in zip(order, lines, strict=True)
+                if keep
+            }
+            entries.append(Entry(key, label, doc.text, [made[e.id, c] for e, c in shown]))
+        return entries
+
+    return modality.settled(run)  # model requests of the file batched
+
+
+def text_entries(req: Request) -> list[Entry]:
+    """Per class, the first ``per_class`` records or documents by path, with their outputs."""
+    unique = {t.source: t for t in req.tasks}  # a chunked record file is one input
+    entries: list[Entry] = []
+    for group in by_class(unique.values()):
+        taken = 0
+        for task in group:
+            if taken >= req.per_class:
+                break
+            made = _entries_of(req.handler, req.job, task, req.n, req.per_class - taken)
+            entries.extend(made)
+            taken += len(made)
+    return entries
+
+
+_TOKEN = re.compile(r"\s+|\S+")
+
+
+def diff_html(original: str, new: str) -> str:
+    """``new`` as HTML, the words difflib finds changed (on the word lists) in ``<mark>``."""
+    a = [t for t in _TOKEN.findall(original) if not t.isspace()]
+    tokens = _TOKEN.findall(new)
+    b_idx = [i for i, t in enumerate(tokens) if not t.isspace()]
+    b = [tokens[i] for i in b_idx]
+    changed: set[int] = set()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            changed.update(b_idx[j1:j2])
+    return "".join(
+        f"<mark>{html.escape(t)}</mark>" if i in changed else html.escape(t)
+        for i, t in enumerate(tokens)
+    )
+
+
+def text_plain(entries: list[Entry]) -> str:
+    lines = []
+    for ent in entries:
+        lab = f"  [{ent.label}]" if ent.label is not None else ""
+        lines.append(f"{ent.name}{lab}")
+        lines.append(f"  original: {ent.original}")
+        for v in ent.versions:
+            lines.append(f"  {v.title}: {v.text if v.text is not None else '(' + v.note + ')'}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def text_html(entries: list[Entry], title: str) -> str:
+    parts = [
+        "<!doctype html>",
+        '<html><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "section{border-top:1px solid #ccc;padding:.5em 0}"
+        "mark{background:#ffe066}.orig{color:#333}.note{color:#888}"
+        "dt{font-weight:bold;margin-top:.4em}dd{margin-left:1.5em;white-space:pre-wrap}</style>",
+        f"</head><body><h1>{html.escape(title)}</h1>",
+    ]
+    for ent in entries:
+        lab = f" <small>[{html.escape(str(ent.label))}]</small>" if ent.label is not None else ""
+        parts.append(f"<section><h2>{html.escape(ent.name)}{lab}</h2><dl>")
+        parts.append(f'<dt>original</dt><dd class="orig">{html.escape(ent.original)}</dd>')
+        for v in ent.versions:
+            body = (
+                diff_html(ent.original, v.text)
+                if v.text is not None
+                else f'<span class="note">({html.escape(v.note)})</span>'
+            )
+            parts.append(f"<dt>{html.escape(v.title)}</dt><dd>{body}</dd>")
+        parts.append("</dl></section>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def preview(req: Request) -> Shown:
+    """Write the HTML page at ``req.dest``; the plain text goes to stdout."""
+    require_inputs(req)
+    entries = text_entries(req)
+    title = f"{req.recipe_name} seed {req.job.seed}"
+    with atomic_path(req.dest) as tmp:
+        tmp.write_text(text_html(entries, title), encoding="utf-8")
+    failed = [
+        f"{e.name} {v.title}: {v.note}"
+        for e in entries
+        for v in e.versions
+        if v.text is None and not v.note.startswith("unchanged")
+    ]
+    return Shown([req.dest], failed, text_plain(entries))
