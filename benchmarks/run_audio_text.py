@@ -28,7 +28,6 @@ Writes: benchmarks/.data/results/audio-text-latest.{md,json} (and a timestamped 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -41,13 +40,17 @@ from run_images import (
     DATA,
     HERE,
     PEERS,
+    add_report_option,
     ensure_time,
+    expand_argv,
     find_augcli,
     find_shared_bench,
+    finish,
     loadavg,
     machine,
     med,
-    save_results,
+    print_saved_report,
+    rotated_rounds,
     timed,
     versions,
 )
@@ -152,18 +155,7 @@ def contenders(augcli: str, python: Path, bench: Path, n_text: int, only: str | 
                     f"augcli expand, audio.yaml W={w}",
                     "audio",
                     w,
-                    [
-                        augcli,
-                        "expand",
-                        str(RECIPES / "audio.yaml"),
-                        "--input",
-                        str(AUDIO_IN),
-                        "--output",
-                        "{OUT}",
-                        "--workers",
-                        str(w),
-                        "--quiet",
-                    ],
+                    expand_argv(augcli, RECIPES / "audio.yaml", w, str(AUDIO_IN)),
                     count_wavs,
                     N_AUDIO * COPIES,
                 )
@@ -197,18 +189,7 @@ def contenders(augcli: str, python: Path, bench: Path, n_text: int, only: str | 
                         f"augcli expand, {recipe} W={w}",
                         engine,
                         w,
-                        [
-                            augcli,
-                            "expand",
-                            str(RECIPES / recipe),
-                            "--input",
-                            str(TEXT_IN),
-                            "--output",
-                            "{OUT}",
-                            "--workers",
-                            str(w),
-                            "--quiet",
-                        ],
+                        expand_argv(augcli, RECIPES / recipe, w, str(TEXT_IN)),
                         count_augcli_text,
                         n_text_out,
                         tol=0.02,
@@ -308,15 +289,10 @@ def main() -> None:
     ap.add_argument("--only", choices=["audio", "text"], default=None)
     ap.add_argument("--augcli", default=None, help="the augcli executable")
     ap.add_argument("--peers-python", default=str(PEERS / "bin" / "python"))
-    ap.add_argument(
-        "--report",
-        metavar="JSON",
-        default=None,
-        help="only print the markdown report of a saved run, run nothing",
-    )
+    add_report_option(ap)
     a = ap.parse_args()
     if a.report:
-        print(report(json.loads(Path(a.report).read_text())), end="")
+        print_saved_report(a.report, report)
         return
     ensure_time()
     bench = find_shared_bench()
@@ -331,17 +307,13 @@ def main() -> None:
     print(f"run_audio_text: warm-up round ({len(cs)} contenders)", file=sys.stderr)
     for c in cs:
         run_once(c, env)
-    runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
-    for rep in range(a.reps):
-        shift = rep % len(cs)
-        for c in cs[shift:] + cs[:shift]:
-            res = run_once(c, env)
-            runs[c.key].append(res)
-            print(
-                f"  round {rep + 1}/{a.reps} {c.key:22s} {res['wall']:6.2f} s "
-                f"{res['max_rss_mib']:6.0f} MiB {res['outputs']:5d} out",
-                file=sys.stderr,
-            )
+    runs = rotated_rounds(
+        cs,
+        a.reps,
+        lambda c: run_once(c, env),
+        lambda r: f"{r['wall']:6.2f} s {r['max_rss_mib']:6.0f} MiB {r['outputs']:5d} out",
+        22,
+    )
     mach = machine(augcli, python)
     mach["augcli_env"] = versions(
         str(Path(augcli).parent / "python"),
@@ -359,11 +331,8 @@ def main() -> None:
         "labels": {c.key: c.label for c in cs},
         "runs": runs,
         "ratios": ratios_of(runs),
-        "total_seconds": round(time.time() - t0, 1),
-        "loadavg": {"start": load_start, "end": loadavg()},
     }
-    md = report(res)
-    save_results("audio-text", res, md, "run_audio_text")
+    finish("audio-text", "run_audio_text", res, report, t0, load_start)
 
 
 if __name__ == "__main__":

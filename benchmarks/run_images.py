@@ -40,7 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -231,21 +233,19 @@ def peer_argv(peers_python: Path, script: Path, w: int) -> list[str]:
     ]
 
 
+def expand_argv(
+    augcli: str, recipe: Path, w: int, src: str = "{IN}", copies: int | None = None
+) -> list[str]:
+    """``augcli expand`` of ``recipe`` from ``src`` into ``{OUT}`` with ``w`` workers (and
+    ``--copies`` when given), quiet."""
+    argv = [augcli, "expand", str(recipe), "--input", src, "--output", "{OUT}", "--workers", str(w)]
+    if copies is not None:
+        argv += ["--copies", str(copies)]
+    return [*argv, "--quiet"]
+
+
 def augcli_argv(augcli: str, recipe: Path, w: int) -> list[str]:
-    return [
-        augcli,
-        "expand",
-        str(recipe),
-        "--input",
-        "{IN}",
-        "--output",
-        "{OUT}",
-        "--workers",
-        str(w),
-        "--copies",
-        str(COPIES),
-        "--quiet",
-    ]
+    return expand_argv(augcli, recipe, w, copies=COPIES)
 
 
 def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
@@ -356,6 +356,27 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def sampled_run(
+    cmd: list[str], env: dict[str, str], every: float, tick: Callable[[int], None]
+) -> tuple[int, int, bytes]:
+    """Run ``cmd`` (stdout discarded) and call ``tick(pid)`` every ``every`` seconds from a
+    thread until it exits; (pid, return code, stderr)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            tick(proc.pid)
+            stop.wait(every)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    stop.set()
+    t.join()
+    return proc.pid, proc.returncode, err
+
+
 def save_results(kind: str, res: dict[str, object], md: str, script: str) -> None:
     """Write a run's report and data as ``<kind>-<stamp>`` and ``<kind>-latest`` (.md, .json)
     under ``.data/results``, and print the report."""
@@ -376,37 +397,76 @@ def save_results(kind: str, res: dict[str, object], md: str, script: str) -> Non
 def tree_memory(cmd: list[str], env: dict[str, str], every: float = 0.02) -> dict[str, object]:
     """Run ``cmd``; sample its process tree: peak RSS (VmHWM) of the parent and of each child,
     and the peak of the summed PSS of the whole tree (shared pages counted once)."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     hwm: dict[int, int] = {}
     peak_pss = 0
-    stop = threading.Event()
 
-    def sample() -> None:
+    def sample(root: int) -> None:
         nonlocal peak_pss
-        while not stop.is_set():
-            pids = [proc.pid, *_children(proc.pid)]
-            pss = 0
-            for pid in pids:
-                v = _status(pid).get("VmHWM")
-                if v:
-                    hwm[pid] = max(hwm.get(pid, 0), int(v.split()[0]))
-                pss += _pss_kib(pid)
-            peak_pss = max(peak_pss, pss)
-            stop.wait(every)
+        pids = [root, *_children(root)]
+        pss = 0
+        for pid in pids:
+            v = _status(pid).get("VmHWM")
+            if v:
+                hwm[pid] = max(hwm.get(pid, 0), int(v.split()[0]))
+            pss += _pss_kib(pid)
+        peak_pss = max(peak_pss, pss)
 
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    _, err = proc.communicate()
-    stop.set()
-    t.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()}")
-    workers = sorted(v for pid, v in hwm.items() if pid != proc.pid)
+    root, code, err = sampled_run(cmd, env, every, sample)
+    if code != 0:
+        raise RuntimeError(f"failed ({code}): {' '.join(cmd)}\n{err.decode()}")
+    workers = sorted(v for pid, v in hwm.items() if pid != root)
     return {
-        "parent_peak_rss_mib": hwm.get(proc.pid, 0) / 1024,
+        "parent_peak_rss_mib": hwm.get(root, 0) / 1024,
         "worker_peak_rss_mib": [w / 1024 for w in workers],
         "tree_peak_pss_mib": peak_pss / 1024,
     }
+
+
+# -- what every benchmark's main does ------------------------------------------------------------
+REPORT_HELP = "only print the markdown report of a saved run, run nothing"
+
+
+def add_report_option(ap: argparse.ArgumentParser, help: str = REPORT_HELP) -> None:
+    ap.add_argument("--report", metavar="JSON", default=None, help=help)
+
+
+def print_saved_report(path: str, report: Callable[[dict[str, Any]], str]) -> None:
+    """The markdown report of the saved run ``path`` (a results JSON), on stdout."""
+    print(report(json.loads(Path(path).read_text())), end="")
+
+
+def rotated_rounds(
+    cs: list[Any],
+    reps: int,
+    run: Callable[[Any], dict[str, Any]],
+    line: Callable[[dict[str, Any]], str],
+    width: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """``reps`` timed rounds of every contender, each round starting one further along (so none
+    always goes first); after each run, ``  round i/n <key> <line(result)>`` on stderr."""
+    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in cs}
+    for rep in range(reps):
+        shift = rep % len(cs)
+        for c in cs[shift:] + cs[:shift]:
+            r = run(c)
+            runs[c.key].append(r)
+            print(f"  round {rep + 1}/{reps} {c.key:{width}s} {line(r)}", file=sys.stderr)
+    return runs
+
+
+def finish(
+    kind: str,
+    script: str,
+    res: dict[str, Any],
+    report: Callable[[dict[str, Any]], str],
+    t_start: float,
+    load_start: list[float],
+) -> None:
+    """Add the run's duration and load averages to ``res``; save and print its report."""
+    res["total_seconds"] = round(time.time() - t_start, 1)
+    # other work on the machine during the run: 1/5/15-min load averages, before and after
+    res["loadavg"] = {"start": load_start, "end": loadavg()}
+    save_results(kind, res, report(res), script)
 
 
 # -- start-up --------------------------------------------------------------------------------
@@ -688,16 +748,13 @@ def main() -> None:
         "--no-annotations", action="store_true", help="skip the annotation-overhead step"
     )
     ap.add_argument("--augcli", default=None, help="the augcli executable")
-    ap.add_argument(
-        "--report",
-        metavar="JSON",
-        default=None,
-        help="only print the markdown report of a saved run (results/images-*.json), run nothing",
+    add_report_option(
+        ap, "only print the markdown report of a saved run (results/images-*.json), run nothing"
     )
     ap.add_argument("--peers-python", default=str(PEERS / "bin" / "python"))
     a = ap.parse_args()
     if a.report:
-        print(report(json.loads(Path(a.report).read_text())), end="")
+        print_saved_report(a.report, report)
         return
     reps = 3 if a.quick else max(3, a.reps)
     startup_n = 5 if a.quick else 10
@@ -720,17 +777,13 @@ def main() -> None:
     print(f"run_images: warm-up round ({len(cs)} contenders)", file=sys.stderr)
     for c in cs:
         run_once(c, full, N_INPUTS * COPIES, env)
-    runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
-    for rep in range(reps):
-        order = cs[rep % len(cs) :] + cs[: rep % len(cs)]  # rotate who goes first
-        for c in order:
-            r = run_once(c, full, N_INPUTS * COPIES, env)
-            runs[c.key].append(r)
-            print(
-                f"  round {rep + 1}/{reps} {c.key:8s} {r['wall']:6.2f} s "
-                f"{r['max_rss_mib']:6.0f} MiB",
-                file=sys.stderr,
-            )
+    runs = rotated_rounds(
+        cs,
+        reps,
+        lambda c: run_once(c, full, N_INPUTS * COPIES, env),
+        lambda r: f"{r['wall']:6.2f} s {r['max_rss_mib']:6.0f} MiB",
+        8,
+    )
 
     print("run_images: start-up", file=sys.stderr)
     st = startup(augcli, env, startup_n)
@@ -791,12 +844,8 @@ def main() -> None:
         "tree": tree,
         "flatness": flat,
         "annotations": ann,
-        "total_seconds": round(time.time() - t_start, 1),
-        # other work on the machine during the run: 1/5/15-min load averages, before and after
-        "loadavg": {"start": load_start, "end": loadavg()},
     }
-    md = report(res)
-    save_results("images", res, md, "run_images")
+    finish("images", "run_images", res, report, t_start, load_start)
 
 
 if __name__ == "__main__":

@@ -79,14 +79,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_images import (
     DATA,
+    add_report_option,
     ensure_time,
+    expand_argv,
     find_augcli,
     find_shared_bench,
+    finish,
     loadavg,
     machine,
     med,
     parse_time_v,
-    save_results,
+    print_saved_report,
+    rotated_rounds,
+    sampled_run,
     versions,
 )
 
@@ -352,18 +357,7 @@ def contenders(
         ]
 
     def expand(w: int, mw: int) -> list[str]:
-        return [
-            augcli,
-            "expand",
-            str(recipes[mw]),
-            "--input",
-            "{IN}",
-            "--output",
-            "{OUT}",
-            "--workers",
-            str(w),
-            "--quiet",
-        ]
+        return expand_argv(augcli, recipes[mw], w)
 
     return [
         Contender("hand32", "hand loop, batch 32", 1, script("hand_loop.py", BATCH), "hand"),
@@ -522,31 +516,23 @@ def tree_memory(cmd: list[str], env: dict[str, str], every: float = 0.05) -> dic
     """Run ``cmd`` and sample its whole process tree (children of children too: augcli's
     workers are forked by the fork server): peak of the summed RSS, peak of the summed PSS,
     each process's peak RSS and the most processes alive at once."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_rss = peak_pss = most = 0
     each: dict[int, int] = {}
-    stop = threading.Event()
 
-    def sample() -> None:
+    def sample(root: int) -> None:
         nonlocal peak_rss, peak_pss, most
-        while not stop.is_set():
-            pids = _descendants(proc.pid)
-            rss = pss = 0
-            for pid in pids:
-                r, p = _mem_kib(pid)
-                rss, pss = rss + r, pss + p
-                each[pid] = max(each.get(pid, 0), r)
-            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-            most = max(most, sum(1 for p in pids if each.get(p, 0) > 0))
-            stop.wait(every)
+        pids = _descendants(root)
+        rss = pss = 0
+        for pid in pids:
+            r, p = _mem_kib(pid)
+            rss, pss = rss + r, pss + p
+            each[pid] = max(each.get(pid, 0), r)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        most = max(most, sum(1 for p in pids if each.get(p, 0) > 0))
 
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    _, err = proc.communicate()
-    stop.set()
-    t.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-3000:]}")
+    _, code, err = sampled_run(cmd, env, every, sample)
+    if code != 0:
+        raise RuntimeError(f"failed ({code}): {' '.join(cmd)}\n{err.decode()[-3000:]}")
     return {
         "tree_peak_rss_mib": round(peak_rss / 1024, 1),
         "tree_peak_pss_mib": round(peak_pss / 1024, 1),
@@ -685,15 +671,10 @@ def main() -> None:
         "--python", default=sys.executable, help="interpreter with torch, transformers, nlpaug"
     )
     ap.add_argument("--no-wait", action="store_true", help="do not wait for an idle machine")
-    ap.add_argument(
-        "--report",
-        metavar="JSON",
-        default=None,
-        help="only print the markdown report of a saved run, run nothing",
-    )
+    add_report_option(ap)
     a = ap.parse_args()
     if a.report:
-        print(report(json.loads(Path(a.report).read_text())), end="")
+        print_saved_report(a.report, report)
         return
     n, reps = (100, 1) if a.quick else (a.n, a.reps)
     ensure_time()
@@ -715,18 +696,16 @@ def main() -> None:
         for c in cs:
             run_once(c, warm, env, wait=False)
         same = same_outputs(cs, warm)
-        runs: dict[str, list[dict[str, float]]] = {c.key: [] for c in cs}
-        for rep in range(reps):
-            shift = rep % len(cs)
-            for c in cs[shift:] + cs[:shift]:
-                res = run_once(c, inputs, env, wait=not a.no_wait)
-                runs[c.key].append(res)
-                print(
-                    f"  round {rep + 1}/{reps} {c.key:10s} {res['wall']:7.2f} s "
-                    f"{res['max_rss_mib']:6.0f} MiB  other CPU {res['other_cpu_s']:5.1f} s"
-                    f"  (waited {res['waited_s']:.0f} s)",
-                    file=sys.stderr,
-                )
+        runs = rotated_rounds(
+            cs,
+            reps,
+            lambda c: run_once(c, inputs, env, wait=not a.no_wait),
+            lambda r: (
+                f"{r['wall']:7.2f} s {r['max_rss_mib']:6.0f} MiB"
+                f"  other CPU {r['other_cpu_s']:5.1f} s  (waited {r['waited_s']:.0f} s)"
+            ),
+            10,
+        )
         print("run_models: process-tree memory (untimed)", file=sys.stderr)
         tree = {}
         for c in cs:
@@ -753,11 +732,8 @@ def main() -> None:
         "tree": tree,
         "ratios": ratios_of(runs, tree),
         "same_outputs": same,
-        "total_seconds": round(time.time() - t0, 1),
-        "loadavg": {"start": load_start, "end": loadavg()},
     }
-    md = report(res)
-    save_results("models", res, md, "run_models")
+    finish("models", "run_models", res, report, t0, load_start)
 
 
 if __name__ == "__main__":

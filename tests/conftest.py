@@ -1,8 +1,10 @@
-"""Shared fixtures: small deterministic images, a copy of the sample images, and CLI runners."""
+"""Shared fixtures: small deterministic images, a copy of the sample images, CLI runners and
+the manifest reader."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +56,11 @@ def images(tmp_path: Path) -> Path:
 def write_recipe(path: Path, body: str) -> Path:
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def read_manifest(out: Path) -> list[dict]:
+    """The records of ``out/manifest.jsonl``, in file order."""
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
 def run_augcli(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess[str]:

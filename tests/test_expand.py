@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, run_augcli, tree_digest, write_recipe
+from conftest import ROOT, read_manifest, run_augcli, tree_digest, write_recipe
 from typer.testing import CliRunner
 
 from augcli import __version__
@@ -51,10 +51,6 @@ image:
 runner = CliRunner()
 
 
-def manifest(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-
-
 def expand(tmp_path: Path, *args: str, recipe: str = RECIPE) -> tuple[int, str]:
     path = write_recipe(tmp_path / "recipe.yaml", recipe)
     result = runner.invoke(app, ["expand", str(path), "--quiet", *args])
@@ -67,7 +63,7 @@ def test_expand_writes_outputs_and_a_true_manifest(tmp_path: Path, images: Path)
     code, out = expand(tmp_path, "--workers", "2")
     assert code == 0, out
     dst = tmp_path / "out"
-    lines = manifest(dst)
+    lines = read_manifest(dst)
     assert len(lines) == n_inputs * 3  # 2 copies + the original
     assert tree_digest(images) == input_before, "inputs are never modified"
     for rec in lines:
@@ -125,7 +121,7 @@ def test_replaying_the_manifest_gives_the_same_pixels(tmp_path: Path, images: Pa
     assert code == 0
     info = ImageModality({}).info
     checked = 0
-    for rec in manifest(tmp_path / "out"):
+    for rec in read_manifest(tmp_path / "out"):
         if rec["node"] is None or not rec["output"].endswith(".png"):
             continue
         img = replay(rec["ops"], read_image(images / rec["source"]), registry("image"), info)
@@ -150,7 +146,7 @@ def test_outputs_are_identical_for_any_worker_count(tmp_path: Path, images: Path
 def test_graph_nodes_share_their_parent(tmp_path: Path, images: Path) -> None:
     code, out = expand(tmp_path, recipe=GRAPH)
     assert code == 0, out
-    recs = [r for r in manifest(tmp_path / "out") if r["source"] == "scene/astronaut.jpg"]
+    recs = [r for r in read_manifest(tmp_path / "out") if r["source"] == "scene/astronaut.jpg"]
     assert sorted((r["node"], r["copy"]) for r in recs) == [
         ("crisp", 0),
         ("crisp", 1),
@@ -187,7 +183,7 @@ def test_a_changed_recipe_is_refused_unless_overwrite(tmp_path: Path, images: Pa
     after = tree_digest(tmp_path / "out")
     assert not (tmp_path / "out/scene/astronaut__aug_1.jpg").exists(), "old outputs removed"
     assert after["scene/astronaut__aug_0.jpg"] != first["scene/astronaut__aug_0.jpg"]
-    assert len(manifest(tmp_path / "out")) == (len(first) - 1) * 2 // 3
+    assert len(read_manifest(tmp_path / "out")) == (len(first) - 1) * 2 // 3
 
 
 def test_a_foreign_output_folder_is_refused(tmp_path: Path, images: Path) -> None:
@@ -208,7 +204,7 @@ def test_bad_inputs_fail_alone(tmp_path: Path, images: Path) -> None:
     (images / "texture/cut.png").write_bytes(png[:-40])
     code, _ = expand(tmp_path, "--workers", "2")
     assert code == 1
-    recs = manifest(tmp_path / "out")
+    recs = read_manifest(tmp_path / "out")
     failed = {r["source"]: r["error"] for r in recs if r["status"] == "failed"}
     assert failed == {
         "scene/truncated.jpg": "truncated JPEG (no end-of-image marker)",
@@ -228,7 +224,7 @@ def test_bad_inputs_fail_alone(tmp_path: Path, images: Path) -> None:
         (images / name).unlink()
     code, _ = expand(tmp_path)
     assert code == 0
-    recs = manifest(tmp_path / "out")
+    recs = read_manifest(tmp_path / "out")
     assert all(r["status"] == "ok" for r in recs)
     assert len([r for r in recs if r["source"] == "scene/truncated.jpg"]) == 3
 
@@ -237,7 +233,7 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path: Path, images: Path) -> N
     (images / "scene/aaa.png").write_bytes(b"")
     code, _ = expand(tmp_path, "--workers", "1", "--fail-fast")
     assert code == 1
-    recs = manifest(tmp_path / "out")
+    recs = read_manifest(tmp_path / "out")
     assert recs[-1]["status"] == "failed" and recs[-1]["source"] == "scene/aaa.png"
     assert len(recs) == 3 * 3 + 1, "medical/ (3 inputs x 3 outputs), then the failure; no more"
 
@@ -269,7 +265,7 @@ def test_include_and_exclude_globs(tmp_path: Path, images: Path) -> None:
     )
     code, _ = expand(tmp_path, "--copies", "1", recipe=recipe)
     assert code == 0
-    sources = {r["source"] for r in manifest(tmp_path / "out")}
+    sources = {r["source"] for r in read_manifest(tmp_path / "out")}
     assert sources and all(s.endswith(".png") and not s.startswith("medical/") for s in sources)
 
 
@@ -316,7 +312,7 @@ def test_entry_point_version_and_quickstart_config(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "complete:" in proc.stderr and "0 failed" in proc.stderr
-    assert len(manifest(tmp_path / "qs")) > 20
+    assert len(read_manifest(tmp_path / "qs")) > 20
 
 
 def test_help_does_not_import_heavy_libraries() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from conftest import write_recipe
+from conftest import read_manifest, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
@@ -36,10 +35,6 @@ def expand(tmp_path: Path) -> Path:
     return tmp_path / "out"
 
 
-def parse(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-
-
 def class_row(printed: str, label: str) -> list[int]:
     m = re.search(
         rf"^image/{re.escape(label)}\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", printed, re.M
@@ -52,7 +47,7 @@ def test_report_matches_the_manifest(tmp_path: Path, images: Path) -> None:
     (images / "scene" / "broken.png").write_bytes(b"")
     (images / "texture" / "also_broken.png").write_bytes(b"")
     out = expand(tmp_path)
-    recs = parse(out)
+    recs = read_manifest(out)
 
     result = runner.invoke(app, ["report", str(out)])
     assert result.exit_code == 0, result.output

@@ -90,95 +90,123 @@ def parse_config(section: dict[str, Any], where: str, base: Path) -> AnnotationC
     masks = boxes = None
     pairs: tuple[tuple[Any, Any], ...] = ()
     if section.get("masks") is not None:
-        p = f"{where}.masks"
-        raw = _mapping(
-            section["masks"],
-            p,
-            ("dir", "suffix", "output", "fill"),
-            "masks: {dir: ../masks, suffix: _mask}",
-        )
-        if "dir" not in raw:
-            raise RecipeError("needs 'dir', the folder of mask images", path=p)
-        fill = raw.get("fill", 0)
-        if isinstance(fill, bool) or not isinstance(fill, int) or fill < 0:
-            raise RecipeError("must be a whole number >= 0", path=f"{p}.fill", value=fill)
-        suffix = raw.get("suffix", "")
-        if not isinstance(suffix, str):
-            raise RecipeError("must be text", path=f"{p}.suffix", value=suffix)
-        masks = MaskConfig(
-            _path(raw["dir"], f"{p}.dir", base),
-            suffix,
-            _rel_out(raw.get("output"), f"{p}.output", "masks"),
-            fill,
-        )
+        masks = _mask_config(section["masks"], f"{where}.masks", base)
     if section.get("boxes") is not None:
-        p = f"{where}.boxes"
-        raw = _mapping(
-            section["boxes"],
-            p,
-            ("format", "dir", "file", "output", "classes", "min_visibility"),
-            "boxes: {format: yolo}",
-        )
-        fmt = raw.get("format")
-        if fmt not in BOX_FORMATS:
-            raise RecipeError(
-                "is not a known box format",
-                path=f"{p}.format",
-                value=fmt,
-                fix=f"Use one of: {', '.join(BOX_FORMATS)}.",
-            )
-        if fmt == "coco" and "file" not in raw:
-            raise RecipeError(
-                "COCO boxes need 'file', the input's COCO JSON",
-                path=p,
-                fix="Add 'file: path/to/instances.json' (relative to the recipe).",
-            )
-        vis = raw.get("min_visibility", 0.0)
-        if isinstance(vis, bool) or not isinstance(vis, (int, float)) or not 0 <= vis <= 1:
-            raise RecipeError(
-                "must be a number in [0, 1]",
-                path=f"{p}.min_visibility",
-                value=vis,
-                fix="It is the share of a box that must stay in the image.",
-            )
-        classes = raw.get("classes")
-        if classes is not None and (
-            isinstance(classes, bool) or not isinstance(classes, int) or classes < 1
-        ):
-            raise RecipeError(
-                "must be the number of classes (a whole number >= 1)",
-                path=f"{p}.classes",
-                value=classes,
-            )
-        boxes = BoxConfig(
-            fmt,
-            _path(raw["dir"], f"{p}.dir", base) if raw.get("dir") else None,
-            _path(raw["file"], f"{p}.file", base) if raw.get("file") else None,
-            _rel_out(raw.get("output"), f"{p}.output", "annotations.json"),
-            classes,
-            float(vis),
-        )
+        boxes = _box_config(section["boxes"], f"{where}.boxes", base)
     if section.get("keypoints") is not None:
-        p = f"{where}.keypoints"
-        raw = _mapping(
-            section["keypoints"],
-            p,
-            ("flip_pairs",),
-            "keypoints: {flip_pairs: [[left_eye, right_eye]]}",
-        )
-        fp = raw.get("flip_pairs", [])
-        ok = isinstance(fp, list) and all(
-            isinstance(x, list) and len(x) == 2 and all(isinstance(v, (int, str)) for v in x)
-            for x in fp
-        )
-        if not ok:
-            raise RecipeError(
-                "must be a list of [left, right] pairs (indices or names)",
-                path=f"{p}.flip_pairs",
-                value=fp,
-            )
-        pairs = tuple((a, b) for a, b in fp)
+        pairs = _flip_pairs(section["keypoints"], f"{where}.keypoints")
     return AnnotationConfig(masks, boxes, pairs)
+
+
+def _mask_config(section: Any, p: str, base: Path) -> MaskConfig:
+    """The ``masks`` mapping at YAML path ``p``, checked."""
+    raw = _mapping(
+        section,
+        p,
+        ("dir", "suffix", "output", "fill"),
+        "masks: {dir: ../masks, suffix: _mask}",
+    )
+    if "dir" not in raw:
+        raise RecipeError("needs 'dir', the folder of mask images", path=p)
+    fill = raw.get("fill", 0)
+    if isinstance(fill, bool) or not isinstance(fill, int) or fill < 0:
+        raise RecipeError("must be a whole number >= 0", path=f"{p}.fill", value=fill)
+    suffix = raw.get("suffix", "")
+    if not isinstance(suffix, str):
+        raise RecipeError("must be text", path=f"{p}.suffix", value=suffix)
+    return MaskConfig(
+        _path(raw["dir"], f"{p}.dir", base),
+        suffix,
+        _rel_out(raw.get("output"), f"{p}.output", "masks"),
+        fill,
+    )
+
+
+def _box_config(section: Any, p: str, base: Path) -> BoxConfig:
+    """The ``boxes`` mapping at YAML path ``p``, checked."""
+    raw = _mapping(
+        section,
+        p,
+        ("format", "dir", "file", "output", "classes", "min_visibility"),
+        "boxes: {format: yolo}",
+    )
+    fmt = _box_format(raw, p)
+    vis = _min_visibility(raw.get("min_visibility", 0.0), f"{p}.min_visibility")
+    classes = _classes(raw.get("classes"), f"{p}.classes")
+    return BoxConfig(
+        fmt,
+        _path(raw["dir"], f"{p}.dir", base) if raw.get("dir") else None,
+        _path(raw["file"], f"{p}.file", base) if raw.get("file") else None,
+        _rel_out(raw.get("output"), f"{p}.output", "annotations.json"),
+        classes,
+        vis,
+    )
+
+
+def _box_format(raw: dict[str, Any], p: str) -> str:
+    """``boxes.format``, one of ``BOX_FORMATS``; COCO also needs ``file``."""
+    fmt = raw.get("format")
+    if fmt not in BOX_FORMATS:
+        raise RecipeError(
+            "is not a known box format",
+            path=f"{p}.format",
+            value=fmt,
+            fix=f"Use one of: {', '.join(BOX_FORMATS)}.",
+        )
+    if fmt == "coco" and "file" not in raw:
+        raise RecipeError(
+            "COCO boxes need 'file', the input's COCO JSON",
+            path=p,
+            fix="Add 'file: path/to/instances.json' (relative to the recipe).",
+        )
+    return fmt
+
+
+def _min_visibility(vis: Any, path: str) -> float:
+    """``boxes.min_visibility``, a number in [0, 1]."""
+    if isinstance(vis, bool) or not isinstance(vis, (int, float)) or not 0 <= vis <= 1:
+        raise RecipeError(
+            "must be a number in [0, 1]",
+            path=path,
+            value=vis,
+            fix="It is the share of a box that must stay in the image.",
+        )
+    return float(vis)
+
+
+def _classes(classes: Any, path: str) -> int | None:
+    """``boxes.classes``, None or a whole number >= 1."""
+    if classes is not None and (
+        isinstance(classes, bool) or not isinstance(classes, int) or classes < 1
+    ):
+        raise RecipeError(
+            "must be the number of classes (a whole number >= 1)",
+            path=path,
+            value=classes,
+        )
+    return classes
+
+
+def _flip_pairs(section: Any, p: str) -> tuple[tuple[Any, Any], ...]:
+    """``keypoints.flip_pairs`` at YAML path ``p``: [left, right] pairs of indices or names."""
+    raw = _mapping(
+        section,
+        p,
+        ("flip_pairs",),
+        "keypoints: {flip_pairs: [[left_eye, right_eye]]}",
+    )
+    fp = raw.get("flip_pairs", [])
+    ok = isinstance(fp, list) and all(
+        isinstance(x, list) and len(x) == 2 and all(isinstance(v, (int, str)) for v in x)
+        for x in fp
+    )
+    if not ok:
+        raise RecipeError(
+            "must be a list of [left, right] pairs (indices or names)",
+            path=f"{p}.flip_pairs",
+            value=fp,
+        )
+    return tuple((a, b) for a, b in fp)
 
 
 # -- per image -------------------------------------------------------------------------------

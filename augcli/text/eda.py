@@ -28,6 +28,7 @@ from augcli.text.edits import (
     synonyms_of,
     usable_words,
 )
+from augcli.text.lexicon import Lexicon
 
 
 def _fraction_param(default: Any) -> Param:
@@ -38,8 +39,26 @@ def _n_param() -> Param:
     return Param(kind="int", default=0, low=0, high=1000, unit="words", help=_N_HELP)
 
 
+class _SynonymWordOp(TextOp):
+    """Shared by the ops that use the lexicon's synonyms on ``n`` (when > 0), else ``fraction``
+    of the editable words: their params and the start of their draw."""
+
+    group = "eda"
+    params = {"fraction": _fraction_param(0.1), "n": _n_param()}
+
+    def draw_words(
+        self, rng: np.random.Generator, info: dict[str, Any]
+    ) -> tuple[dict[str, Any], TextDoc, Lexicon, list[int], int]:
+        """The drawn params, the doc, the lexicon, the editable words and how many to edit."""
+        drawn = super().sample(rng, info)
+        doc: TextDoc = info["doc"]
+        lex = lexicon_of(info)
+        editable = usable_words(doc)
+        return drawn, doc, lex, editable, count_of(drawn["n"], drawn["fraction"], len(editable))
+
+
 # -- ops ------------------------------------------------------------------------------------------
-class SynonymReplace(TextOp):
+class SynonymReplace(_SynonymWordOp):
     """Replace editable words by a synonym from the lexicon, in the word's case.
 
     EDA's synonym replacement: ``n`` words (when > 0), else ``fraction`` of the editable words,
@@ -49,16 +68,10 @@ class SynonymReplace(TextOp):
     """
 
     name = "synonym_replace"
-    group = "eda"
-    params = {"fraction": _fraction_param(0.1), "n": _n_param()}
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
-        drawn = super().sample(rng, info)
-        doc: TextDoc = info["doc"]
-        lex = lexicon_of(info)
-        editable = usable_words(doc)
+        drawn, doc, lex, editable, count = self.draw_words(rng, info)
         cands = [(i, syns) for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text))]
-        count = count_of(drawn["n"], drawn["fraction"], len(editable))
         replace = [[i, syns[int(rng.integers(len(syns)))]] for i, syns in choose(rng, cands, count)]
         return {**drawn, "replace": replace}
 
@@ -66,7 +79,7 @@ class SynonymReplace(TextOp):
         return replace_spans(data, params["replace"])
 
 
-class RandomInsert(TextOp):
+class RandomInsert(_SynonymWordOp):
     """Insert synonyms of the text's own words at random places.
 
     EDA's random insertion: ``n`` times (when > 0), else ``fraction`` of the editable words
@@ -76,17 +89,11 @@ class RandomInsert(TextOp):
     """
 
     name = "random_insert"
-    group = "eda"
-    params = {"fraction": _fraction_param(0.1), "n": _n_param()}
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
-        drawn = super().sample(rng, info)
-        doc: TextDoc = info["doc"]
-        lex = lexicon_of(info)
-        editable = usable_words(doc)
+        drawn, doc, lex, editable, count = self.draw_words(rng, info)
         sources = [syns for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text.lower()))]
         spots = [k for k in range(len(doc)) if can_insert_before(doc.pieces, k)]
-        count = count_of(drawn["n"], drawn["fraction"], len(editable))
         insert: list[list[Any]] = []
         if sources and spots:
             for _ in range(count):

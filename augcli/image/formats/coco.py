@@ -94,9 +94,30 @@ def normalise(file_name: str) -> str:
 
 def load_coco(path: Path) -> CocoIndex:
     """Read and check the COCO file ``path``."""
+    doc = _read_json(path)
+    _check_lists(path, doc)
+    categories, category_keypoints = _categories(path, doc)
+    images, image_pos, ids = _images(path, doc)
+    annotations: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
+    for i, jp, ann, _aid in _entries(path, doc, "annotations", "annotation"):
+        _check_annotation(path, jp, ann, ids, categories, category_keypoints)
+        annotations.setdefault(ann["image_id"], []).append((i, ann))
+    header = {key: doc[key] for key in ("info", "licenses") if key in doc}
+    return CocoIndex(
+        path, header, doc["categories"], category_keypoints, images, image_pos, annotations
+    )
+
+
+def _bad(path: Path, jpath: str, what: str, value: Any = ..., fix: str = FIX) -> Exception:
+    """The error for the JSON path ``jpath`` of the COCO file ``path``."""
+    return error(f"{path}: {jpath}", what, value, fix)
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed JSON of ``path``; invalid JSON fails with its line, non-UTF-8 bytes too."""
     raw = read_bytes(path)
     try:
-        doc = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise error(
             f"{path}:{exc.lineno}", f"is not valid JSON ({exc.msg}, column {exc.colno})", fix=FIX
@@ -106,24 +127,9 @@ def load_coco(path: Path) -> CocoIndex:
             str(path), "is not UTF-8 text", fix="Save the COCO file as UTF-8 JSON."
         ) from None
 
-    def bad(jpath: str, what: str, value: Any = ..., fix: str = FIX) -> Exception:
-        return error(f"{path}: {jpath}", what, value, fix)
 
-    def entries(key: str, noun: str) -> Any:
-        """(index, JSON path, entry, id) of a list of objects with unique integer ids."""
-        seen: dict[Any, int] = {}
-        for i, entry in enumerate(doc[key]):
-            jp = f"{key}[{i}]"
-            if not isinstance(entry, dict):
-                raise bad(jp, "must be an object", entry)
-            eid = entry.get("id")
-            if not _is_id(eid):
-                raise bad(f"{jp}.id", "is missing or not an integer id", eid)
-            if eid in seen:
-                raise bad(f"{jp}.id", f"duplicate {noun} id ({key}[{seen[eid]}] has it too)", eid)
-            seen[eid] = i
-            yield i, jp, entry, eid
-
+def _check_lists(path: Path, doc: Any) -> None:
+    """The top level is an object with ``images``, ``annotations`` and ``categories`` lists."""
     if not isinstance(doc, dict):
         raise error(
             str(path),
@@ -133,34 +139,65 @@ def load_coco(path: Path) -> CocoIndex:
         )
     for key in ("images", "annotations", "categories"):
         if key not in doc:
-            raise bad(
-                key, "is missing", fix="A COCO file has images, annotations and categories lists."
+            raise _bad(
+                path,
+                key,
+                "is missing",
+                fix="A COCO file has images, annotations and categories lists.",
             )
         if not isinstance(doc[key], list):
-            raise bad(key, "must be a list", type(doc[key]).__name__)
+            raise _bad(path, key, "must be a list", type(doc[key]).__name__)
 
+
+def _entries(path: Path, doc: dict[str, Any], key: str, noun: str) -> Any:
+    """(index, JSON path, entry, id) of a list of objects with unique integer ids."""
+    seen: dict[Any, int] = {}
+    for i, entry in enumerate(doc[key]):
+        jp = f"{key}[{i}]"
+        if not isinstance(entry, dict):
+            raise _bad(path, jp, "must be an object", entry)
+        eid = entry.get("id")
+        if not _is_id(eid):
+            raise _bad(path, f"{jp}.id", "is missing or not an integer id", eid)
+        if eid in seen:
+            raise _bad(
+                path, f"{jp}.id", f"duplicate {noun} id ({key}[{seen[eid]}] has it too)", eid
+            )
+        seen[eid] = i
+        yield i, jp, entry, eid
+
+
+def _categories(path: Path, doc: dict[str, Any]) -> tuple[dict[Any, int], dict[Any, list[str]]]:
+    """Category id -> position, and category id -> keypoint names (where it lists some)."""
     categories: dict[Any, int] = {}
     category_keypoints: dict[Any, list[str]] = {}
-    for i, jp, cat, cid in entries("categories", "category"):
+    for i, jp, cat, cid in _entries(path, doc, "categories", "category"):
         categories[cid] = i
         names = cat.get("keypoints")
         if names is not None:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise bad(f"{jp}.keypoints", "must be a list of keypoint names", names)
+                raise _bad(path, f"{jp}.keypoints", "must be a list of keypoint names", names)
             if names:
                 category_keypoints[cid] = names
+    return categories, category_keypoints
 
+
+def _images(
+    path: Path, doc: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[Any, int]]:
+    """Images by normalised file name, their positions, and image id -> position."""
     images: dict[str, dict[str, Any]] = {}
     image_pos: dict[str, int] = {}
     ids: dict[Any, int] = {}
-    for i, jp, img, iid in entries("images", "image"):
+    for i, jp, img, iid in _entries(path, doc, "images", "image"):
         ids[iid] = i
         name = img.get("file_name")
         if not isinstance(name, str) or not name.strip():
-            raise bad(f"{jp}.file_name", "is missing or not a file name", name)
+            raise _bad(path, f"{jp}.file_name", "is missing or not a file name", name)
         key = normalise(name)
         if key in images:
-            raise bad(
+            raise _bad(
+                path,
                 f"{jp}.file_name",
                 f"duplicate file name (images[{image_pos[key]}] has it too)",
                 name,
@@ -169,51 +206,58 @@ def load_coco(path: Path) -> CocoIndex:
             if dim in img and not (
                 isinstance(img[dim], int) and not isinstance(img[dim], bool) and img[dim] > 0
             ):
-                raise bad(f"{jp}.{dim}", "must be a positive whole number of pixels", img[dim])
+                raise _bad(
+                    path, f"{jp}.{dim}", "must be a positive whole number of pixels", img[dim]
+                )
         images[key] = img
         image_pos[key] = i
+    return images, image_pos, ids
 
-    annotations: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
-    for i, jp, ann, _aid in entries("annotations", "annotation"):
-        if not _is_id(ann.get("image_id")) or ann["image_id"] not in ids:
-            raise bad(f"{jp}.image_id", "names no image in images", ann.get("image_id"))
-        cid = ann.get("category_id")
-        if not _is_id(cid) or cid not in categories:
-            raise bad(f"{jp}.category_id", "names no category in categories", cid)
-        bbox = ann.get("bbox")
-        if not (
-            isinstance(bbox, list)
-            and len(bbox) == 4
-            and all(_is_number(v) and np.isfinite(v) for v in bbox)
-        ):
-            raise bad(f"{jp}.bbox", "must be [x, y, width, height], four finite numbers", bbox)
-        if ann.get("iscrowd", 0) not in (0, 1):
-            raise bad(f"{jp}.iscrowd", "must be 0 or 1", ann.get("iscrowd"))
-        kps = ann.get("keypoints")
-        if kps:
-            if not (
-                isinstance(kps, list)
-                and len(kps) % 3 == 0
-                and all(_is_number(v) and np.isfinite(v) for v in kps)
-            ):
-                raise bad(
-                    f"{jp}.keypoints",
-                    "must be a flat list [x1, y1, v1, x2, y2, v2, ...] of finite numbers",
-                    kps,
-                )
-            names = category_keypoints.get(cid)
-            if names is not None and len(kps) != 3 * len(names):
-                raise bad(
-                    f"{jp}.keypoints",
-                    f"has {len(kps) // 3} keypoints but its category lists {len(names)} names",
-                    len(kps),
-                )
-        annotations.setdefault(ann["image_id"], []).append((i, ann))
 
-    header = {key: doc[key] for key in ("info", "licenses") if key in doc}
-    return CocoIndex(
-        path, header, doc["categories"], category_keypoints, images, image_pos, annotations
-    )
+def _finite_numbers(value: Any) -> bool:
+    return all(_is_number(v) and np.isfinite(v) for v in value)
+
+
+def _check_annotation(
+    path: Path,
+    jp: str,
+    ann: dict[str, Any],
+    ids: dict[Any, int],
+    categories: dict[Any, int],
+    category_keypoints: dict[Any, list[str]],
+) -> None:
+    """One annotation names a known image and category, and has a valid bbox and iscrowd."""
+    if not _is_id(ann.get("image_id")) or ann["image_id"] not in ids:
+        raise _bad(path, f"{jp}.image_id", "names no image in images", ann.get("image_id"))
+    cid = ann.get("category_id")
+    if not _is_id(cid) or cid not in categories:
+        raise _bad(path, f"{jp}.category_id", "names no category in categories", cid)
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and _finite_numbers(bbox)):
+        raise _bad(path, f"{jp}.bbox", "must be [x, y, width, height], four finite numbers", bbox)
+    if ann.get("iscrowd", 0) not in (0, 1):
+        raise _bad(path, f"{jp}.iscrowd", "must be 0 or 1", ann.get("iscrowd"))
+    kps = ann.get("keypoints")
+    if kps:
+        _check_keypoints(path, f"{jp}.keypoints", kps, category_keypoints.get(cid))
+
+
+def _check_keypoints(path: Path, jpath: str, kps: Any, names: list[str] | None) -> None:
+    """A flat [x, y, v] * K list of finite numbers, K as the category's names where listed."""
+    if not (isinstance(kps, list) and len(kps) % 3 == 0 and _finite_numbers(kps)):
+        raise _bad(
+            path,
+            jpath,
+            "must be a flat list [x1, y1, v1, x2, y2, v2, ...] of finite numbers",
+            kps,
+        )
+    if names is not None and len(kps) != 3 * len(names):
+        raise _bad(
+            path,
+            jpath,
+            f"has {len(kps) // 3} keypoints but its category lists {len(names)} names",
+            len(kps),
+        )
 
 
 def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> Objects:
