@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import shutil
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
@@ -213,45 +214,43 @@ class TextModality(Modality):
         before = dict(self.models.stats)
         kind = self.kind(task.source)
         if kind is None:
-            lines, last = self._process_document(task, job), []
+            events = self._process_document(task, job)
         else:
-            lines, last = self._process_records(task, job, kind)
-        events: list[Event] = [OutputRecord.from_line(line) for line in lines]
-        events += last
+            events = self._process_records(task, job, kind)
         used = {k: v - before.get(k, 0) for k, v in self.models.stats.items()}
         if any(used.values()):  # the parent sums these for the summary
             events.append(WorkStats(used))
         return events
 
-    def _process_document(self, task: Any, job: Any) -> list[dict[str, Any]]:
+    def _process_document(self, task: Any, job: Any) -> list[Event]:
         """A whole-document .txt: one file per node and copy, with the same safeguards as
         records (an unchanged or over-max_change output is recorded, not written)."""
         source = job.input_root / task.source
         doc = self.read(source)
 
-        def augment() -> list[dict[str, Any]]:
-            lines = self.make_record(task, job, task.source, doc, task.label, task.outputs)
-            for out, line in zip(task.outputs, lines, strict=True):
-                line["output"] = out.path
-            return lines
+        def augment() -> list[MadeText]:
+            made = self.make_record(task, job, task.source, doc, task.label, task.outputs)
+            for out, one in zip(task.outputs, made, strict=True):
+                one.record.output = out.path
+            return made
 
         made = self.settled(augment)
-        records: list[dict[str, Any]] = []
+        events: list[Event] = []
         if task.original is not None:
             dest = job.output_root / task.original
             with atomic_path(dest) as tmp:
                 shutil.copyfile(source, tmp)
-            records.append(_line(task, output=task.original, sha256=sha256_file(dest)))
-        for line in made:
-            if line["status"] == "ok":
-                dest = job.output_root / line["output"]
+            events.append(task.output_record(output=task.original, sha256=sha256_file(dest)))
+        for one in made:
+            if one.text is not None:
+                dest = job.output_root / one.record.output
                 with atomic_path(dest) as tmp:
                     tmp.write_text(
-                        line.pop("text"), encoding=self.config.get("encoding", "utf-8"), newline=""
+                        one.text, encoding=self.config.get("encoding", "utf-8"), newline=""
                     )
-                line["sha256"] = sha256_file(dest)
-            records.append(line)
-        return records
+                one.record.sha256 = sha256_file(dest)
+            events.append(one.record)
+        return events
 
     def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
         size = self.config.get("chunk_records", 2000)
@@ -273,44 +272,14 @@ class TextModality(Modality):
             self._last_records = cached
         return cached[1]
 
-    def _process_records(
-        self, task: Any, job: Any, kind: str
-    ) -> tuple[list[dict[str, Any]], list[Event]]:
+    def _process_records(self, task: Any, job: Any, kind: str) -> list[Event]:
         """A record file's (or chunk's) record lines, then its own line or its part."""
-        source = job.input_root / task.source
-        rf = self._records(source, kind)
-        graph = job.graphs[self.name]
-        wanted = [
-            SimpleNamespace(node=e.id, copy=c) for e in graph.emitters for c in range(job.copies)
-        ]
-        out_path = task.outputs[0].path
+        rf = self._records(job.input_root / task.source, kind)
         first, stop = (task.chunk[2], task.chunk[3]) if task.chunk else (0, len(rf.records))
-
-        def augment() -> tuple[list[Any], list[dict[str, Any]], int]:
-            rows: list[Any] = []
-            records: list[dict[str, Any]] = []
-            n_unchanged = 0
-            for i in range(first, stop):
-                rec = rf.records[i]
-                if job.keep_originals:
-                    rows.append(rec.row)
-                label = rec.label if rec.label is not None else task.label
-                key, doc = record_key(task.source, i), self.record_doc(rec)
-                for line in self.make_record(task, job, key, doc, label, wanted):
-                    line.update(output=out_path, label=label)
-                    line["record"] = {"input": i, "line": rec.line}
-                    if task.chunk:
-                        line["record"]["chunk"] = task.chunk[0]
-                    if line["status"] == "ok":
-                        line["record"]["output"] = len(rows)
-                        rows.append(with_text(rf, rec, line.pop("text")))
-                    else:
-                        n_unchanged += line["status"] == "unchanged"
-                    records.append(line)
-            return rows, records, n_unchanged
-
-        rows, records, n_unchanged = self.settled(augment)
-        counts = {"input": stop - first, "output": len(rows), "unchanged": n_unchanged}
+        rows, records = self.settled(lambda: self._augment_records(task, job, rf, first, stop))
+        unchanged = sum(r.status == "unchanged" for r in records)
+        counts = {"input": stop - first, "output": len(rows), "unchanged": unchanged}
+        out_path = task.outputs[0].path
         encoding = self.config.get("encoding", "utf-8")
         if task.chunk is None:
             dest = job.output_root / out_path
@@ -319,26 +288,47 @@ class TextModality(Modality):
             summary = task.output_record(
                 output=out_path, sha256=sha256_file(dest), extra={"records": counts}
             )
-            return records, [summary]
+            return [*records, summary]
         index, count = task.chunk[0], task.chunk[1]
-        part = (
-            PurePosixPath(out_path).parent
-            / f"{TMP_MARK}part-{index:06d}-{PurePosixPath(out_path).name}"
-        )
+        name = PurePosixPath(out_path)
+        part = name.parent / f"{TMP_MARK}part-{index:06d}-{name.name}"
         with atomic_path(job.output_root / part) as tmp:
             tmp.write_text(render_part(rf, rows, index == 0), encoding=encoding, newline="")
+        trim = rf.kind == "lines" and not rf.trailing_newline
         marker = PartWritten(
-            task.source,
-            task.modality,
-            task.label,
-            out_path,
-            index,
-            count,
-            str(part),
-            counts,
-            rf.kind == "lines" and not rf.trailing_newline,
+            task.source, task.modality, task.label, out_path, index, count, str(part), counts, trim
         )
-        return records, [marker]
+        return [*records, marker]
+
+    def _augment_records(
+        self, task: Any, job: Any, rf: Any, first: int, stop: int
+    ) -> tuple[list[Any], list[OutputRecord]]:
+        """One pass over records [first, stop): the rows of the output file (kept originals,
+        then each record's new versions) and one record per output."""
+        graph = job.graphs[self.name]
+        wanted = [
+            SimpleNamespace(node=e.id, copy=c) for e in graph.emitters for c in range(job.copies)
+        ]
+        out_path = task.outputs[0].path
+        rows: list[Any] = []
+        records: list[OutputRecord] = []
+        for i in range(first, stop):
+            rec = rf.records[i]
+            if job.keep_originals:
+                rows.append(rec.row)
+            label = rec.label if rec.label is not None else task.label
+            key, doc = record_key(task.source, i), self.record_doc(rec)
+            for one in self.make_record(task, job, key, doc, label, wanted):
+                made = one.record
+                made.output, made.label = out_path, label
+                made.extra["record"] = {"input": i, "line": rec.line}
+                if task.chunk:
+                    made.extra["record"]["chunk"] = task.chunk[0]
+                if one.text is not None:
+                    made.extra["record"]["output"] = len(rows)
+                    rows.append(with_text(rf, rec, one.text))
+                records.append(made)
+        return rows, records
 
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
         parts = sorted(parts, key=lambda p: p["index"])
@@ -367,16 +357,16 @@ class TextModality(Modality):
 
     def make_record(
         self, task: Any, job: Any, key: str, doc: TextDoc, label: Any, outputs: Any
-    ) -> list[dict[str, Any]]:
+    ) -> list[MadeText]:
         """Make the outputs (anything with ``node`` and ``copy``) of one text in memory, in
         order: a whole document (``key``: its path) or one record (``key``: ``record_key``).
-        One manifest line each: seed, op log, status, and ``text`` when ok; no output repeats
+        Each has its record (seed, op log, status) and, when ok, its text; no output repeats
         the text or an earlier output of it. Run it inside ``settled`` (a model answer not
-        known yet gives a ``pending`` line)."""
+        known yet gives a ``pending`` record)."""
         graph = job.graphs[self.name]
         seen = {doc.text}
         return [
-            self._one(task, job, graph, graph.emitter(out.node), out.copy, key, doc, seen, label)
+            self._one(task, job, graph.emitter(out.node), out.copy, key, doc, seen, label)
             for out in outputs
         ]
 
@@ -384,87 +374,92 @@ class TextModality(Modality):
         self,
         task: Any,
         job: Any,
-        graph: Any,
         emitter: Any,
         copy: int,
         key: str,
         doc: TextDoc,
         seen: set[str],
         label: str | None = None,
-    ) -> dict[str, Any]:
-        """Make one augmented record (``key`` names it in the seed): retried with new sub-seeds
-        while it is a duplicate (of its source or an earlier output of the same record), changes
-        more than ``max_change`` or fails a model op's quality filters. A model answer not known
-        yet gives a ``pending`` line (see ``settled``)."""
+    ) -> MadeText:
+        """Make one augmented text (``key`` names it in the seed): retried with new sub-seeds
+        while it is a duplicate (of its source or an earlier output of the same text), changes
+        more than ``max_change`` or fails a model op's quality filters."""
+        where = {"node": emitter.id, "copy": copy}
+        reason = ""
+        for attempt in range(self.config.get("retries", 3) + 1):
+            made = self._attempt(task, job, emitter, copy, key, doc, label, attempt)
+            if isinstance(made, MadeText):  # pending or failed
+                return made
+            if isinstance(made, str):  # rejected by a model op's filters
+                reason = made
+                continue
+            result, log, seed = made
+            reason = self._refusal(doc, result, seen)
+            if not reason:
+                seen.add(result.text)
+                sha = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
+                rec = task.output_record(**where, seed=seed, ops=log, sha256=sha)
+                rec.extra["attempt"] = attempt
+                return MadeText(rec, result.text)
+        rec = task.output_record(**where, status="unchanged", error=reason)
+        rec.extra["attempt"] = attempt
+        return MadeText(rec)
+
+    def _attempt(
+        self,
+        task: Any,
+        job: Any,
+        emitter: Any,
+        copy: int,
+        key: str,
+        doc: TextDoc,
+        label: str | None,
+        attempt: int,
+    ) -> MadeText | str | tuple[Any, Any, int]:
+        """Run the emitter's path once with attempt ``attempt``'s sub-seeds: (result, op log,
+        seed); why, when a model op's filters reject it; or the finished record when it is
+        pending or failed."""
         from augcli.text.models.quality import Rejected
         from augcli.text.models.service import Pending
 
-        max_change = self.config.get("max_change", 1.0)
-        reason = ""
+        suffix = f"~{attempt}" if attempt else ""
+
+        def seed_of(prefix: str, copy: int = copy) -> int:
+            return job.seed_for(key, prefix + suffix, copy)
 
         def info(data: Any) -> dict[str, Any]:
             return {**self.info(data), "label": label}
 
-        for attempt in range(self.config.get("retries", 3) + 1):
-            suffix = f"~{attempt}" if attempt else ""
+        seed = seed_of(".".join(emitter.path))
+        where = {"node": emitter.id, "copy": copy, "seed": seed}
+        graph, fuse = job.graphs[self.name], job.fuse.get(self.name, True)
+        try:
+            result, log, _ = graph.run(emitter, doc, seed_of, info, {}, None, fuse, self.applier())
+        except Pending:
+            return MadeText(task.output_record(**where, status="pending"))
+        except Rejected as exc:
+            return f"rejected: {exc}"
+        except Exception as exc:
+            return MadeText(task.output_record(**where, status="failed", error=describe_error(exc)))
+        return result, log, seed
 
-            def seed_of(prefix: str, copy: int = copy, suffix: str = suffix) -> int:
-                return job.seed_for(key, prefix + suffix, copy)
-
-            seed = seed_of(".".join(emitter.path))
-            try:
-                result, log, _ = graph.run(
-                    emitter,
-                    doc,
-                    seed_of,
-                    info,
-                    {},
-                    None,
-                    job.fuse.get(self.name, True),
-                    self.applier(),
-                )
-            except Pending:
-                return _line(task, node=emitter.id, copy=copy, seed=seed, status="pending")
-            except Rejected as exc:
-                reason = f"rejected: {exc}"
-                continue
-            except Exception as exc:
-                return _line(
-                    task,
-                    node=emitter.id,
-                    copy=copy,
-                    seed=seed,
-                    status="failed",
-                    error=describe_error(exc),
-                )
-            text = result.text
-            share = changed_share(doc.words(), result.words())
-            if text in seen:
-                reason = "identical to its source or to another output of the record"
-            elif share > max_change:
-                reason = f"changed {share:.0%} of words, over max_change {max_change:.0%}"
-            else:
-                seen.add(text)
-                line = _line(
-                    task,
-                    node=emitter.id,
-                    copy=copy,
-                    seed=seed,
-                    ops=log,
-                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                )
-                line["text"] = text
-                line["attempt"] = attempt
-                return line
-        line = _line(task, node=emitter.id, copy=copy, status="unchanged", error=reason)
-        line["attempt"] = attempt
-        return line
+    def _refusal(self, doc: TextDoc, result: Any, seen: set[str]) -> str:
+        """Why an output is not kept (a duplicate, or over ``max_change``), or ''."""
+        max_change = self.config.get("max_change", 1.0)
+        share = changed_share(doc.words(), result.words())
+        if result.text in seen:
+            return "identical to its source or to another output of the record"
+        if share > max_change:
+            return f"changed {share:.0%} of words, over max_change {max_change:.0%}"
+        return ""
 
 
-def _line(task: Any, **fields: Any) -> dict[str, Any]:
-    """A manifest-shaped line of one output of ``task``: the modality adds fields (text, the
-    record's place) while it works; ``process`` hands them on as ``OutputRecord``s."""
-    return task.output_record(**fields).line()
+@dataclass
+class MadeText:
+    """One text output made in memory: its record and, when it is ok, the new text."""
+
+    record: OutputRecord
+    text: str | None = None
 
 
 def record_key(source: str, index: int) -> str:

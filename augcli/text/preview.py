@@ -33,11 +33,12 @@ class Entry:
     versions: list[Version]
 
 
-def _version(line: dict[str, Any]) -> Version:
-    title = f"{line['node']}_{line['copy']}"
-    if line["status"] == "ok":
-        return Version(title, line["text"])
-    return Version(title, None, f"{line['status']}: {line.get('error') or ''}".rstrip(": "))
+def _version(made: Any) -> Version:
+    rec = made.record
+    title = f"{rec.node}_{rec.copy}"
+    if made.text is not None:
+        return Version(title, made.text)
+    return Version(title, None, f"{rec.status}: {rec.error or ''}".rstrip(": "))
 
 
 def _wanted(graph: Any, n: int, copies: int) -> list[tuple[Any, int, bool]]:
