@@ -155,3 +155,31 @@ def test_the_checks_catch_a_circle_and_an_upward_arrow(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", ["augcli.cli", "augcli.engine.run", "augcli.image.modality"])
 def test_every_module_has_a_layer(module: str) -> None:
     assert layer(module) in LAYERS
+
+
+def documented_modules(text: str) -> set[str]:
+    """Module paths ARCHITECTURE.md's tables name: a row's first path gives the folder that the
+    bare file names after it on the same row (``voc.py``, ``coco.py``) belong to."""
+    import re
+
+    named = set()
+    for row in text.splitlines():
+        if not row.startswith("| `augcli/"):
+            continue
+        cell = row.split("|")[1]
+        paths = re.findall(r"`([^`]+\.py)`", cell)
+        folder = paths[0].rsplit("/", 1)[0]
+        named |= {p if "/" in p else f"{folder}/{p}" for p in paths}
+    return named
+
+
+def test_architecture_names_every_module() -> None:
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    modules = {
+        p.relative_to(PACKAGE.parent).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py" or p.parent.name in ("cli", "formats")
+    }
+    named = documented_modules(text)
+    assert sorted(modules - named) == [], "modules without a row in ARCHITECTURE.md"
+    assert sorted(named - modules) == [], "rows naming modules that do not exist"
