@@ -57,7 +57,18 @@ _MAX_OUTPUTS = Nullable(
     meaning="no budget",
     help="most augmented outputs the run writes",
 )
-OTHER_KEYS = ("workers", "max_outputs", "splits", "allow_test_split")
+TASK_TIMEOUT = Nullable(
+    kind="float",
+    default=3600.0,
+    low=0.0,
+    low_open=True,
+    sampled=False,
+    unit="s",
+    meaning="no limit",
+    help="longest one input (or chunk of records) may take in a worker before it is stopped "
+    "and recorded failed",
+)
+OTHER_KEYS = ("workers", "max_outputs", "splits", "allow_test_split", "task_timeout")
 
 
 @dataclass
@@ -87,6 +98,7 @@ class Recipe:
     version: int = RECIPE_VERSION
     max_outputs: int | None = None
     splits: tuple[str, ...] | None = None
+    task_timeout: float | None = TASK_TIMEOUT.default
     lines: dict[str, int] = field(default_factory=dict, repr=False)
 
     def locate(self, exc: RecipeError) -> RecipeError:
@@ -207,6 +219,9 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
         version=values["version"],
         max_outputs=_MAX_OUTPUTS.validate(data.get("max_outputs"), "max_outputs"),
         splits=parse_splits(data.get("splits"), data.get("allow_test_split"), "splits"),
+        task_timeout=TASK_TIMEOUT.validate(
+            data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
+        ),
     )
     for modality in modalities():
         if modality in data:

@@ -8,7 +8,7 @@ from typing import Any
 from augcli.modality import get_modality
 from augcli.ops import modalities, p_spec, registry
 from augcli.params import Nullable, Param
-from augcli.recipe import PATH_KEYS, SECTION_KEYS, TOP_LEVEL
+from augcli.recipe import PATH_KEYS, SECTION_KEYS, TASK_TIMEOUT, TOP_LEVEL
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 _COUNTS = {
@@ -183,6 +183,10 @@ def recipe_schema() -> dict[str, Any]:
         "description": "top-level folders to augment (default: train, if there is one)",
     }
     props["allow_test_split"] = {"type": "boolean"}
+    props["task_timeout"] = {
+        "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}],
+        "description": TASK_TIMEOUT.help,
+    }
     defs = {}
     for m in modalities():
         props[m] = _section(m)

@@ -64,6 +64,18 @@ def _wait_for_lines(manifest: Path, n: int, proc: subprocess.Popen[str]) -> None
     pytest.fail("no progress")
 
 
+def _no_process_left(group: int) -> None:
+    """The run's workers (and fork server) are gone soon after it stopped: no orphans."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail("worker processes outlived the run")
+
+
 def _reference(tmp_path: Path) -> dict[str, str]:
     recipe = write_recipe(tmp_path / "ref.yaml", RECIPE.format(out="ref"))
     proc = subprocess.run(
@@ -77,7 +89,10 @@ def _reference(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("how", "workers"), [("kill", 2), ("kill", 1), ("interrupt", 2)])
+@pytest.mark.parametrize(
+    ("how", "workers"),
+    [("kill", 2), ("kill", 1), ("interrupt", 2), ("terminate", 2), ("terminate", 1)],
+)
 def test_interrupted_run_resumes_to_the_same_tree(
     tmp_path: Path, many: Path, how: str, workers: int
 ) -> None:
@@ -89,11 +104,16 @@ def test_interrupted_run_resumes_to_the_same_tree(
         os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, no chance to clean up
         proc.wait()
     else:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
+        if how == "interrupt":
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
+        else:
+            os.kill(proc.pid, signal.SIGTERM)  # a process manager stops the parent only
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
+        assert proc.returncode == (130 if how == "interrupt" else 143), err
+        assert "Traceback" not in err
         assert not [p for p in out.rglob("*") if ".augcli-tmp-" in p.name]
         assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+        _no_process_left(proc.pid)
     done = (out / "manifest.jsonl").read_text().count("\n")
     assert 20 <= done < 60 * 4, "the run was really interrupted"
 

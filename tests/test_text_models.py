@@ -180,7 +180,7 @@ def test_records_go_to_the_model_in_batches_and_it_loads_once(tmp_path, models, 
     monkeypatch.setattr(hf.HFBackend, "_generate", counting_generate)
     monkeypatch.setattr(hf.HFBackend, "_load_now", counting_load)
     params = bt(models, batch_size=4, beams=1, sample=True)
-    code, out = expand(recipe(tmp_path, "back_translate", params), "--workers", "1")
+    code, out = expand(recipe(tmp_path, "back_translate", params), "--executor", "serial")
     assert code == 0, out
     sentences = 6  # five records, one of them two sentences
     requests = 2 * sentences * 2  # forward and backward, two copies (own seeds)
@@ -292,7 +292,7 @@ def test_paraphrase_endpoint_cache_and_secret(tmp_path, server, monkeypatch):
         "backoff": 0.01,
     }
     path = recipe(tmp_path, "paraphrase", params)
-    code, out = expand(path, "--workers", "1")
+    code, out = expand(path, "--executor", "serial")
     assert code == 0, out
     first = len(server.requests)
     # The fake server ignores the seed: copy 1 repeats copy 0, so it is retried 3 times and left
@@ -312,7 +312,7 @@ def test_paraphrase_endpoint_cache_and_secret(tmp_path, server, monkeypatch):
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
     (tmp_path / "out/notes.jsonl").unlink()  # as if the run had stopped before writing it
-    code, out = expand(path, "--workers", "1")
+    code, out = expand(path, "--executor", "serial")
     assert code == 0, out
     assert len(server.requests) == first, "a resumed run is answered from the cache"
     assert (tmp_path / "out/notes.jsonl").is_file()
@@ -595,7 +595,7 @@ def test_ops_sharing_a_model_load_it_once(tmp_path, models, monkeypatch):
         "seed: 5\ninput: data\noutput: out\ncopies: 4\ntext:\n  pipeline:\n"
         f"    - one_of:\n        - back_translate: {a}\n        - back_translate: {b}\n"
     )
-    code, out = expand(write_recipe(tmp_path / "r.yaml", body), "--workers", "1")
+    code, out = expand(write_recipe(tmp_path / "r.yaml", body), "--executor", "serial")
     assert code == 0, out
     recs = [r for r in lines(tmp_path / "out") if r.get("ops")]
     assert {i for r in recs for i, e in enumerate(r["ops"]) if e["applied"]} == {0, 1}

@@ -26,6 +26,7 @@ class Summary:
     unchanged: int = 0
     failures: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)  # e.g. model requests, batches
+    signal: int | None = None  # the signal that interrupted the run
 
     def counts(self) -> dict[str, int]:
         return {

@@ -7,10 +7,13 @@ A new executor (e.g. one that maps tasks over a cluster) is one more registered 
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import difflib
 import multiprocessing as mp
-import queue
-import threading
+import multiprocessing.connection as mpc
+import signal
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
@@ -25,7 +28,7 @@ DEFAULT_EXECUTOR = "local"
 class Executor(Protocol):
     name: ClassVar[str]
 
-    def __init__(self, worker: Worker, workers: int) -> None: ...
+    def __init__(self, worker: Worker, workers: int, timeout: float | None) -> None: ...
 
     def run(self, tasks: list[Task]) -> Iterator[list[Event]]: ...
 
@@ -52,8 +55,11 @@ def executor_class(name: str) -> type[Executor]:
     return EXECUTORS[name]
 
 
-def make_executor(name: str, worker: Worker, workers: int) -> Executor:
-    return executor_class(name)(worker, workers)
+def make_executor(
+    name: str, worker: Worker, workers: int, timeout: float | None = None
+) -> Executor:
+    """The executor ``name`` for ``workers`` processes; ``timeout``: seconds one task may run."""
+    return executor_class(name)(worker, workers, timeout)
 
 
 def lane_sizes(limits: Iterable[int | None], workers: int) -> dict[int | None, int]:
@@ -75,11 +81,12 @@ def lanes(tasks: list[Task], workers: int) -> list[tuple[int, list[Task]]]:
 
 @register
 class SerialExecutor:
-    """Runs tasks one by one in this process."""
+    """Runs tasks one by one in this process: no process start-up, but a task that crashes the
+    interpreter ends the run, and no timeout can stop a task."""
 
     name = "serial"
 
-    def __init__(self, worker: Worker, workers: int) -> None:
+    def __init__(self, worker: Worker, workers: int, timeout: float | None = None) -> None:
         self.worker = Worker(worker.job, pooled=False)
 
     def run(self, tasks: list[Task]) -> Iterator[list[Event]]:
@@ -90,64 +97,148 @@ class SerialExecutor:
         pass
 
 
-# The worker of this pool process, installed once by the pool's initializer: a process pool has
-# no other way to keep per-process state without shipping the job again with every batch.
-_INSTALLED: Worker | None = None
-
-
-def _install(worker: Worker) -> None:
-    global _INSTALLED
-    worker.setup()
-    _INSTALLED = worker
-
-
-def _run_installed(task: Task) -> list[Event]:
-    assert _INSTALLED is not None, "the pool initializer installs the worker"
-    return _INSTALLED(task)
-
-
 @register
 class LocalExecutor:
-    """Process pools on this machine (``workers`` processes; with one worker, this process).
+    """Worker processes on this machine, supervised: ``workers`` of them (at least one, so a
+    task that crashes the interpreter never takes the run with it), each lane of tasks
+    (``lanes``) with its own share.
 
     Workers come from a fork server that has imported the modalities' heavy libraries once
     (``Modality.preload_modules``): start-up is paid once, not per worker, and no worker
     inherits the parent's library thread pools (forking a process whose OpenCV threads have
-    run can hang). Each lane of tasks (``lanes``) gets a pool of its own size, so a model is
-    never loaded once per worker blindly."""
+    run can hang). Each gets the ``Worker`` once, at start, and then one task at a time. A
+    worker that dies (a crash, an out-of-memory kill) or overruns ``timeout`` seconds on a
+    task fails that task with the reason and is replaced; the run goes on."""
 
     name = "local"
 
-    def __init__(self, worker: Worker, workers: int) -> None:
-        self.worker, self.workers = worker, workers
-        self.pools: list[Any] = []
-        self.ctx: Any = None
-        if workers > 1:
-            self.ctx = _context(worker)
+    def __init__(self, worker: Worker, workers: int, timeout: float | None = None) -> None:
+        self.workers, self.timeout = max(1, workers), timeout
+        self.worker = Worker(worker.job, pooled=self.workers > 1)  # one process: all its threads
+        self.ctx = _context(worker)
+        self.slots: list[_Slot] = []
 
     def run(self, tasks: list[Task]) -> Iterator[list[Event]]:
-        if self.workers <= 1:
-            yield from SerialExecutor(self.worker, 1).run(tasks)
-            return
-        started = []
         for size, lane in lanes(tasks, self.workers):
-            pool = self.ctx.Pool(size, initializer=_install, initargs=(self.worker,))
-            self.pools.append(pool)
-            started.append((pool, lane))
-        if len(started) == 1:
-            pool, lane = started[0]
-            chunk = max(1, min(8, len(lane) // (self.workers * 8)))
-            yield from pool.imap_unordered(_run_installed, lane, chunksize=chunk)
-        else:
-            yield from _merged(started)
-        for pool in self.pools:
-            pool.close()
-            pool.join()
+            todo = collections.deque(lane)
+            self.slots += [_Slot(self.ctx, self.worker, todo) for _ in range(min(size, len(lane)))]
+        try:
+            yield from self._supervise()
+        finally:
+            self.stop()
+
+    def _supervise(self) -> Iterator[list[Event]]:
+        """Hand out tasks, collect results, replace dead or overrunning workers."""
+        for slot in self.slots:
+            slot.next()
+        while any(slot.task is not None for slot in self.slots):
+            busy = [s for s in self.slots if s.task is not None]
+            ready = set(mpc.wait([w for s in busy for w in s.waitables()], self._wait(busy)))
+            for slot in busy:
+                events = slot.poll(ready, self.timeout)
+                if events is not None:
+                    yield events
+                    slot.next()
+
+    def _wait(self, busy: list[_Slot]) -> float | None:
+        """Seconds until the first running task would overrun (None: no timeout)."""
+        if self.timeout is None:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(s.started + self.timeout - now for s in busy))
 
     def stop(self) -> None:
-        for pool in self.pools:
-            pool.terminate()
-            pool.join()
+        for slot in self.slots:
+            slot.close()
+        self.slots = []
+
+
+class _Slot:
+    """One worker process of a lane: its pipe, the task it runs, and when it started."""
+
+    def __init__(self, ctx: Any, worker: Worker, todo: collections.deque[Task]) -> None:
+        self.ctx, self.worker, self.todo = ctx, worker, todo
+        self.proc: Any = None
+        self.conn: Any = None
+        self.task: Task | None = None
+        self.started = 0.0
+
+    def _start(self) -> None:
+        parent, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_serve, args=(child, self.worker), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+
+    def next(self) -> None:
+        """Send the lane's next task (starting a process if there is none), or go idle."""
+        self.task = self.todo.popleft() if self.todo else None
+        if self.task is None:
+            self.close()  # the lane is done: free the process
+            return
+        if self.proc is None:
+            self._start()
+        self.started = time.monotonic()
+        with contextlib.suppress(OSError):  # the process is gone: poll() reports it
+            self.conn.send(self.task)
+
+    def waitables(self) -> list[Any]:
+        return [self.conn, self.proc.sentinel]
+
+    def poll(self, ready: set[Any], timeout: float | None) -> list[Event] | None:
+        """The running task's events if it finished, failed events if the worker died or ran
+        over ``timeout``, else None (still running)."""
+        task = self.task
+        assert task is not None
+        if self.conn in ready:
+            try:
+                return self.conn.recv()
+            except (EOFError, OSError):
+                pass  # died while answering: below
+        if self.conn in ready or self.proc.sentinel in ready:
+            self.proc.join()
+            reason = died(self.proc.exitcode)
+        elif timeout is not None and time.monotonic() - self.started >= timeout:
+            reason = f"timed out after {timeout:g} s (task_timeout); its worker was stopped"
+        else:
+            return None
+        self.close()
+        return [task.failed(reason)]
+
+    def close(self) -> None:
+        """Stop this slot's process (it is started again for the next task)."""
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.conn.close()
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join()
+        self.proc = self.conn = None
+
+
+def died(exitcode: int | None) -> str:
+    """Why a worker process ended while running a task, for its manifest line."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (possibly out of memory)" if name == "SIGKILL" else ""
+        return f"worker died: {name}{hint} while making this input's outputs"
+    return f"worker died: exit code {exitcode} while making this input's outputs"
+
+
+def _serve(conn: Any, worker: Worker) -> None:
+    """A worker process: set up once, then answer one task at a time until told to stop or
+    the parent goes away. Ctrl-C is the parent's: it stops the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker.setup()
+    with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
+        while True:
+            task = conn.recv()
+            if task is None:
+                return
+            conn.send(worker(task))
 
 
 def _context(worker: Worker) -> Any:
@@ -163,29 +254,3 @@ def _context(worker: Worker) -> Any:
         preload.extend(m.preload_modules(sources))
     ctx.set_forkserver_preload(preload)
     return ctx
-
-
-def _merged(started: list[tuple[Any, list[Task]]]) -> Iterator[list[Event]]:
-    """Results of several pools as they arrive (a thread drains each)."""
-    results: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def drain(pool: Any, lane: list[Task]) -> None:
-        try:
-            for events in pool.imap_unordered(_run_installed, lane):
-                results.put(("events", events))
-        except BaseException as exc:  # surfaced in the parent's thread
-            results.put(("error", exc))
-        finally:
-            results.put(("done", None))
-
-    for pool, lane in started:
-        threading.Thread(target=drain, args=(pool, lane), daemon=True).start()
-    running = len(started)
-    while running:
-        kind, value = results.get()
-        if kind == "done":
-            running -= 1
-        elif kind == "error":
-            raise value
-        else:
-            yield value

@@ -7,7 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +31,7 @@ from augcli.engine.scan import InputFile, scan
 from augcli.engine.worker import Worker, apply_environment
 from augcli.recipe import Recipe
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED = 0, 1
 LIBRARIES = (
     "numpy",
     "opencv-python-headless",
@@ -171,8 +174,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        """0 all done, 1 some inputs failed, 128 + the signal when interrupted (130 Ctrl-C,
+        143 SIGTERM)."""
         if self.status == "interrupted":
-            return EXIT_INTERRUPTED
+            return 128 + int(self.summary.signal or signal.SIGINT)
         return EXIT_FAILED if self.summary.failed else EXIT_OK
 
 
@@ -195,7 +200,7 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     for name, modality in job.modalities.items():
         for source, reason in modality.missing_inputs(found):
             collector.add([InputFailed(source, name, None, reason)])
-    status = _execute(job, todo, workers, opts, collector, say)
+    status = _execute(recipe, job, todo, workers, opts, collector, say)
     _finalize(job, collector, run_info, status)
     run_info.update(
         workers=workers, counts=summary.counts(), wall_seconds=round(time.time() - started, 3)
@@ -240,24 +245,32 @@ def _run_info(recipe: Recipe, job: Job) -> dict[str, Any]:
 
 
 def _execute(
-    job: Job, todo: list[Task], workers: int, opts: Options, collector: Collector, say: Reporter
+    recipe: Recipe,
+    job: Job,
+    todo: list[Task],
+    workers: int,
+    opts: Options,
+    collector: Collector,
+    say: Reporter,
 ) -> str:
     """Run the tasks on the chosen executor; return complete, stopped (--fail-fast) or
-    interrupted. The executor is stopped unless it finished."""
+    interrupted (Ctrl-C, SIGTERM). The executor is stopped unless it finished."""
     status = "complete"
     executor = None
     bar = say.progress(len(todo)) if todo else None  # one step per task (an input or a chunk)
     try:
-        executor = make_executor(opts.executor, Worker(job), workers)
-        for events in executor.run(todo):
-            collector.add(events)
-            if bar is not None:
-                bar.update(1)
-            if opts.fail_fast and collector.summary.failed:
-                status = "stopped"
-                break
-    except KeyboardInterrupt:
+        with _stop_signals():
+            executor = make_executor(opts.executor, Worker(job), workers, recipe.task_timeout)
+            for events in executor.run(todo):
+                collector.add(events)
+                if bar is not None:
+                    bar.update(1)
+                if opts.fail_fast and collector.summary.failed:
+                    status = "stopped"
+                    break
+    except KeyboardInterrupt as exc:
         status = "interrupted"
+        collector.summary.signal = getattr(exc, "signum", signal.SIGINT)
     finally:
         if executor is not None and status != "complete":
             executor.stop()
@@ -266,6 +279,35 @@ def _execute(
         sweep_tmp(job.output_root)
         collector.writer.close(finalize=status == "complete")
     return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: a clean stop that a later run resumes."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """While tasks run: SIGTERM stops the run as Ctrl-C does; after the first of either, a
+    second one stops at once (the default action). Handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def first(signum: int, _frame: Any) -> None:
+        for s in previous:
+            signal.signal(s, signal.SIG_DFL)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    for s in previous:
+        signal.signal(s, first)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: str) -> None:

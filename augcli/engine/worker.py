@@ -4,7 +4,6 @@ its process up once, then makes one task's outputs at a time and never raises.""
 from __future__ import annotations
 
 import os
-import signal
 
 from augcli.core.records import Event
 from augcli.engine.plan import Job, Task
@@ -28,7 +27,7 @@ class Worker:
 
     def __init__(self, job: Job, pooled: bool = True) -> None:
         self.job = job
-        self.pooled = pooled  # one of several worker processes: Ctrl-C is the parent's
+        self.pooled = pooled  # one of several worker processes (limit library threads)
         self._ready = False
 
     def __getstate__(self) -> dict[str, object]:
@@ -39,8 +38,6 @@ class Worker:
         if self._ready:
             return
         apply_environment(self.job)
-        if self.pooled:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         for m in self.job.modalities.values():
             m.setup_process(self.pooled)
         self._ready = True

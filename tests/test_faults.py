@@ -1,0 +1,100 @@
+"""Faults in workers never stop or hang a run: a worker that crashes, a task that overruns its
+time, a stop signal. The CLI on crafted inputs, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import run_augcli, write_recipe
+
+from augcli.engine.executor import died
+from augcli.engine.run import Terminated, _stop_signals
+
+
+def _lines(out: Path) -> dict[str, dict]:
+    rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    return {r["output"] or r["source"]: r for r in rows}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_worker_that_crashes_fails_only_its_input(tmp_path: Path, workers: str) -> None:
+    """The stretch library segfaults on a WAV sampled at 4 Hz: that input fails with the signal,
+    the other is written, the run completes (exit 1), and nothing is left half-done."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(data / "tiny.wav", rng.normal(0, 0.1, 64).astype("float32"), 4)
+    sf.write(data / "ok.wav", rng.normal(0, 0.1, 8000).astype("float32"), 8000)
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        "version: 1\ninput: data\noutput: out\naudio:\n  pipeline: [{time_stretch: {rate: 1.2}}]\n",
+    )
+    proc = run_augcli("expand", str(recipe), "--workers", workers)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = _lines(tmp_path / "out")
+    assert lines["tiny.wav"]["status"] == "failed"
+    assert lines["tiny.wav"]["error"].startswith("worker died: SIGSEGV")
+    assert lines["ok__aug_0.wav"]["status"] == "ok"
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["status"] == "complete" and info["counts"]["failed"] == 1
+    assert not [p for p in (tmp_path / "out").rglob("*") if ".augcli-tmp-" in p.name]
+
+
+def test_a_task_over_its_time_is_stopped_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A 16-bit median of size 99 on a 2000² image takes seconds; task_timeout: 0.3 stops it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(data / "big.png"), rng.integers(0, 65535, (2000, 2000), dtype=np.uint16))
+    cv2.imwrite(str(data / "small.png"), rng.integers(0, 255, (16, 16), dtype=np.uint8))
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        "version: 1\ninput: data\noutput: out\ntask_timeout: 0.3\n"
+        "image:\n  pipeline: [{median_blur: {size: 99}}]\n",
+    )
+    proc = run_augcli("expand", str(recipe), "--workers", "1")
+    assert proc.returncode == 1, proc.stderr
+    lines = _lines(tmp_path / "out")
+    assert lines["big.png"]["error"] == (
+        "timed out after 0.3 s (task_timeout); its worker was stopped"
+    )
+    assert lines["small__aug_0.png"]["status"] == "ok"
+
+
+def test_task_timeout_is_checked_with_the_recipe(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        "version: 1\ninput: data\noutput: out\ntask_timeout: -1\nimage:\n  pipeline: [hflip]\n",
+    )
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 2
+    assert "task_timeout" in proc.stderr and "null for no limit" in proc.stderr
+
+
+def test_why_a_worker_died_names_the_signal() -> None:
+    assert died(-signal.SIGKILL) == (
+        "worker died: SIGKILL (possibly out of memory) while making this input's outputs"
+    )
+    assert died(-signal.SIGSEGV).startswith("worker died: SIGSEGV while")
+    assert died(3) == "worker died: exit code 3 while making this input's outputs"
+
+
+def test_sigterm_stops_like_ctrl_c_and_a_second_signal_is_the_default() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for signum, raised in ((signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)):
+        with _stop_signals():
+            with pytest.raises(raised):
+                os.kill(os.getpid(), signum)
+            # after the first signal, a second one ends the process at once
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+        assert {s: signal.getsignal(s) for s in before} == before
