@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
-from augcli.core.errors import InputError
+from augcli.core.errors import InputError, output_unwritable
 from augcli.core.records import Event, OutputRecord
 from augcli.ops import load_modality
 from augcli.params import Param
@@ -192,6 +192,8 @@ class Modality(ABC):
             with atomic_path(dest) as tmp:
                 self.write(made.result, tmp, source, meta)
         except Exception as exc:
+            if output_unwritable(exc):  # the folder, not this output: the run must stop
+                raise
             return task.output_record(**where, status="failed", error=describe_error(exc))
         rec = task.output_record(**where, ops=made.log, sha256=sha256_file(dest))
         rec.extra.update(meta.get("record", {}))

@@ -98,3 +98,64 @@ def test_sigterm_stops_like_ctrl_c_and_a_second_signal_is_the_default() -> None:
             assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
             assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
         assert {s: signal.getsignal(s) for s in before} == before
+
+
+def _images(data: Path, names: list[str]) -> None:
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    for name in names:
+        cv2.imwrite(str(data / name), rng.integers(0, 255, (24, 24, 3), dtype=np.uint8))
+
+
+def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(
+    tmp_path: Path,
+) -> None:
+    """sysfs refuses new entries even to root: the probe write fails, exit 2, with the path."""
+    _images(tmp_path / "data", ["a.png"])
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    target = Path("/sys/augcli-test-output")
+    if not Path("/sys").is_dir() or target.exists():
+        pytest.skip("needs a sysfs at /sys")
+    proc = run_augcli("expand", str(recipe), "--output", str(target))
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot write to the output folder {target}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_full_disk_stops_the_run_cleanly_and_a_later_run_resumes(tmp_path: Path) -> None:
+    """The disk fills while c.png's output is written (injected in every process through
+    sitecustomize): the run stops with exit 2, a consistent manifest of what is done, no
+    partial files, run.json 'interrupted', and the inputs after it are not marked failed."""
+    _images(tmp_path / "data", ["a.png", "b.png", "c.png", "d.png", "e.png"])
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import errno, os\n"
+        "_replace = os.replace\n"
+        "def replace(src, dst, *a, **k):\n"
+        "    if os.path.basename(str(dst)).startswith('c__'):\n"
+        "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "    return _replace(src, dst, *a, **k)\n"
+        "os.replace = replace\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(hook)}
+    proc = run_augcli("expand", str(recipe), "--workers", "1", env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "No space left on device" in proc.stderr and "c.png" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = tmp_path / "out"
+    lines = _lines(out)
+    assert set(lines) == {"a__aug_0.png", "b__aug_0.png"}
+    assert all(r["status"] == "ok" for r in lines.values())
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert not [p for p in out.rglob("*") if ".augcli-tmp-" in p.name]
+    again = run_augcli("expand", str(recipe), "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and info["counts"]["skipped"] == 2
+    assert len(_lines(out)) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -24,6 +25,20 @@ class AugcliError(Exception):
 
 class UsageError(AugcliError):
     """A bad command-line option or environment: exit code 2."""
+
+
+class OutputError(AugcliError):
+    """The output folder cannot be written (read-only, full, no permission): the run stops
+    cleanly (exit 2) and a later run resumes once the folder is writable."""
+
+
+# errno values that no other input would avoid: the output folder itself cannot take writes
+OUTPUT_UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def output_unwritable(exc: BaseException) -> bool:
+    """Whether a write failed because of the output folder (full, read-only), not the output."""
+    return isinstance(exc, OSError) and exc.errno in OUTPUT_UNWRITABLE
 
 
 class RecipeError(AugcliError):

@@ -1,7 +1,8 @@
 """What a worker sends back to the parent, as types: an ``OutputRecord`` for every output (it
 becomes one manifest line), and three events that are not manifest lines: ``PartWritten`` (one
 chunk of a record file is on disk), ``WorkStats`` (counts for the run summary, e.g. model
-requests) and ``InputFailed`` (an input failed as a whole). All are small and picklable."""
+requests), ``InputFailed`` (an input failed as a whole) and ``OutputUnwritable`` (the output
+folder cannot take writes: the run stops). All are small and picklable."""
 
 from __future__ import annotations
 
@@ -94,4 +95,13 @@ class InputFailed:
         )
 
 
-Event = OutputRecord | PartWritten | WorkStats | InputFailed
+@dataclass(frozen=True)
+class OutputUnwritable:
+    """Writing an output failed because of the output folder (no space, read-only): no other
+    input would do better, so the parent stops the run cleanly."""
+
+    source: str
+    error: str
+
+
+Event = OutputRecord | PartWritten | WorkStats | InputFailed | OutputUnwritable

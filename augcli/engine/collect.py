@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augcli.core.atomic import sha256_file
-from augcli.core.records import Event, InputFailed, OutputRecord, PartWritten, WorkStats
+from augcli.core.errors import OutputError
+from augcli.core.records import (
+    Event,
+    InputFailed,
+    OutputRecord,
+    OutputUnwritable,
+    PartWritten,
+    WorkStats,
+)
 from augcli.engine.manifest import ManifestWriter
 from augcli.engine.plan import Job
 
@@ -44,6 +52,7 @@ class Collector:
     def __init__(self, job: Job, writer: ManifestWriter, summary: Summary) -> None:
         self.job, self.writer, self.summary = job, writer, summary
         self.parts: dict[str, list[PartWritten]] = {}
+        self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
 
     def add(self, events: list[Event]) -> None:
         """The events of one finished task (or of inputs that failed before any task ran)."""
@@ -58,6 +67,12 @@ class Collector:
                 self._part(event)
             elif isinstance(event, InputFailed):
                 self._line(event.record())
+            elif isinstance(event, OutputUnwritable):
+                raise OutputError(
+                    f"cannot write to the output folder {self.job.output_root}: {event.error} "
+                    f"(writing the outputs of {event.source}). Free space or make it writable, "
+                    "then run the same command again to resume."
+                )
             else:
                 self._line(event)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import sweep_tmp
-from augcli.core.errors import UsageError
+from augcli.core.atomic import TMP_MARK, sweep_tmp
+from augcli.core.errors import OutputError, UsageError
 from augcli.core.layout import MANIFEST
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
 from augcli.recipe import Recipe
@@ -66,10 +66,25 @@ def remove_earlier_run(dst: Path, info: dict[str, Any]) -> int:
     return removed
 
 
+def probe_output(dst: Path) -> None:
+    """Make the output folder and write (then remove) a file in it, so a folder that cannot
+    take writes (read-only, no permission, full) is found before any work."""
+    probe = dst / f"{TMP_MARK}probe"
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"augcli")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to the output folder {dst}: {exc.strerror or exc}. Choose another "
+            "folder (--output or the recipe's output:), or make this one writable."
+        ) from None
+
+
 def resume_state(dst: Path) -> Resume:
     """Sweep leftovers, then read what is done. A record file's own line comes after its
     records' lines, so it marks the whole file done."""
-    dst.mkdir(parents=True, exist_ok=True)
+    probe_output(dst)
     swept = sweep_tmp(dst)
     previous = read_manifest(dst / MANIFEST)
     done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from augcli import __version__
 from augcli.core.atomic import sweep_tmp
-from augcli.core.errors import RecipeError
+from augcli.core.errors import OutputError, RecipeError, output_unwritable
 from augcli.core.layout import MANIFEST
 from augcli.core.records import InputFailed
 from augcli.engine.budget import select_splits
@@ -207,8 +207,12 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     )
     if summary.stats:
         run_info["model_requests"] = dict(sorted(summary.stats.items()))
-    write_run_info(dst, run_info)
-    return RunResult(status, summary, dst, time.time() - started)
+    if collector.stopped_by is None:
+        write_run_info(dst, run_info)
+        return RunResult(status, summary, dst, time.time() - started)
+    with contextlib.suppress(OSError):  # best effort: the folder may take no more writes
+        write_run_info(dst, run_info)
+    raise collector.stopped_by
 
 
 def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], list[Task]]:
@@ -271,13 +275,24 @@ def _execute(
     except KeyboardInterrupt as exc:
         status = "interrupted"
         collector.summary.signal = getattr(exc, "signum", signal.SIGINT)
+    except OutputError as exc:  # the folder is full or read-only: stop, resumable later
+        status, collector.stopped_by = "interrupted", exc
+    except OSError as exc:  # the parent's own writes (the manifest)
+        if not output_unwritable(exc):
+            raise
+        status = "interrupted"
+        collector.stopped_by = OutputError(
+            f"cannot write to the output folder {job.output_root}: {exc.strerror}. Free space "
+            "or make it writable, then run the same command again to resume."
+        )
     finally:
         if executor is not None and status != "complete":
             executor.stop()
         if bar is not None:
             bar.close()
         sweep_tmp(job.output_root)
-        collector.writer.close(finalize=status == "complete")
+        with contextlib.suppress(OSError) if collector.stopped_by else contextlib.nullcontext():
+            collector.writer.close(finalize=status == "complete")
     return status
 
 

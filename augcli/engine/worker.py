@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from augcli.core.records import Event
+from augcli.core.errors import output_unwritable
+from augcli.core.records import Event, OutputUnwritable
 from augcli.engine.plan import Job, Task
 from augcli.modality import describe_error
 
@@ -49,6 +50,8 @@ class Worker:
         try:
             return modality.process(task, self.job)
         except OSError as exc:
+            if output_unwritable(exc):
+                return [OutputUnwritable(task.source, f"{exc.strerror or exc}")]
             return [task.failed(f"{exc.strerror or exc}")]
         except Exception as exc:
             return [task.failed(describe_error(exc))]
