@@ -105,7 +105,13 @@ def preview_all(
     written: list[Path] = []
     failed: list[str] = []
     for req in requests_for(recipe, opts, log).values():
-        shown = cast(Renderer, renderer(req.handler)).preview(req)
+        try:
+            shown = cast(Renderer, renderer(req.handler)).preview(req)
+        except OSError as exc:  # the destination, not an input (inputs fail per tile)
+            raise UsageError(
+                f"--output: cannot write the preview at {req.dest}: {exc.strerror or exc}. "
+                "Pass --output with a path in a folder you can write, e.g. /tmp/preview.png"
+            ) from None
         if shown.text is not None:
             echo(shown.text)
         written += shown.written

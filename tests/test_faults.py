@@ -159,3 +159,26 @@ def test_a_full_disk_stops_the_run_cleanly_and_a_later_run_resumes(tmp_path: Pat
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "complete" and info["counts"]["skipped"] == 2
     assert len(_lines(out)) == 5
+
+
+def test_validate_reports_an_input_it_cannot_read(tmp_path: Path) -> None:
+    _images(tmp_path / "data", ["a.png"])
+    (tmp_path / "data" / "gone.png").symlink_to(tmp_path / "data" / "missing.png")
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "gone.png" in proc.stdout + proc.stderr
+
+
+def test_preview_to_a_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    _images(tmp_path / "data", ["a.png"])
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    proc = run_augcli("preview", str(recipe), "--output", "/proc/augcli-no-such/sheet.png")
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write the preview at /proc/augcli-no-such/sheet.png" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -30,8 +30,15 @@ def dataset_warnings(
     """Human-readable warnings (``warning: ...``) about ``inputs`` under ``input_root``; each
     modality hashes its files (``digest``) and finds its own near-duplicates."""
     inputs = sorted(inputs, key=lambda f: (f.modality, f.relpath))
-    digests = {f.relpath: modalities[f.modality].digest(input_root / f.relpath) for f in inputs}
+    digests, unreadable = _digests(inputs, input_root, modalities)
+    inputs = [f for f in inputs if f.relpath in digests]
     out: list[str] = []
+    if unreadable:
+        listed = "; ".join(unreadable[:MAX_GROUPS])
+        out.append(
+            f"warning: {len(unreadable)} input(s) cannot be read: {listed}"
+            f"{_more(len(unreadable))}; expand will record them as failed"
+        )
     out += _imbalance(inputs, imbalance_ratio)
     out += _exact_duplicates(inputs, digests)
     for name, files in _by_modality(inputs).items():
@@ -39,6 +46,19 @@ def dataset_warnings(
     out += _split_folders(inputs)
     out += _leakage(inputs, digests)
     return out
+
+
+def _digests(
+    inputs: list[InputFile], root: Path, modalities: dict[str, Modality]
+) -> tuple[dict[str, str], list[str]]:
+    """Each readable input's digest, and ``path (reason)`` for those that cannot be read."""
+    digests, unreadable = {}, []
+    for f in inputs:
+        try:
+            digests[f.relpath] = modalities[f.modality].digest(root / f.relpath)
+        except OSError as exc:
+            unreadable.append(f"{f.relpath} ({exc.strerror or exc})")
+    return digests, unreadable
 
 
 def _more(total: int) -> str:
