@@ -92,6 +92,11 @@ class Modality(ABC):
         """Extra manifest fields for a kept original (and side files written for it)."""
         return {}
 
+    def dataset_files(self) -> list[str]:
+        """The paths (relative to the output folder) of the whole-dataset files ``finalize``
+        writes: reserved, so no planned output may take them."""
+        return []
+
     def finalize(self, records: list[dict[str, Any]]) -> list[str]:
         """After a complete run, in the parent: write whole-dataset files from the manifest's
         records of this modality; return their paths relative to the output folder."""

@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augcli.core.errors import UsageError
+from augcli.core.layout import RESERVED, clash
 from augcli.core.records import InputFailed, OutputRecord
 from augcli.core.seeding import item_seed
 from augcli.engine.budget import cap, copies_needed, output_counts
@@ -104,12 +105,22 @@ def output_name(relpath: str, node: str, copy: int, suffix: str, stem: str | Non
 
 
 class _Names:
-    """Output paths handed out once each: a second claim of one path is a collision."""
+    """Output paths handed out once each: a second claim of one path is a collision, and so is
+    a claim of one of augcli's own names (``reserved``: name -> what it is)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: dict[str, str]) -> None:
         self.owner: dict[str, str] = {}
+        self.reserved = reserved
 
     def claim(self, path: str, source: str) -> str:
+        own = clash(path, self.reserved)
+        if own is not None:
+            raise UsageError(
+                f"input {source!r} would be written as {path!r}, which is augcli's own "
+                f"{own!r} in the output folder ({self.reserved[own]}); the run would overwrite "
+                "it. Rename the input or move it into a subfolder, or leave it out with the "
+                f"section's 'exclude: [{source}]'."
+            )
         if path in self.owner:
             raise UsageError(
                 f"output name collision: {path!r} would be written for both {self.owner[path]!r} "
@@ -121,11 +132,28 @@ class _Names:
         return path
 
 
+def reserved_names(job: Job) -> dict[str, str]:
+    """augcli's own names in the output folder (``layout.RESERVED``) and each modality's
+    whole-dataset files (``Modality.dataset_files``), which must not clash with those."""
+    reserved = dict(RESERVED)
+    for name, modality in job.modalities.items():
+        for path in modality.dataset_files():
+            own = clash(path, reserved)
+            if own is not None:
+                raise UsageError(
+                    f"the {name} section would write its whole-dataset file {path!r} over "
+                    f"augcli's own {own!r} ({reserved[own]}). Give that file another name "
+                    "in the recipe."
+                )
+            reserved[path] = f"the file the {name} section writes for the whole dataset"
+    return reserved
+
+
 def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
     """Every task the recipe asks for, in input order; refuses colliding output names. A task
     of a modality with a ``worker_limit`` (a model op) carries it as its ``lane``."""
     tasks: list[Task] = []
-    names = _Names()
+    names = _Names(reserved_names(job))
     counts = _counts(recipe, job, inputs)
     lanes = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
     for f in inputs:

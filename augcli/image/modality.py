@@ -107,6 +107,10 @@ class ImageModality(Modality):
             return {}
         return {"annotations": annotations.save(self.annotations, self.output_root, out_rel, data)}
 
+    def dataset_files(self) -> list[str]:
+        boxes = self.annotations.boxes
+        return [boxes.output] if boxes is not None and boxes.format == "coco" else []
+
     def finalize(self, records: list[dict[str, Any]]) -> list[str]:
         written = annotations.write_coco(self.annotations, self.output_root, records)
         return [written] if written else []
