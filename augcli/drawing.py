@@ -287,5 +287,5 @@ def write_png(image: np.ndarray, dest: Path) -> None:
     ok, blob = cv2.imencode(".png", image)
     if not ok:
         raise UsageError(f"could not encode the preview sheet for {dest}")
-    with atomic_path(dest) as tmp:
+    with atomic_path(dest, None) as tmp:
         tmp.write_bytes(blob.tobytes())

@@ -176,7 +176,7 @@ class Modality(ABC):
         data = self.read(source)  # first: an unreadable input is not copied as an original
         if task.original is not None:
             dest = job.output_root / task.original
-            with atomic_path(dest) as tmp:
+            with atomic_path(dest, job.output_root) as tmp:
                 shutil.copyfile(source, tmp)
             rec = task.output_record(output=task.original, sha256=sha256_file(dest))
             rec.extra.update(self.keep_original(data, task.original))
@@ -194,7 +194,7 @@ class Modality(ABC):
         dest = job.output_root / out.path
         meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
         try:
-            with atomic_path(dest) as tmp:
+            with atomic_path(dest, job.output_root) as tmp:
                 self.write(made.result, tmp, source, meta)
         except Exception as exc:
             if output_unwritable(exc):  # the folder, not this output: the run must stop

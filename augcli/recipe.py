@@ -47,6 +47,15 @@ TOP_LEVEL: dict[str, Param] = {
         help="outputs per input per emitting node",
     ),
     "keep_originals": Param(kind="bool", default=False, help="copy each input to the output too"),
+    "follow_symlinks": Param(
+        kind="choice",
+        default="inside",
+        choices=("inside", "outside"),
+        sampled=False,
+        help="input symlinks (files and folders) are followed when their target is inside the "
+        "input folder; 'outside' follows links that leave it too (others are skipped with a "
+        "warning)",
+    ),
 }
 PATH_KEYS = ("input", "output")
 _MAX_OUTPUTS = Nullable(
@@ -100,6 +109,7 @@ class Recipe:
     splits: tuple[str, ...] | None = None
     task_timeout: float | None = TASK_TIMEOUT.default
     lines: dict[str, int] = field(default_factory=dict, repr=False)
+    follow_symlinks: str = "inside"  # or "outside": input links may leave the input folder
 
     def locate(self, exc: RecipeError) -> RecipeError:
         """Name this recipe's file and line in an error found after loading (CLI options stay
@@ -222,6 +232,7 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
         task_timeout=TASK_TIMEOUT.validate(
             data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
         ),
+        follow_symlinks=values["follow_symlinks"],
     )
     for modality in modalities():
         if modality in data:

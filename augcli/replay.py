@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import atomic_path, sha256_file
-from augcli.core.errors import UsageError
+from augcli.core.atomic import atomic_path, inside, reads_inside, sha256_file
+from augcli.core.errors import UnsafePath, UsageError
 from augcli.engine.manifest import read_manifest, read_run_info
 from augcli.modality import get_modality
 from augcli.ops import registry
@@ -16,7 +16,9 @@ from augcli.steps import replay
 
 def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[str]]:
     """Replay every augmented file output of ``output`` into ``dest``; return (replayed, equal
-    to the original bytes, outputs skipped with the reason)."""
+    to the original bytes, outputs skipped with the reason). A line whose output would leave
+    ``dest`` (absolute, ``..``, through a symlink) or whose source leaves the run's input folder
+    is skipped, never written."""
     manifest = output / "manifest.jsonl"
     info = read_run_info(output)
     if not manifest.is_file() or info is None:
@@ -29,6 +31,7 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
     done = same = 0
     skipped: list[str] = []
     lines = list(read_manifest(manifest).values())
+    outside = recipe.follow_symlinks == "outside"  # input links may leave the input folder
 
     def modality(name: str) -> Any:
         if name not in mods:
@@ -37,32 +40,55 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
         return mods[name]
 
     for rec in lines:
-        if rec.get("status") == "ok" and "records" in rec:  # a record file, rebuilt whole
-            target = replay_records(
-                rec, lines, modality(rec["modality"]), input_root, dest, recipe.keep_originals
-            )
-            done += 1
-            same += sha256_file(target) == rec.get("sha256")
-        if rec.get("status") != "ok" or not rec.get("node") or rec.get("record") is not None:
-            continue  # originals, failures, and records (their file is rebuilt above)
-        name = rec["modality"]
-        mod = modality(name)
-        source = input_root / rec["source"]
-        data = mod.read(source)
-
-        def load(relpath: str, mod: Any = mod) -> Any:
-            return mod.read(input_root / relpath)
-
-        result = replay(rec["ops"], data, registry(name), mod.info, load, mod.applier())
-        target = dest / rec["output"]
-        start = mod.applier().identity()
-        matrix = geometry(rec["ops"], registry(name), mod.info(data), start)
-        meta = {"matrix": matrix, "ops": rec["ops"], "output": rec["output"], "seed": rec["seed"]}
-        with atomic_path(target) as tmp:
-            mod.write(result, tmp, source, meta)
+        if rec.get("status") != "ok" or not (_is_file_line(rec) or _is_output_line(rec)):
+            continue  # originals, failures, and records (their file is rebuilt whole)
+        try:
+            inside(dest, rec["output"])
+            reads_inside(input_root, rec["source"], outside)
+            mod = modality(rec["modality"])
+            if _is_file_line(rec):
+                target = replay_records(rec, lines, mod, input_root, dest, recipe.keep_originals)
+            else:
+                target = replay_output(rec, mod, input_root, dest, outside)
+        except UnsafePath as exc:
+            skipped.append(f"{rec['output']}: {exc}")
+            continue
         done += 1
         same += sha256_file(target) == rec.get("sha256")
     return done, same, skipped
+
+
+def _is_file_line(rec: dict[str, Any]) -> bool:
+    """A record file's own line: the file is rebuilt whole from its records' lines."""
+    return "records" in rec
+
+
+def _is_output_line(rec: dict[str, Any]) -> bool:
+    """An augmented output of a file input (not an original, not one record of a file)."""
+    return bool(rec.get("node")) and rec.get("record") is None
+
+
+def replay_output(
+    rec: dict[str, Any], mod: Any, input_root: Path, dest: Path, outside: bool
+) -> Path:
+    """Re-render one augmented output from its recorded ops into ``dest``; return its path.
+    Its source and mixing partners are read only inside ``input_root`` (links leaving it
+    too when ``outside``)."""
+    name = rec["modality"]
+    source = reads_inside(input_root, rec["source"], outside)
+    data = mod.read(source)
+
+    def load(relpath: str) -> Any:
+        return mod.read(reads_inside(input_root, relpath, outside))
+
+    result = replay(rec["ops"], data, registry(name), mod.info, load, mod.applier())
+    target = dest / rec["output"]
+    start = mod.applier().identity()
+    matrix = geometry(rec["ops"], registry(name), mod.info(data), start)
+    meta = {"matrix": matrix, "ops": rec["ops"], "output": rec["output"], "seed": rec["seed"]}
+    with atomic_path(target, dest) as tmp:
+        mod.write(result, tmp, source, meta)
+    return target
 
 
 def replay_records(
@@ -92,7 +118,7 @@ def replay_records(
         originals = iter(r.row for r in rf.records)
         rows = [next(originals) if row is None else row for row in rows]
     target = dest / out_rel
-    with atomic_path(target) as tmp:
+    with atomic_path(target, dest) as tmp:
         tmp.write_text(render(rf, rows), encoding=mod.config.get("encoding", "utf-8"), newline="")
     return target
 

@@ -6,12 +6,16 @@ warning, never silently and never with a traceback."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from conftest import run_augcli, textured, write_recipe
+
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import UnsafePath
 
 TEXT = """\
 version: 1
@@ -110,4 +114,104 @@ def test_a_coco_output_named_like_the_manifest_is_refused(tmp_path: Path) -> Non
     proc = run_augcli("validate", str(image_recipe(tmp_path, section=boxes)))
     assert proc.returncode == 2, proc.stderr
     assert "whole-dataset file 'manifest.jsonl'" in proc.stderr
+    no_traceback(proc)
+
+
+# -- D2: no write through a symlink in the output folder ----------------------------------------
+def test_a_symlinked_output_subfolder_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    for k in range(2):
+        write_image(tmp_path / f"data/cats/c{k}.png", k)
+    recipe = image_recipe(tmp_path)
+    assert run_augcli("expand", str(recipe), "-q").returncode == 0
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    (victim / "c0__aug_0.png").write_bytes(b"precious")
+    for p in (tmp_path / "out/cats").iterdir():
+        p.unlink()
+    (tmp_path / "out/cats").rmdir()
+    (tmp_path / "out/cats").symlink_to(victim)
+    for args in ([], ["--overwrite", "--seed", "7"]):  # resume, and replacing the run
+        proc = run_augcli("expand", str(recipe), "-q", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "symlink" in proc.stderr and "out/cats" in proc.stderr
+        no_traceback(proc)
+        assert sorted(p.name for p in victim.iterdir()) == ["c0__aug_0.png"]
+        assert (victim / "c0__aug_0.png").read_bytes() == b"precious"
+
+
+def test_atomic_path_never_writes_through_a_link_even_one_made_while_writing(
+    tmp_path: Path,
+) -> None:
+    root, victim = tmp_path / "out", tmp_path / "victim"
+    root.mkdir()
+    victim.mkdir()
+    (root / "sub").symlink_to(victim)
+    with pytest.raises(UnsafePath, match="symlink"), atomic_path(root / "sub/x.txt", root) as tmp:
+        tmp.write_text("no")
+    with pytest.raises(UnsafePath, match="outside"), atomic_path(tmp_path / "x.txt", root) as tmp:
+        tmp.write_text("no")
+    with pytest.raises(UnsafePath, match=r"\.\."), atomic_path(root / "a/../../x", root) as tmp:
+        tmp.write_text("no")
+    # a folder swapped for a link between the write and the rename: the rename is refused
+    with pytest.raises(UnsafePath), atomic_path(root / "d/x.txt", root) as tmp:
+        tmp.write_text("no")
+        os.replace(root / "d", tmp_path / "moved")
+        (root / "d").symlink_to(victim)
+    assert list(victim.iterdir()) == [] and not (tmp_path / "x.txt").exists()
+    with atomic_path(root / "e/f/x.txt", root) as tmp:  # a plain write still works
+        tmp.write_text("yes")
+    assert (root / "e/f/x.txt").read_text() == "yes"
+
+
+# -- D3: replay and --overwrite refuse manifest paths that leave their folder -------------------
+def tamper(out: Path, edit) -> None:
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    for rec in lines:
+        edit(rec)
+    (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def test_replay_skips_manifest_paths_that_leave_its_folders(tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        write_text(tmp_path / f"data/{name}.txt", f"{name} alpha beta gamma delta epsilon\n")
+    recipe = text_recipe(tmp_path)
+    assert run_augcli("expand", str(recipe), "-q").returncode == 0
+    write_text(tmp_path / "secret.txt", "not an input at all here\n")
+
+    def edit(rec: dict) -> None:
+        if rec["source"] == "a.txt":
+            rec["output"] = "../../escaped.txt"
+        elif rec["source"] == "b.txt":
+            rec["output"] = str(tmp_path / "absolute.txt")
+        elif rec["source"] == "c.txt":
+            rec["source"] = "../secret.txt"
+
+    tamper(tmp_path / "out", edit)
+    proc = run_augcli("replay", str(recipe), "--to", str(tmp_path / "rep"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count("skipped:") == 3 and "replayed 1 outputs" in proc.stdout
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not (tmp_path / "absolute.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["d__aug_0.txt"]
+    no_traceback(proc)
+
+
+def test_overwrite_refuses_a_manifest_path_outside_and_deletes_nothing(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_text(tmp_path / f"data/{name}.txt", f"{name} alpha beta gamma delta epsilon\n")
+    recipe = text_recipe(tmp_path)
+    assert run_augcli("expand", str(recipe), "-q").returncode == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+
+    def edit(rec: dict) -> None:
+        if rec["source"] == "a.txt":
+            rec["output"] = "../victim.txt"
+
+    tamper(tmp_path / "out", edit)
+    proc = run_augcli("expand", str(recipe), "-q", "--overwrite", "--seed", "9")
+    assert proc.returncode == 2, proc.stderr
+    assert "../victim.txt" in proc.stderr and "nothing was removed" in proc.stderr
+    assert victim.read_text() == "keep me"
+    assert (tmp_path / "out/b__aug_0.txt").is_file()  # not half-deleted either
     no_traceback(proc)

@@ -148,7 +148,7 @@ class AudioModality(Modality):
             side = source.with_suffix(ext)
             if side.is_file():
                 rel = str(PurePosixPath(out_rel).with_suffix(ext))
-                with atomic_path(self.output_root / rel) as tmp:
+                with atomic_path(self.output_root / rel, self.output_root) as tmp:
                     shutil.copyfile(side, tmp)
                 out.append(rel)
         return out

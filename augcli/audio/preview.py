@@ -105,7 +105,7 @@ def audio_row(task: Any, req: Request, folder: Path) -> Row:
         meta = {"matrix": made.matrix, "ops": made.log, "output": out_rel, "seed": made.seed}
         dest = folder / out_rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(dest) as tmp:
+        with atomic_path(dest, None) as tmp:
             modality.write(made.result, tmp, source, meta)
         clip.path = dest
         clip.audio = modality.read(dest)

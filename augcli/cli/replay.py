@@ -20,7 +20,8 @@ def replay(
     ),
 ) -> None:
     """Re-render a run's outputs from the params in its manifest, without sampling again, and
-    report how many are byte-identical to the files the run wrote. Exit 1 if any differ."""
+    report how many are byte-identical to the files the run wrote. Exit 1 if any differ, or
+    if a manifest path that would leave the folders was skipped."""
     from augcli.core.errors import AugcliError
     from augcli.params import resources_unchecked
     from augcli.replay import replay_run
@@ -37,4 +38,4 @@ def replay(
     for line in skipped:
         typer.echo(f"skipped: {line}")
     typer.echo(f"replayed {done} outputs into {to}: {same} byte-identical, {done - same} differ")
-    raise typer.Exit(0 if same == done else 1)
+    raise typer.Exit(0 if same == done and not skipped else 1)

@@ -93,3 +93,8 @@ class RecipeError(AugcliError):
 
 class InputError(Exception):
     """A per-file problem (unreadable, undecodable, unsupported): the file fails, the run goes on."""
+
+
+class UnsafePath(InputError):
+    """A path that would leave its root folder (absolute, ``..``) or pass through a symlink:
+    augcli never writes, deletes or replays there."""

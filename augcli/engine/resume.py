@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import TMP_MARK, sweep_tmp
-from augcli.core.errors import OutputError, UsageError
-from augcli.core.layout import MANIFEST
+from augcli.core.atomic import TMP_MARK, inside, sweep_tmp
+from augcli.core.errors import OutputError, UnsafePath, UsageError
+from augcli.core.layout import MANIFEST, RUN_INFO
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
 from augcli.recipe import Recipe
 
@@ -28,6 +29,7 @@ def check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Callabl
     """Resume only the same recipe; with --overwrite, remove only what an earlier run listed."""
     if not dst.exists() or not any(dst.iterdir()):
         return
+    refuse_links(dst)
     info = read_run_info(dst)
     if info is None:
         if overwrite:
@@ -48,20 +50,54 @@ def check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Callabl
     log(f"augcli: --overwrite: removed {removed} outputs of the earlier run in {dst}")
 
 
+def refuse_links(dst: Path) -> None:
+    """An output folder holding a symlink is refused before anything is written: writing or
+    deleting through it would reach outside the folder."""
+    stack = [str(dst)]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue  # an unreadable folder: writing there fails on its own, with the path
+        with it:
+            for entry in it:
+                if entry.is_symlink():
+                    raise UsageError(
+                        f"output folder {dst} holds a symlink, {entry.path} -> "
+                        f"{os.readlink(entry.path)}; augcli writes only inside its output "
+                        "folder, never through a link. Remove the link (or choose another "
+                        "output folder)."
+                    )
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+
+
 def remove_earlier_run(dst: Path, info: dict[str, Any]) -> int:
-    """Delete the files an earlier run's manifest and run.json list (inside ``dst`` only) and
-    its manifest; return how many outputs were removed."""
+    """Delete the files an earlier run's manifest and run.json list, and its manifest; return
+    how many outputs were removed. Every listed path is checked first: if one would leave
+    ``dst`` (absolute, ``..``, through a symlink), nothing is deleted (UsageError)."""
+    listed = [
+        rel
+        for rec in read_manifest(dst / MANIFEST).values()
+        for rel in [rec.get("output"), *side_files(rec)]
+        if rel
+    ]
+    outputs = len(listed)
+    listed += [rel for rel in info.get("files", []) if rel]
+    try:
+        targets = [inside(dst, rel) for rel in listed]
+    except UnsafePath as exc:
+        raise UsageError(
+            f"--overwrite: the earlier run's {MANIFEST} or {RUN_INFO} in {dst} lists a path "
+            f"that leaves the folder ({exc}); it was edited or damaged, so nothing was "
+            "removed. Delete the old outputs yourself, or choose another output folder."
+        ) from None
     removed = 0
-    for rec in read_manifest(dst / MANIFEST).values():
-        for rel in [rec.get("output"), *side_files(rec)]:
-            target = (dst / rel).resolve() if rel else None
-            if target is not None and target.is_relative_to(dst) and target.is_file():
-                target.unlink()
+    for k, target in enumerate(targets):
+        if target.is_symlink() or target.is_file():
+            target.unlink()  # a link itself, never what it points to
+            if k < outputs:
                 removed += 1
-    for rel in info.get("files", []):
-        target = (dst / rel).resolve()
-        if target.is_relative_to(dst) and target.is_file():
-            target.unlink()
     (dst / MANIFEST).unlink(missing_ok=True)
     return removed
 

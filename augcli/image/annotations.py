@@ -313,7 +313,7 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
         from augcli.image.io import encode_image
 
         mrel = str(PurePosixPath(cfg.masks.output) / PurePosixPath(out_rel).with_suffix(".png"))
-        with atomic_path(out_root / mrel) as tmp:
+        with atomic_path(out_root / mrel, out_root) as tmp:
             tmp.write_bytes(encode_image(ann.mask, ".png", 95, 3))
         record["mask"] = mrel
     objs = ann.objects
@@ -322,14 +322,14 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
             from augcli.image.formats.yolo import write_yolo
 
             side = PurePosixPath(out_rel).with_suffix(".txt")
-            with atomic_path(out_root / side) as tmp:
+            with atomic_path(out_root / side, out_root) as tmp:
                 write_yolo(tmp, objs, w, h)
             record["sidecar"] = str(side)
         elif b.format == "voc":
             from augcli.image.formats.voc import write_voc
 
             side = PurePosixPath(out_rel).with_suffix(".xml")
-            with atomic_path(out_root / side) as tmp:
+            with atomic_path(out_root / side, out_root) as tmp:
                 write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
             record["sidecar"] = str(side)
         record["objects"] = len(objs)
@@ -376,5 +376,5 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
         if r.get("status") == "ok" and "coco" in (r.get("annotations") or {})
     ]
     doc = coco_document(coco_index(cfg), images)
-    write_text_atomic(out_root / cfg.boxes.output, json.dumps(doc, indent=1) + "\n")
+    write_text_atomic(out_root / cfg.boxes.output, json.dumps(doc, indent=1) + "\n", out_root)
     return cfg.boxes.output

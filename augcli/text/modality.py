@@ -238,13 +238,13 @@ class TextModality(Modality):
         events: list[Event] = []
         if task.original is not None:
             dest = job.output_root / task.original
-            with atomic_path(dest) as tmp:
+            with atomic_path(dest, job.output_root) as tmp:
                 shutil.copyfile(source, tmp)
             events.append(task.output_record(output=task.original, sha256=sha256_file(dest)))
         for one in made:
             if one.text is not None:
                 dest = job.output_root / one.record.output
-                with atomic_path(dest) as tmp:
+                with atomic_path(dest, job.output_root) as tmp:
                     tmp.write_text(
                         one.text, encoding=self.config.get("encoding", "utf-8"), newline=""
                     )
@@ -283,7 +283,7 @@ class TextModality(Modality):
         encoding = self.config.get("encoding", "utf-8")
         if task.chunk is None:
             dest = job.output_root / out_path
-            with atomic_path(dest) as tmp:
+            with atomic_path(dest, job.output_root) as tmp:
                 tmp.write_text(render(rf, rows), encoding=encoding, newline="")
             summary = task.output_record(
                 output=out_path, sha256=sha256_file(dest), extra={"records": counts}
@@ -292,7 +292,7 @@ class TextModality(Modality):
         index, count = task.chunk[0], task.chunk[1]
         name = PurePosixPath(out_path)
         part = name.parent / f"{TMP_MARK}part-{index:06d}-{name.name}"
-        with atomic_path(job.output_root / part) as tmp:
+        with atomic_path(job.output_root / part, job.output_root) as tmp:
             tmp.write_text(render_part(rf, rows, index == 0), encoding=encoding, newline="")
         trim = rf.kind == "lines" and not rf.trailing_newline
         marker = PartWritten(
@@ -333,7 +333,7 @@ class TextModality(Modality):
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
         parts = sorted(parts, key=lambda p: p["index"])
         dest = output_root / out_rel
-        with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        with atomic_path(dest, output_root) as tmp, open(tmp, "wb") as out:
             blobs = [(output_root / p["path"]).read_bytes() for p in parts]
             data = b"".join(blobs)
             if parts and parts[0]["trim_newline"] and data.endswith(b"\n"):

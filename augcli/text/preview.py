@@ -177,7 +177,7 @@ def preview(req: Request) -> Shown:
     require_inputs(req)
     entries = text_entries(req)
     title = f"{req.recipe_name} seed {req.job.seed}"
-    with atomic_path(req.dest) as tmp:
+    with atomic_path(req.dest, None) as tmp:
         tmp.write_text(text_html(entries, title), encoding="utf-8")
     failed = [
         f"{e.name} {v.title}: {v.note}"
