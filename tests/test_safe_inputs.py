@@ -12,10 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import run_augcli, textured, write_recipe
+from conftest import read_manifest, run_augcli, textured, write_recipe
+from typer.testing import CliRunner
 
+from augcli.cli import app
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import UnsafePath
+from augcli.engine.manifest import ManifestWriter
+from augcli.engine.manifest import read_manifest as read_lines
 
 TEXT = """\
 version: 1
@@ -215,3 +219,133 @@ def test_overwrite_refuses_a_manifest_path_outside_and_deletes_nothing(tmp_path:
     assert victim.read_text() == "keep me"
     assert (tmp_path / "out/b__aug_0.txt").is_file()  # not half-deleted either
     no_traceback(proc)
+
+
+# -- D22: input links stay inside the input folder ---------------------------------------------
+def test_input_links_leaving_the_input_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    write_text(tmp_path / "data/a.txt", "alpha beta gamma delta epsilon\n")
+    write_text(tmp_path / "store/notes/s.txt", "secret words from outside here\n")
+    write_text(tmp_path / "store/passwd.txt", "root x zero zero root\n")
+    (tmp_path / "data/passwd.txt").symlink_to(tmp_path / "store/passwd.txt")
+    (tmp_path / "data/notes").symlink_to(tmp_path / "store/notes")
+    (tmp_path / "data/inner").mkdir()
+    (tmp_path / "data/inner/a_link.txt").symlink_to("../a.txt")  # stays inside: followed
+    (tmp_path / "data/inner/loop").symlink_to("..")  # a loop: skipped, never hangs
+    recipe = text_recipe(tmp_path, "keep_originals: true")
+    proc = run_augcli("expand", str(recipe), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "passwd.txt: a symlink to" in proc.stderr and "outside the input" in proc.stderr
+    assert "notes: a symlink to" in proc.stderr and "follow_symlinks: outside" in proc.stderr
+    assert "inner/loop/: a symlink to" in proc.stderr and "a loop" in proc.stderr
+    sources = {r["source"] for r in read_manifest(tmp_path / "out")}
+    assert sources == {"a.txt", "inner/a_link.txt"}
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.txt"))
+    assert "secret" not in written and "root" not in written
+    no_traceback(proc)
+
+    opted = text_recipe(tmp_path, "keep_originals: true\nfollow_symlinks: outside")
+    proc = run_augcli("validate", str(opted), "--output", str(tmp_path / "out2"))
+    assert proc.returncode == 0, proc.stderr
+    assert "outside the input" not in proc.stdout and "4 inputs" in proc.stdout
+
+
+# -- D5 (regular files only) --------------------------------------------------------------------
+def test_a_fifo_or_device_named_like_an_input_is_skipped_never_opened(tmp_path: Path) -> None:
+    write_image(tmp_path / "data/ok.png")
+    os.mkfifo(tmp_path / "data/x.png")  # opening it would block the run forever
+    (tmp_path / "data/null.png").symlink_to(os.devnull)
+    recipe = image_recipe(tmp_path, "follow_symlinks: outside")  # so /dev/null is not "outside"
+    proc = run_augcli("expand", str(recipe), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "x.png: a FIFO, not a regular file" in proc.stderr
+    assert "null.png: a device, not a regular file" in proc.stderr
+    assert [r["source"] for r in read_manifest(tmp_path / "out")] == ["ok.png"]
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 0 and "x.png: a FIFO" in proc.stdout and "1 inputs" in proc.stdout
+    no_traceback(proc)
+
+
+# -- D6: names that are not UTF-8 ---------------------------------------------------------------
+def test_a_name_that_is_not_utf8_is_skipped_and_every_tool_reads_the_run(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_text(data / "b.txt", "alpha beta gamma delta epsilon\n")
+    with open(os.path.join(os.fsencode(data), b"caf\xe9.txt"), "w") as f:
+        f.write("a latin-1 name on disk\n")
+    os.mkdir(os.path.join(os.fsencode(data), b"cl\xe4ss"))
+    with open(os.path.join(os.fsencode(data), b"cl\xe4ss", b"x.txt"), "w") as f:
+        f.write("in a folder with a latin-1 name\n")
+    recipe = text_recipe(tmp_path)
+    proc = run_augcli("expand", str(recipe), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "caf\\xe9.txt: the name is not valid UTF-8" in proc.stderr
+    assert "cl\\xe4ss: the name is not valid UTF-8" in proc.stderr and "convmv" in proc.stderr
+    raw = (tmp_path / "out/manifest.jsonl").read_bytes().decode("utf-8")  # strict UTF-8
+    assert [json.loads(line)["source"] for line in raw.splitlines()] == ["b.txt"]
+    again = run_augcli("expand", str(recipe))
+    assert again.returncode == 0 and "1 already done" in again.stderr
+    assert run_augcli("verify", str(tmp_path / "out")).returncode == 0
+    report = run_augcli("report", str(tmp_path / "out"))
+    assert report.returncode == 0, report.stderr
+    for p in (proc, again, report):
+        no_traceback(p)
+
+
+def test_the_manifest_stays_valid_json_even_given_a_surrogate(tmp_path: Path) -> None:
+    """Defence in depth: a lone surrogate that reached the writer is escaped, not a crash."""
+    path = tmp_path / "manifest.jsonl"
+    writer = ManifestWriter(path, {})
+    rec = {"source": "caf\udce9.txt", "output": "caf\udce9__aug_0.txt", "status": "ok"}
+    writer.add(rec)
+    writer.close(finalize=True)
+    text = path.read_bytes().decode("utf-8")
+    assert "\\udce9" in text
+    assert read_lines(path) == {"caf\udce9__aug_0.txt": rec}
+
+
+# -- D9: an unreadable class folder is a warning ------------------------------------------------
+def class_folders(tmp_path: Path) -> Path:
+    write_image(tmp_path / "data/cats/c.png")
+    write_image(tmp_path / "data/dogs/d.png", 1)
+    return image_recipe(tmp_path)
+
+
+def test_an_unreadable_class_folder_is_a_warning_for_real(tmp_path: Path) -> None:
+    recipe = class_folders(tmp_path)
+    dogs = tmp_path / "data/dogs"
+    dogs.chmod(0)
+    try:
+        if os.access(dogs, os.R_OK):
+            pytest.skip("this user reads a chmod 000 folder anyway (root)")
+        proc = run_augcli("expand", str(recipe), "-q")
+        assert proc.returncode == 0, proc.stderr
+        assert "dogs/: the folder cannot be read (Permission denied)" in proc.stderr
+        proc = run_augcli("validate", str(recipe))
+        assert "dogs/: the folder cannot be read" in proc.stdout
+    finally:
+        dogs.chmod(0o755)
+
+
+def test_an_unreadable_class_folder_is_a_warning_in_validate_and_expand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same as the test above for a user (root) that chmod cannot deny: listing the folder
+    fails as it would for anyone else."""
+    recipe = class_folders(tmp_path)
+    dogs = str(tmp_path / "data/dogs")
+    real = os.scandir
+
+    def scandir(path: str = ".") -> object:
+        if os.fspath(path) == dogs:
+            raise PermissionError(13, "Permission denied", dogs)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", str(recipe)])
+    assert result.exit_code == 0, result.output
+    assert "warning: skipped dogs/: the folder cannot be read (Permission denied)" in result.output
+    assert "image: 1 inputs" in result.output
+    result = runner.invoke(app, ["expand", str(recipe), "-q", "--executor", "serial"])
+    assert result.exit_code == 0, result.output
+    assert "augcli: warning: skipped dogs/: the folder cannot be read" in result.output
+    assert [r["source"] for r in read_manifest(tmp_path / "out")] == ["cats/c.png"]

@@ -19,7 +19,9 @@ class ConsoleReporter:
         self.quiet = quiet
 
     def note(self, msg: str) -> None:
-        if not self.quiet:
+        """Progress prose; a note that is a warning (the scan's ``warning: ...`` notes) is
+        shown even when quiet."""
+        if not self.quiet or msg.startswith("augcli: warning:"):
             print(msg, file=sys.stderr)
 
     def warn(self, msg: str) -> None:

@@ -57,7 +57,13 @@ def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _line(rec: dict[str, Any]) -> str:
-    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+    """One manifest line: compact JSON, UTF-8 as it is. A lone surrogate (a file name that was
+    not UTF-8, if one ever got this far) becomes its JSON escape ``\\udce9``, so the line is
+    still valid JSON that reads back to the same string, instead of failing to encode."""
+    text = json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ManifestWriter:

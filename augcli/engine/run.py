@@ -114,11 +114,15 @@ def worker_count(recipe: Recipe, opts: Options) -> int:
 
 
 def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, list[Task]]:
+    """Paths, scan and plan: the job (its ``notes`` carry the scan's warnings), the inputs,
+    how many files no section took, and the tasks."""
     src, dst = resolve_paths(recipe, opts)
     job = Job.from_recipe(recipe, src, dst).bind()
     apply_environment(job)  # before this process or any worker loads the modalities' libraries
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
-    inputs, ignored = scan(src, recipe.sections, skip)
+    found = scan(src, recipe.sections, skip, links_outside=recipe.follow_symlinks == "outside")
+    job.notes.extend(found.warnings())
+    inputs, ignored = found.inputs, found.ignored
     inputs, left_out = select_splits(inputs, recipe.splits)
     if left_out:
         job.notes.append(
