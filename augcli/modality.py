@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import InputError, output_unwritable
+from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord
 from augcli.ops import load_modality
 from augcli.params import Param
@@ -43,6 +44,7 @@ class Modality(ABC):
         self.config = settings
         self.input_root = Path()
         self.output_root = Path()
+        self.links_outside = False
 
     @classmethod
     def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
@@ -50,8 +52,17 @@ class Modality(ABC):
         ``base``, the recipe's folder. Returns settings to merge."""
         return {}
 
-    def bind(self, input_root: Path, output_root: Path) -> None:
+    def bind(self, input_root: Path, output_root: Path, links_outside: bool = False) -> None:
+        """Where the roots are; ``links_outside``: files beside an input (sidecars, masks)
+        may be symlinks that leave their folder (the recipe's ``follow_symlinks: outside``)."""
         self.input_root, self.output_root = input_root, output_root
+        self.links_outside = links_outside
+
+    def side_file(self, path: Path) -> Path | None:
+        """A file beside an input (a sidecar): the path if it is a regular file in the input
+        folder, None if nothing is there; an InputError if it is a FIFO, a device, a broken
+        link or a link out of the input folder (``core.paths.side_file``)."""
+        return side_file(path, self.input_root, self.links_outside)
 
     def ignored_dirs(self) -> list[Path]:
         """Folders under the input that hold this modality's side files (e.g. masks), not inputs."""

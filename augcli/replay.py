@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import atomic_path, inside, reads_inside, sha256_file
+from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import UnsafePath, UsageError
+from augcli.core.paths import inside, reads_inside
 from augcli.engine.manifest import read_manifest, read_run_info
 from augcli.modality import get_modality
 from augcli.ops import registry
@@ -36,7 +37,7 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
     def modality(name: str) -> Any:
         if name not in mods:
             mods[name] = get_modality(name)(recipe.sections[name].settings)
-            mods[name].bind(input_root, dest)
+            mods[name].bind(input_root, dest, outside)
         return mods[name]
 
     for rec in lines:

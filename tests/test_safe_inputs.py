@@ -349,3 +349,43 @@ def test_an_unreadable_class_folder_is_a_warning_in_validate_and_expand(
     assert result.exit_code == 0, result.output
     assert "augcli: warning: skipped dogs/: the folder cannot be read" in result.output
     assert [r["source"] for r in read_manifest(tmp_path / "out")] == ["cats/c.png"]
+
+
+# -- files beside an input (sidecars, masks) follow the same rules ------------------------------
+def test_a_sidecar_that_is_a_fifo_or_leaves_the_input_fails_its_image(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_image(tmp_path / f"data/{name}.png")
+    write_text(tmp_path / "store/a.txt", "0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "data/a.txt").symlink_to(tmp_path / "store/a.txt")
+    os.mkfifo(tmp_path / "data/b.txt")  # read as "no boxes", or opened, it would be wrong
+    write_text(tmp_path / "data/c.txt", "0 0.5 0.5 0.2 0.2\n")
+    recipe = image_recipe(tmp_path, section="  boxes: {format: yolo}\n")
+    proc = run_augcli("expand", str(recipe), "-q")
+    assert proc.returncode == 1, proc.stderr
+    failed = {r["source"]: r["error"] for r in read_manifest(tmp_path / "out") if r["error"]}
+    assert set(failed) == {"a.png", "b.png"}
+    assert "a.txt is a symlink to" in failed["a.png"] and "outside" in failed["a.png"]
+    assert "b.txt is a FIFO, not a regular file" in failed["b.png"]
+    assert (tmp_path / "out/c__aug_0.txt").is_file()
+    no_traceback(proc)
+
+
+def test_an_audio_sidecar_leaving_the_input_is_not_copied(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    sf.write(tmp_path / "data.wav", np.zeros((800, 1), np.float32), 8000)
+    (tmp_path / "data").mkdir()
+    os.replace(tmp_path / "data.wav", tmp_path / "data/a.wav")
+    write_text(tmp_path / "secret.txt", "a secret transcript\n")
+    (tmp_path / "data/a.txt").symlink_to(tmp_path / "secret.txt")
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        "version: 1\ninput: data\noutput: out\nkeep_originals: true\n"
+        "audio:\n  pipeline:\n    - gain: {db: 1}\n",
+    )
+    proc = run_augcli("expand", str(recipe), "-q")
+    assert proc.returncode == 1, proc.stderr
+    [line] = [r for r in read_manifest(tmp_path / "out") if r["status"] == "failed"]
+    assert "a.txt is a symlink to" in line["error"]
+    assert not any("secret" in p.read_text() for p in (tmp_path / "out").rglob("*.txt"))
+    no_traceback(proc)

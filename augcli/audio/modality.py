@@ -145,8 +145,8 @@ class AudioModality(Modality):
     def _copy_sidecars(self, source: Path, out_rel: str) -> list[str]:
         out = []
         for ext in self.config.get("side_extensions", SIDE_EXTENSIONS):
-            side = source.with_suffix(ext)
-            if side.is_file():
+            side = self.side_file(source.with_suffix(ext))
+            if side is not None:
                 rel = str(PurePosixPath(out_rel).with_suffix(ext))
                 with atomic_path(self.output_root / rel, self.output_root) as tmp:
                     shutil.copyfile(side, tmp)

@@ -63,6 +63,7 @@ class Job:
     copies: int = 1
     keep_originals: bool = False
     notes: list[str] = field(default_factory=list)  # what planning decided (splits, budget)
+    links_outside: bool = False  # input symlinks may leave the input folder (follow_symlinks)
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -77,12 +78,13 @@ class Job:
             },
             copies=recipe.copies,
             keep_originals=recipe.keep_originals,
+            links_outside=recipe.follow_symlinks == "outside",
         )
 
     def bind(self) -> Job:
         """Tell each modality where the roots are (its side files are found relative to them)."""
         for m in self.modalities.values():
-            m.bind(self.input_root, self.output_root)
+            m.bind(self.input_root, self.output_root, self.links_outside)
         return self
 
     def set_inputs(self, inputs: list[InputFile]) -> None:

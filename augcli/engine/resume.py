@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import TMP_MARK, inside, sweep_tmp
+from augcli.core.atomic import TMP_MARK, sweep_tmp
 from augcli.core.errors import OutputError, UnsafePath, UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO
+from augcli.core.paths import inside
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
 from augcli.recipe import Recipe
 

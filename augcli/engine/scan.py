@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from augcli.core.paths import OUTSIDE_FIX, file_kind
 from augcli.modality import get_modality
 from augcli.recipe import Section
 
@@ -111,17 +112,6 @@ def _shown(rel: str) -> str:
     return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
-def _kind(mode: int) -> str:
-    """What a file that is not a regular file or folder is, for a message."""
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
 class _Walk:
     """A sorted walk of the input tree that records every file or folder it leaves out."""
 
@@ -200,8 +190,7 @@ class _Walk:
         if self.links_outside or target.is_relative_to(self.real_root):
             return False
         self.skipped.append(
-            f"{rel}: a symlink to {target}, outside the input folder (the recipe's "
-            "'follow_symlinks: outside' follows such links)"
+            f"{rel}: a symlink to {target}, outside the input folder ({OUTSIDE_FIX})"
         )
         return True
 
@@ -223,7 +212,7 @@ class _Walk:
             if self._skipped(target) or self._outside(rel, target):
                 return False
         if not stat.S_ISREG(mode):
-            self.skipped.append(f"{rel}: {_kind(mode)}, not a regular file; never opened")
+            self.skipped.append(f"{rel}: {file_kind(mode)}, not a regular file; never opened")
             return False
         return True
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError
+from augcli.core.paths import side_file
 from augcli.image.targets import Annotated, Objects
 
 BOX_FORMATS = ("yolo", "coco", "voc")
@@ -216,13 +217,14 @@ def _sidecar(cfg: BoxConfig, root: Path, relpath: str, ext: str) -> Path:
     return (cfg.dir / rel) if cfg.dir is not None else root / rel
 
 
-def find_mask(cfg: MaskConfig, relpath: str) -> Path:
+def find_mask(cfg: MaskConfig, relpath: str, links_outside: bool = False) -> Path:
+    """The mask of an input: a regular file in ``masks.dir`` (``core.paths.side_file``)."""
     p = PurePosixPath(relpath)
     stem = p.stem + cfg.suffix
     tried = []
     for ext in (*MASK_EXTENSIONS, p.suffix):
         cand = cfg.dir / p.parent / f"{stem}{ext}"
-        if cand.is_file():
+        if side_file(cand, cfg.dir, links_outside) is not None:
             return cand
         tried.append(str(cand))
     raise InputError(
@@ -246,14 +248,17 @@ def flip_indices(cfg: AnnotationConfig, names: list[str] | None) -> tuple[tuple[
     return tuple(out)
 
 
-def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> Annotated:
-    """The image with its mask and objects, from the files beside (or parallel to) it."""
+def load(
+    cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray, links_outside: bool = False
+) -> Annotated:
+    """The image with its mask and objects, from the files beside (or parallel to) it: regular
+    files inside their folder (symlinks leaving it too with ``links_outside``)."""
     from augcli.image.io import read_image
 
     h, w = image.shape[:2]
     mask = None
     if cfg.masks is not None:
-        path = find_mask(cfg.masks, relpath)
+        path = find_mask(cfg.masks, relpath, links_outside)
         mask = read_image(path)
         if mask.ndim == 3:
             raise InputError(
@@ -270,13 +275,13 @@ def load(cfg: AnnotationConfig, root: Path, relpath: str, image: np.ndarray) -> 
     if b is not None and b.format == "yolo":
         from augcli.image.formats.yolo import read_yolo
 
-        side = _sidecar(b, root, relpath, ".txt")
-        objects = read_yolo(side, w, h, b.classes) if side.is_file() else _none()
+        side = side_file(_sidecar(b, root, relpath, ".txt"), b.dir or root, links_outside)
+        objects = read_yolo(side, w, h, b.classes) if side is not None else _none()
     elif b is not None and b.format == "voc":
         from augcli.image.formats.voc import read_voc
 
-        side = _sidecar(b, root, relpath, ".xml")
-        if side.is_file():
+        side = side_file(_sidecar(b, root, relpath, ".xml"), b.dir or root, links_outside)
+        if side is not None:
             objects, meta["voc"] = read_voc(side, w, h)
         else:
             objects = _none()

@@ -159,7 +159,7 @@ class ImageModality(Modality):
         if not cfg.active:
             return image
         relpath = path.relative_to(self.input_root).as_posix()
-        return annotations.load(cfg, self.input_root, relpath, image)
+        return annotations.load(cfg, self.input_root, relpath, image, self.links_outside)
 
     def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
         if isinstance(data, Annotated):
