@@ -148,8 +148,11 @@ class Modality(ABC):
         """Whether a file is this modality's by its name (one of ``extensions``)."""
         return PurePosixPath(relpath).name.lower().endswith(cls.extensions) and bool(cls.extensions)
 
-    def digest(self, path: Path) -> str:
-        """The content hash exact-duplicate and leakage checks compare (sha256 of the file)."""
+    @classmethod
+    def digest(cls, path: Path) -> str:
+        """The content hash of an input: what the manifest records of each source (so a changed
+        input is made again) and what duplicate and leakage checks compare (sha256 of the
+        file)."""
         return sha256_file(path)
 
     def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:

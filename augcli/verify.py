@@ -11,6 +11,7 @@ from augcli.core.atomic import sha256_file
 from augcli.core.errors import UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
+from augcli.modality import get_modality
 
 
 @dataclass
@@ -19,10 +20,11 @@ class Verdict:
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    sources_changed: list[str] = field(default_factory=list)  # inputs edited since the run
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.changed or self.extra)
+        return not (self.missing or self.changed or self.extra or self.sources_changed)
 
 
 def verify(out: Path) -> Verdict:
@@ -52,4 +54,26 @@ def verify(out: Path) -> Verdict:
             if rel not in known:
                 verdict.extra.append(rel)
     verdict.extra.sort()
+    verdict.sources_changed = changed_sources(out)
     return verdict
+
+
+def changed_sources(out: Path) -> list[str]:
+    """Inputs (under the run's input folder, from run.json) whose digest is no longer the one
+    their outputs were made from, or that are gone; none when the input folder is not here."""
+    root = Path((read_run_info(out) or {}).get("input") or "")
+    if not root.is_dir():
+        return []
+    recorded: dict[str, tuple[str, str]] = {}
+    for rec in read_manifest(out / MANIFEST).values():
+        if rec.get("source_sha256") and rec.get("status") == "ok":
+            recorded.setdefault(rec["source"], (rec["source_sha256"], rec["modality"]))
+    changed = []
+    for source, (digest, modality) in sorted(recorded.items()):
+        try:
+            same = get_modality(modality).digest(root / source) == digest
+        except (OSError, KeyError):
+            same = False
+        if not same:
+            changed.append(source)
+    return changed

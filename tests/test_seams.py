@@ -51,6 +51,7 @@ def test_an_output_record_is_its_manifest_line_in_a_fixed_key_order() -> None:
         "status",
         "error",
         "sha256",
+        "source_sha256",
         "soft_label",
     ]
     assert OutputRecord.from_line(line) == rec

@@ -13,7 +13,8 @@ from augcli.cli.common import fail
 def verify(
     output: Annotated[Path, typer.Argument(help="An output folder of augcli expand.")],
 ) -> None:
-    """Check every file against the manifest's checksums; list missing, changed and extra files.
+    """Check every file against the manifest's checksums; list missing, changed and extra files,
+    and inputs changed since their outputs were made (when the input folder is here).
 
     Exit 0 when everything matches, 1 when something does not, 2 when there is no manifest.
     """
@@ -28,11 +29,13 @@ def verify(
         ("missing", verdict.missing),
         ("changed", verdict.changed),
         ("extra", verdict.extra),
+        ("source changed", verdict.sources_changed),
     ):
         for rel in paths:
             typer.echo(f"{kind}: {rel}")
     typer.echo(
         f"verified {verdict.checked} files: {len(verdict.missing)} missing, "
         f"{len(verdict.changed)} changed, {len(verdict.extra)} extra"
+        + (f", {len(verdict.sources_changed)} inputs changed" if verdict.sources_changed else "")
     )
     raise typer.Exit(0 if verdict.ok else 1)

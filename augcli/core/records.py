@@ -27,6 +27,7 @@ class OutputRecord:
     status: str = "ok"
     error: str | None = None
     sha256: str | None = None
+    source_sha256: str | None = None  # the input's digest when it was read
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -49,12 +50,13 @@ class OutputRecord:
             "status": self.status,
             "error": self.error,
             "sha256": self.sha256,
+            "source_sha256": self.source_sha256,
             **self.extra,
         }
 
 
 _COMMON = ("output", "source", "modality", "label", "node", "copy", "seed", "ops", "status")
-_COMMON += ("error", "sha256")
+_COMMON += ("error", "sha256", "source_sha256")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class PartWritten:
     path: str  # the part file, relative to the output root
     counts: dict[str, int]  # records in, records out, unchanged
     trim_newline: bool = False
+    source_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class Collector:
             last.label,
             output=out,
             sha256=sha256_file(self.job.output_root / out),
+            source_sha256=last.source_sha256,
             extra={"records": total},
         )
 

@@ -1,20 +1,26 @@
 """Before a run writes anything: is the output folder ours to write (the same recipe resumes;
-``--overwrite`` removes only what an earlier run listed), and what is already done."""
+``--overwrite`` removes only what an earlier run listed), and what is already done (an output
+made from an input that has changed since is not)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augcli.core.atomic import TMP_MARK, sweep_tmp
+from augcli.core.atomic import TMP_MARK, sweep_tmp, write_text_atomic
 from augcli.core.errors import OutputError, UnsafePath, UsageError
-from augcli.core.layout import MANIFEST, RUN_INFO
+from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.core.paths import inside
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
+from augcli.engine.plan import Job
 from augcli.recipe import Recipe
+
+SOURCE_CACHE = f"{STATE_DIR}/sources.json"  # size, mtime and digest of each input, last run
 
 
 @dataclass
@@ -24,6 +30,7 @@ class Resume:
     done: set[str]  # output paths complete: their own line says ok and the file exists
     kept: dict[str, dict[str, Any]]  # manifest lines carried over into this run's manifest
     swept: int  # temporary files an interrupted run left, now removed
+    changed: list[str] = field(default_factory=list)  # inputs edited since: made again
 
 
 def check_output_folder(recipe: Recipe, dst: Path, overwrite: bool, log: Callable) -> None:
@@ -118,12 +125,70 @@ def probe_output(dst: Path) -> None:
         ) from None
 
 
-def resume_state(dst: Path) -> Resume:
-    """Sweep leftovers, then read what is done. A record file's own line comes after its
+def resume_state(job: Job) -> Resume:
+    """Sweep leftovers, then read what is done: an output whose line says ok, whose file exists
+    and whose input has not changed since it was made. A record file's own line comes after its
     records' lines, so it marks the whole file done."""
+    dst = job.output_root
     probe_output(dst)
     swept = sweep_tmp(dst)
     previous = read_manifest(dst / MANIFEST)
-    done = {k for k, r in previous.items() if r.get("status") == "ok" and (dst / k).is_file()}
+    changed = changed_sources(job, previous.values())
+    done = {
+        k
+        for k, r in previous.items()
+        if r.get("status") == "ok" and r["source"] not in changed and (dst / k).is_file()
+    }
     kept = {k: v for k, v in previous.items() if k in done or v.get("output") in done}
-    return Resume(done, kept, swept)
+    return Resume(done, kept, swept, sorted(changed))
+
+
+def changed_sources(job: Job, lines: Iterable[dict[str, Any]]) -> set[str]:
+    """Inputs whose digest differs from the one their outputs were made from (or that are
+    gone). A file whose size and mtime match the cache of the last run is not hashed again."""
+    recorded = {
+        r["source"]: (r["source_sha256"], r.get("modality"))
+        for r in lines
+        if r.get("source_sha256")
+    }
+    cache = _read_cache(job.output_root)
+    return {
+        source
+        for source, (digest, modality) in recorded.items()
+        if not _same(job, source, digest, job.modalities.get(modality), cache)
+    }
+
+
+def _same(job: Job, source: str, digest: str, modality: Any, cache: dict[str, Any]) -> bool:
+    path = job.input_root / source
+    try:
+        stat = path.stat()
+        if cache.get(source) == [stat.st_size, stat.st_mtime_ns, digest]:
+            return True
+        return modality is not None and modality.digest(path) == digest
+    except OSError:
+        return False
+
+
+def write_source_cache(job: Job, lines: Iterable[dict[str, Any]]) -> None:
+    """Remember each input's size, mtime and digest in the state folder, so the next run
+    hashes only inputs that look different (best effort)."""
+    cache = {}
+    for r in lines:
+        digest = r.get("source_sha256")
+        if digest and r["source"] not in cache:
+            with contextlib.suppress(OSError):
+                stat = (job.input_root / r["source"]).stat()
+                cache[r["source"]] = [stat.st_size, stat.st_mtime_ns, digest]
+    with contextlib.suppress(OSError):
+        write_text_atomic(
+            job.output_root / SOURCE_CACHE, json.dumps(cache, sort_keys=True), job.output_root
+        )
+
+
+def _read_cache(dst: Path) -> dict[str, list[Any]]:
+    try:
+        data = json.loads((dst / SOURCE_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -26,7 +26,7 @@ from augcli.engine.collect import Collector, Summary
 from augcli.engine.executor import DEFAULT_EXECUTOR, executor_class, make_executor
 from augcli.engine.manifest import ManifestWriter, sorted_records, write_run_info
 from augcli.engine.plan import Job, Task, plan, remaining
-from augcli.engine.resume import check_output_folder, resume_state
+from augcli.engine.resume import check_output_folder, resume_state, write_source_cache
 from augcli.engine.scan import InputFile, scan
 from augcli.engine.worker import Worker, apply_environment
 from augcli.recipe import Recipe
@@ -191,13 +191,19 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     started = time.time()
     job, inputs, tasks = _start(recipe, opts, say)
     dst = job.output_root
-    state = resume_state(dst)
+    state = resume_state(job)
     todo, skipped = remaining(tasks, state.done)
     summary = Summary(inputs=len(inputs), skipped=skipped)
     run_info = _run_info(recipe, job)
     write_run_info(dst, run_info)
     if state.swept:
         say.note(f"augcli: removed {state.swept} temporary files left by an interrupted run")
+    if state.changed:
+        listed = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
+        say.note(
+            f"augcli: {len(state.changed)} inputs changed since their outputs were made, "
+            f"making them again: {listed}"
+        )
     workers = min(worker_count(recipe, opts), max(1, len(todo)))
     collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
     found = {f.relpath for f in inputs}
@@ -332,9 +338,10 @@ def _stop_signals() -> Iterator[None]:
 def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: str) -> None:
     """After a complete run, each modality writes its whole-dataset files (e.g. COCO)."""
     run_info["status"] = status
+    records = collector.writer.records.values()
+    write_source_cache(job, records)
     if status != "complete":
         return
-    records = collector.writer.records.values()
     for name, modality in job.modalities.items():
         mine = [r for r in records if r.get("modality") == name]
         run_info.setdefault("files", []).extend(modality.finalize(sorted_records(mine)))

@@ -4,9 +4,10 @@ its process up once, then makes one task's outputs at a time and never raises.""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from augcli.core.errors import output_unwritable
-from augcli.core.records import Event, OutputUnwritable
+from augcli.core.records import Event, OutputRecord, OutputUnwritable, PartWritten
 from augcli.engine.plan import Job, Task
 from augcli.modality import describe_error
 
@@ -48,10 +49,21 @@ class Worker:
         self.setup()
         modality = self.job.modalities[task.modality]
         try:
-            return modality.process(task, self.job)
+            digest = modality.digest(self.job.input_root / task.source)
+            return [stamped(e, digest) for e in modality.process(task, self.job)]
         except OSError as exc:
             if output_unwritable(exc):
                 return [OutputUnwritable(task.source, f"{exc.strerror or exc}")]
             return [task.failed(f"{exc.strerror or exc}")]
         except Exception as exc:
             return [task.failed(describe_error(exc))]
+
+
+def stamped(event: Event, digest: str) -> Event:
+    """An output's record (or a part's) with the digest of the input it was made from, so a
+    resume and ``verify`` can tell when that input has changed since."""
+    if isinstance(event, OutputRecord):
+        event.source_sha256 = digest
+    elif isinstance(event, PartWritten):
+        return replace(event, source_sha256=digest)
+    return event
