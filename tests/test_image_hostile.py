@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import read_manifest, run_augcli, textured, write_recipe
 
+from augcli.core.errors import InputError
 from augcli.image.decode import decoder_messages, echo
 from augcli.image.io import read_image
 from augcli.image.structure import frames, jpeg_unsent
@@ -233,3 +235,24 @@ def test_decoder_messages_catch_fd_2_and_give_it_back(capfd: pytest.CaptureFixtu
     with decoder_messages() as again:
         pass
     assert again == []  # the sink was emptied
+
+
+# -- hostile structures stay cheap --------------------------------------------------------------
+def test_structure_walks_are_bounded(tmp_path: Path) -> None:
+    """Fill bytes, empty segments and a chain of 300,000 directories: each walk has a bound, so
+    a crafted file fails in well under a second or two instead of looping for minutes."""
+    chain = bytearray(b"II*\x00" + struct.pack("<I", 8))
+    for k in range(300_000):
+        chain += struct.pack("<HI", 0, 8 + 6 * (k + 1))
+    files = {
+        "fill.jpg": b"\xff\xd8" + b"\xff" * 5_000_000 + b"\xff\xd9",
+        "empty.jpg": b"\xff\xd8" + b"\xff\xe0\x00\x02" * 1_000_000 + b"\xff\xd9",
+        "chain.tif": bytes(chain[:-4]) + b"\0\0\0\0",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        start = time.perf_counter()
+        with pytest.raises(InputError):
+            read_image(path, 1 << 26)
+        assert time.perf_counter() - start < 10, name

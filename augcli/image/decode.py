@@ -23,13 +23,15 @@ def decode(buf: np.ndarray, kind: str) -> np.ndarray:
     they only warn about (libjpeg's cut-short scan) fails the file like an error does."""
     import cv2
 
+    raised: list[str] = []
     with decoder_messages() as said:
         try:
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        except cv2.error as exc:  # OpenCV's own size guard (set in ImageModality.environment)
-            if "CV_IO_MAX_IMAGE" not in str(exc):
-                raise
-            img = _OVER_GUARD
+        except cv2.error as exc:  # e.g. OpenCV's own size guard (ImageModality.environment)
+            guard = "CV_IO_MAX_IMAGE" in str(exc)
+            img = _OVER_GUARD if guard else None
+            raised = [line for line in str(exc).splitlines() if line.strip()][-1:]
+    said += raised
     damage = [line for line in said if _damaged(line)]
     if damage:
         raise InputError(
@@ -86,7 +88,8 @@ def decoder_messages() -> Iterator[list[str]]:
     said: list[str] = []
     with _CAPTURE:
         try:
-            saved, sink = os.dup(2), _sink()
+            sink = _sink()
+            saved = os.dup(2)
         except OSError:  # no stderr at all, or no file to catch it in: nothing to read
             yield said
             return

@@ -9,7 +9,7 @@ import numpy as np
 
 from augcli.core.errors import InputError
 from augcli.image.decode import decode
-from augcli.image.structure import frames, jpeg_unsent, png_gray_key, tiff_ifds
+from augcli.image.structure import MAX_SEGMENTS, frames, jpeg_unsent, png_gray_key, tiff_ifds
 from augcli.image.structure import u as _u
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -169,7 +169,9 @@ def exif_orientation(data: bytes) -> int:
     """The EXIF Orientation (1-8) of a JPEG, 1 when absent or unreadable."""
     i = 2
     n = len(data)
-    while i + 4 <= n and data[i] == 0xFF:
+    for _ in range(MAX_SEGMENTS):
+        if i + 4 > n or data[i] != 0xFF:
+            break
         marker = data[i + 1]
         if marker in (0xD9, 0xDA):  # end of image, start of scan: no more metadata
             break
@@ -257,8 +259,8 @@ def _jpeg_size(d: bytes) -> tuple[int, int] | None:
     if not d.startswith(b"\xff\xd8"):
         return None
     i = 2
-    while i + 1 < len(d):
-        if d[i] != 0xFF:
+    for _ in range(MAX_SEGMENTS * 100):  # fill bytes are walked one by one
+        if i + 1 >= len(d) or d[i] != 0xFF:
             return None
         marker = d[i + 1]
         if marker == 0xFF:  # fill byte

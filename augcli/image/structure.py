@@ -11,7 +11,9 @@ import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIFF_TYPES = {1: 1, 3: 2, 4: 4, 16: 8}  # BYTE, SHORT, LONG, LONG8: their sizes in bytes
-_MAX_IFDS = 100_000  # a directory chain longer than this is not a real file
+# Bounds on what a hostile file can make these walks do (no real file comes near them).
+_MAX_TIFF_ENTRIES = 200_000  # directory entries read per file (thousands of pages)
+MAX_SEGMENTS = 10_000  # JPEG marker segments walked
 _SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
 _PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
 
@@ -38,18 +40,22 @@ def tiff_ifds(d: bytes) -> Iterator[dict[int, int]]:
     else:
         return
     seen: set[int] = set()
-    while ifd and ifd not in seen and len(seen) < _MAX_IFDS and ifd < len(d):
+    budget = _MAX_TIFF_ENTRIES
+    while ifd and ifd not in seen and ifd < len(d):
         seen.add(ifd)
-        tags, ifd = _tiff_ifd(d, ifd, order, layout)
+        count = u(d, ifd, layout[0], order)
+        budget -= count + 1
+        if budget < 0:
+            return
+        tags, ifd = _tiff_ifd(d, ifd, count, order, layout)
         yield tags
 
 
 def _tiff_ifd(
-    d: bytes, at: int, order: str, layout: tuple[int, int, int]
+    d: bytes, at: int, count: int, order: str, layout: tuple[int, int, int]
 ) -> tuple[dict[int, int], int]:
     """One directory's integer tags (first value each) and the offset of the next directory."""
     count_size, entry_size, value_size = layout
-    count = u(d, at, count_size, order)
     tags: dict[int, int] = {}
     for k in range(count):
         e = at + count_size + k * entry_size
@@ -167,12 +173,14 @@ def _jpeg_frame_and_scans(
     frame: tuple[int, bytes] | None = None
     scans: list[Scan] = []
     i = 2
-    while i + 4 <= len(d):
+    for _ in range(MAX_SEGMENTS):
+        if i + 4 > len(d):
+            break
         if d[i] != 0xFF:
             raise IndexError("no marker where one must be")
         marker = d[i + 1]
-        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            i += 1 if marker == 0xFF else 2
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # fill, TEM, RST
+            i = _next(markers, i + 1 if marker == 0xFF else i + 2)
             continue
         if marker == 0xD9:
             break
@@ -187,13 +195,18 @@ def _jpeg_frame_and_scans(
             scans.append(
                 (seg[1 : 1 + 2 * ns : 2], seg[1 + 2 * ns], seg[2 + 2 * ns], seg[3 + 2 * ns] & 15)
             )
-            k = int(np.searchsorted(markers, end))
-            if k == len(markers):
-                break
-            i = int(markers[k])
+            i = _next(markers, end)
             continue
         i = end
+    else:
+        raise IndexError("too many segments")  # not a real file: the decoder decides
     return frame, scans
+
+
+def _next(markers: np.ndarray, at: int) -> int:
+    """The first marker at or after ``at`` (past the end of the data when there is none)."""
+    k = int(np.searchsorted(markers, at))
+    return int(markers[k]) if k < len(markers) else 1 << 62
 
 
 # -- PNG transparency ----------------------------------------------------------------------------
