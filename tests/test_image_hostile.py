@@ -156,7 +156,8 @@ def test_a_png_cut_inside_valid_chunks_fails_alone(tmp_path: Path) -> None:
 
 def test_whole_jpegs_pass_the_scan_check() -> None:
     for progressive in (False, True):
-        assert jpeg_unsent(np.frombuffer(jpeg(progressive), np.uint8)) is None
+        data = jpeg(progressive)
+        assert jpeg_unsent(np.frombuffer(data, np.uint8), data) is None
 
 
 # -- D11: frames, pages, gray + alpha ------------------------------------------------------------

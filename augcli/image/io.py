@@ -3,6 +3,8 @@ applied), and image sizes read from file headers so oversized images are refused
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,32 +29,52 @@ def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
     buf = np.fromfile(path, dtype=np.uint8)
     if buf.size == 0:
         raise InputError("empty file (0 bytes)")
-    data = buf.tobytes()
-    if max_pixels is not None:
-        size = header_size(data)
-        if size is not None:
-            check_pixels(*size, max_pixels)
-    kind = _sniff(buf)
-    _check_complete(buf, kind)
-    _check_single_frame(data)
-    if kind == "jpeg":
-        _check_scans(buf)
-    img = decode(buf, kind)
+    facts = _inspect(buf, max_pixels)
+    img = decode(buf, facts.kind)
+    del buf  # the file's bytes are not needed past here
     if img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{img.dtype} pixels are not supported; augcli reads 8- and 16-bit images")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 3 and img.shape[2] not in (3, 4):
         raise InputError(f"{img.shape[2]}-channel images are not supported (1, 3 or 4 channels)")
-    img = _kept_whole(img, data)
-    if kind == "jpeg":
-        img = orient(img, exif_orientation(data))
-    return np.ascontiguousarray(img)
+    img = _kept_whole(img, facts)
+    return np.ascontiguousarray(orient(img, facts.orientation))
 
 
-def _check_scans(buf: np.ndarray) -> None:
+@dataclass
+class _Facts:
+    """What the file's own bytes say, gathered before decoding so they can be let go."""
+
+    kind: str
+    gray_key: int | None = None  # a gray PNG's transparent value
+    tiff_samples: tuple[int, int] | None = None
+    orientation: int = 1
+
+
+def _inspect(buf: np.ndarray, max_pixels: int | None) -> _Facts:
+    """Every check and fact that needs the file's bytes (one copy, freed on return): the pixel
+    limit from the header, completeness, frames, JPEG scans, transparency, samples, EXIF."""
+    data = buf.tobytes()
+    if max_pixels is not None:
+        size = header_size(data)
+        if size is not None:
+            check_pixels(*size, max_pixels)
+    facts = _Facts(_sniff(buf))
+    _check_complete(buf, facts.kind)
+    _check_single_frame(data)
+    if facts.kind == "jpeg":
+        _check_scans(buf, data)
+        facts.orientation = exif_orientation(data)
+    with contextlib.suppress(IndexError):  # a cut-short structure: the decoder decides
+        facts.gray_key = png_gray_key(data)
+        facts.tiff_samples = _tiff_samples(data)
+    return facts
+
+
+def _check_scans(buf: np.ndarray, data: bytes) -> None:
     """Refuse a JPEG whose scans end early at a scan boundary (libjpeg says nothing then)."""
-    unsent = jpeg_unsent(buf)
+    unsent = jpeg_unsent(buf, data)
     if unsent is not None:
         raise InputError(
             f"JPEG ends before its last scan: component {unsent}'s data was never sent in "
@@ -82,21 +104,16 @@ _SPLITTERS = {
 }
 
 
-def _kept_whole(img: np.ndarray, data: bytes) -> np.ndarray:
+def _kept_whole(img: np.ndarray, facts: _Facts) -> np.ndarray:
     """The decoded image with nothing the file holds left out: a gray PNG's transparent value
     (tRNS, which OpenCV ignores) becomes an alpha channel (gray in B, G and R, as OpenCV reads
     gray+alpha PNGs); a TIFF OpenCV would reduce (gray+alpha, or 16 bits read as 8) is refused."""
-    try:
-        key = png_gray_key(data) if img.ndim == 2 else None
-        samples = _tiff_samples(data)
-    except IndexError:
-        return img
-    if key is not None:
+    if facts.gray_key is not None and img.ndim == 2:
         top = np.iinfo(img.dtype).max
-        alpha = np.where(img == key, 0, top).astype(img.dtype)
+        alpha = np.where(img == facts.gray_key, 0, top).astype(img.dtype)
         return np.dstack([img, img, img, alpha])
-    if samples is not None:
-        spp, bits = samples
+    if facts.tiff_samples is not None:
+        spp, bits = facts.tiff_samples
         channels = 1 if img.ndim == 2 else img.shape[2]
         depth = 16 if img.dtype == np.uint16 else 8
         if channels < spp or depth < bits:

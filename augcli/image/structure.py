@@ -127,14 +127,14 @@ def _webp_frames(d: bytes) -> int:
 
 
 # -- JPEG scans ----------------------------------------------------------------------------------
-def jpeg_unsent(buf: np.ndarray) -> int | None:
+def jpeg_unsent(buf: np.ndarray, d: bytes) -> int | None:
     """The first frame component whose coefficients no scan sent in full, or None when every
     one was (or the structure is not one this reads: the decoder then decides).
 
     A file cut between two scans and closed with an end marker decodes without a warning, from
     the scans it still has; this catches it. Sequential frames need each component in a scan;
-    progressive ones need every coefficient (0-63) of each, to the last bit (Al = 0)."""
-    d = buf.tobytes()
+    progressive ones need every coefficient (0-63) of each, to the last bit (Al = 0). ``buf``
+    and ``d`` are the same file as an array and as bytes."""
     try:
         frame, scans = _jpeg_frame_and_scans(d, _markers(buf))
     except IndexError:
