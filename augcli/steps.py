@@ -31,6 +31,17 @@ class Applier:
     is the size of the ops' geometric transforms (2: 3x3 matrices; a volume's would be 3)."""
 
     spatial_dims = 2
+    # The modality's limit on what an op may make: ``limit(op name, info after the op)`` raises
+    # what the data cannot hold (None: no limit). See ``check``.
+    limit: Callable[[str, dict[str, Any]], None] | None = None
+
+    def check(self, op: Op, params: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        """``op``'s declared output (``out_info``), once ``limit`` has passed it: run before the
+        op, so an output over the limit fails before anything is allocated for it."""
+        out = op.out_info(params, info)
+        if self.limit is not None:
+            self.limit(op.name, out)
+        return out
 
     def identity(self) -> np.ndarray:
         """The composed transform before any op: the identity of ``spatial_dims + 1``."""
@@ -126,6 +137,7 @@ class OpStep:
         self.op.check_input(info)
         params = self.op.sample(ctx.rng, info)
         entry["params"] = params
+        ctx.applier.check(self.op, params, info)
         out = ctx.applier.apply(self.op, data, params, info, ctx.item.load if ctx.item else None)
         ctx.track(self.op, params, info)
         return out
@@ -219,7 +231,7 @@ def _run_fused(steps: list[OpStep], data: Any, ctx: Ctx) -> Any:
         chain.append((step.op, params, info))
         entries.append(entry)
         ctx.track(step.op, params, info)
-        info = ctx.extend(step.op.out_info(params, info))
+        info = ctx.extend(ctx.applier.check(step.op, params, info))
     return _apply_chain(data, chain, entries, ctx.applier)
 
 
@@ -260,7 +272,9 @@ def replay(
             continue
         op = ops[entry["op"]].for_replay()
         if "fused" not in entry:
-            data = applier.apply(op, data, entry["params"], info(data), load)
+            current = info(data)
+            applier.check(op, entry["params"], current)
+            data = applier.apply(op, data, entry["params"], current, load)
             i += 1
             continue
         chain, entries = [], []
@@ -273,6 +287,6 @@ def replay(
             o = ops[e["op"]].for_replay()
             chain.append((o, e["params"], current))
             entries.append(dict(e))
-            current = o.out_info(e["params"], current)
+            current = applier.check(o, e["params"], current)
         data = _apply_chain(data, chain, entries, applier)
     return data

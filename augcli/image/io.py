@@ -3,11 +3,16 @@ applied), and image sizes read from file headers so oversized images are refused
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from augcli.core.errors import InputError
+from augcli.image.decode import decode
+from augcli.image.structure import MAX_SEGMENTS, frames, jpeg_unsent, png_gray_key, tiff_ifds
+from augcli.image.structure import u as _u
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = tuple(e[1:] for e in EXTENSIONS)  # the values of the image section's ``format``
@@ -18,41 +23,117 @@ NO_ALPHA = (".jpg", ".jpeg", ".bmp")  # BMP readers mostly ignore a 4th byte: al
 def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
     """Decode ``path`` as it is stored (no conversion), upright per its EXIF orientation.
 
-    With ``max_pixels``, an image whose header says it is larger is refused before decoding."""
-    import cv2
-
+    With ``max_pixels``, an image whose header says it is larger is refused before decoding.
+    Nothing is reduced silently: a file of several frames or pages, or one cut short (even when
+    closed again with an end marker), is refused, naming the reason."""
     buf = np.fromfile(path, dtype=np.uint8)
     if buf.size == 0:
         raise InputError("empty file (0 bytes)")
-    if max_pixels is not None:
-        size = header_size(buf.tobytes())
-        if size is not None:
-            check_pixels(*size, max_pixels)
-    kind = _sniff(buf)
-    _check_complete(buf, kind)
-    try:
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:  # OpenCV's own size guard (set in ImageModality.__init__)
-        if "CV_IO_MAX_IMAGE" in str(exc):
-            raise InputError(
-                "image is over OpenCV's decoder limit (OPENCV_IO_MAX_IMAGE_PIXELS, which augcli "
-                "sets from image.max_pixels when it loads OpenCV); its header was not readable "
-                "by augcli. Raise image.max_pixels in the recipe to process it"
-            ) from None
-        img = None
-    if img is None:
-        raise InputError(
-            "cannot be decoded as an image (corrupt, or not the format its extension says)"
-        )
+    facts = _inspect(buf, max_pixels)
+    img = decode(buf, facts.kind)
+    del buf  # the file's bytes are not needed past here
     if img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{img.dtype} pixels are not supported; augcli reads 8- and 16-bit images")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 3 and img.shape[2] not in (3, 4):
         raise InputError(f"{img.shape[2]}-channel images are not supported (1, 3 or 4 channels)")
-    if kind == "jpeg":
-        img = orient(img, exif_orientation(buf.tobytes()))
-    return np.ascontiguousarray(img)
+    img = _kept_whole(img, facts)
+    return np.ascontiguousarray(orient(img, facts.orientation))
+
+
+@dataclass
+class _Facts:
+    """What the file's own bytes say, gathered before decoding so they can be let go."""
+
+    kind: str
+    gray_key: int | None = None  # a gray PNG's transparent value
+    tiff_samples: tuple[int, int] | None = None
+    orientation: int = 1
+
+
+def _inspect(buf: np.ndarray, max_pixels: int | None) -> _Facts:
+    """Every check and fact that needs the file's bytes (one copy, freed on return): the pixel
+    limit from the header, completeness, frames, JPEG scans, transparency, samples, EXIF."""
+    data = buf.tobytes()
+    if max_pixels is not None:
+        size = header_size(data)
+        if size is not None:
+            check_pixels(*size, max_pixels)
+    facts = _Facts(_sniff(buf))
+    _check_complete(buf, facts.kind)
+    _check_single_frame(data)
+    if facts.kind == "jpeg":
+        _check_scans(buf, data)
+        facts.orientation = exif_orientation(data)
+    with contextlib.suppress(IndexError):  # a cut-short structure: the decoder decides
+        facts.gray_key = png_gray_key(data)
+        facts.tiff_samples = _tiff_samples(data)
+    return facts
+
+
+def _check_scans(buf: np.ndarray, data: bytes) -> None:
+    """Refuse a JPEG whose scans end early at a scan boundary (libjpeg says nothing then)."""
+    unsent = jpeg_unsent(buf, data)
+    if unsent is not None:
+        raise InputError(
+            f"JPEG ends before its last scan: component {unsent}'s data was never sent in "
+            "full (a file cut short and closed again with an end marker?); decoding would "
+            "show a blurred or discoloured image. Re-export or re-download the file"
+        )
+
+
+def _check_single_frame(data: bytes) -> None:
+    """Refuse files of several frames or pages: OpenCV would keep the first one silently."""
+    try:
+        count, noun, kind = frames(data)
+    except IndexError:  # a cut-short structure: the decoder decides
+        return
+    if count > 1:
+        raise InputError(
+            f"holds {count} {noun}s ({kind}); augcli reads single-{noun} images and does not "
+            f"keep only the first {noun} silently. Split it into one file per {noun} first "
+            f"({_SPLITTERS[kind]})"
+        )
+
+
+_SPLITTERS = {
+    "an animated PNG": "e.g. with apngdis, or ffmpeg -i in.png out_%03d.png",
+    "an animated WebP": "e.g. with anim_dump from libwebp",
+    "a multi-page TIFF": "e.g. with tiffsplit from libtiff",
+}
+
+
+def _kept_whole(img: np.ndarray, facts: _Facts) -> np.ndarray:
+    """The decoded image with nothing the file holds left out: a gray PNG's transparent value
+    (tRNS, which OpenCV ignores) becomes an alpha channel (gray in B, G and R, as OpenCV reads
+    gray+alpha PNGs); a TIFF OpenCV would reduce (gray+alpha, or 16 bits read as 8) is refused."""
+    if facts.gray_key is not None and img.ndim == 2:
+        top = np.iinfo(img.dtype).max
+        alpha = np.where(img == facts.gray_key, 0, top).astype(img.dtype)
+        return np.dstack([img, img, img, alpha])
+    if facts.tiff_samples is not None:
+        spp, bits = facts.tiff_samples
+        channels = 1 if img.ndim == 2 else img.shape[2]
+        depth = 16 if img.dtype == np.uint16 else 8
+        if channels < spp or depth < bits:
+            raise InputError(
+                f"TIFF stores {spp} samples of {bits} bits per pixel"
+                + (" (gray + alpha)" if spp == 2 else "")
+                + f", but OpenCV decodes it as {channels}-channel {depth}-bit pixels, and "
+                "augcli never drops channels or bits silently. Save it as a PNG (gray + alpha "
+                "PNGs are read with their alpha) or as a gray, RGB or RGBA TIFF"
+            )
+    return img
+
+
+def _tiff_samples(data: bytes) -> tuple[int, int] | None:
+    """(samples per pixel, bits per sample) of a gray or RGB TIFF's first page, whose pixels
+    OpenCV otherwise keeps as stored; None for other files and colour models."""
+    first = next(tiff_ifds(data), None)
+    if first is None or first.get(262, 1) not in (0, 1, 2):
+        return None
+    return first.get(277, 1), first.get(258, 1)
 
 
 def encode_image(img: np.ndarray, suffix: str, jpeg_quality: int, png_compression: int) -> bytes:
@@ -105,7 +186,9 @@ def exif_orientation(data: bytes) -> int:
     """The EXIF Orientation (1-8) of a JPEG, 1 when absent or unreadable."""
     i = 2
     n = len(data)
-    while i + 4 <= n and data[i] == 0xFF:
+    for _ in range(MAX_SEGMENTS):
+        if i + 4 > n or data[i] != 0xFF:
+            break
         marker = data[i + 1]
         if marker in (0xD9, 0xDA):  # end of image, start of scan: no more metadata
             break
@@ -181,12 +264,6 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _u(data: bytes, at: int, n: int, order: str = "little") -> int:
-    if at + n > len(data):
-        raise IndexError("header is cut short")
-    return int.from_bytes(data[at : at + n], order)  # type: ignore[arg-type]
-
-
 def _png_size(d: bytes) -> tuple[int, int] | None:
     if not d.startswith(b"\x89PNG\r\n\x1a\n") or d[12:16] != b"IHDR":
         return None
@@ -199,8 +276,8 @@ def _jpeg_size(d: bytes) -> tuple[int, int] | None:
     if not d.startswith(b"\xff\xd8"):
         return None
     i = 2
-    while i + 1 < len(d):
-        if d[i] != 0xFF:
+    for _ in range(MAX_SEGMENTS * 100):  # fill bytes are walked one by one
+        if i + 1 >= len(d) or d[i] != 0xFF:
             return None
         marker = d[i + 1]
         if marker == 0xFF:  # fill byte
@@ -249,26 +326,7 @@ def _webp_size(d: bytes) -> tuple[int, int] | None:
 def _tiff_size(d: bytes) -> tuple[int, int] | None:
     """ImageWidth (256) and ImageLength (257) of the first IFD; classic and BigTIFF, either
     byte order."""
-    if d[:2] not in (b"II", b"MM"):
+    first = next(tiff_ifds(d), None)
+    if first is None or 256 not in first or 257 not in first:
         return None
-    order = "little" if d[:2] == b"II" else "big"
-    version = _u(d, 2, 2, order)
-    if version == 42:
-        ifd, count_size, entry_size, value_size = _u(d, 4, 4, order), 2, 12, 4
-    elif version == 43 and _u(d, 4, 2, order) == 8:
-        ifd, count_size, entry_size, value_size = _u(d, 8, 8, order), 8, 20, 8
-    else:
-        return None
-    found: dict[int, int] = {}
-    for k in range(_u(d, ifd, count_size, order)):
-        e = ifd + count_size + k * entry_size
-        tag, kind = _u(d, e, 2, order), _u(d, e + 2, 2, order)
-        if tag in (256, 257):
-            at = e + 4 + value_size  # tag, type, count, then the value (left-justified)
-            width = {3: 2, 4: 4, 16: 8}.get(kind)
-            if width is None:
-                return None
-            found[tag] = _u(d, at, width, order)
-        if len(found) == 2:
-            return found[256], found[257]
-    return None
+    return first[256], first[257]

@@ -6,14 +6,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from augcli.core.errors import InputError, RecipeError
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
 from augcli.modality import Modality
 from augcli.params import Nullable, Param
 
-# 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras;
-# a 16-bit BGRA copy is then 512 MB, so a worker with a few working copies stays near 2 GB.
+# 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras.
+# A 16-bit BGRA image is then 512 MB and a worker holds several at once (an op's float working
+# copies, each copy's result): max_bytes bounds every image, inputs and op outputs alike.
 DEFAULT_MAX_PIXELS = 1 << 26
 
 
@@ -42,7 +46,18 @@ class ImageModality(Modality):
             sampled=False,
             meaning="no limit",
             help="larger inputs (width x height x frames, read from the file header) fail "
-            "without being decoded; null = no limit",
+            "without being decoded, and an output whose op would make a larger image fails "
+            "before the op runs; null = no limit",
+        ),
+        "max_bytes": Nullable(
+            kind="int",
+            default=None,
+            low=1,
+            sampled=False,
+            meaning="no limit of its own (max_pixels still bounds every image)",
+            help="largest image in memory, in bytes (width x height x channels x 2 for 16-bit, "
+            "1 for 8-bit): a decoded input over it fails, and so does an output whose op would "
+            "make a larger image, before the op runs. A worker's peak is a few times this",
         ),
         "jpeg_quality": Param(
             kind="int",
@@ -100,7 +115,47 @@ class ImageModality(Modality):
         if cfg.flip_pairs and cfg.boxes is not None and cfg.boxes.format == "coco":
             names = annotations.coco_index(cfg).keypoint_names()
         masks = cfg.masks
-        return ImageApplier(annotations.flip_indices(cfg, names), masks.fill if masks else 0)
+        applier = ImageApplier(annotations.flip_indices(cfg, names), masks.fill if masks else 0)
+        applier.limit = self.check_made
+        return applier
+
+    @classmethod
+    def check_graph(cls, settings: dict[str, Any], graph: Any, where: str) -> None:
+        """Refuse ops whose settings alone make an image over the section's limits, whatever
+        the input (a fixed pad or resize too large): such a recipe could never write one."""
+        limits = settings.get("max_pixels", DEFAULT_MAX_PIXELS), settings.get("max_bytes")
+        for op in graph.ops():
+            least = op.least_size()
+            if least is None:
+                continue
+            info = {"height": least[0], "width": least[1], "channels": 1, "dtype": "uint8"}
+            over = over_limits(info, *limits)
+            if over is not None:
+                setting, size = over
+                raise RecipeError(
+                    f"{op.name} makes at least a {size} from any input, over image.{setting}: "
+                    f"{settings.get(setting):,}",
+                    path=where,
+                    fix=f"Make {op.name}'s output smaller, or raise {setting} (null = no limit).",
+                )
+
+    def limits(self) -> tuple[int | None, int | None]:
+        """(max_pixels, max_bytes) of this recipe's image section."""
+        return (
+            self.config.get("max_pixels", DEFAULT_MAX_PIXELS),
+            self.config.get("max_bytes"),
+        )
+
+    def check_made(self, op: str, info: dict[str, Any]) -> None:
+        """Refuse the image ``op`` would make (``info``: its declared size) over the limits."""
+        over = over_limits(info, *self.limits())
+        if over is not None:
+            setting, size = over
+            raise InputError(
+                f"{op} would make a {size}, over image.{setting}: {self.config.get(setting):,}, "
+                f"so this output was not made. Make {op}'s output smaller, or raise "
+                f"image.{setting} in the recipe (null = no limit)"
+            )
 
     def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
         if not isinstance(data, Annotated):
@@ -149,9 +204,17 @@ class ImageModality(Modality):
 
     def decode(self, path: Path) -> Any:
         """The pixels of one input (DICOM or an image file), without its annotations."""
-        limit = self.config.get("max_pixels", DEFAULT_MAX_PIXELS)
+        max_pixels, max_bytes = self.limits()
         read = dicom.read_dicom if dicom.is_dicom(path) else read_image
-        return read(path, limit)
+        image = read(path, max_pixels)
+        over = over_limits(self.info(image), None, max_bytes)
+        if over is not None:
+            raise InputError(
+                f"image is over the memory limit (image.max_bytes: {max_bytes:,}); got a "
+                f"{over[1]} decoded. Raise image.max_bytes in the recipe (null = no limit) to "
+                "process it"
+            )
+        return image
 
     def read(self, path: Path) -> Any:
         image = self.decode(path)
@@ -189,3 +252,17 @@ class ImageModality(Modality):
             "channels": 1 if data.ndim == 2 else int(data.shape[2]),
             "dtype": str(data.dtype),
         }
+
+
+def over_limits(
+    info: dict[str, Any], max_pixels: int | None, max_bytes: int | None
+) -> tuple[str, str] | None:
+    """The setting an image of ``info``'s size breaks and the size in words, or None."""
+    w, h, channels = info["width"], info["height"], info["channels"]
+    depth = np.dtype(info["dtype"]).itemsize
+    pixels, size = w * h, w * h * channels * depth
+    if max_pixels is not None and pixels > max_pixels:
+        return "max_pixels", f"{w}x{h} image = {pixels:,} pixels"
+    if max_bytes is not None and size > max_bytes:
+        return "max_bytes", f"{w}x{h} {channels}-channel {8 * depth}-bit image = {size:,} bytes"
+    return None

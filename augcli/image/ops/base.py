@@ -33,6 +33,12 @@ class ImageOp(Op):
                 f"(it takes {', '.join(self.dtypes)})"
             )
 
+    def least_size(self) -> tuple[int, int] | None:
+        """The smallest (height, width) this op makes from any input, when its settings alone
+        fix it (a pad's border, a resize's size), so a recipe can be refused before a run; None
+        when the output size follows the input's."""
+        return None
+
     def targets(
         self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
     ) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.image.ops.arrays import full_scale, on_color, to_dtype
+from augcli.image.ops.arrays import full_scale, on_color
 from augcli.image.ops.base import ImageOp
 from augcli.image.ops.pixel import OddSizeOp, filter_2d, from_float, median_blur
 from augcli.params import Param
@@ -70,11 +70,14 @@ class Sharpen(ImageOp):
     }
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        def fn(x: np.ndarray) -> np.ndarray:
+        def fn(x: np.ndarray) -> np.ndarray:  # in place: two float copies, not five
             f = x.astype(np.float32)
-            blurred = _gauss(f, params["sigma"])
-            out = f + np.float32(params["amount"]) * (f - blurred)
-            return to_dtype(out, data.dtype, full_scale(x))
+            detail = _gauss(f, params["sigma"])
+            np.subtract(f, detail, out=detail)
+            detail *= np.float32(params["amount"])
+            detail += f
+            del f
+            return from_float(detail, data.dtype, full_scale(x))
 
         return on_color(data, fn)
 

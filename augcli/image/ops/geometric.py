@@ -19,6 +19,10 @@ SIZE = Param(
 )
 
 
+def _size_of(size: Any) -> tuple[int, int] | None:
+    return None if size is None else (int(size[0]), int(size[1]))
+
+
 def _resolve_auto(interpolation: str, h: int, w: int, oh: int, ow: int) -> str:
     if interpolation != "auto":
         return interpolation
@@ -256,6 +260,9 @@ class Resize(WarpOp):
         oh, ow = params["size"]
         return resize_matrix(h, w, oh, ow), oh, ow
 
+    def least_size(self) -> tuple[int, int] | None:
+        return _size_of(self.config["size"])
+
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         oh, ow = params["size"]
         return resize(data, oh, ow, params["interpolation"])
@@ -273,6 +280,9 @@ class _Crop(WarpOp):
 
     def border_of(self, params: dict[str, Any]) -> tuple[str, float] | None:
         return None
+
+    def least_size(self) -> tuple[int, int] | None:
+        return _size_of(self.config["size"])  # None: the input's size
 
     def warp(self, params: dict[str, Any], h: int, w: int) -> tuple[Matrix, int, int]:
         oh, ow = params["size"]
@@ -438,6 +448,11 @@ class Pad(WarpOp):
 
     def interpolation_of(self, params: dict[str, Any]) -> str | None:
         return None
+
+    def least_size(self) -> tuple[int, int] | None:
+        pixels = self.config["pixels"]
+        n = min(pixels) if isinstance(pixels, tuple) else pixels
+        return 1 + 2 * n, 1 + 2 * n  # around a 1x1 input
 
     def warp(self, params: dict[str, Any], h: int, w: int) -> tuple[Matrix, int, int]:
         n = params["pixels"]

@@ -142,7 +142,11 @@ class Mixup(MixOp):
         w = np.float32(params["weights"][0])
         out = data.copy()
         a, b = self._color(data).astype(np.float32), self._color(other).astype(np.float32)
-        mixed = to_dtype(a * w + b * (np.float32(1.0) - w), data.dtype)
+        a *= w  # in place: a * w + b * (1 - w) in two float copies, not five
+        b *= np.float32(1.0) - w
+        a += b
+        del b
+        mixed = to_dtype(a, data.dtype)
         if _channels(data) == 4:
             out[..., :3] = mixed
         else:
