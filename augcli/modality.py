@@ -52,6 +52,12 @@ class Modality(ABC):
         ``base``, the recipe's folder. Returns settings to merge."""
         return {}
 
+    @classmethod  # noqa: B027 - optional hook
+    def check_graph(cls, settings: dict[str, Any], graph: Any, where: str) -> None:
+        """At recipe load: refuse a graph that could never make an output with these settings
+        (e.g. an op whose fixed parameters alone exceed a size limit). Default: nothing to
+        check."""
+
     def bind(self, input_root: Path, output_root: Path, links_outside: bool = False) -> None:
         """Where the roots are; ``links_outside``: files beside an input (sidecars, masks)
         may be symlinks that leave their folder (the recipe's ``follow_symlinks: outside``)."""

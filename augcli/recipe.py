@@ -287,6 +287,7 @@ def parse_section(raw: Any, modality: str, base: Path) -> Section:
     }
     settings.update(mod.parse_extra(raw, modality, base))
     graph = parse_section_graph(raw, modality, modality)
+    mod.check_graph(settings, graph, modality)
     balance = parse_balance(raw.get("balance"), f"{modality}.balance")
     return Section(modality, include, exclude, settings, graph, raw, balance)
 
