@@ -80,3 +80,22 @@ def test_init_rejects_unknown_modality() -> None:
     result = runner.invoke(app, ["init", "--modality", "video"])
     assert result.exit_code == 2
     assert "unknown modality" in result.output
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    """The guarantees table names its tests (``tests/f.py::name``, then ``::name`` for more in
+    the same file); each must be a test function of that file."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = []
+    for row in text.splitlines():
+        file = None
+        for m in re.finditer(r"`(tests/[\w/]+\.py)?::(\w+)", row):
+            file = m.group(1) or file
+            named.append((file, m.group(2)))
+    assert len(named) >= 10
+    for file, name in named:
+        assert file is not None, name
+        source = (ROOT / file).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"{file}::{name}"
