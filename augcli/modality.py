@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -114,9 +114,10 @@ class Modality(ABC):
         writes: reserved, so no planned output may take them."""
         return []
 
-    def finalize(self, records: list[dict[str, Any]]) -> list[str]:
+    def finalize(self, records: Callable[[], list[dict[str, Any]]]) -> list[str]:
         """After a complete run, in the parent: write whole-dataset files from the manifest's
-        records of this modality; return their paths relative to the output folder."""
+        records of this modality (``records()`` parses them, in manifest order, when a
+        modality needs them); return their paths relative to the output folder."""
         return []
 
     def environment(self) -> dict[str, str]:

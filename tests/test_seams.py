@@ -99,7 +99,7 @@ def test_parts_are_joined_in_chunk_order_when_the_last_arrives(tmp_path: Path) -
     collector.add([PartWritten(**part, index=0, path=".part0", counts=counts)])
     assert (tmp_path / "out" / "f.txt").read_bytes() == b"one\ntwo\n"
     assert not list((tmp_path / "out").glob(".part*"))
-    (line,) = writer.records.values()
+    (line,) = writer.records()
     assert line["records"] == {"input": 2, "output": 2, "unchanged": 0}
 
 

@@ -53,6 +53,7 @@ class Collector:
         self.job, self.writer, self.summary = job, writer, summary
         self.parts: dict[str, list[PartWritten]] = {}
         self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
+        self.chunked: dict[str, list[str]] = {}  # record file -> keys of its chunks' records
 
     def add(self, events: list[Event]) -> None:
         """The events of one finished task (or of inputs that failed before any task ran)."""
@@ -77,7 +78,9 @@ class Collector:
                 self._line(event)
 
     def _line(self, rec: OutputRecord) -> None:
-        self.writer.add(rec.line())
+        key = self.writer.add(rec.line())
+        if "chunk" in (rec.extra.get("record") or {}):  # made global when its file is joined
+            self.chunked.setdefault(rec.output or "", []).append(key)
         if "records" in rec.extra:  # a record file's own line: its records are counted already
             return
         if rec.status == "ok":
@@ -106,9 +109,10 @@ class Collector:
             offsets[chunk.index] = total["output"]
             for key in total:
                 total[key] += chunk.counts[key]
-        for rec in list(self.writer.records.values()):
-            record = rec.get("record") or {}
-            if rec.get("output") == out and "chunk" in record and "output" in record:
+        for key in self.chunked.pop(out, []):
+            rec = self.writer.get(key)
+            record = rec["record"]
+            if "output" in record:
                 fixed = {
                     **rec,
                     "record": {**record, "output": record["output"] + offsets[record["chunk"]]},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,11 +68,13 @@ def _line(rec: dict[str, Any]) -> str:
 
 
 class ManifestWriter:
-    """Appends records as they arrive (crash-safe), then rewrites them in a stable order."""
+    """Appends records as they arrive (crash-safe), then rewrites them in a stable order. Each
+    record is kept as its JSON line (a few hundred bytes, not a dict of a few kilobytes), so
+    the parent's memory per output stays small."""
 
     def __init__(self, path: Path, previous: dict[str, dict[str, Any]]) -> None:
         self.path = path
-        self.records = dict(previous)
+        self._lines = {key: _line(rec) for key, rec in previous.items()}
         self._fh: TextIO | None = None
         if path.is_file():
             self._drop_torn_tail()
@@ -85,13 +88,25 @@ class ManifestWriter:
 
     def forget_source(self, source: str) -> None:
         """A whole-input failure line is superseded when that input is tried again."""
-        self.records.pop(f"source:{source}", None)
+        self._lines.pop(f"source:{source}", None)
 
-    def add(self, rec: dict[str, Any]) -> None:
-        self.records[record_key(rec)] = rec
+    def add(self, rec: dict[str, Any]) -> str:
+        """Append ``rec``; return its key (what a later line about the same output replaces)."""
+        key = record_key(rec)
+        line = _line(rec)
+        self._lines[key] = line
         assert self._fh is not None
-        self._fh.write(_line(rec))
+        self._fh.write(line)
         self._fh.flush()
+        return key
+
+    def get(self, key: str) -> dict[str, Any]:
+        return json.loads(self._lines[key])
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every current record (the latest line per key), parsed one at a time."""
+        for line in self._lines.values():
+            yield json.loads(line)
 
     def close(self, finalize: bool) -> None:
         """Close; with ``finalize``, rewrite the manifest sorted (identical whatever the order)."""
@@ -99,8 +114,9 @@ class ManifestWriter:
             self._fh.close()
             self._fh = None
         if finalize:
-            lines = [_line(r) for r in sorted_records(list(self.records.values()))]
-            write_text_atomic(self.path, "".join(lines))
+            keyed = [(_sort_key(json.loads(line)), line) for line in self._lines.values()]
+            keyed.sort(key=lambda kl: kl[0])  # stable: ties keep their order, as before
+            write_text_atomic(self.path, "".join(line for _, line in keyed))
 
 
 def read_run_info(output_root: Path) -> dict[str, Any] | None:

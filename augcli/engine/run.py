@@ -338,10 +338,12 @@ def _stop_signals() -> Iterator[None]:
 def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: str) -> None:
     """After a complete run, each modality writes its whole-dataset files (e.g. COCO)."""
     run_info["status"] = status
-    records = collector.writer.records.values()
-    write_source_cache(job, records)
+    write_source_cache(job, collector.writer.records())
     if status != "complete":
         return
     for name, modality in job.modalities.items():
-        mine = [r for r in records if r.get("modality") == name]
-        run_info.setdefault("files", []).extend(modality.finalize(sorted_records(mine)))
+
+        def mine(name: str = name) -> list[dict[str, Any]]:
+            return sorted_records([r for r in collector.writer.records() if r["modality"] == name])
+
+        run_info.setdefault("files", []).extend(modality.finalize(mine))

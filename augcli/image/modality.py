@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +167,11 @@ class ImageModality(Modality):
         boxes = self.annotations.boxes
         return [boxes.output] if boxes is not None and boxes.format == "coco" else []
 
-    def finalize(self, records: list[dict[str, Any]]) -> list[str]:
-        written = annotations.write_coco(self.annotations, self.output_root, records)
+    def finalize(self, records: Callable[[], list[dict[str, Any]]]) -> list[str]:
+        cfg = self.annotations
+        if cfg.boxes is None or cfg.boxes.format != "coco":
+            return []  # no whole-dataset file: the records are not even parsed
+        written = annotations.write_coco(cfg, self.output_root, records())
         return [written] if written else []
 
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
