@@ -207,9 +207,10 @@ class _Slot:
 
     def close(self) -> None:
         """Stop this slot's process (it is started again for the next task)."""
-        if self.proc is not None:
+        if self.conn is not None:
             with contextlib.suppress(OSError):
                 self.conn.close()
+        if self.proc is not None and self.proc.pid is not None:  # it may have failed to start
             if self.proc.is_alive():
                 self.proc.kill()
             self.proc.join()

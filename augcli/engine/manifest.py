@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from augcli.core.atomic import write_text_atomic
+from augcli.core.atomic import atomic_path, write_text_atomic
 from augcli.core.layout import RUN_INFO
 
 
@@ -114,9 +114,12 @@ class ManifestWriter:
             self._fh.close()
             self._fh = None
         if finalize:
-            keyed = [(_sort_key(json.loads(line)), line) for line in self._lines.values()]
-            keyed.sort(key=lambda kl: kl[0])  # stable: ties keep their order, as before
-            write_text_atomic(self.path, "".join(line for _, line in keyed))
+            keys = {k: _sort_key(json.loads(line)) for k, line in self._lines.items()}
+            order = sorted(keys, key=keys.__getitem__)  # stable: ties keep their order
+            del keys
+            with atomic_path(self.path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                for k in order:  # line by line: no second copy of the whole manifest
+                    f.write(self._lines[k])
 
 
 def read_run_info(output_root: Path) -> dict[str, Any] | None:
