@@ -9,6 +9,7 @@ from typing import Any
 from augcli.core.errors import RecipeError
 
 TEST_SPLITS = ("test", "testing", "val", "valid", "validation", "holdout", "dev")
+MAX_COPIES = 10_000  # outputs per input per emitting node: `copies`, and what balance may ask
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ def parse_balance(raw: Any, path: str) -> Balance | None:
             )
         )
         if mode in ("target", "copies") and (ok_map or (mode == "target" and ok_int)):
+            if mode == "copies":
+                _check_copies(value, f"{path}.copies")
             return Balance(mode, {str(k): v for k, v in value.items()} if ok_map else value)
     raise RecipeError(
         "is not a balance",
@@ -45,6 +48,18 @@ def parse_balance(raw: Any, path: str) -> Balance | None:
         fix="Write 'balance: match_largest', 'balance: {target: 500}', "
         "'balance: {target: {cat: 500, dog: 300}}' or 'balance: {copies: {cat: 1, dog: 4}}'.",
     )
+
+
+def _check_copies(value: dict[Any, int], path: str) -> None:
+    for label, c in value.items():
+        if c > MAX_COPIES:
+            raise RecipeError(
+                f"is more than {MAX_COPIES} copies per input",
+                path=f"{path}.{label}",
+                value=c,
+                fix=f"Use at most {MAX_COPIES}; more inputs in the class, or a graph with "
+                "more emitting nodes, make more outputs.",
+            )
 
 
 def parse_splits(raw: Any, allow_test: Any, path: str) -> tuple[str, ...] | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augcli.balance import parse_balance, parse_splits
+from augcli.balance import MAX_COPIES, parse_balance, parse_splits
 from augcli.core.errors import RecipeError
 from augcli.core.yamlfile import line_of, load_yaml
 from augcli.graph import Graph, parse_section_graph
@@ -42,7 +42,7 @@ TOP_LEVEL: dict[str, Param] = {
         kind="int",
         default=1,
         low=1,
-        high=10_000,
+        high=MAX_COPIES,
         sampled=False,
         help="outputs per input per emitting node",
     ),

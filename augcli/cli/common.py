@@ -28,18 +28,13 @@ def fail(exc: Exception, code: int = 2) -> typer.Exit:
 
 def load(recipe: Path, seed: int | None = None, copies: int | None = None) -> Recipe:
     """Load the recipe, with the --seed and --copies options (when given) overriding it."""
-    from augcli.core.errors import RecipeError
-    from augcli.recipe import load_recipe
+    from augcli.recipe import TOP_LEVEL, load_recipe
 
     r = load_recipe(recipe)
-    if seed is not None:
-        if seed < 0:
-            raise RecipeError("must be 0 or more", path="--seed option", value=seed)
-        r.seed = seed
+    if seed is not None:  # the recipe's own bounds: 0 to 2^63-1, 1 to 10,000 copies
+        r.seed = TOP_LEVEL["seed"].validate(seed, "--seed option")
     if copies is not None:
-        if copies < 1:
-            raise RecipeError("must be 1 or more", path="--copies option", value=copies)
-        r.copies = copies
+        r.copies = TOP_LEVEL["copies"].validate(copies, "--copies option")
     return r
 
 

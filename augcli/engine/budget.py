@@ -1,5 +1,6 @@
 """How many outputs each input gets: the recipe's `copies`, or `balance` per class (spread
-evenly over the class's inputs), then a `max_outputs` cap for the run; and which `splits` run."""
+evenly over the class's inputs), then a `max_outputs` cap for the run; and which `splits` run.
+What a run may plan is bounded: ``MAX_COPIES`` per input per emitter, ``MAX_PLANNED`` in all."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from augcli.balance import Balance
+from augcli.balance import MAX_COPIES, Balance
+from augcli.core.errors import RecipeError, UsageError
 
 if TYPE_CHECKING:
     from augcli.engine.scan import InputFile
+
+MAX_PLANNED = 10_000_000  # outputs planned in one run (a plan holds ~300 bytes per output)
 
 
 def select_splits(
@@ -28,9 +32,16 @@ def select_splits(
 
 
 def output_counts(
-    inputs: list[InputFile], copies: int, per_input: int, kept: bool, balance: Balance | None
+    inputs: list[InputFile],
+    copies: int,
+    per_input: int,
+    kept: bool,
+    balance: Balance | None,
+    path: str = "balance",
 ) -> dict[str, int]:
-    """Outputs per input (``per_input`` = emitters: one 'copy' makes that many outputs)."""
+    """Outputs per input (``per_input`` = emitters: one 'copy' makes that many outputs). A
+    balance that asks an input for more than ``MAX_COPIES`` copies is a ``RecipeError`` at
+    ``path`` (planning memory grows with the outputs)."""
     if balance is None:
         return {f.relpath: copies * per_input for f in inputs}
     by_class: dict[Any, list[str]] = defaultdict(list)
@@ -56,26 +67,64 @@ def output_counts(
     for label, paths in by_class.items():
         need = max(0, targets[label] - base * len(paths))
         each, extra = divmod(need, len(paths))
+        if each + (extra > 0) > MAX_COPIES * per_input:
+            raise _too_many(label, targets[label], len(paths), each + (extra > 0), per_input, path)
         for i, p in enumerate(sorted(paths)):
             counts[p] = each + (i < extra)
     return counts
 
 
+def _too_many(label: Any, target: int, n: int, each: int, per_input: int, path: str) -> Exception:
+    return RecipeError(
+        f"asks {each} outputs of each of {n} inputs ({_class(label)}, a target of "
+        f"{target}); the limit is {MAX_COPIES} copies per input ({MAX_COPIES * per_input} outputs)",
+        path=path,
+        fix="Lower the target, or add inputs to the class.",
+    )
+
+
+def _class(label: Any) -> str:
+    return "no class" if label is None else f"class {label!r}"
+
+
 def cap(counts: dict[str, int], max_outputs: int | None) -> tuple[dict[str, int], int]:
     """Keep at most ``max_outputs`` outputs in all, taking them round-robin over the inputs
-    (everyone's first output, then everyone's second, ...); return the counts and how many
-    were cut."""
+    (everyone's first output, then everyone's second, ...; the last round in name order);
+    return the counts and how many were cut. More than ``MAX_PLANNED`` is a ``UsageError``."""
     total = sum(counts.values())
+    _check_total(total if max_outputs is None else min(total, max_outputs))
     if max_outputs is None or total <= max_outputs:
         return counts, 0
-    kept = {p: 0 for p in counts}
-    left = max_outputs
-    for rank in range(max(counts.values(), default=0)):
-        for p in sorted(counts):
-            if left and counts[p] > rank:
-                kept[p] += 1
-                left -= 1
+    level = _full_rounds(list(counts.values()), max_outputs)
+    kept = {p: min(c, level) for p, c in counts.items()}
+    left = max_outputs - sum(kept.values())
+    for p in sorted(counts):
+        if left and counts[p] > level:
+            kept[p] += 1
+            left -= 1
     return kept, total - max_outputs
+
+
+def _check_total(total: int) -> None:
+    """Refuse a run that would plan more than ``MAX_PLANNED`` outputs (its plan is in memory)."""
+    if total > MAX_PLANNED:
+        raise UsageError(
+            f"the run would plan {total} outputs; the limit is {MAX_PLANNED} per run. Set "
+            "'max_outputs:' in the recipe, lower 'copies' or the balance, or split the input "
+            "folder into several runs."
+        )
+
+
+def _full_rounds(counts: list[int], budget: int) -> int:
+    """The most whole rounds (one output of every input that has one left) within ``budget``."""
+    lo, hi = 0, max(counts, default=0)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(min(c, mid) for c in counts) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def copies_needed(count: int, per_input: int) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from augcli.core.errors import UsageError
+from augcli.core.atomic import NAME_MAX
+from augcli.core.errors import RecipeError, UsageError, show
 from augcli.core.layout import RESERVED, clash
 from augcli.core.records import InputFailed, OutputRecord
 from augcli.core.seeding import item_seed
@@ -130,8 +132,21 @@ class _Names:
                 "reserved for outputs, and with an image 'format:' inputs that differ only by "
                 "extension (a.jpg, a.png) get the same output name."
             )
+        _check_length(path, source)
         self.owner[path] = source
         return path
+
+
+def _check_length(path: str, source: str) -> None:
+    """Refuse an output name the filesystem cannot hold (more than ``NAME_MAX`` bytes)."""
+    name = PurePosixPath(path).name
+    size = len(os.fsencode(name))
+    if size > NAME_MAX:
+        raise UsageError(
+            f"output name too long: {show(name)} ({size} bytes) would be written for {show(source)}, "
+            f"and a file name may have at most {NAME_MAX} bytes. Shorten the input's name or "
+            "the node name (outputs are named '<stem>__<node>_<copy><extension>')."
+        )
 
 
 def reserved_names(job: Job) -> dict[str, str]:
@@ -215,9 +230,13 @@ def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]
             if f.modality == name and job.modalities[name].plan_outputs(f.relpath) is None
         ]
         emitters = len(job.graphs[name].emitters)
-        counts.update(
-            output_counts(mine, recipe.copies, emitters, recipe.keep_originals, section.balance)
-        )
+        balance = (section.balance, f"{name}.balance")
+        try:
+            counts.update(
+                output_counts(mine, recipe.copies, emitters, recipe.keep_originals, *balance)
+            )
+        except RecipeError as exc:
+            raise recipe.locate(exc) from None
     counts, cut = cap(counts, recipe.max_outputs)
     if cut:
         job.notes.append(
