@@ -29,6 +29,7 @@ from augcli.steps import (
 PIPELINE_NODE = "aug"
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
 MAX_EMITTERS = 256
+MAX_NODE_NAME = 64
 COMBINATORS = ("one_of", "some_of")
 
 
@@ -144,12 +145,13 @@ def _parse_graph(raw: Any, path: str, ops: dict[str, type[Op]], modality: str) -
     nodes: dict[str, Node] = {}
     for name, body in raw.items():
         npath = f"{path}.{name}"
-        if not isinstance(name, str) or not NODE_NAME.match(name) or name == "original":
+        if not _node_name_ok(name):
             raise RecipeError(
                 "is not a valid node name",
                 path=npath,
                 value=name,
-                fix="Use letters, digits, '-' and single '_' (not 'original', no '__').",
+                fix="Use letters, digits, '-' and single '_' (not 'original', no '__'), at most "
+                f"{MAX_NODE_NAME} characters (output file names carry it).",
             )
         if not isinstance(body, dict):
             raise RecipeError(
@@ -188,6 +190,15 @@ def _parse_graph(raw: Any, path: str, ops: dict[str, type[Op]], modality: str) -
     graph = Graph(modality, nodes)
     graph.emitters = _emitters(nodes, path)
     return graph
+
+
+def _node_name_ok(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and len(name) <= MAX_NODE_NAME
+        and NODE_NAME.match(name) is not None
+        and name != "original"
+    )
 
 
 def _check_acyclic(nodes: dict[str, Node], path: str) -> None:

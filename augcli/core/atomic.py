@@ -15,9 +15,27 @@ from augcli.core.paths import check_no_links, relative_parts
 TMP_MARK = ".augcli-tmp-"
 
 
+NAME_MAX = 255  # bytes in one file name (ext4, XFS, Btrfs, tmpfs, APFS, NTFS in UTF-16 units)
+
+
 def tmp_name(final: Path) -> Path:
-    """A temporary sibling of ``final`` that keeps its extension (encoders choose format by it)."""
-    return final.with_name(f"{TMP_MARK}{os.getpid()}-{final.name}")
+    """A temporary sibling of ``final`` that keeps its extension (encoders choose format by
+    it): ``<mark><pid>-<final name>``, or, when that would pass ``NAME_MAX``, the final name
+    replaced by a hash of it (its last two suffixes kept)."""
+    return final.with_name(fit_name(f"{TMP_MARK}{os.getpid()}-", final.name))
+
+
+def fit_name(prefix: str, name: str) -> str:
+    """``prefix + name`` if it fits in ``NAME_MAX`` bytes, else ``prefix`` + a hash of
+    ``name`` + its extension (``.png``, ``.nii.gz``; dropped if it is itself long)."""
+    whole = prefix + name
+    if len(os.fsencode(whole)) <= NAME_MAX:
+        return whole
+    p = Path(name)
+    ext = "".join(p.suffixes[-2:])
+    if len(os.fsencode(ext)) > 32:
+        ext = p.suffix if len(os.fsencode(p.suffix)) <= 32 else ""
+    return f"{prefix}{hashlib.sha256(os.fsencode(name)).hexdigest()[:20]}{ext}"
 
 
 def _confine(final: Path, root: Path, make: bool) -> None:
