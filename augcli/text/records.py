@@ -13,6 +13,7 @@ from typing import Any
 from augcli.core.errors import InputError
 
 RECORD_SUFFIXES = (".jsonl", ".csv", ".tsv")
+MAX_JSON_DEPTH = 100  # lists and objects inside each other in one JSONL line
 
 
 @dataclass
@@ -66,16 +67,14 @@ def read_records(path: Path, kind: str, settings: dict[str, Any]) -> RecordFile:
 
 
 def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> RecordFile:
+    """One JSON object per line. Lines end at ``\n`` only (a ``\r`` before it is JSON
+    whitespace): U+2028, U+0085 and the other characters ``str.splitlines`` breaks at are
+    valid raw inside JSON strings, and our own writer emits them raw."""
     records = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
+        obj = _json_line(line, path, n)
         if not isinstance(obj, dict):
             raise InputError(
                 f"{path}:{n}: each line must be a JSON object; got {type(obj).__name__}"
@@ -88,6 +87,35 @@ def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> Recor
         label = obj.get(label_key) if label_key else None
         records.append(Record(obj[key], obj, n, label))
     return RecordFile("jsonl", records, text_key=key)
+
+
+def _json_line(line: str, path: Path, n: int) -> Any:
+    """One line's JSON value; invalid JSON, or nesting deeper than ``MAX_JSON_DEPTH``, is an
+    ``InputError`` naming the file and line."""
+    deep = InputError(
+        f"{path}:{n}: JSON nested more than {MAX_JSON_DEPTH} levels deep; a record's fields "
+        "are written back as they are, so keep them shallower"
+    )
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise deep from None
+    if line.count("[") + line.count("{") > MAX_JSON_DEPTH and _depth(obj) > MAX_JSON_DEPTH:
+        raise deep
+    return obj
+
+
+def _depth(obj: Any) -> int:
+    """How deep lists and objects nest in ``obj`` (without recursion)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        value, d = stack.pop()
+        if isinstance(value, (list, dict)):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _read_csv(text: str, path: Path, kind: str, column: str, label_key: str | None) -> RecordFile:

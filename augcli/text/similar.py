@@ -29,12 +29,17 @@ def near_duplicate_text(
     relpaths: list[str], root: Path, entries: Callable[[Path, str], Iterable[tuple[str, int]]]
 ) -> list[str]:
     """The warning about groups of records with the same normalised text; ``entries`` gives a
-    file's (text, line) pairs (an unreadable file is left to the run to report)."""
+    file's (text, line) pairs. A file that cannot be parsed gets a warning of its own, with its
+    line (the run fails it); an unreadable one is left to the run to report."""
     seen: dict[str, list[str]] = defaultdict(list)
+    broken: list[str] = []
     for rel in relpaths:
         try:
             found = list(entries(root / rel, rel))
-        except (InputError, OSError, UnicodeDecodeError, ValueError):
+        except InputError as exc:
+            broken.append(f"warning: text: {rel} will fail: {exc}")
+            continue
+        except (OSError, UnicodeDecodeError, ValueError):
             continue
         for text, line in found:
             key = normalise_text(text)
@@ -42,9 +47,10 @@ def near_duplicate_text(
                 seen[key].append(f"{rel}:{line}")
     groups = [places for places in seen.values() if len(places) > 1]
     if not groups:
-        return []
+        return broken
     listed = "; ".join(", ".join(g) for g in groups[:MAX_GROUPS])
     return [
+        *broken,
         f"warning: text: {len(groups)} group(s) of duplicate records (same text after ignoring "
-        f"case, punctuation and spacing): {listed}{_more(len(groups))}"
+        f"case, punctuation and spacing): {listed}{_more(len(groups))}",
     ]
