@@ -4,6 +4,7 @@ HTML page with hand-written SVG charts. Pure standard library: no cv2, no numpy.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ def _is_number(v: Any) -> bool:
 
 
 def build(root: Path) -> Report:
-    """Read ``root/manifest.jsonl`` (latest line per output; a torn last line is ignored)."""
+    """Read ``root/manifest.jsonl`` (latest line per output; a torn last line is ignored). A
+    line is read for what it holds: a field of an unexpected type (a label that is an object,
+    ops that are not a list) is shown as text or left out, never a crash."""
     path = root / MANIFEST
     if not path.is_file():
         raise ReportError(f"{root}: no {MANIFEST}; run augcli expand first")
@@ -57,40 +60,64 @@ def build(root: Path) -> Report:
         records = list(read_manifest(path).values())
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: cannot read the manifest ({exc})") from None
-    classes: dict[tuple[str, str], ClassCounts] = {}
-    ops: dict[tuple[str, str, str], list[int]] = {}
-    params: dict[tuple[str, str, str], list[float]] = {}
-    failures: Counter[str] = Counter()
+    rep = Report(root, _run_info(root), {}, {}, {}, Counter(), len(records))
     for rec in records:
-        if "records" in rec:  # a record file's own line: its records have lines of their own
-            continue
-        modality = rec.get("modality") or "?"
-        label = rec.get("label") or NO_CLASS
-        c = classes.setdefault((modality, label), ClassCounts())
-        record = rec.get("record")
-        # A record of a record file is an input of its own; otherwise the source file is.
-        c.sources.add(f"{rec['source']}#{record['input']}" if record else rec["source"])
-        status = rec.get("status")
-        if status == "failed":
-            c.failed += 1
-            failures[str(rec.get("error") or "(no reason recorded)").strip()] += 1
-        elif status == "unchanged":
-            c.unchanged += 1
-        elif status == "ok":
-            if rec.get("node") is None:
-                c.originals += 1
-            else:
-                c.outputs += 1
-        for step in rec.get("ops") or []:
-            key = (modality, str(step.get("node")), str(step.get("op")))
-            counts = ops.setdefault(key, [0, 0])
-            counts[1] += 1
-            if step.get("applied"):
-                counts[0] += 1
-                for name, value in (step.get("params") or {}).items():
-                    if _is_number(value):
-                        params.setdefault((modality, key[2], name), []).append(float(value))
-    return Report(root, read_run_info(root), classes, ops, params, failures, len(records))
+        if "records" not in rec:  # a record file's own line: its records have lines of their own
+            _count(rep, rec)
+    return rep
+
+
+def _label(value: Any, empty: str) -> str:
+    """A manifest value as a table cell: text as it is, anything else as compact JSON."""
+    if value is None or value == "":
+        return empty
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _run_info(root: Path) -> dict[str, Any] | None:
+    info = read_run_info(root)
+    return info if isinstance(info, dict) else None
+
+
+def _count(rep: Report, rec: dict[str, Any]) -> None:
+    """Add one output's line to the counts."""
+    modality = _label(rec.get("modality"), "?")
+    c = rep.classes.setdefault((modality, _label(rec.get("label"), NO_CLASS)), ClassCounts())
+    record = rec.get("record")
+    source = _label(rec.get("source"), "?")
+    # A record of a record file is an input of its own; otherwise the source file is.
+    if isinstance(record, dict):
+        source = f"{source}#{_label(record.get('input'), '?')}"
+    c.sources.add(source)
+    status = rec.get("status")
+    if status == "failed":
+        c.failed += 1
+        rep.failures[_label(rec.get("error"), "(no reason recorded)").strip()] += 1
+    elif status == "unchanged":
+        c.unchanged += 1
+    elif status == "ok":
+        if rec.get("node") is None:
+            c.originals += 1
+        else:
+            c.outputs += 1
+    steps = rec.get("ops")
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, dict):
+            _count_step(rep, modality, step)
+
+
+def _count_step(rep: Report, modality: str, step: dict[str, Any]) -> None:
+    key = (modality, _label(step.get("node"), "None"), _label(step.get("op"), "None"))
+    counts = rep.ops.setdefault(key, [0, 0])
+    counts[1] += 1
+    if step.get("applied"):
+        counts[0] += 1
+        params = step.get("params")
+        for name, value in (params if isinstance(params, dict) else {}).items():
+            if _is_number(value):
+                rep.params.setdefault((modality, key[2], name), []).append(float(value))
 
 
 # ---------------------------------------------------------------- text
@@ -130,7 +157,8 @@ def op_rows(rep: Report) -> list[list[Any]]:
 def text(rep: Report) -> str:
     out = [f"report: {rep.root}"]
     if rep.run:
-        counts = rep.run.get("counts") or {}
+        counts = rep.run.get("counts")
+        counts = counts if isinstance(counts, dict) else {}
         out.append(
             f"run: status {rep.run.get('status', '?')}, seed {rep.run.get('seed', '?')}, "
             f"recipe {rep.run.get('recipe', '?')}, "
@@ -215,9 +243,10 @@ def histogram(values: list[float], title: str) -> str:
     lo, hi = min(values), max(values)
     bins = BINS if hi > lo else 1
     counts = [0] * bins
+    half = not math.isfinite(hi - lo)  # e.g. -1e308 to 1e308: the span overflows, halves do not
     for v in values:
-        i = 0 if hi == lo else min(int((v - lo) / (hi - lo) * bins), bins - 1)
-        counts[i] += 1
+        share = (v / 2 - lo / 2) / (hi / 2 - lo / 2) if half else (v - lo) / (hi - lo or 1)
+        counts[0 if hi == lo else min(int(share * bins), bins - 1)] += 1
     w, h, pad = 300, 140, 24
     top = max(counts)
     bw = (w - 2 * pad) / bins

@@ -39,7 +39,10 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
             if isinstance(rec, dict) and "source" in rec:
-                records[record_key(rec)] = rec
+                try:
+                    records[record_key(rec)] = rec
+                except (KeyError, TypeError):  # not a line augcli wrote: no key to file it by
+                    continue
     return records
 
 
