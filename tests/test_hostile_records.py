@@ -212,7 +212,8 @@ ODD_LINES = [
 def test_report_reads_a_manifest_of_odd_lines(tmp_path: Path, run_json: str) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    body = "".join(json.dumps(r) + "\n" for r in ODD_LINES) + '[1, 2]\n"text"\n{torn'
+    deep = '{"source": "h", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    body = "".join(json.dumps(r) + "\n" for r in ODD_LINES) + deep + '[1, 2]\n"text"\n{torn'
     (out / "manifest.jsonl").write_text(body)
     (out / "run.json").write_text(run_json)
     proc = run_augcli("report", str(out))

@@ -36,7 +36,7 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
                 break
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # torn, or not a line augcli wrote
                 continue
             if isinstance(rec, dict) and "source" in rec:
                 try:
