@@ -182,3 +182,26 @@ def test_preview_to_a_folder_that_cannot_be_written_is_a_usage_error(tmp_path: P
     assert proc.returncode == 2, proc.stderr
     assert "cannot write the preview at /proc/augcli-no-such/sheet.png" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_exit_70(tmp_path: Path) -> None:
+    """A bug no check foresaw (injected: planning raises) reaches the user as one line, no trace."""
+    _images(tmp_path / "data", ["a.png"])
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n"
+    )
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import augcli.engine.plan as plan\n"
+        "def broken(*a, **k):\n"
+        "    raise RuntimeError('injected')\n"
+        "plan.plan = broken\n"
+        "import augcli.engine.run as run\n"
+        "run.plan = broken\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AUGCLI_TRACEBACK"}
+    proc = run_augcli("validate", str(recipe), env={**env, "PYTHONPATH": str(hook)})
+    assert proc.returncode == 70, proc.stderr
+    assert "augcli: internal error: RuntimeError: injected" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@ Parses options and maps errors to messages and exit codes; imports nothing heavy
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,  # main() reports an unexpected error, without a traceback
 )
 app.callback()(root)
 # In this order in `augcli --help`.
@@ -35,9 +37,22 @@ for _command in (
     app.command()(_command)
 
 
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in augcli, not in the recipe or the data
+
+
 def main() -> None:
-    """Console entry point: run the app; Ctrl-C exits 130."""
+    """Console entry point: run the app; Ctrl-C exits 130. An error no check foresaw is a bug:
+    one line saying so (set AUGCLI_TRACEBACK=1 for the traceback), exit 70, never a trace."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("AUGCLI_TRACEBACK"):
+            raise
+        print(
+            f"augcli: internal error: {type(exc).__name__}: {exc}. This is a bug in augcli; "
+            "please report it with the command and the recipe (AUGCLI_TRACEBACK=1 shows where).",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERNAL)
