@@ -32,6 +32,7 @@ def test_a_worker_that_crashes_fails_only_its_input(tmp_path: Path, workers: str
     rng = np.random.default_rng(0)
     sf.write(data / "tiny.wav", rng.normal(0, 0.1, 64).astype("float32"), 4)
     sf.write(data / "ok.wav", rng.normal(0, 0.1, 8000).astype("float32"), 8000)
+    sf.write(data / "zz.wav", rng.normal(0, 0.1, 8000).astype("float32"), 8000)  # sent behind it
     recipe = write_recipe(
         tmp_path / "r.yaml",
         "version: 1\ninput: data\noutput: out\naudio:\n  pipeline: [{time_stretch: {rate: 1.2}}]\n",
@@ -43,6 +44,7 @@ def test_a_worker_that_crashes_fails_only_its_input(tmp_path: Path, workers: str
     assert lines["tiny.wav"]["status"] == "failed"
     assert lines["tiny.wav"]["error"].startswith("worker died: SIGSEGV")
     assert lines["ok__aug_0.wav"]["status"] == "ok"
+    assert lines["zz__aug_0.wav"]["status"] == "ok", "the task queued behind it was redone"
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["status"] == "complete" and info["counts"]["failed"] == 1
     assert not [p for p in (tmp_path / "out").rglob("*") if ".augcli-tmp-" in p.name]

@@ -131,8 +131,8 @@ class LocalExecutor:
         """Hand out tasks, collect results, replace dead or overrunning workers."""
         for slot in self.slots:
             slot.next()
-        while any(slot.task is not None for slot in self.slots):
-            busy = [s for s in self.slots if s.task is not None]
+        while any(slot.sent for slot in self.slots):
+            busy = [s for s in self.slots if s.sent]
             ready = set(mpc.wait([w for s in busy for w in s.waitables()], self._wait(busy)))
             for slot in busy:
                 events = slot.poll(ready, self.timeout)
@@ -153,14 +153,18 @@ class LocalExecutor:
         self.slots = []
 
 
+AHEAD = 2  # tasks sent to a worker at once: the next one waits in its pipe, so it never idles
+
+
 class _Slot:
-    """One worker process of a lane: its pipe, the task it runs, and when it started."""
+    """One worker process of a lane: its pipe, the tasks sent to it (the first is running,
+    the rest wait in the pipe), and when the running one started."""
 
     def __init__(self, ctx: Any, worker: Worker, todo: collections.deque[Task]) -> None:
         self.ctx, self.worker, self.todo = ctx, worker, todo
         self.proc: Any = None
         self.conn: Any = None
-        self.task: Task | None = None
+        self.sent: collections.deque[Task] = collections.deque()
         self.started = 0.0
 
     def _start(self) -> None:
@@ -171,30 +175,37 @@ class _Slot:
         self.conn = parent
 
     def next(self) -> None:
-        """Send the lane's next task (starting a process if there is none), or go idle."""
-        self.task = self.todo.popleft() if self.todo else None
-        if self.task is None:
-            self.close()  # the lane is done: free the process
+        """Top the worker up to ``AHEAD`` tasks from the lane (starting a process if there is
+        none); free the process when the lane is done."""
+        if not self.sent and not self.todo:
+            self.close()
             return
         if self.proc is None:
             self._start()
-        self.started = time.monotonic()
-        with contextlib.suppress(OSError):  # the process is gone: poll() reports it
-            self.conn.send(self.task)
+        if not self.sent:
+            self.started = time.monotonic()
+        while self.todo and len(self.sent) < AHEAD:
+            task = self.todo.popleft()
+            self.sent.append(task)
+            with contextlib.suppress(OSError):  # the process is gone: poll() reports it
+                self.conn.send(task)
 
     def waitables(self) -> list[Any]:
         return [self.conn, self.proc.sentinel]
 
     def poll(self, ready: set[Any], timeout: float | None) -> list[Event] | None:
         """The running task's events if it finished, failed events if the worker died or ran
-        over ``timeout``, else None (still running)."""
-        task = self.task
-        assert task is not None
+        over ``timeout`` (the tasks waiting behind it go back to the lane), else None."""
+        task = self.sent[0]
         if self.conn in ready:
             try:
-                return self.conn.recv()
+                events = self.conn.recv()
             except (EOFError, OSError):
                 pass  # died while answering: below
+            else:
+                self.sent.popleft()
+                self.started = time.monotonic()  # the next one starts now
+                return events
         if self.conn in ready or self.proc.sentinel in ready:
             self.proc.join()
             reason = died(self.proc.exitcode)
@@ -202,6 +213,9 @@ class _Slot:
             reason = f"timed out after {timeout:g} s (task_timeout); its worker was stopped"
         else:
             return None
+        self.sent.popleft()
+        self.todo.extendleft(reversed(self.sent))  # not started: a fresh worker takes them
+        self.sent.clear()
         self.close()
         return [task.failed(reason)]
 
