@@ -10,6 +10,7 @@ from pathlib import Path
 from augcli.core.atomic import sha256_file
 from augcli.core.errors import UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
+from augcli.engine import resume
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
 from augcli.modality import get_modality
 
@@ -60,20 +61,11 @@ def verify(out: Path) -> Verdict:
 
 def changed_sources(out: Path) -> list[str]:
     """Inputs (under the run's input folder, from run.json) whose digest is no longer the one
-    their outputs were made from, or that are gone; none when the input folder is not here."""
+    their outputs were made from, or that are gone; none when the input folder is not here.
+    Every input is hashed again (no size/mtime shortcut: this is a check)."""
     root = Path((read_run_info(out) or {}).get("input") or "")
     if not root.is_dir():
         return []
-    recorded: dict[str, tuple[str, str]] = {}
-    for rec in read_manifest(out / MANIFEST).values():
-        if rec.get("source_sha256") and rec.get("status") == "ok":
-            recorded.setdefault(rec["source"], (rec["source_sha256"], rec["modality"]))
-    changed = []
-    for source, (digest, modality) in sorted(recorded.items()):
-        try:
-            same = get_modality(modality).digest(root / source) == digest
-        except (OSError, KeyError):
-            same = False
-        if not same:
-            changed.append(source)
-    return changed
+    ok = [r for r in read_manifest(out / MANIFEST).values() if r.get("status") == "ok"]
+    changed = resume.changed_sources(root, ok, lambda m, path: get_modality(m).digest(path))
+    return sorted(changed)

@@ -133,7 +133,12 @@ def resume_state(job: Job) -> Resume:
     probe_output(dst)
     swept = sweep_tmp(dst)
     previous = read_manifest(dst / MANIFEST)
-    changed = changed_sources(job, previous.values())
+    changed = changed_sources(
+        job.input_root,
+        previous.values(),
+        lambda modality, path: job.modalities[modality].digest(path),
+        _read_cache(dst),
+    )
     done = {
         k
         for k, r in previous.items()
@@ -143,30 +148,41 @@ def resume_state(job: Job) -> Resume:
     return Resume(done, kept, swept, sorted(changed))
 
 
-def changed_sources(job: Job, lines: Iterable[dict[str, Any]]) -> set[str]:
-    """Inputs whose digest differs from the one their outputs were made from (or that are
-    gone). A file whose size and mtime match the cache of the last run is not hashed again."""
+def changed_sources(
+    input_root: Path,
+    lines: Iterable[dict[str, Any]],
+    digest_of: Callable[[str, Path], str],
+    cache: dict[str, Any] | None = None,
+) -> set[str]:
+    """Inputs whose digest (``digest_of(modality, path)``) differs from the one their outputs
+    were made from, or that are gone or cannot be hashed. With ``cache`` (the last run's size,
+    mtime and digest per input), a file that still matches it is not hashed again."""
     recorded = {
-        r["source"]: (r["source_sha256"], r.get("modality"))
+        r["source"]: (r["source_sha256"], r.get("modality") or "")
         for r in lines
         if r.get("source_sha256")
     }
-    cache = _read_cache(job.output_root)
     return {
         source
         for source, (digest, modality) in recorded.items()
-        if not _same(job, source, digest, job.modalities.get(modality), cache)
+        if not _same(input_root / source, digest, modality, digest_of, cache or {}, source)
     }
 
 
-def _same(job: Job, source: str, digest: str, modality: Any, cache: dict[str, Any]) -> bool:
-    path = job.input_root / source
+def _same(
+    path: Path,
+    digest: str,
+    modality: str,
+    digest_of: Callable[[str, Path], str],
+    cache: dict[str, Any],
+    source: str,
+) -> bool:
     try:
         stat = path.stat()
         if cache.get(source) == [stat.st_size, stat.st_mtime_ns, digest]:
             return True
-        return modality is not None and modality.digest(path) == digest
-    except OSError:
+        return digest_of(modality, path) == digest
+    except (OSError, KeyError):  # gone, unreadable, or a modality this recipe does not have
         return False
 
 
