@@ -197,16 +197,12 @@ class _Slot:
         """The running task's events if it finished, failed events if the worker died or ran
         over ``timeout`` (the tasks waiting behind it go back to the lane), else None."""
         task = self.sent[0]
-        if self.conn in ready:
-            try:
-                events = self.conn.recv()
-            except (EOFError, OSError):
-                pass  # died while answering: below
-            else:
-                self.sent.popleft()
-                self.started = time.monotonic()  # the next one starts now
-                return events
-        if self.conn in ready or self.proc.sentinel in ready:
+        events = self._answer() if self.conn in ready else None
+        if events is not None:
+            self.sent.popleft()
+            self.started = time.monotonic()  # the next one starts now
+            return events
+        if self.conn in ready or self.proc.sentinel in ready:  # the worker is gone
             self.proc.join()
             reason = died(self.proc.exitcode)
         elif timeout is not None and time.monotonic() - self.started >= timeout:
@@ -218,6 +214,13 @@ class _Slot:
         self.sent.clear()
         self.close()
         return [task.failed(reason)]
+
+    def _answer(self) -> list[Event] | None:
+        """The running task's events from the pipe, or None if the worker died answering."""
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return None
 
     def close(self) -> None:
         """Stop this slot's process (it is started again for the next task)."""

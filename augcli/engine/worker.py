@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from augcli.core.errors import output_unwritable
 from augcli.core.records import Event, OutputRecord, OutputUnwritable, PartWritten
@@ -31,9 +33,19 @@ class Worker:
         self.job = job
         self.pooled = pooled  # one of several worker processes (limit library threads)
         self._ready = False
+        self._last: tuple[tuple[str, int, int], str] | None = None  # the last input's digest
 
     def __getstate__(self) -> dict[str, object]:
-        return {"job": self.job, "pooled": self.pooled, "_ready": False}
+        return {"job": self.job, "pooled": self.pooled, "_ready": False, "_last": None}
+
+    def _digest(self, modality: Any, path: Path) -> str:
+        """The input's digest; the last one is kept, since the chunks of one record file
+        usually reach the same worker in a row (each would otherwise hash the whole file)."""
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, modality.digest(path))
+        return self._last[1]
 
     def setup(self) -> None:
         """Once per process: the modalities' environment and per-process guards."""
@@ -49,7 +61,7 @@ class Worker:
         self.setup()
         modality = self.job.modalities[task.modality]
         try:
-            digest = modality.digest(self.job.input_root / task.source)
+            digest = self._digest(modality, self.job.input_root / task.source)
             return [stamped(e, digest) for e in modality.process(task, self.job)]
         except OSError as exc:
             if output_unwritable(exc):
