@@ -119,7 +119,8 @@ def test_a_job_pickles_without_the_parents_caches(tmp_path: Path) -> None:
 
 def test_a_worker_turns_any_failure_into_an_input_failed_event(tmp_path: Path, images) -> None:
     recipe = load_recipe(_image_recipe(tmp_path, images))
-    job, _inputs, _ignored, tasks = prepare(recipe, Options())
+    job, _inputs, _ignored, plan = prepare(recipe, Options())
+    tasks = list(plan)
     (images / tasks[0].source).write_bytes(b"not an image")
     (events,) = [Worker(job, pooled=False)(tasks[0])]
     assert len(events) == 1 and isinstance(events[0], InputFailed)

@@ -7,7 +7,7 @@ folder cannot take writes: the run stops). All are small and picklable."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass
@@ -59,6 +59,20 @@ _COMMON = ("output", "source", "modality", "label", "node", "copy", "seed", "ops
 _COMMON += ("error", "sha256", "source_sha256")
 
 
+class Line(NamedTuple):
+    """An ``OutputRecord`` already encoded as its manifest line, where it was made: the parent
+    only appends ``text``, and keeps ``order`` to sort the final manifest by."""
+
+    key: str  # what the line is about (a later line with this key replaces it)
+    order: str  # where it sorts
+    text: str  # the JSON line, newline included
+    source: str
+    status: str
+    what: str  # the output (or the source, for a line about the input)
+    error: str | None
+    source_sha256: str | None
+
+
 @dataclass(frozen=True)
 class PartWritten:
     """One chunk of a chunked record file is written (a hidden part file); the parent joins the
@@ -107,4 +121,4 @@ class OutputUnwritable:
     error: str
 
 
-Event = OutputRecord | PartWritten | WorkStats | InputFailed | OutputUnwritable
+Event = OutputRecord | Line | PartWritten | WorkStats | InputFailed | OutputUnwritable

@@ -14,6 +14,7 @@ from augcli.core.errors import OutputError
 from augcli.core.records import (
     Event,
     InputFailed,
+    Line,
     OutputRecord,
     OutputUnwritable,
     PartWritten,
@@ -53,15 +54,21 @@ class Collector:
         self.job, self.writer, self.summary = job, writer, summary
         self.parts: dict[str, list[PartWritten]] = {}
         self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
-        self.chunked: dict[str, list[str]] = {}  # record file -> keys of its chunks' records
+        self.chunked: dict[str, list[dict[str, Any]]] = {}  # record file -> its chunks' lines
+        self.digests: dict[str, str] = {}  # input -> the digest its outputs were made from
 
     def add(self, events: list[Event]) -> None:
         """The events of one finished task (or of inputs that failed before any task ran)."""
         for event in events:
-            if isinstance(event, (OutputRecord, InputFailed)):
+            if isinstance(event, (OutputRecord, Line, InputFailed)):
                 self.writer.forget_source(event.source)
         for event in events:
-            if isinstance(event, WorkStats):
+            if isinstance(event, Line):
+                self.writer.add_line(event.key, event.order, event.text)
+                if event.source_sha256:
+                    self.digests[event.source] = event.source_sha256
+                self._count(event.status, event.what, event.error)
+            elif isinstance(event, WorkStats):
                 for key, n in event.counts.items():
                     self.summary.stats[key] = self.summary.stats.get(key, 0) + n
             elif isinstance(event, PartWritten):
@@ -78,18 +85,23 @@ class Collector:
                 self._line(event)
 
     def _line(self, rec: OutputRecord) -> None:
-        key = self.writer.add(rec.line())
+        line = rec.line()
+        self.writer.add(line)
+        if rec.source_sha256:
+            self.digests[rec.source] = rec.source_sha256
         if "chunk" in (rec.extra.get("record") or {}):  # made global when its file is joined
-            self.chunked.setdefault(rec.output or "", []).append(key)
-        if "records" in rec.extra:  # a record file's own line: its records are counted already
-            return
-        if rec.status == "ok":
+            self.chunked.setdefault(rec.output or "", []).append(line)
+        if "records" not in rec.extra:  # a record file's own line: its records are counted
+            self._count(rec.status, rec.output or rec.source, rec.error)
+
+    def _count(self, status: str, what: str | None, error: str | None) -> None:
+        if status == "ok":
             self.summary.outputs += 1
-        elif rec.status == "unchanged":
+        elif status == "unchanged":
             self.summary.unchanged += 1
         else:
             self.summary.failed += 1
-            self.summary.failures.append(f"{rec.output or rec.source}: {rec.error}")
+            self.summary.failures.append(f"{what}: {error}")
 
     def _part(self, part: PartWritten) -> None:
         chunks = self.parts.setdefault(part.output, [])
@@ -109,8 +121,7 @@ class Collector:
             offsets[chunk.index] = total["output"]
             for key in total:
                 total[key] += chunk.counts[key]
-        for key in self.chunked.pop(out, []):
-            rec = self.writer.get(key)
+        for rec in self.chunked.pop(out, []):
             record = rec["record"]
             if "output" in record:
                 fixed = {

@@ -79,6 +79,45 @@ def lanes(tasks: list[Task], workers: int) -> list[tuple[int, list[Task]]]:
     return [(sizes[k], group) for k, group in groups.items()]
 
 
+class Feed:
+    """The run's tasks, taken lazily from the plan and handed out by lane: tasks of other
+    lanes met on the way wait in their lane's queue (at most ``HELD`` of them, so a plan of a
+    million tasks is never held); tasks a dead worker did not finish go back to the front."""
+
+    HELD = 4096
+
+    def __init__(self, tasks: Iterable[Task], total: int) -> None:
+        self.source: Iterator[Task] | None = iter(tasks)
+        self.queues: dict[int | None, collections.deque[Task]] = collections.defaultdict(
+            collections.deque
+        )
+        self.left = total  # tasks not handed out yet (an estimate: for sizing batches)
+
+    def take(self, lane: int | None, n: int) -> list[Task]:
+        """Up to ``n`` tasks of ``lane`` (fewer, or none, if the plan has no more of them yet)."""
+        queue = self.queues[lane]
+        while len(queue) < n and self.source is not None and self._held() < self.HELD:
+            task = next(self.source, None)
+            if task is None:
+                self.source = None
+            else:
+                self.queues[task.lane].append(task)
+        got = [queue.popleft() for _ in range(min(n, len(queue)))]
+        self.left -= len(got)
+        return got
+
+    def back(self, lane: int | None, tasks: list[Task]) -> None:
+        self.queues[lane].extendleft(reversed(tasks))
+        self.left += len(tasks)
+
+    def done(self, lane: int | None) -> bool:
+        """No task of ``lane`` is waiting or can still come."""
+        return self.source is None and not self.queues[lane]
+
+    def _held(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+
 @register
 class SerialExecutor:
     """Runs tasks one by one in this process: no process start-up, but a task that crashes the
@@ -101,14 +140,17 @@ class SerialExecutor:
 class LocalExecutor:
     """Worker processes on this machine, supervised: ``workers`` of them (at least one, so a
     task that crashes the interpreter never takes the run with it), each lane of tasks
-    (``lanes``) with its own share.
+    (``lane_sizes``) with its own share.
 
     Workers come from a fork server that has imported the modalities' heavy libraries once
     (``Modality.preload_modules``): start-up is paid once, not per worker, and no worker
     inherits the parent's library thread pools (forking a process whose OpenCV threads have
-    run can hang). Each gets the ``Worker`` once, at start, and then one task at a time. A
+    run can hang). Each gets the ``Worker`` once, at start, and then batches of tasks: small
+    tasks go many to a message (``Pace``), so the parent's work per task stays small. Each
+    worker shows the parent which task of its batch it is running (shared memory), so a
     worker that dies (a crash, an out-of-memory kill) or overruns ``timeout`` seconds on a
-    task fails that task with the reason and is replaced; the run goes on."""
+    task fails exactly that task with the reason and is replaced; the tasks it had not
+    finished go to another worker, and the run goes on."""
 
     name = "local"
 
@@ -118,10 +160,14 @@ class LocalExecutor:
         self.ctx = _context(worker)
         self.slots: list[_Slot] = []
 
-    def run(self, tasks: list[Task]) -> Iterator[list[Event]]:
-        for size, lane in lanes(tasks, self.workers):
-            todo = collections.deque(lane)
-            self.slots += [_Slot(self.ctx, self.worker, todo) for _ in range(min(size, len(lane)))]
+    def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
+        if not hasattr(tasks, "lanes"):  # a plain list (a plan or Todo knows its lanes)
+            tasks = list(tasks)
+        found = getattr(tasks, "lanes", None) or {t.lane for t in tasks}  # type: ignore[attr-defined]
+        feed = Feed(tasks, len(tasks))  # type: ignore[arg-type]
+        for lane, size in lane_sizes(found, self.workers).items():
+            pace = Pace()
+            self.slots += [_Slot(self.ctx, self.worker, feed, lane, pace) for _ in range(size)]
         try:
             yield from self._supervise()
         finally:
@@ -130,22 +176,23 @@ class LocalExecutor:
     def _supervise(self) -> Iterator[list[Event]]:
         """Hand out tasks, collect results, replace dead or overrunning workers."""
         for slot in self.slots:
-            slot.next()
+            slot.next(len(self.slots))
         while any(slot.sent for slot in self.slots):
             busy = [s for s in self.slots if s.sent]
             ready = set(mpc.wait([w for s in busy for w in s.waitables()], self._wait(busy)))
             for slot in busy:
-                events = slot.poll(ready, self.timeout)
-                if events is not None:
-                    yield events
-                    slot.next()
+                yield from slot.poll(ready, self.timeout)
+            for slot in self.slots:
+                slot.next(len(self.slots))
+        if any(not feed.done(slot.lane) for slot in self.slots for feed in [slot.feed]):
+            raise RuntimeError("the local executor stopped with tasks left")  # a bug, never a skip
 
     def _wait(self, busy: list[_Slot]) -> float | None:
         """Seconds until the first running task would overrun (None: no timeout)."""
         if self.timeout is None:
             return None
         now = time.monotonic()
-        return max(0.0, min(s.started + self.timeout - now for s in busy))
+        return max(0.0, min(s.running()[1] + self.timeout - now for s in busy))
 
     def stop(self) -> None:
         for slot in self.slots:
@@ -153,70 +200,108 @@ class LocalExecutor:
         self.slots = []
 
 
-AHEAD = 2  # tasks sent to a worker at once: the next one waits in its pipe, so it never idles
+AHEAD = 2  # batches sent to a worker at once: the next one waits in its pipe, so it never idles
+BATCH_SECONDS = 0.05  # a batch is about this much work ...
+BATCH_MAX = 64  # ... and at most this many tasks
+
+
+class Pace:
+    """Seconds per task of one lane, as measured (a moving average), and from it how many
+    tasks go to a worker at once: about ``BATCH_SECONDS`` of work, one at first, and never
+    more than a fair share of what is left, so the last tasks still spread over workers."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+
+    def update(self, seconds: float, tasks: int) -> None:
+        each = seconds / max(1, tasks)
+        self.seconds = each if self.seconds is None else 0.7 * self.seconds + 0.3 * each
+
+    def batch(self, left: int, slots: int) -> int:
+        if self.seconds is None:
+            return 1
+        size = int(BATCH_SECONDS / max(self.seconds, 1e-6))
+        return max(1, min(size, BATCH_MAX, left // (2 * slots)))
 
 
 class _Slot:
-    """One worker process of a lane: its pipe, the tasks sent to it (the first is running,
-    the rest wait in the pipe), and when the running one started."""
+    """One worker process of a lane: its pipe, the batches sent to it (the first is running,
+    the rest wait in the pipe), and its shared progress: which task of the running batch it is
+    on (-1 between batches) and since when."""
 
-    def __init__(self, ctx: Any, worker: Worker, todo: collections.deque[Task]) -> None:
-        self.ctx, self.worker, self.todo = ctx, worker, todo
+    def __init__(self, ctx: Any, worker: Worker, feed: Feed, lane: int | None, pace: Pace) -> None:
+        self.ctx, self.worker, self.feed, self.lane, self.pace = ctx, worker, feed, lane, pace
         self.proc: Any = None
         self.conn: Any = None
-        self.sent: collections.deque[Task] = collections.deque()
-        self.started = 0.0
+        self.progress: Any = None
+        self.sent: collections.deque[list[Task]] = collections.deque()
+        self.started = 0.0  # when the running batch was sent (or the one before it answered)
 
     def _start(self) -> None:
         parent, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_serve, args=(child, self.worker), daemon=True)
+        self.progress = self.ctx.RawArray("d", 2)
+        self.progress[0] = -1
+        args = (child, self.worker, self.progress)
+        self.proc = self.ctx.Process(target=_serve, args=args, daemon=True)
         self.proc.start()
         child.close()
         self.conn = parent
 
-    def next(self) -> None:
-        """Top the worker up to ``AHEAD`` tasks from the lane (starting a process if there is
-        none); free the process when the lane is done."""
-        if not self.sent and not self.todo:
+    def next(self, slots: int) -> None:
+        """Top the worker up to ``AHEAD`` batches from the lane (starting a process if there
+        is none); free the process when the lane is done."""
+        if not self.sent and self.feed.done(self.lane):
             self.close()
             return
-        if self.proc is None:
-            self._start()
-        if not self.sent:
-            self.started = time.monotonic()
-        while self.todo and len(self.sent) < AHEAD:
-            task = self.todo.popleft()
-            self.sent.append(task)
+        while len(self.sent) < AHEAD:
+            batch = self.feed.take(self.lane, self.pace.batch(self.feed.left, slots))
+            if not batch:
+                return
+            if self.proc is None:
+                self._start()
+            if not self.sent:
+                self.started = time.monotonic()
+            self.sent.append(batch)
             with contextlib.suppress(OSError):  # the process is gone: poll() reports it
-                self.conn.send(task)
+                self.conn.send(batch)
 
     def waitables(self) -> list[Any]:
         return [self.conn, self.proc.sentinel]
 
-    def poll(self, ready: set[Any], timeout: float | None) -> list[Event] | None:
-        """The running task's events if it finished, failed events if the worker died or ran
-        over ``timeout`` (the tasks waiting behind it go back to the lane), else None."""
-        task = self.sent[0]
-        events = self._answer() if self.conn in ready else None
-        if events is not None:
+    def running(self) -> tuple[int, float]:
+        """The index in the first batch of the task running now (-1: none yet) and since when."""
+        index = int(self.progress[0])
+        return (index, self.progress[1]) if index >= 0 else (-1, self.started)
+
+    def poll(self, ready: set[Any], timeout: float | None) -> list[list[Event]]:
+        """The running batch's events if it finished; if the worker died or ran over
+        ``timeout``, the failed events of the task it was on (its other unfinished tasks go
+        back to the lane); else nothing."""
+        answer = self._answer() if self.conn in ready else None
+        if answer is not None:
+            results, seconds = answer
+            self.pace.update(seconds, len(results))
             self.sent.popleft()
-            self.started = time.monotonic()  # the next one starts now
-            return events
+            self.started = time.monotonic()  # the next batch starts now
+            return results
+        index, since = self.running()
         if self.conn in ready or self.proc.sentinel in ready:  # the worker is gone
             self.proc.join()
             reason = died(self.proc.exitcode)
-        elif timeout is not None and time.monotonic() - self.started >= timeout:
+        elif timeout is not None and time.monotonic() - since >= timeout:
             reason = f"timed out after {timeout:g} s (task_timeout); its worker was stopped"
         else:
-            return None
-        self.sent.popleft()
-        self.todo.extendleft(reversed(self.sent))  # not started: a fresh worker takes them
+            return []
+        batch = self.sent.popleft()
+        culprit = batch.pop(max(0, index))
+        # not finished, or finished with no answer sent: a fresh worker makes them (again)
+        self.feed.back(self.lane, batch + [t for b in self.sent for t in b])
         self.sent.clear()
         self.close()
-        return [task.failed(reason)]
+        return [[culprit.failed(reason)]]
 
-    def _answer(self) -> list[Event] | None:
-        """The running task's events from the pipe, or None if the worker died answering."""
+    def _answer(self) -> tuple[list[list[Event]], float] | None:
+        """The running batch's events from the pipe, or None if the worker died answering."""
         try:
             return self.conn.recv()
         except (EOFError, OSError):
@@ -246,17 +331,25 @@ def died(exitcode: int | None) -> str:
     return f"worker died: exit code {exitcode} while making this input's outputs"
 
 
-def _serve(conn: Any, worker: Worker) -> None:
-    """A worker process: set up once, then answer one task at a time until told to stop or
-    the parent goes away. Ctrl-C is the parent's: it stops the workers itself."""
+def _serve(conn: Any, worker: Worker, progress: Any) -> None:
+    """A worker process: set up once, then answer one batch of tasks at a time until told to
+    stop or the parent goes away, showing in ``progress`` which task it is on. Ctrl-C is the
+    parent's: it stops the workers itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker.setup()
     with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
         while True:
-            task = conn.recv()
-            if task is None:
+            batch = conn.recv()
+            if batch is None:
                 return
-            conn.send(worker(task))
+            started = time.monotonic()
+            results = []
+            for k, task in enumerate(batch):
+                progress[1] = time.monotonic()
+                progress[0] = k
+                results.append(worker(task))
+            progress[0] = -1
+            conn.send((results, time.monotonic() - started))
 
 
 def _context(worker: Worker) -> Any:

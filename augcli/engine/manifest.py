@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from augcli.core.atomic import atomic_path, write_text_atomic
-from augcli.core.layout import RUN_INFO
+from augcli.core.layout import RUN_INFO, STATE_DIR
+from augcli.core.records import Line, OutputRecord
 
 
 def record_key(rec: dict[str, Any]) -> str:
@@ -46,18 +50,25 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def _sort_key(rec: dict[str, Any]) -> tuple[str, int, str, int, str]:
-    """Source, record (record files), node, copy; a record file's summary line last."""
+def order_of(rec: dict[str, Any]) -> str:
+    """Where a line sorts in the final manifest, as one string: by source, record (record
+    files), node, copy and output, a record file's own line after its records' lines.
+    Fields are joined by NUL (no path or node holds one) and numbers are zero-padded, so
+    comparing the strings compares the fields in turn."""
     copy = rec.get("copy")
     record = rec.get("record")
-    index = record["input"] if record else (1 << 62 if "records" in rec else -1)
+    index = record.get("input") if isinstance(record, dict) else None
+    if not isinstance(index, int):
+        index = 1 << 62 if "records" in rec else -1
+    copy = copy if isinstance(copy, int) else -1
     node = rec.get("node") or ""
-    return (rec["source"], index, node, -1 if copy is None else copy, rec.get("output") or "")
+    fields = (rec["source"], f"{index + 1:020d}", str(node), f"{copy + 1:020d}")
+    return "\0".join((*fields, rec.get("output") or ""))
 
 
 def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records in manifest order: by source, node and copy."""
-    return sorted(records, key=_sort_key)
+    return sorted(records, key=order_of)
 
 
 def _line(rec: dict[str, Any]) -> str:
@@ -70,59 +81,150 @@ def _line(rec: dict[str, Any]) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def encode(rec: OutputRecord) -> Line:
+    """An output's record as the manifest line the parent appends (encoded where the output
+    was made, so the parent does not spend its time on JSON)."""
+    line = rec.line()
+    what = rec.output or rec.source
+    return Line(
+        record_key(line),
+        order_of(line),
+        _line(line),
+        rec.source,
+        rec.status,
+        what,
+        rec.error,
+        rec.source_sha256,
+    )
+
+
+RUN_LINES = 20_000  # lines held before they are sorted into a run file in the state folder
+FLUSH_BYTES = 1 << 16  # appended lines are written out at this size ...
+FLUSH_SECONDS = 0.1  # ... or this long after the first of them
+
+
 class ManifestWriter:
-    """Appends records as they arrive (crash-safe), then rewrites them in a stable order. Each
-    record is kept as its JSON line (a few hundred bytes, not a dict of a few kilobytes), so
-    the parent's memory per output stays small."""
+    """Appends lines as they arrive (the log on disk is always a manifest a resume can read),
+    then writes them sorted and with one line per key (the latest). Lines are held only until
+    ``RUN_LINES`` of them have arrived; then they are sorted into a run file in the state
+    folder, and the final manifest is a merge of the runs, so the parent's memory does not
+    grow with the dataset."""
 
     def __init__(self, path: Path, previous: dict[str, dict[str, Any]]) -> None:
         self.path = path
-        self._lines = {key: _line(rec) for key, rec in previous.items()}
+        self.spill = path.parent / STATE_DIR / "manifest-runs"
+        self._held: dict[str, tuple[str, str]] = {}  # key -> (order, line): the current run
+        self._runs: list[Path] = []
+        self._gone: dict[str, int] = {}  # key -> runs before its forget_source
+        self._failed: set[str] = set()  # keys of whole-input failure lines in the runs
+        self._buffer: list[str] = []
+        self._size = 0
+        self._since = 0.0  # when the oldest unwritten line arrived
         self._fh: TextIO | None = None
-        if path.is_file():
-            self._drop_torn_tail()
+        self._final = False  # the sorted manifest is written: records() reads it
+        shutil.rmtree(self.spill, ignore_errors=True)  # runs of an interrupted run
+        lines = [_line(rec) for rec in previous.values()]
+        if path.is_file():  # keep only what the resume kept: the log starts as those lines
+            with atomic_path(path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                f.writelines(lines)
+        for rec, text in zip(previous.values(), lines, strict=True):
+            self._hold(record_key(rec), order_of(rec), text)
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
-
-    def _drop_torn_tail(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
 
     def forget_source(self, source: str) -> None:
         """A whole-input failure line is superseded when that input is tried again."""
-        self._lines.pop(f"source:{source}", None)
+        key = f"source:{source}"
+        self._held.pop(key, None)
+        if key in self._failed:
+            self._gone[key] = len(self._runs)
 
     def add(self, rec: dict[str, Any]) -> str:
         """Append ``rec``; return its key (what a later line about the same output replaces)."""
         key = record_key(rec)
-        line = _line(rec)
-        self._lines[key] = line
-        assert self._fh is not None
-        self._fh.write(line)
-        self._fh.flush()
+        self.add_line(key, order_of(rec), _line(rec))
         return key
 
-    def get(self, key: str) -> dict[str, Any]:
-        return json.loads(self._lines[key])
+    def add_line(self, key: str, order: str, text: str) -> None:
+        """Append an encoded line (``encode``). Lines are written to the log in batches (see
+        ``FLUSH_BYTES``): a run killed before a batch is written loses only lines whose
+        outputs a resume then makes again."""
+        self._hold(key, order, text)
+        now = time.monotonic()
+        if not self._buffer:
+            self._since = now
+        self._buffer.append(text)
+        self._size += len(text)
+        if self._size >= FLUSH_BYTES or now - self._since >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the appended lines to the log."""
+        if self._buffer and self._fh is not None:
+            self._fh.write("".join(self._buffer))
+            self._fh.flush()
+        self._buffer, self._size = [], 0
+
+    def _hold(self, key: str, order: str, text: str) -> None:
+        self._held[key] = (order, text)
+        if key.startswith("source:"):
+            self._failed.add(key)
+        if len(self._held) >= RUN_LINES:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Sort the held lines into the next run file."""
+        self.spill.mkdir(parents=True, exist_ok=True)
+        run = self.spill / f"{len(self._runs):06d}.jsonl"
+        with open(run, "w", encoding="utf-8") as f:
+            for key, (order, text) in sorted(self._held.items(), key=lambda kv: kv[1]):
+                f.write(json.dumps([order, key]) + "\t" + text)
+        self._runs.append(run)
+        self._held = {}
+
+    def _merged(self) -> Iterator[str]:
+        """Every current line in manifest order: the runs merged, the latest line per key."""
+        streams = [_read_run(run, k, self._gone) for k, run in enumerate(self._runs)]
+        streams.append(iter(sorted(self._held.values())))
+        last: tuple[str, str] | None = None
+        for item in heapq.merge(*streams, key=lambda x: x[0]):  # stable: later runs last
+            if last is not None and item[0] != last[0]:
+                yield last[1]
+            last = item
+        if last is not None:
+            yield last[1]
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every current record (the latest line per key), parsed one at a time."""
-        for line in self._lines.values():
+        """Every current record in manifest order, parsed one at a time."""
+        lines = _lines_of(self.path) if self._final else self._merged()
+        for line in lines:
             yield json.loads(line)
 
     def close(self, finalize: bool) -> None:
         """Close; with ``finalize``, rewrite the manifest sorted (identical whatever the order)."""
         if self._fh is not None:
+            self.flush()
             self._fh.close()
             self._fh = None
         if finalize:
-            keys = {k: _sort_key(json.loads(line)) for k, line in self._lines.items()}
-            order = sorted(keys, key=keys.__getitem__)  # stable: ties keep their order
-            del keys
             with atomic_path(self.path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                for k in order:  # line by line: no second copy of the whole manifest
-                    f.write(self._lines[k])
+                f.writelines(self._merged())
+            self._final = True
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
+def _read_run(run: Path, index: int, gone: dict[str, int]) -> Iterator[tuple[str, str]]:
+    """A run file's (order, line) pairs, without the lines of a key forgotten after it."""
+    with open(run, encoding="utf-8") as f:
+        for raw in f:
+            head, _, text = raw.partition("\t")
+            order, key = json.loads(head)
+            if gone.get(key, -1) <= index:
+                yield order, text
+
+
+def _lines_of(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as f:
+        yield from f
 
 
 def read_run_info(output_root: Path) -> dict[str, Any] | None:

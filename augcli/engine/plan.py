@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import posixpath
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -104,17 +106,22 @@ def output_name(relpath: str, node: str, copy: int, suffix: str, stem: str | Non
     """``<dir>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root.
     ``stem`` is the name without its full suffix (``brain`` for ``brain.nii.gz``; by default
     the name without its last suffix)."""
-    p = PurePosixPath(relpath)
-    return str(p.with_name(f"{p.stem if stem is None else stem}__{node}_{copy}{suffix}"))
+    folder, name = posixpath.split(relpath)
+    if stem is None:
+        stem = PurePosixPath(name).stem
+    return f"{folder}/{stem}__{node}_{copy}{suffix}" if folder else f"{stem}__{node}_{copy}{suffix}"
 
 
 class _Names:
     """Output paths handed out once each: a second claim of one path is a collision, and so is
-    a claim of one of augcli's own names (``reserved``: name -> what it is)."""
+    a claim of one of augcli's own names (``reserved``: name -> what it is). Only a hash of
+    each path is kept (not the path), so a million outputs cost megabytes, not a list of
+    names; on a repeated hash ``owner`` finds who claimed the path first."""
 
-    def __init__(self, reserved: dict[str, str]) -> None:
-        self.owner: dict[str, str] = {}
+    def __init__(self, reserved: dict[str, str], owner: Callable[[str], str | None]) -> None:
+        self.seen: set[int] = set()
         self.reserved = reserved
+        self.owner = owner
 
     def claim(self, path: str, source: str) -> str:
         own = clash(path, self.reserved)
@@ -125,21 +132,24 @@ class _Names:
                 "it. Rename the input or move it into a subfolder, or leave it out with the "
                 f"section's 'exclude: [{source}]'."
             )
-        if path in self.owner:
-            raise UsageError(
-                f"output name collision: {path!r} would be written for both {self.owner[path]!r} "
-                f"and {source!r}. Rename one input: names of the form '<stem>__<node>_<k>' are "
-                "reserved for outputs, and with an image 'format:' inputs that differ only by "
-                "extension (a.jpg, a.png) get the same output name."
-            )
+        key = hash(path)
+        if key in self.seen:
+            first = self.owner(path)
+            if first is not None:  # else two paths share a hash: no collision
+                raise UsageError(
+                    f"output name collision: {path!r} would be written for both {first!r} and "
+                    f"{source!r}. Rename one input: names of the form '<stem>__<node>_<k>' are "
+                    "reserved for outputs, and with an image 'format:' inputs that differ only "
+                    "by extension (a.jpg, a.png) get the same output name."
+                )
         _check_length(path, source)
-        self.owner[path] = source
+        self.seen.add(key)
         return path
 
 
 def _check_length(path: str, source: str) -> None:
     """Refuse an output name the filesystem cannot hold (more than ``NAME_MAX`` bytes)."""
-    name = PurePosixPath(path).name
+    name = posixpath.basename(path)
     size = len(os.fsencode(name))
     if size > NAME_MAX:
         raise UsageError(
@@ -166,27 +176,80 @@ def reserved_names(job: Job) -> dict[str, str]:
     return reserved
 
 
-def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Task]:
-    """Every task the recipe asks for, in input order; refuses colliding output names. A task
-    of a modality with a ``worker_limit`` (a model op) carries it as its ``lane``."""
-    tasks: list[Task] = []
-    names = _Names(reserved_names(job))
-    counts = _counts(recipe, job, inputs)
-    lanes = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
-    for f in inputs:
-        modality = job.modalities[f.modality]
+class Plan:
+    """Every task the recipe asks for, in input order: checked once (colliding or reserved
+    output names are refused) and then iterable any number of times, each pass making the
+    tasks afresh. Nothing per output is held, so the plan of a million inputs takes the memory
+    of its input list, not of its two million outputs. A task of a modality with a
+    ``worker_limit`` (a model op) carries it as its ``lane``."""
+
+    def __init__(self, job: Job, inputs: list[InputFile], counts: dict[str, int], keep: bool):
+        self.job, self.inputs, self.counts, self.keep = job, inputs, counts, keep
+        self.limits = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
+        self.spans: dict[str, list[tuple[int, int]]] = {}  # record file -> its chunks
+        self.tasks = self.outputs = 0
+        self.lanes: set[int | None] = set()  # the lanes of the tasks (Task.lane)
+
+    def __iter__(self) -> Iterator[Task]:
+        for f in self.inputs:
+            yield from self._tasks(f)
+
+    def __len__(self) -> int:
+        return self.tasks
+
+    def check(self) -> Plan:
+        """One pass claiming every output name (UsageError on a collision); counts the tasks,
+        outputs and lanes."""
+        names = _Names(reserved_names(self.job), self._owner)
+        for task in self:
+            for path in _claims(task):
+                names.claim(path, task.source)
+                self.outputs += 1
+            self.tasks += 1
+            self.lanes.add(task.lane)
+        return self
+
+    def _owner(self, path: str) -> str | None:
+        """Who claimed ``path`` first, if it is claimed twice (for a collision's message)."""
+        first = None
+        for task in self:
+            for claimed in _claims(task):
+                if claimed == path:
+                    if first is not None:
+                        return first
+                    first = task.source
+        return None
+
+    def _tasks(self, f: InputFile) -> list[Task]:
+        modality = self.job.modalities[f.modality]
+        lane = self.limits.get(f.modality)
         single = modality.plan_outputs(f.relpath)
         if single is not None:  # a record file: one output file, originals kept inside it
-            tasks += _record_file_tasks(job, f, names.claim(single, f.relpath))
-        else:
-            tasks.append(_file_task(job, f, counts[f.relpath], recipe.keep_originals, names))
-    return [replace(t, lane=lanes.get(t.modality)) for t in tasks]
+            if f.relpath not in self.spans:
+                self.spans[f.relpath] = modality.plan_chunks(self.job.input_root / f.relpath)
+            return _record_file_tasks(f, single, self.spans[f.relpath], lane)
+        return [_file_task(self.job, f, self.counts[f.relpath], self.keep, lane)]
 
 
-def _record_file_tasks(job: Job, f: InputFile, out_path: str) -> list[Task]:
+def _claims(task: Task) -> Iterator[str]:
+    """The output paths a task claims: its original's copy, then its outputs (a record file's
+    one output by its first chunk only)."""
+    if task.original is not None:
+        yield task.original
+    if task.chunk is None or task.chunk[0] == 0:
+        yield from (o.path for o in task.outputs)
+
+
+def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> Plan:
+    """The recipe's plan over ``inputs``, checked (see ``Plan``)."""
+    return Plan(job, inputs, _counts(recipe, job, inputs), recipe.keep_originals).check()
+
+
+def _record_file_tasks(
+    f: InputFile, out_path: str, spans: list[tuple[int, int]], lane: int | None
+) -> list[Task]:
     """A record file's tasks: one, or one per chunk of records."""
     out = OutputSpec("*", 0, out_path)
-    spans = job.modalities[f.modality].plan_chunks(job.input_root / f.relpath)
     return [
         Task(
             f.relpath,
@@ -195,28 +258,28 @@ def _record_file_tasks(job: Job, f: InputFile, out_path: str) -> list[Task]:
             None,
             [out],
             (k, len(spans), first, stop) if len(spans) > 1 else None,
+            lane,
         )
         for k, (first, stop) in enumerate(spans)
     ]
 
 
-def _file_task(job: Job, f: InputFile, count: int, keep: bool, names: _Names) -> Task:
+def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None) -> Task:
     """One input's task: ``count`` outputs, taken copy by copy over the graph's emitters."""
     graph = job.graphs[f.modality]
     modality = job.modalities[f.modality]
     stem, source_suffix = modality.split_name(f.relpath)
     suffix = modality.output_suffix(source_suffix)
-    task = Task(f.relpath, f.modality, f.label)
-    if keep:
-        task.original = names.claim(f.relpath, f.relpath)
+    task = Task(f.relpath, f.modality, f.label, f.relpath if keep else None, lane=lane)
     emitted = 0
     for copy in range(copies_needed(count, len(graph.emitters))):
         for e in graph.emitters:
             if emitted == count:
                 break
             emitted += 1
-            name = names.claim(output_name(f.relpath, e.id, copy, suffix, stem), f.relpath)
-            task.outputs.append(OutputSpec(e.id, copy, name))
+            task.outputs.append(
+                OutputSpec(e.id, copy, output_name(f.relpath, e.id, copy, suffix, stem))
+            )
     return task
 
 
@@ -246,14 +309,47 @@ def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]
     return counts
 
 
-def remaining(tasks: list[Task], done: set[str]) -> tuple[list[Task], int]:
-    """Drop outputs already complete (by output path); return the tasks left and how many were skipped."""
-    left: list[Task] = []
-    skipped = 0
-    for t in tasks:
-        outs = [o for o in t.outputs if o.path not in done]
-        original = t.original if t.original is not None and t.original not in done else None
-        skipped += t.size - len(outs) - (original is not None)
-        if outs or original is not None:
-            left.append(replace(t, original=original, outputs=outs))
-    return left, skipped
+class Todo:
+    """What a run still has to make: the plan's tasks less the outputs already ``done`` (by
+    output path), made afresh on each pass. ``skipped``: outputs done already; ``len``: tasks."""
+
+    def __init__(self, tasks: Plan, done: set[str]) -> None:
+        self.plan, self.done = tasks, done
+        self.skipped, self.tasks, self.lanes = 0, len(tasks), set(tasks.lanes)
+        if done:  # one counting pass
+            self.tasks, self.lanes = 0, set()
+            for t in tasks:
+                left = _left(t, done)
+                self.skipped += t.size - (left.size if left else 0)
+                if left is not None:
+                    self.tasks += 1
+                    self.lanes.add(t.lane)
+
+    def __len__(self) -> int:
+        return self.tasks
+
+    def __iter__(self) -> Iterator[Task]:
+        if not self.done:
+            yield from self.plan
+            return
+        for t in self.plan:
+            left = _left(t, self.done)
+            if left is not None:
+                yield left
+
+
+def _left(task: Task, done: set[str]) -> Task | None:
+    """``task`` without the outputs in ``done``; None if nothing is left of it."""
+    outs = [o for o in task.outputs if o.path not in done]
+    original = task.original if task.original is not None and task.original not in done else None
+    if not outs and original is None:
+        return None
+    if len(outs) == len(task.outputs) and original == task.original:
+        return task
+    return replace(task, original=original, outputs=outs)
+
+
+def remaining(tasks: Plan, done: set[str]) -> tuple[Todo, int]:
+    """The tasks left once the outputs in ``done`` are dropped, and how many outputs were skipped."""
+    todo = Todo(tasks, done)
+    return todo, todo.skipped

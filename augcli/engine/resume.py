@@ -186,16 +186,15 @@ def _same(
         return False
 
 
-def write_source_cache(job: Job, lines: Iterable[dict[str, Any]]) -> None:
-    """Remember each input's size, mtime and digest in the state folder, so the next run
-    hashes only inputs that look different (best effort)."""
+def write_source_cache(job: Job, digests: dict[str, str]) -> None:
+    """Remember each input's size, mtime and digest (``digests``: input -> the digest its
+    outputs were made from) in the state folder, so the next run hashes only inputs that look
+    different (best effort)."""
     cache = {}
-    for r in lines:
-        digest = r.get("source_sha256")
-        if digest and r["source"] not in cache:
-            with contextlib.suppress(OSError):
-                stat = (job.input_root / r["source"]).stat()
-                cache[r["source"]] = [stat.st_size, stat.st_mtime_ns, digest]
+    for source, digest in digests.items():
+        with contextlib.suppress(OSError):
+            stat = (job.input_root / source).stat()
+            cache[source] = [stat.st_size, stat.st_mtime_ns, digest]
     with contextlib.suppress(OSError):
         write_text_atomic(
             job.output_root / SOURCE_CACHE, json.dumps(cache, sort_keys=True), job.output_root

@@ -24,8 +24,8 @@ from augcli.core.records import InputFailed
 from augcli.engine.budget import select_splits
 from augcli.engine.collect import Collector, Summary
 from augcli.engine.executor import DEFAULT_EXECUTOR, executor_class, make_executor
-from augcli.engine.manifest import ManifestWriter, sorted_records, write_run_info
-from augcli.engine.plan import Job, Task, plan, remaining
+from augcli.engine.manifest import ManifestWriter, write_run_info
+from augcli.engine.plan import Job, Plan, Todo, plan, remaining
 from augcli.engine.resume import check_output_folder, resume_state, write_source_cache
 from augcli.engine.scan import InputFile, scan
 from augcli.engine.worker import Worker, apply_environment
@@ -113,9 +113,9 @@ def worker_count(recipe: Recipe, opts: Options) -> int:
     return max(1, n)
 
 
-def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, list[Task]]:
+def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, Plan]:
     """Paths, scan and plan: the job (its ``notes`` carry the scan's warnings), the inputs,
-    how many files no section took, and the tasks."""
+    how many files no section took, and the plan (its tasks, made as they are iterated)."""
     src, dst = resolve_paths(recipe, opts)
     job = Job.from_recipe(recipe, src, dst).bind()
     apply_environment(job)  # before this process or any worker loads the modalities' libraries
@@ -206,6 +206,9 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
         )
     workers = min(worker_count(recipe, opts), max(1, len(todo)))
     collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
+    for rec in state.kept.values():
+        if rec.get("source_sha256"):
+            collector.digests.setdefault(rec["source"], rec["source_sha256"])
     found = {f.relpath for f in inputs}
     for name, modality in job.modalities.items():
         for source, reason in modality.missing_inputs(found):
@@ -225,7 +228,7 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     raise collector.stopped_by
 
 
-def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], list[Task]]:
+def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], Plan]:
     """Plan, fetch what the recipe allows, and check the output folder is ours to write."""
     executor_class(opts.executor)  # an unknown name fails before anything is written
     job, inputs, _ignored, tasks = prepare(recipe, opts)
@@ -261,7 +264,7 @@ def _run_info(recipe: Recipe, job: Job) -> dict[str, Any]:
 def _execute(
     recipe: Recipe,
     job: Job,
-    todo: list[Task],
+    todo: Todo,
     workers: int,
     opts: Options,
     collector: Collector,
@@ -338,12 +341,12 @@ def _stop_signals() -> Iterator[None]:
 def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: str) -> None:
     """After a complete run, each modality writes its whole-dataset files (e.g. COCO)."""
     run_info["status"] = status
-    write_source_cache(job, collector.writer.records())
+    write_source_cache(job, collector.digests)
     if status != "complete":
         return
     for name, modality in job.modalities.items():
 
         def mine(name: str = name) -> list[dict[str, Any]]:
-            return sorted_records([r for r in collector.writer.records() if r["modality"] == name])
+            return [r for r in collector.writer.records() if r["modality"] == name]
 
         run_info.setdefault("files", []).extend(modality.finalize(mine))

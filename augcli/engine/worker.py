@@ -10,6 +10,7 @@ from typing import Any
 
 from augcli.core.errors import output_unwritable
 from augcli.core.records import Event, OutputRecord, OutputUnwritable, PartWritten
+from augcli.engine.manifest import encode
 from augcli.engine.plan import Job, Task
 from augcli.modality import describe_error
 
@@ -62,13 +63,22 @@ class Worker:
         modality = self.job.modalities[task.modality]
         try:
             digest = self._digest(modality, self.job.input_root / task.source)
-            return [stamped(e, digest) for e in modality.process(task, self.job)]
+            return [encoded(stamped(e, digest)) for e in modality.process(task, self.job)]
         except OSError as exc:
             if output_unwritable(exc):
                 return [OutputUnwritable(task.source, f"{exc.strerror or exc}")]
             return [task.failed(f"{exc.strerror or exc}")]
         except Exception as exc:
             return [task.failed(describe_error(exc))]
+
+
+def encoded(event: Event) -> Event:
+    """An output's record as its manifest line (``manifest.encode``), so the parent only
+    appends it; a line about one record of a chunked record file stays a record (the parent
+    renumbers it when the file is joined)."""
+    if isinstance(event, OutputRecord) and "chunk" not in (event.extra.get("record") or {}):
+        return encode(event)
+    return event
 
 
 def stamped(event: Event, digest: str) -> Event:
