@@ -80,7 +80,7 @@ def test_a_run_with_tiny_manifest_runs_writes_the_same_bytes(tmp_path: Path, mon
 
 
 def test_the_plan_is_made_afresh_on_each_pass(tmp_path: Path) -> None:
-    job, inputs, _ignored, plan = prepare(
+    _job, inputs, _ignored, plan = prepare(
         load_recipe(ROOT / "configs" / "quickstart.yaml"), Options()
     )
     first, second = list(plan), list(plan)
