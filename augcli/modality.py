@@ -7,7 +7,7 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
@@ -141,19 +141,19 @@ class Modality(ABC):
     def split_name(cls, relpath: str) -> tuple[str, str]:
         """(stem, suffix) of a file name, the suffix being the longest of ``extensions`` it ends
         with (``brain.nii.gz`` -> ``brain``, ``.nii.gz``), else its last suffix."""
-        name = PurePosixPath(relpath).name
+        name = relpath.rpartition("/")[2]
         lower = name.lower()
         matches = [e for e in cls.extensions if lower.endswith(e) and len(e) < len(name)]
         if matches:
             n = len(max(matches, key=len))
             return name[:-n], name[-n:]
-        p = PurePosixPath(name)
-        return p.stem, p.suffix
+        dot = name.rfind(".")  # as PurePosixPath's stem and suffix
+        return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
 
     @classmethod
     def accepts(cls, relpath: str) -> bool:
         """Whether a file is this modality's by its name (one of ``extensions``)."""
-        return PurePosixPath(relpath).name.lower().endswith(cls.extensions) and bool(cls.extensions)
+        return bool(cls.extensions) and relpath.rpartition("/")[2].lower().endswith(cls.extensions)
 
     @classmethod
     def digest(cls, path: Path) -> str:

@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,  # main() reports an unexpected error, without a traceback
+    rich_markup_mode=None,  # plain help: rich's formatter alone doubles the start-up time
 )
 app.callback()(root)
 # In this order in `augcli --help`.

@@ -1,8 +1,10 @@
 """What a worker sends back to the parent, as types: an ``OutputRecord`` for every output (it
-becomes one manifest line), and three events that are not manifest lines: ``PartWritten`` (one
-chunk of a record file is on disk), ``WorkStats`` (counts for the run summary, e.g. model
-requests), ``InputFailed`` (an input failed as a whole) and ``OutputUnwritable`` (the output
-folder cannot take writes: the run stops). All are small and picklable."""
+becomes one manifest line; workers send it already encoded, as a ``Line``), and events that
+are not manifest lines: ``InputSeen`` (an input's size, mtime and digest as read),
+``PartWritten`` (one chunk of a record file is on disk), ``WorkStats`` (counts for the run
+summary, e.g. model requests), ``InputFailed`` (an input failed as a whole) and
+``OutputUnwritable`` (the output folder cannot take writes: the run stops). All are small and
+picklable."""
 
 from __future__ import annotations
 
@@ -90,6 +92,15 @@ class PartWritten:
     source_sha256: str | None = None
 
 
+class InputSeen(NamedTuple):
+    """An input as a worker read it: its size, mtime and digest (the next run's source cache)."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    digest: str
+
+
 @dataclass(frozen=True)
 class WorkStats:
     """Counts a task adds to the run summary (e.g. model requests, batches, cache hits)."""
@@ -121,4 +132,4 @@ class OutputUnwritable:
     error: str
 
 
-Event = OutputRecord | Line | PartWritten | WorkStats | InputFailed | OutputUnwritable
+Event = OutputRecord | Line | InputSeen | PartWritten | WorkStats | InputFailed | OutputUnwritable

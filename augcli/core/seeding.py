@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 SEED_SCHEME = "augcli-seed-v1"
 
@@ -18,4 +20,6 @@ def item_seed(recipe_seed: int, relpath: str, node: str, copy: int) -> int:
 
 def generator(seed: int) -> np.random.Generator:
     """The generator every op of one node and copy draws from."""
+    import numpy as np  # here, not at import: the parent plans without numpy
+
     return np.random.Generator(np.random.PCG64(seed))

@@ -14,6 +14,7 @@ from augcli.core.errors import OutputError
 from augcli.core.records import (
     Event,
     InputFailed,
+    InputSeen,
     Line,
     OutputRecord,
     OutputUnwritable,
@@ -55,7 +56,8 @@ class Collector:
         self.parts: dict[str, list[PartWritten]] = {}
         self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
         self.chunked: dict[str, list[dict[str, Any]]] = {}  # record file -> its chunks' lines
-        self.digests: dict[str, str] = {}  # input -> the digest its outputs were made from
+        # input -> its digest (from an earlier run's line) or [size, mtime, digest] as read now
+        self.digests: dict[str, str | list[Any]] = {}
 
     def add(self, events: list[Event]) -> None:
         """The events of one finished task (or of inputs that failed before any task ran)."""
@@ -65,9 +67,9 @@ class Collector:
         for event in events:
             if isinstance(event, Line):
                 self.writer.add_line(event.key, event.order, event.text)
-                if event.source_sha256:
-                    self.digests[event.source] = event.source_sha256
                 self._count(event.status, event.what, event.error)
+            elif isinstance(event, InputSeen):
+                self.digests[event.source] = [event.size, event.mtime_ns, event.digest]
             elif isinstance(event, WorkStats):
                 for key, n in event.counts.items():
                     self.summary.stats[key] = self.summary.stats.get(key, 0) + n
@@ -87,8 +89,6 @@ class Collector:
     def _line(self, rec: OutputRecord) -> None:
         line = rec.line()
         self.writer.add(line)
-        if rec.source_sha256:
-            self.digests[rec.source] = rec.source_sha256
         if "chunk" in (rec.extra.get("record") or {}):  # made global when its file is joined
             self.chunked.setdefault(rec.output or "", []).append(line)
         if "records" not in rec.extra:  # a record file's own line: its records are counted

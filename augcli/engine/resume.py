@@ -186,12 +186,15 @@ def _same(
         return False
 
 
-def write_source_cache(job: Job, digests: dict[str, str]) -> None:
-    """Remember each input's size, mtime and digest (``digests``: input -> the digest its
-    outputs were made from) in the state folder, so the next run hashes only inputs that look
-    different (best effort)."""
-    cache = {}
+def write_source_cache(job: Job, digests: dict[str, str | list[Any]]) -> None:
+    """Remember each input's size, mtime and digest in the state folder, so the next run
+    hashes only inputs that look different (best effort). ``digests``: input -> [size, mtime,
+    digest] as a worker read it, or the digest an earlier run's outputs were made from."""
+    cache: dict[str, list[Any]] = {}
     for source, digest in digests.items():
+        if isinstance(digest, list):
+            cache[source] = digest
+            continue
         with contextlib.suppress(OSError):
             stat = (job.input_root / source).stat()
             cache[source] = [stat.st_size, stat.st_mtime_ns, digest]

@@ -7,7 +7,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from augcli.core.paths import OUTSIDE_FIX, file_kind
 from augcli.modality import get_modality
@@ -101,7 +101,7 @@ def scan(
             ignored += 1
         elif walk.usable(rel, entry):
             rel_dir = rel.rpartition("/")[0]
-            label = PurePosixPath(rel_dir).name if rel_dir else None
+            label = rel_dir.rpartition("/")[2] if rel_dir else None
             found.append(InputFile(rel, match.modality, label))
     found.sort(key=lambda f: f.relpath)
     return Scan(found, ignored, walk.skipped)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from augcli.core.errors import output_unwritable
-from augcli.core.records import Event, OutputRecord, OutputUnwritable, PartWritten
+from augcli.core.records import Event, InputSeen, OutputRecord, OutputUnwritable, PartWritten
 from augcli.engine.manifest import encode
 from augcli.engine.plan import Job, Task
 from augcli.modality import describe_error
@@ -39,14 +38,16 @@ class Worker:
     def __getstate__(self) -> dict[str, object]:
         return {"job": self.job, "pooled": self.pooled, "_ready": False, "_last": None}
 
-    def _digest(self, modality: Any, path: Path) -> str:
-        """The input's digest; the last one is kept, since the chunks of one record file
-        usually reach the same worker in a row (each would otherwise hash the whole file)."""
+    def _digest(self, modality: Any, task: Task) -> InputSeen:
+        """The input's digest, size and mtime; the last one is kept, since the chunks of one
+        record file usually reach the same worker in a row (each would otherwise hash the
+        whole file)."""
+        path = self.job.input_root / task.source
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if self._last is None or self._last[0] != key:
             self._last = (key, modality.digest(path))
-        return self._last[1]
+        return InputSeen(task.source, stat.st_size, stat.st_mtime_ns, self._last[1])
 
     def setup(self) -> None:
         """Once per process: the modalities' environment and per-process guards."""
@@ -62,8 +63,9 @@ class Worker:
         self.setup()
         modality = self.job.modalities[task.modality]
         try:
-            digest = self._digest(modality, self.job.input_root / task.source)
-            return [encoded(stamped(e, digest)) for e in modality.process(task, self.job)]
+            seen = self._digest(modality, task)
+            made = [encoded(stamped(e, seen.digest)) for e in modality.process(task, self.job)]
+            return [*made, seen]
         except OSError as exc:
             if output_unwritable(exc):
                 return [OutputUnwritable(task.source, f"{exc.strerror or exc}")]
