@@ -173,11 +173,12 @@ class Modality(ABC):
         """Decode one input file; raise InputError with the reason if it cannot."""
 
     @abstractmethod
-    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
         """Encode ``data`` to ``path`` (a temporary name with the final extension). ``meta`` holds
         what the ops did that a format may record: ``matrix``, the composed geometric transform
         (3x3, source sample coordinates to output ones; None where unknown), ``ops`` (the op
-        log), ``output`` (its path relative to the output folder) and ``seed``."""
+        log), ``output`` (its path relative to the output folder) and ``seed``. Returns the
+        sha256 of the bytes written when it has them at hand (else the file is read back)."""
 
     @abstractmethod
     def info(self, data: Any) -> dict[str, Any]:
@@ -216,12 +217,13 @@ class Modality(ABC):
         meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
         try:
             with atomic_path(dest, job.output_root) as tmp:
-                self.write(made.result, tmp, source, meta)
+                digest = self.write(made.result, tmp, source, meta)
         except Exception as exc:
             if output_unwritable(exc):  # the folder, not this output: the run must stop
                 raise
             return task.output_record(**where, status="failed", error=describe_error(exc))
-        rec = task.output_record(**where, ops=made.log, sha256=sha256_file(dest))
+        digest = digest or sha256_file(dest)
+        rec = task.output_record(**where, ops=made.log, sha256=digest)
         rec.extra.update(meta.get("record", {}))
         soft = [
             e["params"]["soft_label"]

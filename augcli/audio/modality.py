@@ -116,7 +116,7 @@ class AudioModality(Modality):
         )
         return Format(container, subtype, self.config.get("sample_rate") or src.rate, src.channels)
 
-    def write(self, data: Audio, path: Path, source: Path, meta: dict[str, Any]) -> None:
+    def write(self, data: Audio, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
         fmt = self.target(source, path)
         if fmt.rate != data.rate:
             data = resample(data, fmt.rate)
@@ -137,6 +137,7 @@ class AudioModality(Modality):
             if sides:
                 record["sidecars"] = sides
         meta["record"] = record
+        return None  # soundfile wrote the file: it is read back to hash it
 
     def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
         sides = self._copy_sidecars(self.input_root / out_rel, out_rel)

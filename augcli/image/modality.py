@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -228,15 +229,17 @@ class ImageModality(Modality):
         relpath = path.relative_to(self.input_root).as_posix()
         return annotations.load(cfg, self.input_root, relpath, image, self.links_outside)
 
-    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
         if isinstance(data, Annotated):
             saved = annotations.save(self.annotations, self.output_root, meta["output"], data)
             meta["record"] = {"annotations": saved}
             data = data.image
         if dicom.is_dicom(source):
             dicom.write_dicom(data, path, source, meta)
-            return
-        path.write_bytes(self.encode(data, path.suffix))
+            return None
+        encoded = self.encode(data, path.suffix)
+        path.write_bytes(encoded)
+        return hashlib.sha256(encoded).hexdigest()
 
     def encode(self, image: Any, suffix: str) -> bytes:
         """The bytes ``write`` stores for a (non-DICOM) image, with this recipe's settings."""

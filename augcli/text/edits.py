@@ -98,8 +98,14 @@ def usable(pieces: Sequence[Piece], i: int) -> bool:
 
 
 def usable_words(doc: TextDoc) -> list[int]:
-    """Indices of the words ops may edit (see ``usable``)."""
-    return [i for i in range(len(doc.pieces)) if usable(doc.pieces, i)]
+    """Indices of the words ops may edit (see ``usable``); worked out once per doc (a doc never
+    changes), since every op and every attempt asks."""
+    known = doc.__dict__.get("_usable")
+    if known is None:
+        pieces = doc.pieces
+        known = tuple(i for i, p in enumerate(pieces) if p.kind == "word" and usable(pieces, i))
+        object.__setattr__(doc, "_usable", known)  # a cache on a frozen dataclass
+    return list(known)
 
 
 def count_of(n: int, fraction: float, total: int) -> int:
@@ -136,7 +142,15 @@ def lexicon_of(info: dict[str, Any]) -> Lexicon:
 
 
 def synonyms_of(lex: Lexicon, word: str) -> list[str]:
-    """The lexicon's synonyms of ``word`` in its case, other than the word itself."""
+    """The lexicon's synonyms of ``word`` in its case, other than the word itself (worked out
+    once per word and lexicon)."""
+    known = lex.memo.get(word)
+    if known is None:
+        known = lex.memo[word] = _synonyms_of(lex, word)
+    return list(known)
+
+
+def _synonyms_of(lex: Lexicon, word: str) -> list[str]:
     if len(word) < 2 or fold(word) in STOP_WORDS:
         return []
     own = key_of(word)

@@ -148,8 +148,10 @@ class TextModality(Modality):
         text = decode(path.read_bytes(), path, self.config.get("encoding", "utf-8"))
         return TextDoc.parse(text, self.config["rules"])
 
-    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> None:
-        path.write_text(data.text, encoding=self.config.get("encoding", "utf-8"))
+    def write(self, data: Any, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
+        encoded = data.text.encode(self.config.get("encoding", "utf-8"))
+        path.write_bytes(encoded)
+        return hashlib.sha256(encoded).hexdigest()
 
     def info(self, data: Any) -> dict[str, Any]:
         return {
