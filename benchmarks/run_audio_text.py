@@ -132,7 +132,11 @@ def count_augcli_text(out: Path) -> int:
     return sum(1 for line in (out / "sentences.jsonl").open() if line.strip())
 
 
-def contenders(augcli: str, python: Path, bench: Path, n_text: int, only: str | None):
+def contenders(
+    augcli: str, python: Path, bench: Path, n_text: int, only: str | None, baseline: str | None
+):
+    """The peers and augcli at W=1 and W=2 (and, with ``baseline``, each augcli contender again
+    run by an earlier augcli: key ``before-<key>``)."""
     cs: list[Contender] = []
     n_text_out = n_text * COPIES
     for w in (1, 2):
@@ -195,7 +199,18 @@ def contenders(augcli: str, python: Path, bench: Path, n_text: int, only: str | 
                         tol=0.02,
                     )
                 )
+    if baseline:
+        cs += [before(c, augcli, baseline) for c in cs if "augcli" in c.key]
     return cs
+
+
+def before(c: Contender, augcli: str, baseline: str) -> Contender:
+    """``c`` run by the ``baseline`` augcli."""
+    argv = [baseline if a == augcli else a for a in c.argv]
+    label = c.label.replace("augcli expand", "augcli before (baseline)")
+    return Contender(
+        f"before-{c.key}", label, c.group, c.workers, argv, c.counter, c.n_expected, c.tol
+    )
 
 
 def run_once(c: Contender, env: dict[str, str]) -> dict[str, float]:
@@ -226,6 +241,13 @@ def ratios_of(runs: dict[str, list[dict[str, float]]]) -> dict[str, float]:
                 r[f"rss {a}{w}/{p}{w}"] = med(runs[f"{a}{w}"], "max_rss_mib") / med(
                     runs[f"{p}{w}"], "max_rss_mib"
                 )
+            if f"before-{a}{w}" in runs:
+                r[f"{a}{w}/before"] = med(runs[f"{a}{w}"], "wall") / med(
+                    runs[f"before-{a}{w}"], "wall"
+                )
+                r[f"before-{a}{w}/{p}{w}"] = med(runs[f"before-{a}{w}"], "wall") / med(
+                    runs[f"{p}{w}"], "wall"
+                )
         for k in (a, p):
             if f"{k}1" in runs and f"{k}2" in runs:
                 r[f"{k}1/{k}2"] = med(runs[f"{k}1"], "wall") / med(runs[f"{k}2"], "wall")
@@ -254,7 +276,7 @@ def report(res: dict[str, object]) -> str:
     ]
     for _, a, p, _ in PAIRS:
         for w in (1, 2):
-            for k in (f"{p}{w}", f"{a}{w}"):
+            for k in (f"{p}{w}", f"{a}{w}", f"before-{a}{w}"):
                 if k not in runs:
                     continue
                 rs = runs[k]
@@ -280,6 +302,18 @@ def report(res: dict[str, object]) -> str:
             f"{r[f'{a}1/{a}2']:.2f}x; {r[f'{p}1/{p}2']:.2f}x | "
             f"{r[f'rss {a}1/{p}1']:.2f}x; {r[f'rss {a}2/{p}2']:.2f}x |"
         )
+    if any(k.endswith("/before") for k in r):
+        lines += [
+            "",
+            "| now / before (wall) | W=1 | W=2 | before x peer W=1; W=2 |",
+            "|---|---|---|---|",
+        ]
+        for _, a, p, name in PAIRS:
+            if f"{a}1/before" in r:
+                lines.append(
+                    f"| {name} job | **{r[f'{a}1/before']:.2f}x** | **{r[f'{a}2/before']:.2f}x** | "
+                    f"{r[f'before-{a}1/{p}1']:.2f}x; {r[f'before-{a}2/{p}2']:.2f}x |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -288,6 +322,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="timed rounds (default 3)")
     ap.add_argument("--only", choices=["audio", "text"], default=None)
     ap.add_argument("--augcli", default=None, help="the augcli executable")
+    ap.add_argument("--baseline", default=None, help="an earlier augcli, timed alongside")
     ap.add_argument("--peers-python", default=str(PEERS / "bin" / "python"))
     add_report_option(ap)
     a = ap.parse_args()
@@ -303,7 +338,7 @@ def main() -> None:
     env = dict(os.environ)
     load_start = loadavg()
     t0 = time.time()
-    cs = contenders(augcli, python, bench, n_text, a.only)
+    cs = contenders(augcli, python, bench, n_text, a.only, a.baseline)
     print(f"run_audio_text: warm-up round ({len(cs)} contenders)", file=sys.stderr)
     for c in cs:
         run_once(c, env)

@@ -248,7 +248,11 @@ def augcli_argv(augcli: str, recipe: Path, w: int) -> list[str]:
     return expand_argv(augcli, recipe, w, copies=COPIES)
 
 
-def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
+def contenders(
+    augcli: str, peers_python: Path, bench: Path, baseline: str | None = None
+) -> list[Contender]:
+    """The I/O floor, the Albumentations loop and augcli at W=1 and W=2 (and, with
+    ``baseline``, an earlier augcli, so before and after are timed in the same sitting)."""
     out: list[Contender] = []
     for w in (1, 2):
         out.append(
@@ -270,6 +274,9 @@ def contenders(augcli: str, peers_python: Path, bench: Path) -> list[Contender]:
         out.append(
             Contender(f"augcli{w}", f"augcli expand W={w}", w, augcli_argv(augcli, RECIPE, w))
         )
+        if baseline:
+            label = f"augcli before (baseline) W={w}"
+            out.append(Contender(f"base{w}", label, w, augcli_argv(baseline, RECIPE, w)))
     return out
 
 
@@ -470,7 +477,22 @@ def finish(
 
 
 # -- start-up --------------------------------------------------------------------------------
-def startup(augcli: str, env: dict[str, str], n: int) -> dict[str, dict[str, float]]:
+def one_file_expand(augcli: str, full: Path, key: str) -> list[str]:
+    """A shell command: ``augcli expand`` of the image recipe on one input, into a fresh folder
+    (the start-up a one-off run pays: imports, plan, a worker, one output)."""
+    one = DATA / "one"
+    if not one.is_dir():
+        one.mkdir(parents=True)
+        first = sorted(full.rglob("*.jpg"))[0]
+        shutil.copyfile(first, one / first.name)
+    out = DATA / "out" / f"one-{key}"
+    argv = [augcli, "expand", str(RECIPE), "--input", str(one), "--output", str(out), "-q"]
+    return ["sh", "-c", f"rm -rf '{out}' && exec {' '.join(argv)}"]
+
+
+def startup(
+    augcli: str, env: dict[str, str], n: int, full: Path, baseline: str | None = None
+) -> dict[str, dict[str, float]]:
     python = str(Path(augcli).parent / "python")
     if not Path(python).is_file():
         python = sys.executable
@@ -479,7 +501,11 @@ def startup(augcli: str, env: dict[str, str], n: int) -> dict[str, dict[str, flo
         "augcli --version": [augcli, "--version"],
         "augcli --help": [augcli, "--help"],
         "augcli ops": [augcli, "ops"],
+        "augcli expand, 1 image": one_file_expand(augcli, full, "new"),
     }
+    if baseline:
+        cmds["before: augcli --help"] = [baseline, "--help"]
+        cmds["before: augcli expand, 1 image"] = one_file_expand(baseline, full, "base")
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in cmds}
     for _ in range(n):  # alternate here too
         for k, cmd in cmds.items():
@@ -568,10 +594,11 @@ def report(res: dict[str, object]) -> str:
         "x I/O floor | x Albumentations loop |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    kinds = ("floor", "albu", "augcli", "base") if "base1" in runs else ("floor", "albu", "augcli")
     for w in (1, 2):
         floor = med(runs[f"floor{w}"], "wall")
         albu = med(runs[f"albu{w}"], "wall")
-        for kind in ("floor", "albu", "augcli"):
+        for kind in kinds:
             rs = runs[f"{kind}{w}"]
             wall = med(rs, "wall")
             lo, hi = min(r["wall"] for r in rs), max(r["wall"] for r in rs)
@@ -593,6 +620,15 @@ def report(res: dict[str, object]) -> str:
         f"Albumentations loop {r['albu1/albu2']:.2f}x, I/O floor {r['floor1/floor2']:.2f}x",
         f"- max RSS augcli / Albumentations loop: W=1 {r['rss augcli1/albu1']:.2f}x, "
         f"W=2 {r['rss augcli2/albu2']:.2f}x",
+    ]
+    if "base1/base2" in r:
+        lines += [
+            f"- before (baseline): x I/O floor W=1 {r['base1/floor1']:.2f}x, W=2 "
+            f"{r['base2/floor2']:.2f}x; x Albumentations loop W=1 {r['base1/albu1']:.2f}x, "
+            f"W=2 {r['base2/albu2']:.2f}x; speed-up {r['base1/base2']:.2f}x",
+            f"- now / before: W=1 **{r['augcli1/base1']:.2f}x**, W=2 **{r['augcli2/base2']:.2f}x**",
+        ]
+    lines += [
         "",
         f"Start-up (median of {res['startup_n']}):",
         "",
@@ -748,6 +784,9 @@ def main() -> None:
         "--no-annotations", action="store_true", help="skip the annotation-overhead step"
     )
     ap.add_argument("--augcli", default=None, help="the augcli executable")
+    ap.add_argument(
+        "--baseline", default=None, help="an earlier augcli executable, timed alongside"
+    )
     add_report_option(
         ap, "only print the markdown report of a saved run (results/images-*.json), run nothing"
     )
@@ -772,7 +811,7 @@ def main() -> None:
     load_start = loadavg()
     t_start = time.time()
 
-    cs = contenders(augcli, peers_python, bench)
+    cs = contenders(augcli, peers_python, bench, a.baseline)
     labels = {c.key: c.label for c in cs}
     print(f"run_images: warm-up round ({len(cs)} contenders)", file=sys.stderr)
     for c in cs:
@@ -786,7 +825,7 @@ def main() -> None:
     )
 
     print("run_images: start-up", file=sys.stderr)
-    st = startup(augcli, env, startup_n)
+    st = startup(augcli, env, startup_n, full, a.baseline)
 
     print("run_images: per-process memory", file=sys.stderr)
     tree = {}
@@ -831,6 +870,12 @@ def main() -> None:
         "rss augcli1/albu1": rss("augcli1") / rss("albu1"),
         "rss augcli2/albu2": rss("augcli2") / rss("albu2"),
     }
+    if a.baseline:
+        for w in (1, 2):
+            ratios[f"augcli{w}/base{w}"] = wall(f"augcli{w}") / wall(f"base{w}")
+            ratios[f"base{w}/albu{w}"] = wall(f"base{w}") / wall(f"albu{w}")
+            ratios[f"base{w}/floor{w}"] = wall(f"base{w}") / wall(f"floor{w}")
+        ratios["base1/base2"] = wall("base1") / wall("base2")
     res = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(augcli, peers_python),

@@ -139,38 +139,59 @@ def model(parent_us: float, worker_us: float, disk_us: float) -> list[dict[str, 
 
 
 def report(res: dict) -> str:
-    small, big = res["small"], res["big"]
-    lines = [
-        f"# Scale ({res['workers']} workers, {res['machine']}; medians of {res['reps']})",
-        "",
-        "| inputs | wall s | parent CPU s | workers CPU s | tree peak PSS MiB |",
-        "|---|---|---|---|---|",
-    ]
-    for r in (small, big):
-        lines.append(
-            f"| {r['outputs']} | {r['wall_s']:.2f} | {r['parent_cpu_s']:.2f} | "
-            f"{r['children_cpu_s']:.2f} | {r['tree_peak_pss_mib']:.1f} |"
-        )
-    lines += [
-        "",
-        f"- parent CPU per output: **{res['parent_us']:.1f} µs** (slope between the two runs)",
-        f"- worker CPU per output: {res['worker_us']:.0f} µs; file creation here: "
-        f"{res['disk_us']:.0f} µs",
-        f"- implied worker ceiling (worker / parent per output): **{res['ceiling']:.0f} workers**",
-        f"- tree peak memory, {big['outputs']} vs {small['outputs']} inputs: "
-        f"**{res['memory_ratio']:.2f}x**",
-        "",
-        "| cores | projected outputs/s | bound by |",
-        "|---|---|---|",
-    ]
-    for row in res["model"]:
-        lines.append(f"| {row['cores']} | {row['outputs_per_s']:,.0f} | {row['bound']} |")
-    return "\n".join(lines) + "\n"
+    lines = [f"# Scale ({res['workers']} workers, {res['machine']}; medians of {res['reps']})", ""]
+    for name, m in res["augcli"].items():
+        small, big = m["small"], m["big"]
+        lines += [
+            f"## {name}",
+            "",
+            "| inputs | wall s | parent CPU s | workers CPU s | tree peak PSS MiB |",
+            "|---|---|---|---|---|",
+        ]
+        for r in (small, big):
+            lines.append(
+                f"| {r['outputs']} | {r['wall_s']:.2f} | {r['parent_cpu_s']:.2f} | "
+                f"{r['children_cpu_s']:.2f} | {r['tree_peak_pss_mib']:.1f} |"
+            )
+        lines += [
+            "",
+            f"- parent CPU per output: **{m['parent_us']:.1f} µs** (slope between the two runs)",
+            f"- worker CPU per output: {m['worker_us']:.0f} µs; file creation here: "
+            f"{res['disk_us']:.0f} µs",
+            f"- implied worker ceiling (worker / parent per output): **{m['ceiling']:.0f} workers**",
+            f"- tree peak memory, {big['outputs']} vs {small['outputs']} inputs: "
+            f"**{m['memory_ratio']:.2f}x**",
+            "",
+            "| cores | projected outputs/s | bound by |",
+            "|---|---|---|",
+        ]
+        for row in m["model"]:
+            lines.append(f"| {row['cores']} | {row['outputs_per_s']:,.0f} | {row['bound']} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def median_run(python: str, src: Path, workers: int, reps: int) -> dict[str, float]:
     runs = [one_run(python, src, workers) for _ in range(reps)]
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def measure(python: str, small_src: Path, big_src: Path, args: argparse.Namespace, disk_us: float):
+    """Both corpora through one augcli; the per-output slopes and the model."""
+    small = median_run(python, small_src, args.workers, args.reps)
+    big = median_run(python, big_src, args.workers, args.reps)
+    delta = big["outputs"] - small["outputs"]
+    parent_us = (big["parent_cpu_s"] - small["parent_cpu_s"]) / delta * 1e6
+    worker_us = (big["children_cpu_s"] - small["children_cpu_s"]) / delta * 1e6
+    return {
+        "small": small,
+        "big": big,
+        "parent_us": parent_us,
+        "worker_us": worker_us,
+        "ceiling": worker_us / parent_us,
+        "memory_ratio": big["tree_peak_pss_mib"] / small["tree_peak_pss_mib"],
+        "model": model(parent_us, worker_us, disk_us),
+    }
 
 
 def main() -> None:
@@ -180,28 +201,23 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--augcli", help="the augcli whose interpreter runs the CLI")
+    ap.add_argument("--baseline", help="an earlier augcli, measured the same way")
     args = ap.parse_args()
-    augcli = find_augcli(args.augcli)
-    python = str(Path(augcli).with_name("python"))
     started = time.time()
-    small = median_run(python, corpus(args.small), args.workers, args.reps)
-    big = median_run(python, corpus(args.big), args.workers, args.reps)
-    delta = big["outputs"] - small["outputs"]
-    parent_us = (big["parent_cpu_s"] - small["parent_cpu_s"]) / delta * 1e6
-    worker_us = (big["children_cpu_s"] - small["children_cpu_s"]) / delta * 1e6
+    small_src, big_src = corpus(args.small), corpus(args.big)
     disk_us = disk_cost() * 1e6
+    chosen = {"augcli": find_augcli(args.augcli)}
+    if args.baseline:
+        chosen["augcli before (baseline)"] = args.baseline
     res = {
         "workers": args.workers,
         "reps": args.reps,
         "machine": f"{sys.platform}, {os.cpu_count()} cores",
-        "small": small,
-        "big": big,
-        "parent_us": parent_us,
-        "worker_us": worker_us,
         "disk_us": disk_us,
-        "ceiling": worker_us / parent_us,
-        "memory_ratio": big["tree_peak_pss_mib"] / small["tree_peak_pss_mib"],
-        "model": model(parent_us, worker_us, disk_us),
+        "augcli": {
+            name: measure(str(Path(exe).with_name("python")), small_src, big_src, args, disk_us)
+            for name, exe in chosen.items()
+        },
     }
     res["total_seconds"] = time.time() - started
     save_results("scale", res, report(res), "scale.py")

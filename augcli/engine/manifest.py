@@ -98,7 +98,7 @@ def encode(rec: OutputRecord) -> Line:
     )
 
 
-RUN_LINES = 20_000  # lines held before they are sorted into a run file in the state folder
+RUN_LINES = 10_000  # lines held before they are sorted into a run file in the state folder
 FLUSH_BYTES = 1 << 16  # appended lines are written out at this size ...
 FLUSH_SECONDS = 0.1  # ... or this long after the first of them
 
