@@ -358,10 +358,5 @@ def _context(worker: Worker) -> Any:
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    job = worker.job
-    preload = ["augcli.engine.executor"]
-    for name, m in job.modalities.items():
-        sources = [p for paths in job.pools.get(name, {}).values() for p in paths]
-        preload.extend(m.preload_modules(sources))
-    ctx.set_forkserver_preload(preload)
+    ctx.set_forkserver_preload(["augcli.engine.executor", *worker.job.preload])
     return ctx

@@ -68,6 +68,7 @@ class Job:
     keep_originals: bool = False
     notes: list[str] = field(default_factory=list)  # what planning decided (splits, budget)
     links_outside: bool = False  # input symlinks may leave the input folder (follow_symlinks)
+    preload: tuple[str, ...] = ()  # modules worth importing once, before workers start
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -92,11 +93,21 @@ class Job:
         return self
 
     def set_inputs(self, inputs: list[InputFile]) -> None:
-        """Remember every input by modality and class: the pools mixing ops draw partners from."""
+        """Remember every input by modality and class, for the sections whose graph mixes
+        inputs (an op with ``partners``): the pools those ops draw partners from. Other
+        sections keep none, so workers are not sent a list of every input they never read.
+        Also: the modules the fork server preloads for these inputs."""
         pools: dict[str, dict[str | None, list[str]]] = {}
         for f in inputs:
             pools.setdefault(f.modality, {}).setdefault(f.label, []).append(f.relpath)
-        self.pools = {m: {k: tuple(v) for k, v in by.items()} for m, by in pools.items()}
+        preload: list[str] = []
+        for name, m in self.modalities.items():
+            preload += m.preload_modules([p for ps in pools.get(name, {}).values() for p in ps])
+        self.preload = tuple(dict.fromkeys(preload))
+        mixing = {m for m, g in self.graphs.items() if any(op.partners for op in g.ops())}
+        self.pools = {
+            m: {k: tuple(v) for k, v in by.items()} for m, by in pools.items() if m in mixing
+        }
 
     def seed_for(self, source: str, node_path: str, copy: int) -> int:
         return item_seed(self.seed, source, node_path, copy)
