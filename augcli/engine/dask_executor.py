@@ -13,9 +13,11 @@ error saying what to install."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
@@ -46,6 +48,10 @@ WORKERS_TIMEOUT = 60.0  # seconds a scheduler may take to have its first worker
 CLOSE_TIMEOUT = 10.0  # seconds closing the client (and a cluster we started) may take
 LANE_REFRESH = 2.0  # seconds between looks at which workers are alive, for lane tasks
 LOGGERS = ("distributed", "tornado", "bokeh")
+# run first in each worker process of a LocalCluster (a preload script: Dask runs text with a
+# space in it as code, in the process's main thread): Ctrl-C in the terminal reaches the whole
+# process group, and stopping the workers is the parent's job, as with the local pool
+IGNORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)"
 
 
 class _Setup(WorkerPlugin):
@@ -91,6 +97,12 @@ def _run_task(task: Task, plugin: str, timeout: float | None) -> tuple[list[Even
     return events, me.address if overran else None
 
 
+def _kill_self() -> None:
+    """Run on a worker whose task overran: end the process at once (a graceful close would
+    wait for, or abort in, the thread still running the task)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def state_dir(job: Job) -> Path:
     return job.output_root / STATE_DIR
 
@@ -121,9 +133,10 @@ def _probe_here(input_root: str, state: str) -> str | None:
 def quiet_logs() -> Iterator[None]:
     """Dask's own logging (worker restarts, lost connections) stays off the user's stderr:
     what matters reaches the manifest or an error message."""
-    loggers = [logging.getLogger(n) for n in LOGGERS]
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in LOGGERS]
+    loggers = [logging.getLogger(n) for n in {*names, *LOGGERS}]
     levels = [lg.level for lg in loggers]
-    for lg in loggers:
+    for lg in loggers:  # each configured one has its own handler: set every level
         lg.setLevel(logging.CRITICAL + 1)
     try:
         yield
@@ -143,28 +156,57 @@ def connect(address: str | None, workers: int) -> tuple[Any, Any]:
             host="127.0.0.1",
             dashboard_address=None,
             memory_limit=0,  # as the local pool: no per-worker memory cap, no spilling
+            preload=[IGNORE_SIGINT],
             silence_logs=logging.CRITICAL + 1,
         )
         return cluster, Client(cluster, set_as_default=False)
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except Exception as exc:  # refused, timed out, a malformed address
+    problem = asyncio.run(_unanswered(address))
+    if problem is not None:
         raise UsageError(
-            f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}). Check the address "
+            f"cannot reach the Dask scheduler at {address}: {problem}. Check the address "
             "(--scheduler, the recipe's scheduler:, DASK_SCHEDULER_ADDRESS) and that the "
             "scheduler is running, or leave the address out to start a cluster on this machine."
-        ) from None
+        )
+    client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     try:
         client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
-    except Exception:
+    except Exception as exc:
         with contextlib.suppress(Exception):
             client.close(timeout=CLOSE_TIMEOUT)
-        raise UsageError(
-            f"the Dask scheduler at {address} has no workers (waited {WORKERS_TIMEOUT:g} s); "
-            "start some (e.g. `dask worker {address}`) and run again."
-        ) from None
+        why = (
+            f"has no workers (waited {WORKERS_TIMEOUT:g} s); start some (e.g. "
+            f"`dask worker {address}`) and run again"
+            if isinstance(exc, TimeoutError)
+            else f"stopped answering ({type(exc).__name__})"
+        )
+        raise UsageError(f"the Dask scheduler at {address} {why}.") from None
     return None, client
+
+
+async def _unanswered(address: str) -> str | None:
+    """Why ``address`` is not a Dask scheduler answering within ``CONNECT_TIMEOUT`` seconds
+    (asked before a ``Client`` is made: a client that failed to start lingers and is slow to
+    close), or None if it answers."""
+    try:
+        comm = await distributed.comm.connect(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else "no answer"
+    except ValueError as exc:  # a malformed address
+        return f"{exc}"
+    except Exception:  # something answered the handshake, but not in Dask's protocol
+        return "what answers there is not a Dask scheduler"
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        answer = await asyncio.wait_for(comm.read(), CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, asyncio.TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT:g} s"
+    except Exception:  # something answered, but not in Dask's protocol
+        return "what answers there is not a Dask scheduler"
+    finally:
+        comm.abort()
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        return "what answers there is not a Dask scheduler"
+    return None
 
 
 @register
@@ -280,9 +322,9 @@ class DaskExecutor:
             ]
         except Exception as exc:
             return [task.failed(f"Dask: {type(exc).__name__}: {exc}")]
-        if overran is not None:
-            with contextlib.suppress(Exception):
-                self.client.restart_workers([overran], raise_for_error=False)
+        if overran is not None:  # its thread still runs the task: stop the process (its nanny
+            with contextlib.suppress(Exception):  # starts a fresh one, as the local pool does)
+                self.client.run(_kill_self, workers=[overran], on_error="ignore")
         return events
 
     def _threads(self) -> int:
