@@ -275,6 +275,41 @@ def test_executor_and_scheduler_in_the_recipe_are_checked_with_their_line(tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_lanes_tasks_run_on_a_bounded_set_of_workers(tmp_path: Path, cluster: Cluster) -> None:
+    """Tasks of a lane (a model op's worker limit) all run on at most that many workers, as the
+    scheduler's task stream records (key ``<run>-<n>``: the n-th task submitted)."""
+    from distributed import Client, get_task_stream
+
+    from augcli.engine.dask_executor import DaskExecutor
+    from augcli.engine.run import Options, prepare
+    from augcli.engine.worker import Worker
+    from augcli.recipe import load_recipe
+
+    _many(tmp_path, times=2)
+    recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "2").format(out="out"))
+    job, _inputs, _ignored, tasks = prepare(load_recipe(recipe), Options())
+    for task in tasks[::2]:
+        task.lane = 1
+    watch = Client(cluster.address, timeout=10, set_as_default=False)
+    try:
+        executor = DaskExecutor(Worker(job), 2, None, cluster.address)
+        executor.check(job)
+        plugin = executor.plugin
+        with get_task_stream(client=watch) as ts:
+            events = [e for batch in executor.run(tasks) for e in batch]
+        stream = ts.data
+    finally:
+        watch.close()
+    assert len(events) == sum(t.size for t in tasks)
+    ran = {
+        int(r["key"].rsplit("-", 1)[1]): r["worker"] for r in stream if r["key"].startswith(plugin)
+    }
+    assert sorted(ran) == list(range(len(tasks)))
+    lane = {ran[n] for n, t in enumerate(tasks) if t.lane == 1}
+    assert len(lane) == 1, lane
+    assert cluster.info()["workers"] == 2
+
+
 # -- what cannot run ---------------------------------------------------------------------------
 def test_an_address_that_does_not_answer_is_a_quick_usage_error(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE_IMAGES, tmp_path / "data")

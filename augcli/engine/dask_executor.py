@@ -228,6 +228,7 @@ class DaskExecutor:
         self.timeout, self.address = timeout, address
         self.plugin = f"augcli-{uuid.uuid4().hex[:12]}"
         self.futures: dict[Any, Task] = {}
+        self.submitted = 0  # tasks submitted so far: key ``<plugin>-<n>`` is the n-th
         self.lanes: dict[int, list[str]] = {}
         self.seen = 0.0  # when the live workers were last read (for lanes)
         self.live: list[str] = []
@@ -301,11 +302,12 @@ class DaskExecutor:
                 task,
                 self.plugin,
                 self.timeout,
-                key=f"{self.plugin}-{uuid.uuid4().hex[:12]}",
+                key=f"{self.plugin}-{self.submitted}",
                 pure=False,
                 **self._where(task),
             )
             self.futures[future] = task
+            self.submitted += 1
             done.add(future)
         return True
 
