@@ -287,7 +287,8 @@ def test_a_lanes_tasks_run_on_a_bounded_set_of_workers(tmp_path: Path, cluster: 
 
     _many(tmp_path, times=2)
     recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "2").format(out="out"))
-    job, _inputs, _ignored, tasks = prepare(load_recipe(recipe), Options())
+    job, _inputs, _ignored, planned = prepare(load_recipe(recipe), Options())
+    tasks = list(planned)
     for task in tasks[::2]:
         task.lane = 1
     watch = Client(cluster.address, timeout=10, set_as_default=False)
@@ -487,9 +488,9 @@ def test_ctrl_c_stops_the_cluster_quickly_and_the_run_resumes(tmp_path: Path) ->
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
     started = time.time()
     _, err = proc.communicate(timeout=60)
-    assert time.time() - started < 10
+    assert time.time() - started < 20, err  # seconds; about 1 s on an idle machine
     assert proc.returncode == 130, err
-    assert err == "", "no traceback from the parent or the workers"
+    assert err == "", f"no traceback from the parent or the workers: {err}"
     assert json.loads((tmp_path / "out/run.json").read_text())["status"] == "interrupted"
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -524,7 +525,9 @@ def test_a_lost_scheduler_is_one_clear_line_and_a_rerun_resumes(tmp_path: Path) 
     info = json.loads((tmp_path / "out/run.json").read_text())
     assert info["status"] == "interrupted"
     kept = read_manifest(tmp_path / "out")  # every line whole
-    assert kept and all(r["status"] == "ok" for r in kept)
+    assert kept and all(r["status"] == "ok" for r in kept), [
+        r for r in kept if r["status"] != "ok"
+    ][:3]
     resumed = _expand(recipe)
     assert resumed.returncode == 0, resumed.stderr
     ref = write_recipe(tmp_path / "ref.yaml", IMAGES.replace("{copies}", "12").format(out="ref"))

@@ -47,7 +47,7 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
 WORKERS_TIMEOUT = 60.0  # seconds a scheduler may take to have its first worker
 CLOSE_TIMEOUT = 10.0  # seconds closing the client (and a cluster we started) may take
 LANE_REFRESH = 2.0  # seconds between looks at which workers are alive, for lane tasks
-LOGGERS = ("distributed", "tornado", "bokeh")
+LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
 # run first in each worker process of a LocalCluster (a preload script: Dask runs text with a
 # space in it as code, in the process's main thread): Ctrl-C in the terminal reaches the whole
 # process group, and stopping the workers is the parent's job, as with the local pool
@@ -154,7 +154,8 @@ def connect(address: str | None, workers: int) -> tuple[Any, Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=None,  # no dashboard; its plain HTTP server on a free port,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not a busy 8787
             memory_limit=0,  # as the local pool: no per-worker memory cap, no spilling
             preload=[IGNORE_SIGINT],
             silence_logs=logging.CRITICAL + 1,
@@ -284,12 +285,15 @@ class DaskExecutor:
     def _next(self, done: Any) -> Any:
         """The next finished future; a lost scheduler is ``ExecutorLost``."""
         future = next(done)
-        if future.status == "cancelled" and future in self.futures:
-            raise ExecutorLost(
-                f"lost the Dask scheduler{' at ' + self.address if self.address else ''} "
-                "mid-run; the manifest keeps what was done: run the same command again to resume."
-            )
+        if future.status in ("cancelled", "lost") and future in self.futures:
+            raise self._lost()
         return future
+
+    def _lost(self) -> ExecutorLost:
+        return ExecutorLost(
+            f"lost the Dask scheduler{' at ' + self.address if self.address else ''} "
+            "mid-run; the manifest keeps what was done: run the same command again to resume."
+        )
 
     def _top_up(self, tasks: Iterator[Task], done: Any, window: int) -> bool:
         """Submit tasks until ``window`` are in flight; False once ``tasks`` is exhausted."""
@@ -322,7 +326,11 @@ class DaskExecutor:
                     "it died: the cluster's retry budget, distributed.scheduler.allowed-failures)"
                 )
             ]
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            # the cluster went away under the task (not the input's fault): stop, resumable
+            gone = isinstance(exc, (asyncio.CancelledError, distributed.comm.CommClosedError))
+            if gone or future.status in ("cancelled", "lost") or self.client.status != "running":
+                raise self._lost() from None
             return [task.failed(f"Dask: {type(exc).__name__}: {exc}")]
         if overran is not None:  # its thread still runs the task: stop the process (its nanny
             with contextlib.suppress(Exception):  # starts a fresh one, as the local pool does)
