@@ -280,6 +280,7 @@ def test_a_lanes_tasks_run_on_a_bounded_set_of_workers(tmp_path: Path, cluster: 
     scheduler's task stream records (key ``<run>-<n>``: the n-th task submitted)."""
     from distributed import Client, get_task_stream
 
+    from augcli.core.records import Line
     from augcli.engine.dask_executor import DaskExecutor
     from augcli.engine.run import Options, prepare
     from augcli.engine.worker import Worker
@@ -301,7 +302,8 @@ def test_a_lanes_tasks_run_on_a_bounded_set_of_workers(tmp_path: Path, cluster: 
         stream = ts.data
     finally:
         watch.close()
-    assert len(events) == sum(t.size for t in tasks)
+    lines = [e for e in events if isinstance(e, Line)]  # one manifest line per output
+    assert len(lines) == sum(t.size for t in tasks) and all(e.status == "ok" for e in lines)
     ran = {
         int(r["key"].rsplit("-", 1)[1]): r["worker"] for r in stream if r["key"].startswith(plugin)
     }
