@@ -77,7 +77,15 @@ TASK_TIMEOUT = Nullable(
     help="longest one input (or chunk of records) may take in a worker before it is stopped "
     "and recorded failed",
 )
-OTHER_KEYS = ("workers", "max_outputs", "splits", "allow_test_split", "task_timeout")
+OTHER_KEYS = (
+    "workers",
+    "max_outputs",
+    "splits",
+    "allow_test_split",
+    "task_timeout",
+    "executor",
+    "scheduler",
+)
 
 
 @dataclass
@@ -108,6 +116,8 @@ class Recipe:
     max_outputs: int | None = None
     splits: tuple[str, ...] | None = None
     task_timeout: float | None = TASK_TIMEOUT.default
+    executor: str | None = None  # where tasks run (the engine knows the names); None: local
+    scheduler: str | None = None  # a Dask scheduler's address, for executor: dask
     lines: dict[str, int] = field(default_factory=dict, repr=False)
     follow_symlinks: str = "inside"  # or "outside": input links may leave the input folder
 
@@ -233,6 +243,10 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
             data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
         ),
         follow_symlinks=values["follow_symlinks"],
+        executor=parse_word(data.get("executor"), "executor", "e.g. 'local' or 'dask'"),
+        scheduler=parse_word(
+            data.get("scheduler"), "scheduler", "a Dask scheduler's address, e.g. tcp://host:8786"
+        ),
     )
     for modality in modalities():
         if modality in data:
@@ -255,6 +269,18 @@ def parse_workers(value: Any, where: str) -> int | None:
             path=where,
             value=value,
             fix="Use e.g. 4, or 'auto' for one worker per CPU.",
+        )
+    return value
+
+
+def parse_word(value: Any, where: str, example: str) -> str | None:
+    """A run setting that is one word (an executor name, an address), or null for the
+    default."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise RecipeError(
+            "must be one word (no spaces)", path=where, value=value, fix=f"Use {example}."
         )
     return value
 

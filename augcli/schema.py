@@ -187,6 +187,15 @@ def recipe_schema() -> dict[str, Any]:
         "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}],
         "description": TASK_TIMEOUT.help,
     }
+    props["executor"] = {
+        "anyOf": [{"type": "string", "pattern": "^\\S+$"}, {"type": "null"}],
+        "description": "where tasks run: local (default), serial or dask",
+    }
+    props["scheduler"] = {
+        "anyOf": [{"type": "string", "pattern": "^\\S+$"}, {"type": "null"}],
+        "description": "a Dask scheduler's address (executor: dask); none: a cluster on "
+        "this machine",
+    }
     defs = {}
     for m in modalities():
         props[m] = _section(m)

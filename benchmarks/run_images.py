@@ -343,12 +343,19 @@ def _status(pid: int) -> dict[str, str]:
 
 def _children(pid: int) -> list[int]:
     """Every descendant of ``pid`` (augcli's pool workers are the fork server's children, so
-    the grandchildren of the command)."""
+    the grandchildren of the command), started by any of its threads (a Dask LocalCluster's
+    workers are started from its event-loop thread)."""
+    kids: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = [int(x) for x in f.read().split()]
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+        except OSError:
+            continue
     return [d for k in kids for d in (k, *_children(k))]
 
 

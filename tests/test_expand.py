@@ -321,7 +321,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "import sys\nfrom augcli.cli import app\n"
         "for argv in (['--help'], ['expand', '--help'], ['ops']):\n"
         "    try:\n        app(argv)\n    except SystemExit:\n        pass\n"
-        "heavy = ('cv2', 'audiomentations', 'nlpaug', 'transformers', 'torch', 'scipy')\n"
+        "heavy = ('cv2', 'audiomentations', 'nlpaug', 'transformers', 'torch', 'scipy', 'dask',\n"
+        "    'distributed')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     import subprocess

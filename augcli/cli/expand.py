@@ -24,13 +24,23 @@ def expand(
     ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed input.")] = False,
     executor: Annotated[
-        str,
+        str | None,
         typer.Option(
             metavar="NAME",
             help="Where tasks run: local (process pools on this machine; one worker runs in "
-            "this process) or serial (this process).",
+            "this process), serial (this process) or dask (a Dask cluster: pip install "
+            "'augcli[dask]'). Default: the recipe's executor:, else local.",
         ),
-    ] = "local",
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="With --executor dask: the Dask scheduler to use, e.g. tcp://host:8786 "
+            "(default: the recipe's scheduler:, else DASK_SCHEDULER_ADDRESS, else a cluster "
+            "of --workers processes started on this machine).",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -46,7 +56,7 @@ def expand(
     from augcli.engine.run import expand as run_expand
 
     reporter = ConsoleReporter(quiet)
-    opts = Options(input, output, workers, overwrite, fail_fast, executor)
+    opts = Options(input, output, workers, overwrite, fail_fast, executor, scheduler)
     try:
         result = run_expand(load(recipe, seed, copies), opts, reporter)
     except AugcliError as exc:

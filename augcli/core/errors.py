@@ -32,6 +32,11 @@ class OutputError(AugcliError):
     cleanly (exit 2) and a later run resumes once the folder is writable."""
 
 
+class ExecutorLost(AugcliError):
+    """Where the tasks run went away mid-run (a Dask scheduler stopped answering): the run stops
+    cleanly (exit 2), the manifest keeps what was done, and a later run resumes."""
+
+
 # errno values that no other input would avoid: the output folder itself cannot take writes
 OUTPUT_UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 

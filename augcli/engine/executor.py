@@ -1,15 +1,19 @@
 """Executors: where tasks run. One class each, chosen by name from ``EXECUTORS``; every executor
 runs the same ``Worker`` over the same planned tasks, so outputs are identical whichever runs.
 
-The engine calls only the protocol: ``Executor(worker, workers)``, ``run(tasks)`` (yields each
-task's events as tasks finish, in any order) and ``stop()`` (after an interrupt or --fail-fast).
-A new executor (e.g. one that maps tasks over a cluster) is one more registered class."""
+The engine calls only the protocol: ``Executor(worker, workers, timeout, address)``,
+``check(job)`` (before anything is written: can the workers reach the input and output roots?),
+``run(tasks)`` (yields each task's events as tasks finish, in any order) and ``stop()`` (after
+an interrupt or --fail-fast, and at the end; calling it twice is harmless). A new executor is one
+more registered class; one that needs an optional library lives in its own module, named in
+``EXECUTOR_MODULES`` and imported only when chosen (``dask``: ``engine/dask_executor.py``)."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
 import difflib
+import importlib
 import multiprocessing as mp
 import multiprocessing.connection as mpc
 import signal
@@ -19,7 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 from augcli.core.errors import UsageError
 from augcli.core.records import Event
-from augcli.engine.plan import Task
+from augcli.engine.plan import Job, Task
 from augcli.engine.worker import Worker
 
 DEFAULT_EXECUTOR = "local"
@@ -28,14 +32,21 @@ DEFAULT_EXECUTOR = "local"
 class Executor(Protocol):
     name: ClassVar[str]
 
-    def __init__(self, worker: Worker, workers: int, timeout: float | None) -> None: ...
+    def __init__(
+        self, worker: Worker, workers: int, timeout: float | None, address: str | None = None
+    ) -> None: ...
 
-    def run(self, tasks: list[Task]) -> Iterator[list[Event]]: ...
+    def check(self, job: Job) -> None: ...
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]: ...
 
     def stop(self) -> None: ...
 
 
 EXECUTORS: dict[str, type[Executor]] = {}
+# executors in modules of their own (an optional library), imported when chosen: they register
+# themselves on import, as modalities' ops do (``ops.MODALITY_MODULES``)
+EXECUTOR_MODULES = {"dask": "augcli.engine.dask_executor"}
 
 
 def register(cls: type[Any]) -> type[Any]:
@@ -44,22 +55,35 @@ def register(cls: type[Any]) -> type[Any]:
     return cls
 
 
+def executor_names() -> list[str]:
+    """Every executor's name, those of not-yet-imported modules included."""
+    return sorted({*EXECUTORS, *EXECUTOR_MODULES})
+
+
 def executor_class(name: str) -> type[Executor]:
-    """The executor called ``name``; an unknown name is a usage error naming the choices."""
+    """The executor called ``name`` (importing its module if it has one); an unknown name is a
+    usage error naming the choices, and so is one whose optional library is missing (the
+    module's import raises that UsageError)."""
+    if name not in EXECUTORS and name in EXECUTOR_MODULES:
+        importlib.import_module(EXECUTOR_MODULES[name])
     if name not in EXECUTORS:
-        close = difflib.get_close_matches(name, EXECUTORS, n=1)
+        names = executor_names()
+        close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise UsageError(
-            f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}.{hint}"
-        )
+        raise UsageError(f"unknown executor {name!r}; choose one of {', '.join(names)}.{hint}")
     return EXECUTORS[name]
 
 
 def make_executor(
-    name: str, worker: Worker, workers: int, timeout: float | None = None
+    name: str,
+    worker: Worker,
+    workers: int,
+    timeout: float | None = None,
+    address: str | None = None,
 ) -> Executor:
-    """The executor ``name`` for ``workers`` processes; ``timeout``: seconds one task may run."""
-    return executor_class(name)(worker, workers, timeout)
+    """The executor ``name`` for ``workers`` processes; ``timeout``: seconds one task may run;
+    ``address``: where its cluster is (dask: a scheduler; None: start one here)."""
+    return executor_class(name)(worker, workers, timeout, address)
 
 
 def lane_sizes(limits: Iterable[int | None], workers: int) -> dict[int | None, int]:
@@ -70,7 +94,7 @@ def lane_sizes(limits: Iterable[int | None], workers: int) -> dict[int | None, i
     return {k: min(k, workers) if k is not None else max(1, workers - limited) for k in distinct}
 
 
-def lanes(tasks: list[Task], workers: int) -> list[tuple[int, list[Task]]]:
+def lanes(tasks: Iterable[Task], workers: int) -> list[tuple[int, list[Task]]]:
     """Tasks grouped by lane, in first-seen order, with each lane's process count."""
     groups: dict[int | None, list[Task]] = {}
     for task in tasks:
@@ -125,10 +149,19 @@ class SerialExecutor:
 
     name = "serial"
 
-    def __init__(self, worker: Worker, workers: int, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        workers: int,
+        timeout: float | None = None,
+        address: str | None = None,
+    ) -> None:
         self.worker = Worker(worker.job, pooled=False)
 
-    def run(self, tasks: list[Task]) -> Iterator[list[Event]]:
+    def check(self, job: Job) -> None:
+        pass  # this process: the parent's own probe of the output folder is the check
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
         for task in tasks:
             yield self.worker(task)
 
@@ -154,11 +187,20 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, worker: Worker, workers: int, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        workers: int,
+        timeout: float | None = None,
+        address: str | None = None,
+    ) -> None:
         self.workers, self.timeout = max(1, workers), timeout
         self.worker = Worker(worker.job, pooled=self.workers > 1)  # one process: all its threads
         self.ctx = _context(worker)
         self.slots: list[_Slot] = []
+
+    def check(self, job: Job) -> None:
+        pass  # processes on this machine: the parent's own probe of the output folder is the check
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
         if not hasattr(tasks, "lanes"):  # a plain list (a plan or Todo knows its lanes)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import platform
 import signal
@@ -18,20 +19,38 @@ from typing import Any, Protocol
 
 from augcli import __version__
 from augcli.core.atomic import sweep_tmp
-from augcli.core.errors import OutputError, RecipeError, output_unwritable
+from augcli.core.errors import (
+    ExecutorLost,
+    OutputError,
+    RecipeError,
+    UsageError,
+    output_unwritable,
+)
 from augcli.core.layout import MANIFEST
 from augcli.core.records import InputFailed
 from augcli.engine.budget import select_splits
 from augcli.engine.collect import Collector, Summary
-from augcli.engine.executor import DEFAULT_EXECUTOR, executor_class, make_executor
+from augcli.engine.executor import (
+    DEFAULT_EXECUTOR,
+    Executor,
+    executor_class,
+    executor_names,
+    make_executor,
+)
 from augcli.engine.manifest import ManifestWriter, write_run_info
 from augcli.engine.plan import Job, Plan, Todo, plan, remaining
-from augcli.engine.resume import check_output_folder, resume_state, write_source_cache
+from augcli.engine.resume import (
+    Resume,
+    check_output_folder,
+    resume_state,
+    write_source_cache,
+)
 from augcli.engine.scan import InputFile, scan
 from augcli.engine.worker import Worker, apply_environment
 from augcli.recipe import Recipe
 
 EXIT_OK, EXIT_FAILED = 0, 1
+SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 LIBRARIES = (
     "numpy",
     "opencv-python-headless",
@@ -50,7 +69,34 @@ class Options:
     workers: int | None = None
     overwrite: bool = False
     fail_fast: bool = False
-    executor: str = DEFAULT_EXECUTOR
+    executor: str | None = None  # None: the recipe's executor, else DEFAULT_EXECUTOR
+    scheduler: str | None = None  # None: the recipe's scheduler, else DASK_SCHEDULER_ADDRESS
+
+
+def executor_choice(recipe: Recipe, opts: Options) -> tuple[str, str | None]:
+    """The executor's name and address: the option, else the recipe, else the default (the
+    address: else the ``DASK_SCHEDULER_ADDRESS`` variable). An address is for ``dask`` only."""
+    name = opts.executor or recipe.executor or DEFAULT_EXECUTOR
+    if not opts.executor and recipe.executor and name not in executor_names():
+        close = difflib.get_close_matches(name, executor_names(), n=1)
+        raise recipe.locate(
+            RecipeError(
+                "unknown executor",
+                path="executor",
+                value=name,
+                fix=(f"Did you mean '{close[0]}'? " if close else "")
+                + f"Executors are: {', '.join(executor_names())}.",
+            )
+        )
+    if name != "dask":
+        if opts.scheduler:
+            raise UsageError(
+                f"--scheduler is for --executor dask (the executor here is {name!r}); "
+                "pass --executor dask, or leave --scheduler out."
+            )
+        return name, None
+    address = opts.scheduler or recipe.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
+    return name, address
 
 
 def resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
@@ -194,26 +240,23 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     state = resume_state(job)
     todo, skipped = remaining(tasks, state.done)
     summary = Summary(inputs=len(inputs), skipped=skipped)
-    run_info = _run_info(recipe, job)
-    write_run_info(dst, run_info)
-    if state.swept:
-        say.note(f"augcli: removed {state.swept} temporary files left by an interrupted run")
-    if state.changed:
-        listed = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
-        say.note(
-            f"augcli: {len(state.changed)} inputs changed since their outputs were made, "
-            f"making them again: {listed}"
-        )
     workers = min(worker_count(recipe, opts), max(1, len(todo)))
-    collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
-    for rec in state.kept.values():
-        if rec.get("source_sha256"):
-            collector.digests.setdefault(rec["source"], rec["source_sha256"])
-    found = {f.relpath for f in inputs}
-    for name, modality in job.modalities.items():
-        for source, reason in modality.missing_inputs(found):
-            collector.add([InputFailed(source, name, None, reason)])
-    status = _execute(recipe, job, todo, workers, opts, collector, say)
+    executor = _open_executor(recipe, opts, job, workers)  # its checks come before any write
+    try:
+        run_info = _run_info(recipe, job)
+        write_run_info(dst, run_info)
+        _resume_notes(state, say)
+        collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
+        for rec in state.kept.values():
+            if rec.get("source_sha256"):
+                collector.digests.setdefault(rec["source"], rec["source_sha256"])
+        found = {f.relpath for f in inputs}
+        for name, modality in job.modalities.items():
+            for source, reason in modality.missing_inputs(found):
+                collector.add([InputFailed(source, name, None, reason)])
+        status = _execute(executor, job, todo, opts, collector, say)
+    finally:
+        executor.stop()
     _finalize(job, collector, run_info, status)
     run_info.update(
         workers=workers, counts=summary.counts(), wall_seconds=round(time.time() - started, 3)
@@ -228,9 +271,34 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     raise collector.stopped_by
 
 
+def _resume_notes(state: Resume, say: Reporter) -> None:
+    """What resuming found: leftovers swept, inputs changed since their outputs were made."""
+    if state.swept:
+        say.note(f"augcli: removed {state.swept} temporary files left by an interrupted run")
+    if state.changed:
+        listed = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
+        say.note(
+            f"augcli: {len(state.changed)} inputs changed since their outputs were made, "
+            f"making them again: {listed}"
+        )
+
+
+def _open_executor(recipe: Recipe, opts: Options, job: Job, workers: int) -> Executor:
+    """The chosen executor, connected and its workers checked (``Executor.check``: can they
+    reach the input and output folders?), before anything is written."""
+    name, address = executor_choice(recipe, opts)
+    executor = make_executor(name, Worker(job), workers, recipe.task_timeout, address)
+    try:
+        executor.check(job)
+    except BaseException:
+        executor.stop()
+        raise
+    return executor
+
+
 def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], Plan]:
     """Plan, fetch what the recipe allows, and check the output folder is ours to write."""
-    executor_class(opts.executor)  # an unknown name fails before anything is written
+    executor_class(executor_choice(recipe, opts)[0])  # unknown or not installed: before any write
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     for note in job.notes:
         say.note(f"augcli: {note}")
@@ -262,22 +330,19 @@ def _run_info(recipe: Recipe, job: Job) -> dict[str, Any]:
 
 
 def _execute(
-    recipe: Recipe,
+    executor: Executor,
     job: Job,
     todo: Todo,
-    workers: int,
     opts: Options,
     collector: Collector,
     say: Reporter,
 ) -> str:
-    """Run the tasks on the chosen executor; return complete, stopped (--fail-fast) or
-    interrupted (Ctrl-C, SIGTERM). The executor is stopped unless it finished."""
+    """Run the tasks on the executor; return complete, stopped (--fail-fast) or interrupted
+    (Ctrl-C, SIGTERM, a lost cluster). The executor is stopped unless it finished."""
     status = "complete"
-    executor = None
     bar = say.progress(len(todo)) if todo else None  # one step per task (an input or a chunk)
     try:
         with _stop_signals():
-            executor = make_executor(opts.executor, Worker(job), workers, recipe.task_timeout)
             for events in executor.run(todo):
                 collector.add(events)
                 if bar is not None:
@@ -288,7 +353,7 @@ def _execute(
     except KeyboardInterrupt as exc:
         status = "interrupted"
         collector.summary.signal = getattr(exc, "signum", signal.SIGINT)
-    except OutputError as exc:  # the folder is full or read-only: stop, resumable later
+    except (OutputError, ExecutorLost) as exc:  # a full disk, a lost cluster: resumable later
         status, collector.stopped_by = "interrupted", exc
     except OSError as exc:  # the parent's own writes (the manifest)
         if not output_unwritable(exc):
@@ -299,7 +364,7 @@ def _execute(
             "or make it writable, then run the same command again to resume."
         )
     finally:
-        if executor is not None and status != "complete":
+        if status != "complete":
             executor.stop()
         if bar is not None:
             bar.close()
