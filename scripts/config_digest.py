@@ -35,9 +35,9 @@ def tree_digest(folder: Path) -> tuple[str, int]:
     return total.hexdigest(), count
 
 
-def expand(recipe: Path, out: Path, workers: int) -> int:
+def expand(recipe: Path, out: Path, workers: int, executor: str = "local") -> int:
     cmd = [sys.executable, "-m", "augcli", "expand", str(recipe), "--output", str(out)]
-    cmd += ["--workers", str(workers), "--quiet"]
+    cmd += ["--workers", str(workers), "--executor", executor, "--quiet"]
     return subprocess.run(cmd, cwd=ROOT).returncode
 
 
@@ -53,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--executor", default="local", help="local, serial or dask")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
     from chat_server import ChatServer
@@ -65,7 +66,7 @@ def main() -> None:
                 run = with_fake_endpoint(recipe, Path(scratch), server.url)
             out = Path(scratch) / recipe.stem
             try:
-                code = expand(run, out, args.workers)
+                code = expand(run, out, args.workers, args.executor)
             finally:
                 if run != recipe:
                     run.unlink()
