@@ -77,6 +77,33 @@ def contenders(augcli: str, w: int) -> list[Contender]:
     ]
 
 
+def small_runs(
+    cs: list[Contender], peers: Path, bench: Path, reps: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """The same rounds on the 100-image corpus: with the 400-image ones, the cost per task
+    (the slope) apart from the cost of starting (the intercept)."""
+    src = ensure_corpus(peers, bench)[1]
+    n = len(list(src.rglob("*.jpg")))
+    runs = rotated_rounds(
+        cs,
+        reps,
+        lambda c: run_once(c, src, n * COPIES, env),
+        lambda r: f"wall {r['wall']:.2f} s ({n} inputs)",
+        max(len(c.key) for c in cs),
+    )
+    return {
+        "small_tasks": n,
+        "small_median_wall": {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()},
+    }
+
+
+def split_costs(res: dict[str, Any], key: str) -> tuple[float, float]:
+    """(seconds per task, seconds to start) of one executor, from the two corpus sizes."""
+    big, small = res["median_wall"][key], res["small_median_wall"][key]
+    per_task = (big - small) / (res["tasks"] - res["small_tasks"])
+    return per_task, small - per_task * res["small_tasks"]
+
+
 def report(res: dict[str, Any]) -> str:
     w, tasks = res["workers"], res["tasks"]
     local, dask = res["median_wall"][f"local{w}"], res["median_wall"][f"dask{w}"]
@@ -102,6 +129,25 @@ def report(res: dict[str, Any]) -> str:
         "((dask wall - local wall) / tasks, start-up included)",
         "",
     ]
+    if "small_median_wall" in res:
+        lp, ls = split_costs(res, f"local{w}")
+        dp, ds = split_costs(res, f"dask{w}")
+        lines += [
+            f"From {res['small_tasks']} and {tasks} inputs (median walls "
+            f"{res['small_median_wall'][f'local{w}']:.2f} / "
+            f"{res['small_median_wall'][f'dask{w}']:.2f} s on the smaller):",
+            "",
+            "| executor | per task ms | start s |",
+            "|---|---|---|",
+            f"| local | {lp * 1000:.2f} | {ls:.2f} |",
+            f"| dask | {dp * 1000:.2f} | {ds:.2f} |",
+            "",
+            f"- per-task overhead of dask: **{(dp - lp) * 1000:.2f} ms**; its extra start "
+            f"(LocalCluster: scheduler and worker processes): **{ds - ls:.2f} s**",
+            f"- per-task ratio dask / local: **{dp / lp:.2f}x** (the wall ratio once start-up "
+            "is amortised)",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -134,6 +180,7 @@ def main() -> None:
         lambda r: f"wall {r['wall']:.2f} s",
         max(len(c.key) for c in cs),
     )
+    small = {} if args.quick else small_runs(cs, peers, bench, reps, env)
     memory = {}
     for c in cs:
         out = DATA / "out" / c.key
@@ -147,6 +194,7 @@ def main() -> None:
         "runs": runs,
         "median_wall": {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()},
         "memory": memory,
+        **small,
     }
     finish("dask", "run_dask", res, report, t_start, load_start)
 

@@ -136,3 +136,31 @@ def test_a_crash_inside_a_batch_fails_only_its_input(tmp_path: Path, workers: st
     assert sorted(r["source"] for r in rows if r["status"] == "ok") == [
         f"a{k:02d}.wav" for k in range(60)
     ]
+
+
+@pytest.mark.parametrize(("run_lines", "run_files"), [(3, 2), (2, 3), (5, 4), (1000, 64)])
+def test_merged_runs_match_an_in_memory_manifest(tmp_path: Path, monkeypatch, run_lines, run_files):
+    """Random adds, replacements and forgotten failures, spilled and merged (run files merged
+    into one at ``run_files``): the same manifest as a dict of the latest line per key, sorted."""
+    import random
+
+    monkeypatch.setattr(manifest, "RUN_LINES", run_lines)
+    monkeypatch.setattr(manifest, "RUN_FILES", run_files)
+    rng = random.Random(run_lines * 100 + run_files)
+    writer = ManifestWriter(tmp_path / "manifest.jsonl", {})
+    model: dict[str, dict] = {}
+    for step in range(300):
+        source = f"s{rng.randrange(12):02d}.png"
+        if rng.random() < 0.2:
+            rec = {"output": None, "source": source, "modality": "image", "status": "failed"}
+            rec["error"] = f"attempt {step}"
+        else:
+            rec = _rec(source, rng.randrange(3), rng.choice(["ok", "failed"]))
+            rec["seed"] = step  # a later line for the same output differs from the earlier
+        if rng.random() < 0.3:
+            writer.forget_source(source)
+            model.pop(f"source:{source}", None)
+        model[writer.add(rec)] = rec
+    writer.close(finalize=True)
+    want = [manifest._line(r) for r in sorted(model.values(), key=manifest.order_of)]
+    assert (tmp_path / "manifest.jsonl").read_text().splitlines(keepends=True) == want

@@ -6,6 +6,7 @@ and a chunked record file's parts are joined when its last part arrives."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,8 @@ class Collector:
                 self.writer.add_line(event.key, event.order, event.text)
                 self._count(event.status, event.what, event.error)
             elif isinstance(event, InputSeen):
-                self.digests[event.source] = [event.size, event.mtime_ns, event.digest]
+                # the name interned: the scan's copy of it, not one more per input
+                self.digests[sys.intern(event.source)] = [event.size, event.mtime_ns, event.digest]
             elif isinstance(event, WorkStats):
                 for key, n in event.counts.items():
                     self.summary.stats[key] = self.summary.stats.get(key, 0) + n

@@ -6,7 +6,7 @@ import heapq
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -98,7 +98,8 @@ def encode(rec: OutputRecord) -> Line:
     )
 
 
-RUN_LINES = 10_000  # lines held before they are sorted into a run file in the state folder
+RUN_LINES = 5_000  # lines held before they are sorted into a run file in the state folder
+RUN_FILES = 64  # run files open at once at most: that many are merged into one
 FLUSH_BYTES = 1 << 16  # appended lines are written out at this size ...
 FLUSH_SECONDS = 0.1  # ... or this long after the first of them
 
@@ -115,6 +116,7 @@ class ManifestWriter:
         self.spill = path.parent / STATE_DIR / "manifest-runs"
         self._held: dict[str, tuple[str, str]] = {}  # key -> (order, line): the current run
         self._runs: list[Path] = []
+        self._made = 0  # run files made so far (their names)
         self._gone: dict[str, int] = {}  # key -> runs before its forget_source
         self._failed: set[str] = set()  # keys of whole-input failure lines in the runs
         self._buffer: list[str] = []
@@ -172,26 +174,39 @@ class ManifestWriter:
             self._spill()
 
     def _spill(self) -> None:
-        """Sort the held lines into the next run file."""
+        """Sort the held lines into the next run file; at ``RUN_FILES`` runs, merge them into
+        one (so a run of millions of outputs never holds thousands of files open)."""
         self.spill.mkdir(parents=True, exist_ok=True)
-        run = self.spill / f"{len(self._runs):06d}.jsonl"
-        with open(run, "w", encoding="utf-8") as f:
-            for key, (order, text) in sorted(self._held.items(), key=lambda kv: kv[1]):
-                f.write(json.dumps([order, key]) + "\t" + text)
-        self._runs.append(run)
+        if len(self._runs) + 1 >= RUN_FILES:
+            self._write_run(self._sorted_runs())
+            for run in self._runs[:-1]:
+                run.unlink()
+            self._runs = self._runs[-1:]
+            self._gone = {}  # applied in the merge; a later forget counts from here
+        held = sorted((o, k, t) for k, (o, t) in self._held.items())  # one line per key
+        self._write_run(held)
         self._held = {}
 
-    def _merged(self) -> Iterator[str]:
-        """Every current line in manifest order: the runs merged, the latest line per key."""
+    def _write_run(self, lines: Iterable[tuple[str, str, str]]) -> None:
+        """(order, key, line) triples, in order, as the next run file (a new name each)."""
+        path = self.spill / f"{self._made:06d}.jsonl"
+        self._made += 1
+        with open(path, "w", encoding="utf-8") as f:
+            for order, key, text in lines:
+                f.write(json.dumps([order, key]) + "\t" + text)
+        self._runs.append(path)
+
+    def _sorted_runs(self) -> Iterator[tuple[str, str, str]]:
+        """The run files' (order, key, line), merged: the latest line per order."""
         streams = [_read_run(run, k, self._gone) for k, run in enumerate(self._runs)]
-        streams.append(iter(sorted(self._held.values())))
-        last: tuple[str, str] | None = None
-        for item in heapq.merge(*streams, key=lambda x: x[0]):  # stable: later runs last
-            if last is not None and item[0] != last[0]:
-                yield last[1]
-            last = item
-        if last is not None:
-            yield last[1]
+        return _latest(heapq.merge(*streams, key=_order))
+
+    def _merged(self) -> Iterator[str]:
+        """Every current line in manifest order: the runs and the held lines merged, the
+        latest line per key."""
+        held = sorted((o, k, t) for k, (o, t) in self._held.items())
+        for _o, _k, text in _latest(heapq.merge(self._sorted_runs(), iter(held), key=_order)):
+            yield text
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every current record in manifest order, parsed one at a time."""
@@ -212,14 +227,30 @@ class ManifestWriter:
         shutil.rmtree(self.spill, ignore_errors=True)
 
 
-def _read_run(run: Path, index: int, gone: dict[str, int]) -> Iterator[tuple[str, str]]:
-    """A run file's (order, line) pairs, without the lines of a key forgotten after it."""
+def _read_run(run: Path, index: int, gone: dict[str, int]) -> Iterator[tuple[str, str, str]]:
+    """A run file's (order, key, line), without the lines of a key forgotten after it."""
     with open(run, encoding="utf-8") as f:
         for raw in f:
             head, _, text = raw.partition("\t")
             order, key = json.loads(head)
             if gone.get(key, -1) <= index:
-                yield order, text
+                yield order, key, text
+
+
+def _order(item: tuple[str, str, str]) -> str:
+    return item[0]
+
+
+def _latest(items: Iterator[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
+    """Of consecutive items with one order (one key: the same output), the last: ``heapq.merge``
+    by order alone is stable, so that is the one from the latest run."""
+    last = None
+    for item in items:
+        if last is not None and item[0] != last[0]:
+            yield last
+        last = item
+    if last is not None:
+        yield last
 
 
 def _lines_of(path: Path) -> Iterator[str]:

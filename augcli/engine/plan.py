@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -195,7 +196,10 @@ class Plan:
     ``worker_limit`` (a model op) carries it as its ``lane``."""
 
     def __init__(self, job: Job, inputs: list[InputFile], counts: dict[str, int], keep: bool):
-        self.job, self.inputs, self.counts, self.keep = job, inputs, counts, keep
+        self.job, self.inputs, self.keep = job, inputs, keep
+        # outputs per input: the most common count, and only the inputs that differ from it
+        self.usual = Counter(counts.values()).most_common(1)[0][0] if counts else 0
+        self.counts = {k: n for k, n in counts.items() if n != self.usual}
         self.limits = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
         self.spans: dict[str, list[tuple[int, int]]] = {}  # record file -> its chunks
         self.tasks = self.outputs = 0
@@ -239,7 +243,8 @@ class Plan:
             if f.relpath not in self.spans:
                 self.spans[f.relpath] = modality.plan_chunks(self.job.input_root / f.relpath)
             return _record_file_tasks(f, single, self.spans[f.relpath], lane)
-        return [_file_task(self.job, f, self.counts[f.relpath], self.keep, lane)]
+        count = self.counts.get(f.relpath, self.usual)
+        return [_file_task(self.job, f, count, self.keep, lane)]
 
 
 def _claims(task: Task) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,7 @@ def scan(
         elif walk.usable(rel, entry):
             rel_dir = rel.rpartition("/")[0]
             label = rel_dir.rpartition("/")[2] if rel_dir else None
-            found.append(InputFile(rel, match.modality, label))
+            found.append(InputFile(sys.intern(rel), match.modality, label))  # one copy per name
     found.sort(key=lambda f: f.relpath)
     return Scan(found, ignored, walk.skipped)
 
