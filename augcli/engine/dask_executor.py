@@ -4,9 +4,12 @@ Without an address it starts a ``LocalCluster`` of worker processes (one thread 
 it at the end; with one (``--scheduler``, the recipe's ``scheduler:``, ``DASK_SCHEDULER_ADDRESS``)
 it connects as a client and never shuts the cluster down. The job is shipped once per Dask worker
 process, in a worker plugin that also sets the process up (``Worker.setup``) and checks the
-shared storage; tasks then carry only the ``Task``. Submission is windowed (a few tasks in flight
-per worker thread), results are yielded as they complete, and a task whose workers all died (the
-cluster's retry budget) is a failed task, not a failed run.
+shared storage; tasks then carry only the ``Task``. Tasks go in batches sized from their measured
+pace, as in the local pool (``executor.Pace``: small tasks many to a Dask task, so the scheduler's
+few milliseconds per task are paid once per batch); submission is windowed (a few batches in
+flight per worker thread), results are yielded as they complete, and a task whose workers all
+died (the cluster's retry budget) is a failed task, not a failed run: a batch that killed its
+workers is sent again one task at a time, so only the task that kills them fails.
 
 Imported only when chosen (``executor.EXECUTOR_MODULES``): without Dask, choosing it is a usage
 error saying what to install."""
@@ -14,6 +17,7 @@ error saying what to install."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -29,11 +33,12 @@ from augcli.core.atomic import TMP_MARK
 from augcli.core.errors import ExecutorLost, UsageError
 from augcli.core.layout import STATE_DIR
 from augcli.core.records import Event
-from augcli.engine.executor import AHEAD, lane_sizes, register
+from augcli.engine.executor import AHEAD, Pace, lane_sizes, register
 from augcli.engine.plan import Job, Task
 from augcli.engine.worker import Worker
 
 try:
+    import dask
     import distributed
     from distributed import Client, LocalCluster, as_completed
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -48,10 +53,18 @@ WORKERS_TIMEOUT = 60.0  # seconds a scheduler may take to have its first worker
 CLOSE_TIMEOUT = 10.0  # seconds closing the client (and a cluster we started) may take
 LANE_REFRESH = 2.0  # seconds between looks at which workers are alive, for lane tasks
 LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
+KILLED = (
+    "worker died while making this input's outputs (every Dask worker that ran it died: the "
+    "cluster's retry budget, distributed.scheduler.allowed-failures)"
+)
 # run first in each worker process of a LocalCluster (a preload script: Dask runs text with a
 # space in it as code, in the process's main thread): Ctrl-C in the terminal reaches the whole
 # process group, and stopping the workers is the parent's job, as with the local pool
 IGNORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)"
+# what a LocalCluster's nannies put in their workers' environment: Dask's default, less its
+# MALLOC_TRIM_THRESHOLD_, which switches glibc's adaptive mmap threshold off, so every image
+# buffer is mapped, faulted in and unmapped again: it halved the workers' speed here
+WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 
 
 class _Setup(WorkerPlugin):
@@ -89,12 +102,22 @@ def _address() -> str:
     return "?"
 
 
-def _run_task(task: Task, plugin: str, timeout: float | None) -> tuple[list[Event], str | None]:
-    """A Dask task: run ``task`` with this process's plugin; the worker's address comes back
-    when the task overran its time (the parent restarts that worker)."""
+def _run_batch(
+    tasks: list[Task], plugin: str, timeout: float | None
+) -> tuple[list[list[Event]], float, str | None]:
+    """A Dask task: run a batch of ``tasks`` with this process's plugin, in order; the events of
+    each task run, the seconds they took, and this worker's address if a task overran its time
+    (that task is failed, the rest are not run: the parent sends them again and restarts this
+    worker)."""
     me = distributed.get_worker()
-    events, overran = me.plugins[plugin].run(task, timeout)
-    return events, me.address if overran else None
+    started = time.monotonic()
+    results = []
+    for task in tasks:
+        events, overran = me.plugins[plugin].run(task, timeout)
+        results.append(events)
+        if overran:
+            return results, time.monotonic() - started, me.address
+    return results, time.monotonic() - started, None
 
 
 def _kill_self() -> None:
@@ -149,18 +172,28 @@ def connect(address: str | None, workers: int) -> tuple[Any, Any]:
     """(cluster we started or None, client): a quiet ``LocalCluster`` of ``workers`` processes
     with one thread each when there is no address, else a client of the scheduler there."""
     if address is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,  # no dashboard; its plain HTTP server on a free port,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not a busy 8787
-            memory_limit=0,  # as the local pool: no per-worker memory cap, no spilling
-            preload=[IGNORE_SIGINT],
-            silence_logs=logging.CRITICAL + 1,
-        )
+        cluster = _local_cluster(workers)
         return cluster, Client(cluster, set_as_default=False)
+    return None, _client(address)
+
+
+def _local_cluster(workers: int) -> Any:
+    """A quiet ``LocalCluster`` of ``workers`` processes with one thread each."""
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,  # no dashboard; its plain HTTP server on a free port,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not a busy 8787
+        memory_limit=0,  # as the local pool: no per-worker memory cap, no spilling
+        preload=[IGNORE_SIGINT],
+        silence_logs=logging.CRITICAL + 1,
+    )
+
+
+def _client(address: str) -> Any:
+    """A client of the scheduler at ``address``, which must answer and have a worker."""
     problem = asyncio.run(_unanswered(address))
     if problem is not None:
         raise UsageError(
@@ -181,7 +214,7 @@ def connect(address: str | None, workers: int) -> tuple[Any, Any]:
             else f"stopped answering ({type(exc).__name__})"
         )
         raise UsageError(f"the Dask scheduler at {address} {why}.") from None
-    return None, client
+    return client
 
 
 async def _unanswered(address: str) -> str | None:
@@ -225,20 +258,27 @@ class DaskExecutor:
         timeout: float | None = None,
         address: str | None = None,
     ) -> None:
-        self.worker = Worker(worker.job, pooled=True)
+        # one LocalCluster worker may use every core, as the local pool's one worker does
+        self.worker = Worker(worker.job, pooled=address is not None or workers > 1)
         self.timeout, self.address = timeout, address
         self.plugin = f"augcli-{uuid.uuid4().hex[:12]}"
-        self.futures: dict[Any, Task] = {}
+        self.futures: dict[Any, list[Task]] = {}  # a batch of tasks per future
+        self.retry: collections.deque[list[Task]] = collections.deque()  # batches to send again
+        self.carry: Task | None = None  # taken from the plan, of another lane than its batch
+        self.paces: dict[int | None, Pace] = {}
+        self.left = self.threads = 1
         self.submitted = 0  # tasks submitted so far: key ``<plugin>-<n>`` is the n-th
         self.lanes: dict[int, list[str]] = {}
         self.seen = 0.0  # when the live workers were last read (for lanes)
         self.live: list[str] = []
         self._logs = quiet_logs()
         self._logs.__enter__()
+        # for the cluster's life (its nannies read it again when they restart a worker)
+        self._environ = dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON})
         try:
             self.cluster, self.client = connect(address, max(1, workers))
         except BaseException:
-            self._logs.__exit__(None, None, None)
+            self._restore()
             raise
 
     def check(self, job: Job) -> None:
@@ -263,23 +303,25 @@ class DaskExecutor:
         )
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
+        self.left = len(tasks) if hasattr(tasks, "__len__") else 1 << 30  # type: ignore[arg-type]
         try:
             yield from self._run(iter(tasks))
         finally:
             self.stop()
 
     def _run(self, tasks: Iterator[Task]) -> Iterator[list[Event]]:
-        """Keep a window of tasks submitted; yield each one's events as it completes."""
+        """Keep a window of batches submitted; yield each task's events as its batch completes."""
         self.client.register_plugin(_Setup(self.worker, self.plugin), name=self.plugin)
-        window = AHEAD * max(1, self._threads())
+        self.threads = max(1, self._threads())
+        window = AHEAD * self.threads
         done = as_completed(loop=self.client.loop)
         more = self._top_up(tasks, done, window)
         while self.futures:
             future = self._next(done)
-            task = self.futures.pop(future)
-            yield self._events(future, task)
+            batch = self.futures.pop(future)
+            yield from self._events(future, batch)
             future.release()
-            if more:
+            if more or self.retry:
                 more = self._top_up(tasks, done, window)
 
     def _next(self, done: Any) -> Any:
@@ -296,46 +338,69 @@ class DaskExecutor:
         )
 
     def _top_up(self, tasks: Iterator[Task], done: Any, window: int) -> bool:
-        """Submit tasks until ``window`` are in flight; False once ``tasks`` is exhausted."""
+        """Submit batches until ``window`` are in flight (tasks to try again first); False
+        once ``tasks`` is exhausted."""
         while len(self.futures) < window:
-            task = next(tasks, None)
-            if task is None:
+            batch = self.retry.popleft() if self.retry else self._take(tasks)
+            if not batch:
                 return False
             future = self.client.submit(
-                _run_task,
-                task,
+                _run_batch,
+                batch,
                 self.plugin,
                 self.timeout,
                 key=f"{self.plugin}-{self.submitted}",
                 pure=False,
-                **self._where(task),
+                **self._where(batch[0]),
             )
-            self.futures[future] = task
+            self.futures[future] = batch
             self.submitted += 1
             done.add(future)
         return True
 
-    def _events(self, future: Any, task: Task) -> list[Event]:
-        """A finished future's events; a task every worker died running is failed with why."""
+    def _take(self, tasks: Iterator[Task]) -> list[Task]:
+        """The next batch from the plan: tasks of one lane, as many as the lane's measured pace
+        says make ``executor.BATCH_SECONDS`` of work (one at first, as in the local pool)."""
+        first = self.carry if self.carry is not None else next(tasks, None)
+        self.carry = None
+        if first is None:
+            return []
+        size = self.paces.setdefault(first.lane, Pace()).batch(self.left, self.threads)
+        batch = [first]
+        while len(batch) < size:
+            task = next(tasks, None)
+            if task is None:
+                break
+            if task.lane != first.lane:
+                self.carry = task
+                break
+            batch.append(task)
+        self.left -= len(batch)
+        return batch
+
+    def _events(self, future: Any, batch: list[Task]) -> list[list[Event]]:
+        """A finished batch's events per task. A batch every worker died running is sent again
+        one task at a time, so only the task that kills workers fails (with why)."""
         try:
-            events, overran = future.result()
+            results, seconds, overran = future.result()
         except distributed.KilledWorker:
-            return [
-                task.failed(
-                    "worker died while making this input's outputs (every Dask worker that ran "
-                    "it died: the cluster's retry budget, distributed.scheduler.allowed-failures)"
-                )
-            ]
+            if len(batch) > 1:
+                self.retry.extend([task] for task in batch)
+                return []
+            return [[batch[0].failed(KILLED)]]
         except (Exception, asyncio.CancelledError) as exc:
             # the cluster went away under the task (not the input's fault): stop, resumable
             gone = isinstance(exc, (asyncio.CancelledError, distributed.comm.CommClosedError))
             if gone or future.status in ("cancelled", "lost") or self.client.status != "running":
                 raise self._lost() from None
-            return [task.failed(f"Dask: {type(exc).__name__}: {exc}")]
+            return [[task.failed(f"Dask: {type(exc).__name__}: {exc}")] for task in batch]
+        self.paces.setdefault(batch[0].lane, Pace()).update(seconds, len(results))
         if overran is not None:  # its thread still runs the task: stop the process (its nanny
             with contextlib.suppress(Exception):  # starts a fresh one, as the local pool does)
                 self.client.run(_kill_self, workers=[overran], on_error="ignore")
-        return events
+            if len(results) < len(batch):  # the tasks after the one that overran
+                self.retry.append(batch[len(results) :])
+        return results
 
     def _threads(self) -> int:
         info = self.client.scheduler_info(n_workers=-1)
@@ -387,4 +452,9 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=CLOSE_TIMEOUT)
             self.cluster = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """Dask's logging and configuration as they were before this executor."""
+        self._environ.__exit__(None, None, None)
         self._logs.__exit__(None, None, None)
