@@ -325,8 +325,27 @@ def test_an_address_that_does_not_answer_is_a_quick_usage_error(tmp_path: Path) 
         "augcli: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9"
     )
     assert len(proc.stderr.strip().splitlines()) == 1
-    out = tmp_path / "out"
-    assert not out.exists() or not any(out.iterdir()), "nothing may be written"
+    assert not (tmp_path / "out").exists(), "nothing may be written, not even the folder"
+
+
+def test_a_scheduler_that_is_not_there_leaves_an_earlier_run_alone(tmp_path: Path) -> None:
+    """--overwrite removes an earlier run's outputs only once the cluster answers."""
+    shutil.copytree(SAMPLE_IMAGES, tmp_path / "data")
+    recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "1").format(out="out"))
+    assert _expand(recipe).returncode == 0
+    before = tree_digest(tmp_path / "out")
+    proc = _expand(
+        recipe,
+        "--copies",
+        "2",
+        "--overwrite",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert tree_digest(tmp_path / "out") == before
 
 
 def test_without_dask_installed_the_executor_is_a_usage_error_naming_the_extra(

@@ -237,12 +237,15 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     started = time.time()
     job, inputs, tasks = _start(recipe, opts, say)
     dst = job.output_root
-    state = resume_state(job)
-    todo, skipped = remaining(tasks, state.done)
-    summary = Summary(inputs=len(inputs), skipped=skipped)
-    workers = min(worker_count(recipe, opts), max(1, len(todo)))
-    executor = _open_executor(recipe, opts, job, workers)  # its checks come before any write
+    workers = min(worker_count(recipe, opts), max(1, len(tasks)))
+    executor = _open_executor(recipe, opts, job, workers)  # a cluster that is not there: no write
     try:
+        check_output_folder(recipe, dst, opts.overwrite, say.note)
+        state = resume_state(job)
+        executor.check(job)  # every worker sees the input and output folders, before run.json
+        todo, skipped = remaining(tasks, state.done)
+        workers = min(workers, max(1, len(todo)))
+        summary = Summary(inputs=len(inputs), skipped=skipped)
         run_info = _run_info(recipe, job)
         write_run_info(dst, run_info)
         _resume_notes(state, say)
@@ -284,20 +287,14 @@ def _resume_notes(state: Resume, say: Reporter) -> None:
 
 
 def _open_executor(recipe: Recipe, opts: Options, job: Job, workers: int) -> Executor:
-    """The chosen executor, connected and its workers checked (``Executor.check``: can they
-    reach the input and output folders?), before anything is written."""
+    """The chosen executor, connected (a Dask scheduler that does not answer is an error here,
+    before the output folder is touched); ``Executor.check`` comes once the folder exists."""
     name, address = executor_choice(recipe, opts)
-    executor = make_executor(name, Worker(job), workers, recipe.task_timeout, address)
-    try:
-        executor.check(job)
-    except BaseException:
-        executor.stop()
-        raise
-    return executor
+    return make_executor(name, Worker(job), workers, recipe.task_timeout, address)
 
 
 def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[InputFile], Plan]:
-    """Plan, fetch what the recipe allows, and check the output folder is ours to write."""
+    """Plan and fetch what the recipe allows (nothing is written in the output folder yet)."""
     executor_class(executor_choice(recipe, opts)[0])  # unknown or not installed: before any write
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     for note in job.notes:
@@ -309,7 +306,6 @@ def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[Inpu
         )
     for note in recipe.fetch():  # downloads a recipe allows, before its fingerprint is taken
         say.note(f"augcli: {note}")
-    check_output_folder(recipe, job.output_root, opts.overwrite, say.note)
     return job, inputs, tasks
 
 
