@@ -8,6 +8,7 @@ picklable."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -99,6 +100,20 @@ class InputSeen(NamedTuple):
     size: int
     mtime_ns: int
     digest: str
+
+    def packed(self) -> bytes:
+        """Size, mtime and digest as one bytes object (a fifth of the memory of a tuple of
+        them: the parent keeps one per input)."""
+        return _SEEN.pack(self.size, self.mtime_ns) + self.digest.encode("utf-8")
+
+
+_SEEN = struct.Struct("<qq")  # size, mtime_ns
+
+
+def unpack_seen(packed: bytes) -> list[Any]:
+    """[size, mtime_ns, digest] of ``InputSeen.packed``."""
+    size, mtime = _SEEN.unpack_from(packed)
+    return [size, mtime, packed[_SEEN.size :].decode("utf-8")]
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,9 @@ class Collector:
         self.parts: dict[str, list[PartWritten]] = {}
         self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
         self.chunked: dict[str, list[dict[str, Any]]] = {}  # record file -> its chunks' lines
-        # input -> its digest (from an earlier run's line) or [size, mtime, digest] as read now
-        self.digests: dict[str, str | list[Any]] = {}
+        # input -> its digest (from an earlier run's line) or its size, mtime and digest as read
+        # now (``InputSeen.packed``): one small entry per input, for the next run's source cache
+        self.digests: dict[str, str | bytes] = {}
 
     def add(self, events: list[Event]) -> None:
         """The events of one finished task (or of inputs that failed before any task ran)."""
@@ -71,7 +72,7 @@ class Collector:
                 self._count(event.status, event.what, event.error)
             elif isinstance(event, InputSeen):
                 # the name interned: the scan's copy of it, not one more per input
-                self.digests[sys.intern(event.source)] = [event.size, event.mtime_ns, event.digest]
+                self.digests[sys.intern(event.source)] = event.packed()
             elif isinstance(event, WorkStats):
                 for key, n in event.counts.items():
                     self.summary.stats[key] = self.summary.stats.get(key, 0) + n

@@ -16,6 +16,7 @@ from augcli.core.atomic import TMP_MARK, sweep_tmp, write_text_atomic
 from augcli.core.errors import OutputError, UnsafePath, UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.core.paths import inside
+from augcli.core.records import unpack_seen
 from augcli.engine.manifest import read_manifest, read_run_info, side_files
 from augcli.engine.plan import Job
 from augcli.recipe import Recipe
@@ -186,14 +187,15 @@ def _same(
         return False
 
 
-def write_source_cache(job: Job, digests: dict[str, str | list[Any]]) -> None:
+def write_source_cache(job: Job, digests: dict[str, str | bytes]) -> None:
     """Remember each input's size, mtime and digest in the state folder, so the next run
-    hashes only inputs that look different (best effort). ``digests``: input -> [size, mtime,
-    digest] as a worker read it, or the digest an earlier run's outputs were made from."""
+    hashes only inputs that look different (best effort). ``digests``: input -> its size,
+    mtime and digest as a worker read it (``InputSeen.packed``), or the digest an earlier
+    run's outputs were made from."""
     cache: dict[str, list[Any]] = {}
     for source, digest in digests.items():
-        if isinstance(digest, list):
-            cache[source] = digest
+        if isinstance(digest, bytes):
+            cache[source] = unpack_seen(digest)
             continue
         with contextlib.suppress(OSError):
             stat = (job.input_root / source).stat()

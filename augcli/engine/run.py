@@ -253,10 +253,7 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
         for rec in state.kept.values():
             if rec.get("source_sha256"):
                 collector.digests.setdefault(rec["source"], rec["source_sha256"])
-        found = {f.relpath for f in inputs}
-        for name, modality in job.modalities.items():
-            for source, reason in modality.missing_inputs(found):
-                collector.add([InputFailed(source, name, None, reason)])
+        _missing_inputs(job, inputs, collector)
         status = _execute(executor, job, todo, opts, collector, say)
     finally:
         executor.stop()
@@ -272,6 +269,14 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     with contextlib.suppress(OSError):  # best effort: the folder may take no more writes
         write_run_info(dst, run_info)
     raise collector.stopped_by
+
+
+def _missing_inputs(job: Job, inputs: list[InputFile], collector: Collector) -> None:
+    """Inputs a modality expected but the scan did not find (e.g. a mask's image) fail."""
+    found = {f.relpath for f in inputs}  # for this check only: not held through the run
+    for name, modality in job.modalities.items():
+        for source, reason in modality.missing_inputs(found):
+            collector.add([InputFailed(source, name, None, reason)])
 
 
 def _resume_notes(state: Resume, say: Reporter) -> None:

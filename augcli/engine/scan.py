@@ -17,7 +17,7 @@ from augcli.recipe import Section
 MAX_WARNINGS = 20  # skipped files and folders shown; the rest are counted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million of them are held for a whole run
 class InputFile:
     relpath: str  # POSIX, relative to the input root
     modality: str
@@ -102,7 +102,7 @@ def scan(
             ignored += 1
         elif walk.usable(rel, entry):
             rel_dir = rel.rpartition("/")[0]
-            label = rel_dir.rpartition("/")[2] if rel_dir else None
+            label = sys.intern(rel_dir.rpartition("/")[2]) if rel_dir else None
             found.append(InputFile(sys.intern(rel), match.modality, label))  # one copy per name
     found.sort(key=lambda f: f.relpath)
     return Scan(found, ignored, walk.skipped)
