@@ -74,6 +74,11 @@ class Modality(ABC):
         """Folders under the input that hold this modality's side files (e.g. masks), not inputs."""
         return []
 
+    def check_installed(self, relpaths: list[str]) -> None:  # noqa: B027 - optional hook
+        """Refuse (``UsageError``) before any input is read when this install cannot decode
+        some of ``relpaths`` (this modality's inputs, from the scan): an optional library
+        missing, named with the file and the extra that brings it."""
+
     def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
         """Inputs the modality's own files name but the scan did not find: (path, reason)."""
         return []

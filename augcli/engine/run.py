@@ -175,6 +175,8 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
             f"splits: augmenting {', '.join(recipe.splits or ('train',))}; "
             f"left out: {', '.join(left_out)}"
         )
+    for name, modality in job.modalities.items():  # before any input is read
+        modality.check_installed([f.relpath for f in inputs if f.modality == name])
     job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 

@@ -175,6 +175,13 @@ class ImageModality(Modality):
         written = annotations.write_coco(cfg, self.output_root, records())
         return [written] if written else []
 
+    def check_installed(self, relpaths: list[str]) -> None:
+        """DICOM inputs need pydicom 3 (the ``dicom`` extra): refused here, by file, so that
+        ``validate`` fails exactly where ``expand`` would, and before any input is read."""
+        first = next((r for r in relpaths if dicom.is_dicom(Path(r))), None)
+        if first is not None:
+            dicom.check_installed(first)
+
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """cv2 always; pydicom only when there are DICOM inputs (it costs ~0.13 s, ~15 MiB)."""
         if any(dicom.is_dicom(Path(s)) for s in sources):

@@ -1,0 +1,53 @@
+"""Promises checked before any input is read: a recipe whose inputs this install cannot decode
+fails `validate` exactly where `expand` would, with the file and the extra to install, exit 2,
+and `expand` writes nothing. The CLI on the shipped configs, with pydicom made unimportable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_augcli
+
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p.name != "text_models.yaml")
+
+
+def _without_pydicom(tmp_path: Path) -> dict[str, str]:
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NoPydicom:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'pydicom':\n"
+        "            raise ImportError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, _NoPydicom())\n"
+    )
+    path = os.pathsep.join([str(shim), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_validate_fails_exactly_where_expand_would_without_the_dicom_extra(
+    tmp_path: Path, config: Path
+) -> None:
+    env = _without_pydicom(tmp_path)
+    out = tmp_path / "out"
+    checked = run_augcli("validate", str(config), "--output", str(out), env=env)
+    ran = run_augcli("expand", str(config), "--output", str(out), "-q", env=env)
+    assert "Traceback" not in checked.stderr + ran.stderr
+    assert ran.returncode in (0, 2), f"expand failed inputs instead of refusing: {ran.stderr}"
+    assert (checked.returncode == 2) == (ran.returncode == 2), (checked.stderr, ran.stderr)
+    if ran.returncode == 2:
+        for proc in (checked, ran):
+            assert "is DICOM, which needs pydicom 3 or later" in proc.stderr
+            assert "pip install 'augcli[dicom]'" in proc.stderr
+        assert not out.exists(), "nothing may be written"
+
+
+def test_the_shipped_dicom_configs_are_the_ones_refused(tmp_path: Path) -> None:
+    env = _without_pydicom(tmp_path)
+    refused = {c.name for c in CONFIGS if run_augcli("validate", str(c), env=env).returncode == 2}
+    assert {"dicom.yaml", "graph.yaml"} <= refused
+    assert "quickstart.yaml" not in refused
