@@ -51,3 +51,27 @@ def test_the_shipped_dicom_configs_are_the_ones_refused(tmp_path: Path) -> None:
     refused = {c.name for c in CONFIGS if run_augcli("validate", str(c), env=env).returncode == 2}
     assert {"dicom.yaml", "graph.yaml"} <= refused
     assert "quickstart.yaml" not in refused
+
+
+def test_a_missing_input_folder_says_what_its_relative_path_resolves_against(
+    tmp_path: Path,
+) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("version: 1\ninput: nowhere\noutput: out\nimage:\n  pipeline: [hflip]\n")
+    from_recipe = run_augcli("validate", str(recipe))
+    assert from_recipe.returncode == 2
+    assert "relative paths resolve against the recipe's folder" in from_recipe.stderr
+    from_option = run_augcli("validate", str(recipe), "--input", "elsewhere", cwd=tmp_path)
+    assert from_option.returncode == 2
+    assert "--input option" in from_option.stderr
+    assert "relative paths resolve against the current folder" in from_option.stderr
+
+
+def test_an_empty_input_folder_is_a_warning_in_validate(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("version: 1\ninput: data\noutput: out\nimage:\n  pipeline: [hflip]\n")
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: no input files found in" in proc.stdout
+    assert "expand would write nothing" in proc.stdout

@@ -39,6 +39,12 @@ def validate(
     from augcli.engine.checks import dataset_warnings
 
     out.extend(dataset_warnings(inputs, job.input_root, job.modalities))
+    if not inputs:
+        out.append(
+            f"warning: no input files found in {job.input_root} for the sections "
+            f"{', '.join(r.sections)} (check 'include' globs and extensions): expand would "
+            "write nothing"
+        )
     if ignored:
         out.append(f"ignored: {ignored} files that no section includes")
     typer.echo("\n".join(out))

@@ -130,7 +130,8 @@ def _resolve_paths(recipe: Recipe, opts: Options) -> tuple[Path, Path]:
         raise RecipeError(
             "input folder does not exist",
             value=str(src),
-            fix="Check the path (relative paths resolve against the recipe file).",
+            fix="Check the path (relative paths resolve against "
+            + ("the current folder)." if opts.input else "the recipe's folder)."),
             **where("input", opts.input),
         )
     if dst == src or dst.is_relative_to(src):
