@@ -125,6 +125,10 @@ class Op(ABC):
         ``allow_download: true``) so workers find it locally; return what was done."""
         return []
 
+    def preflight(self) -> None:  # noqa: B027 - optional hook
+        """In ``validate`` and before ``expand`` reads any input: checks that need the world
+        outside the recipe (an endpoint that must answer); raise RecipeError with the path."""
+
     def check_input(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Per-file checks (e.g. a channel count the op cannot handle); raise InputError."""
 

@@ -141,6 +141,15 @@ class Recipe:
         """Let every op fetch what the recipe allows (models); what was done, for the log."""
         return [note for s in self.sections.values() for op in s.graph.ops() for note in op.fetch()]
 
+    def preflight(self) -> None:
+        """Every op's checks of the world outside the recipe (``Op.preflight``), located."""
+        try:
+            for s in self.sections.values():
+                for op in s.graph.ops():
+                    op.preflight()
+        except RecipeError as exc:
+            raise self.locate(exc) from None
+
     def fingerprint(self) -> str:
         """Hash of everything that decides output bytes (not paths, not the worker count)."""
         doc = {

@@ -75,3 +75,37 @@ def test_an_empty_input_folder_is_a_warning_in_validate(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "warning: no input files found in" in proc.stdout
     assert "expand would write nothing" in proc.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_endpoint_that_is_not_running_fails_validate_and_expand_in_seconds(
+    tmp_path: Path,
+) -> None:
+    """configs/text_models.yaml against a port nothing listens on: one located error, exit 2,
+    nothing written, in seconds (it used to run for minutes, then fail every record)."""
+    import time
+
+    config = ROOT / "configs" / "text_models.yaml"
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    recipe = config.with_name(f".preflight-{tmp_path.name}.yaml")  # beside it: relative paths
+    recipe.write_text(config.read_text().replace("http://127.0.0.1:11434/v1", url))
+    try:
+        started = time.monotonic()
+        checked = run_augcli("validate", str(recipe))
+        ran = run_augcli("expand", str(recipe), "--output", str(tmp_path / "out"), "-q")
+        assert time.monotonic() - started < 30
+    finally:
+        recipe.unlink()
+    for proc in (checked, ran):
+        assert proc.returncode == 2, proc.stderr
+        assert "the endpoint does not answer" in proc.stderr
+        assert ".base_url" in proc.stderr and url in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

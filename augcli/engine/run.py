@@ -164,6 +164,7 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
     """Paths, scan and plan: the job (its ``notes`` carry the scan's warnings), the inputs,
     how many files no section took, and the plan (its tasks, made as they are iterated)."""
     src, dst = resolve_paths(recipe, opts)
+    recipe.preflight()  # e.g. an endpoint that must answer: before any input is read
     job = Job.from_recipe(recipe, src, dst).bind()
     apply_environment(job)  # before this process or any worker loads the modalities' libraries
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]

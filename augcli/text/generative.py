@@ -470,6 +470,7 @@ class Paraphrase(ModelOp):
                     fix="Add base_url: e.g. http://127.0.0.1:11434/v1 (Ollama).",
                 )
             self.base_url = check_endpoint(c["base_url"], c["allow_remote"], f"{path}.base_url")
+            self.where = f"{path}.base_url"
             check_key_env(c["api_key_env"], f"{path}.api_key_env")
             return
         for key in ("base_url", "api_key_env"):
@@ -485,6 +486,14 @@ class Paraphrase(ModelOp):
         require_extra("llm", self.name, path)
         self.path = resolve_model(c["model"], c["allow_download"], f"{path}.model")
         self.kind = model_kind(self.path)
+
+    def preflight(self) -> None:
+        """An endpoint must answer (a connection, a few seconds at most) before any input is
+        read: a server that is not running is one located error, not a failed run."""
+        if self.config["backend"] == "openai" and hasattr(self, "base_url"):
+            from augcli.text.models.endpoint import check_reachable
+
+            check_reachable(self.base_url, self.where)
 
     def fetch(self) -> list[str]:
         if self.config["backend"] != "local" or not hasattr(self, "path"):

@@ -73,6 +73,31 @@ def check_endpoint(base_url: Any, allow_remote: bool, where: str) -> str:
     return normal
 
 
+PREFLIGHT_TIMEOUT = 3.0  # seconds the endpoint has to accept a connection before a run
+
+
+def check_reachable(base_url: str, where: str) -> None:
+    """The endpoint at ``base_url`` accepts a connection within ``PREFLIGHT_TIMEOUT`` seconds
+    (RecipeError at ``where`` if not). Skipped when a proxy would carry the requests: only the
+    proxy could tell."""
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname or ""
+    if urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=PREFLIGHT_TIMEOUT).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise RecipeError(
+            f"the endpoint does not answer ({why})",
+            path=where,
+            value=base_url,
+            fix="Start the server (Ollama: `ollama serve`; vLLM: `vllm serve MODEL`) or fix "
+            "base_url; validate and expand try it before any input is read.",
+        ) from None
+
+
 def _url_parts(base_url: str, where: str) -> tuple[urllib.parse.SplitResult, str]:
     """The URL's parts and host: http(s), no credentials in it, a host and a valid port."""
     parts = urllib.parse.urlsplit(base_url.strip())
