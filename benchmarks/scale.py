@@ -32,9 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 from run_images import DATA, _children, _pss_kib, find_augcli, sampled_run, save_results
+from soak import corpus as soak_corpus
 
 RECIPE = "version: 1\nseed: 1\ninput: {src}\noutput: {out}\nimage:\n  pipeline: [hflip]\n"
 # Runs augcli's CLI in this interpreter and prints its own CPU time at exit (the parent only).
@@ -53,16 +52,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def corpus(n: int) -> Path:
     """``n`` distinct 32x32 PNGs in 20 class folders (made once)."""
-    root = DATA / f"scale{n}"
-    if root.is_dir() and sum(1 for _ in root.rglob("*.png")) == n:
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        folder = root / f"c{i % 20:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i:06d}.png"), rng.integers(0, 255, (32, 32, 3), np.uint8))
-    return root
+    return soak_corpus(n, side=32, name="scale")
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -27,9 +27,9 @@ from run_images import DATA, _status, find_augcli, sampled_run, save_results
 RECIPE = "version: 1\nseed: 1\ninput: {src}\noutput: {out}\nimage:\n  pipeline: [hflip]\n"
 
 
-def corpus(n: int) -> Path:
-    """``n`` distinct 8x8 PNGs in 20 class folders (made once)."""
-    root = DATA / f"soak{n}"
+def corpus(n: int, side: int = 8, name: str = "soak") -> Path:
+    """``n`` distinct ``side``x``side`` PNGs in 20 class folders, ``.data/<name><n>`` (made once)."""
+    root = DATA / f"{name}{n}"
     if root.is_dir() and sum(1 for _ in root.rglob("*.png")) == n:
         return root
     shutil.rmtree(root, ignore_errors=True)
@@ -37,7 +37,7 @@ def corpus(n: int) -> Path:
     for i in range(n):
         folder = root / f"c{i % 20:02d}"
         folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i:06d}.png"), rng.integers(0, 255, (8, 8, 3), np.uint8))
+        cv2.imwrite(str(folder / f"{i:06d}.png"), rng.integers(0, 255, (side, side, 3), np.uint8))
     return root
 
 

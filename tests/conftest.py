@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,26 @@ def run_augcli(*args: str, cwd: Path | None = None, **kw) -> subprocess.Complete
         timeout=300,
         **kw,
     )
+
+
+def start_expand(recipe: Path, *args: str) -> subprocess.Popen[str]:
+    """``augcli expand RECIPE -q ARGS`` in the background, in its own session (to be killed)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "augcli", "expand", str(recipe), "-q", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_lines(manifest: Path, n: int, proc: subprocess.Popen[str]) -> None:
+    """Until ``manifest`` has ``n`` lines (fails if the run ends first, or after 60 s)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if manifest.is_file() and manifest.read_text().count("\n") >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before it could be interrupted: {proc.stderr.read()}")
+        time.sleep(0.005)
+    pytest.fail("no progress")

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLE_IMAGES, read_manifest, run_augcli, tree_digest, write_recipe
+from conftest import (
+    ROOT,
+    SAMPLE_IMAGES,
+    read_manifest,
+    run_augcli,
+    start_expand,
+    tree_digest,
+    wait_for_lines,
+    write_recipe,
+)
 
 pytest.importorskip("distributed")
 
@@ -83,27 +92,6 @@ def _expand(recipe: Path, *args: str, env: dict[str, str] | None = None):
     proc = run_augcli("expand", str(recipe), "-q", *args, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
-
-
-def _start(recipe: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "augcli", "expand", str(recipe), "-q", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _wait_for_lines(manifest: Path, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if manifest.is_file() and manifest.read_text().count("\n") >= n:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended before it could be interrupted: {proc.stderr.read()}")
-        time.sleep(0.01)
-    pytest.fail("no progress")
 
 
 # -- a cluster of separate processes on loopback, as a user's cluster is used ----------------
@@ -437,8 +425,8 @@ def _worker_pids(parent: int) -> list[int]:
 def test_a_killed_dask_worker_is_replaced_and_every_input_is_accounted(tmp_path: Path) -> None:
     data = _many(tmp_path)
     recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "12").format(out="out"))
-    proc = _start(recipe, "--executor", "dask", "--workers", "2")
-    _wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
+    proc = start_expand(recipe, "--executor", "dask", "--workers", "2")
+    wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
     pids = _worker_pids(proc.pid)
     assert len(pids) == 2
     os.kill(pids[0], signal.SIGKILL)
@@ -484,8 +472,8 @@ def test_a_task_that_kills_every_worker_is_failed_and_the_run_goes_on(tmp_path: 
 def test_a_killed_run_resumes_on_the_other_executor(tmp_path: Path, first: str, then: str) -> None:
     _many(tmp_path)
     recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "12").format(out="out"))
-    proc = _start(recipe, "--executor", first, "--workers", "2")
-    _wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
+    proc = start_expand(recipe, "--executor", first, "--workers", "2")
+    wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, no chance to clean up
     proc.wait()
     done = (tmp_path / "out/manifest.jsonl").read_text().count("\n")
@@ -504,8 +492,8 @@ def test_a_killed_run_resumes_on_the_other_executor(tmp_path: Path, first: str, 
 def test_ctrl_c_stops_the_cluster_quickly_and_the_run_resumes(tmp_path: Path) -> None:
     _many(tmp_path)
     recipe = write_recipe(tmp_path / "r.yaml", IMAGES.replace("{copies}", "12").format(out="out"))
-    proc = _start(recipe, "--executor", "dask", "--workers", "2")
-    _wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
+    proc = start_expand(recipe, "--executor", "dask", "--workers", "2")
+    wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
     started = time.time()
     _, err = proc.communicate(timeout=60)
@@ -534,8 +522,8 @@ def test_a_lost_scheduler_is_one_clear_line_and_a_rerun_resumes(tmp_path: Path) 
         recipe = write_recipe(
             tmp_path / "r.yaml", IMAGES.replace("{copies}", "12").format(out="out")
         )
-        proc = _start(recipe, "--executor", "dask", "--scheduler", c.address)
-        _wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
+        proc = start_expand(recipe, "--executor", "dask", "--scheduler", c.address)
+        wait_for_lines(tmp_path / "out/manifest.jsonl", 60, proc)
         c.kill_scheduler()
         _, err = proc.communicate(timeout=60)
     finally:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, tree_digest, write_recipe
+from conftest import ROOT, start_expand, tree_digest, wait_for_lines, write_recipe
 
 RECIPE = """\
 version: 1
@@ -41,27 +41,6 @@ def many(tmp_path: Path) -> Path:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, dst)
     return data
-
-
-def _start(recipe: Path, workers: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "augcli", "expand", str(recipe), "--workers", str(workers), "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _wait_for_lines(manifest: Path, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if manifest.is_file() and manifest.read_text().count("\n") >= n:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"run ended before it could be interrupted: {proc.stderr.read()}")
-        time.sleep(0.005)
-    pytest.fail("no progress")
 
 
 def _no_process_left(group: int) -> None:
@@ -98,8 +77,8 @@ def test_interrupted_run_resumes_to_the_same_tree(
 ) -> None:
     recipe = write_recipe(tmp_path / "r.yaml", RECIPE.format(out="out"))
     out = tmp_path / "out"
-    proc = _start(recipe, workers)
-    _wait_for_lines(out / "manifest.jsonl", 20, proc)
+    proc = start_expand(recipe, "--workers", str(workers))
+    wait_for_lines(out / "manifest.jsonl", 20, proc)
     if how == "kill":
         os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, no chance to clean up
         proc.wait()
@@ -173,8 +152,8 @@ def test_a_killed_chunked_text_run_resumes_to_the_same_tree(tmp_path: Path) -> N
         "    - synonym_replace: {{fraction: 0.5}}\n    - random_swap: {{n: 1}}\n"
     )
     recipe = write_recipe(tmp_path / "r.yaml", recipe_text.format(out="out"))
-    proc = _start(recipe, 2)
-    _wait_for_lines(tmp_path / "out/manifest.jsonl", 400, proc)
+    proc = start_expand(recipe, "--workers", "2")
+    wait_for_lines(tmp_path / "out/manifest.jsonl", 400, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     resumed = subprocess.run(

@@ -142,8 +142,16 @@ class Feed:
         return sum(len(q) for q in self.queues.values())
 
 
+class OnThisMachine:
+    """What the executors on this machine share: their workers see the folders the parent
+    does, so the parent's own probe of the output folder (``resume.probe_output``) is the check."""
+
+    def check(self, job: Job) -> None:
+        """Nothing more to check (see the class)."""
+
+
 @register
-class SerialExecutor:
+class SerialExecutor(OnThisMachine):
     """Runs tasks one by one in this process: no process start-up, but a task that crashes the
     interpreter ends the run, and no timeout can stop a task."""
 
@@ -158,19 +166,16 @@ class SerialExecutor:
     ) -> None:
         self.worker = Worker(worker.job, pooled=False)
 
-    def check(self, job: Job) -> None:
-        pass  # this process: the parent's own probe of the output folder is the check
-
     def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
         for task in tasks:
             yield self.worker(task)
 
     def stop(self) -> None:
-        pass
+        """Nothing runs outside the calls to ``run``."""
 
 
 @register
-class LocalExecutor:
+class LocalExecutor(OnThisMachine):
     """Worker processes on this machine, supervised: ``workers`` of them (at least one, so a
     task that crashes the interpreter never takes the run with it), each lane of tasks
     (``lane_sizes``) with its own share.
@@ -198,9 +203,6 @@ class LocalExecutor:
         self.worker = Worker(worker.job, pooled=self.workers > 1)  # one process: all its threads
         self.ctx = _context(worker)
         self.slots: list[_Slot] = []
-
-    def check(self, job: Job) -> None:
-        pass  # processes on this machine: the parent's own probe of the output folder is the check
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[Event]]:
         if not hasattr(tasks, "lanes"):  # a plain list (a plan or Todo knows its lanes)
