@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from augcli.core.layout import MANIFEST
+from augcli.core.records import COUNTS, count_of, records_of
 from augcli.engine.manifest import read_manifest, read_run_info
 
 NO_CLASS = "(no class)"
@@ -43,6 +44,8 @@ class Report:
     params: dict[tuple[str, str, str], list[float]]
     failures: Counter[str]
     lines: int
+    # modality -> the COUNTS nouns (input files, records, outputs, originals, unchanged, failed)
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _is_number(v: Any) -> bool:
@@ -61,9 +64,18 @@ def build(root: Path) -> Report:
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: cannot read the manifest ({exc})") from None
     rep = Report(root, _run_info(root), {}, {}, {}, Counter(), len(records))
+    files: dict[str, set[str]] = {}
     for rec in records:
-        if "records" not in rec:  # a record file's own line: its records have lines of their own
+        modality = _label(rec.get("modality"), "?")
+        totals = rep.totals.setdefault(modality, dict.fromkeys(COUNTS, 0))
+        files.setdefault(modality, set()).add(_label(rec.get("source"), "?"))
+        totals["records"] += records_of(rec)
+        kind = count_of(rec)
+        if kind is not None:  # None: a record file's own line (its records have their own)
+            totals[kind] += 1
             _count(rep, rec)
+    for modality, sources in files.items():
+        rep.totals[modality]["input_files"] = len(sources)
     return rep
 
 
@@ -157,26 +169,28 @@ def op_rows(rep: Report) -> list[list[Any]]:
 def text(rep: Report) -> str:
     out = [f"report: {rep.root}"]
     if rep.run:
-        counts = rep.run.get("counts")
-        counts = counts if isinstance(counts, dict) else {}
+        last = rep.run.get("this_run")
+        last = last if isinstance(last, dict) else {}
         out.append(
             f"run: status {rep.run.get('status', '?')}, seed {rep.run.get('seed', '?')}, "
-            f"recipe {rep.run.get('recipe', '?')}, "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            f"recipe {rep.run.get('recipe', '?')}"
         )
+        if last:
+            shown = [k for k in (*COUNTS, "already_done") if k in last]
+            out.append(
+                "last run: "
+                + ", ".join(f"{_label(last[k], '?')} {k.replace('_', ' ')}" for k in shown)
+            )
     else:
         out.append("run: no readable run.json")
-    by_mod: dict[str, list[ClassCounts]] = {}
-    for (m, _), c in rep.classes.items():
-        by_mod.setdefault(m, []).append(c)
     out.append("")
-    for m, cs in sorted(by_mod.items()):
-        out.append(
-            f"{m}: {sum(len(c.sources) for c in cs)} inputs, {sum(c.originals for c in cs)} "
-            f"originals, {sum(c.outputs for c in cs)} outputs, {sum(c.unchanged for c in cs)} "
-            f"unchanged, {sum(c.failed for c in cs)} failed"
-        )
-    out += ["", "classes (outputs: augmented, status ok; originals counted apart)"]
+    for m, totals in sorted(rep.totals.items()):
+        out.append(f"{m}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in totals.items()))
+    out += [
+        "",
+        "classes (inputs: input files, and each record of a record file; outputs: augmented, "
+        "written; originals counted apart)",
+    ]
     out += _table(CLASS_HEADER, class_rows(rep))
     out += ["", "ops (fired = applied; considered = on the path of an output)"]
     out += _table(OP_HEADER, op_rows(rep)) if rep.ops else ["(none)"]

@@ -85,7 +85,7 @@ def test_max_outputs_cuts_round_robin_and_says_so(tmp_path: Path) -> None:
     assert "max_outputs 7 cuts 3 of 10 planned outputs" in out
     shown = runner.invoke(app, ["validate", str(tmp_path / "r.yaml")])
     assert "max_outputs 7 cuts 3 of 10 planned outputs" in shown.output
-    assert "image: 5 inputs -> 7 output files" in shown.output
+    assert "image: 5 input files -> 7 output files" in shown.output
 
 
 def test_splits_default_to_train_and_refuse_test(tmp_path: Path) -> None:

@@ -99,13 +99,9 @@ def test_expand_writes_outputs_and_a_true_manifest(tmp_path: Path, images: Path)
     ct = cv2.imread(str(dst / "medical/ct_small_u16__aug_0.png"), cv2.IMREAD_UNCHANGED)
     assert ct.dtype == np.uint16 and ct.max() > 255
     info = json.loads((dst / "run.json").read_text())
-    assert info["counts"] == {
-        "inputs": n_inputs,
-        "outputs": n_inputs * 3,
-        "failed": 0,
-        "skipped": 0,
-        "unchanged": 0,
-    }
+    made = {"input_files": n_inputs, "records": 0, "outputs": n_inputs * 2, "originals": n_inputs}
+    made |= {"unchanged": 0, "failed": 0}
+    assert info["this_run"] == {**made, "already_done": 0} and info["dataset"] == made
     assert info["status"] == "complete" and info["versions"]["augcli"] == __version__
     assert not [p for p in dst.rglob("*") if ".augcli-tmp-" in p.name]
 
@@ -170,7 +166,7 @@ def test_second_run_skips_completed_work(tmp_path: Path, images: Path) -> None:
     assert tree_digest(tmp_path / "out") == first
     info = json.loads((tmp_path / "out/run.json").read_text())
     outputs = [k for k in first if not k.startswith(".augcli/")]  # augcli's state aside
-    assert info["counts"]["outputs"] == 0 and info["counts"]["skipped"] == len(outputs) - 1
+    assert info["this_run"]["outputs"] == 0 and info["this_run"]["already_done"] == len(outputs) - 1
 
 
 def test_a_changed_recipe_is_refused_unless_overwrite(tmp_path: Path, images: Path) -> None:
@@ -218,7 +214,7 @@ def test_bad_inputs_fail_alone(tmp_path: Path, images: Path) -> None:
         assert not (tmp_path / "out" / name).exists(), "a bad input is not copied as an original"
     assert (tmp_path / "out/scene/astronaut__aug_1.jpg").is_file()
     info = json.loads((tmp_path / "out/run.json").read_text())
-    assert info["counts"]["failed"] == 4
+    assert info["this_run"]["failed"] == 4
     # Fixing an input and re-running retries only what failed.
     (images / "scene/truncated.jpg").write_bytes(good)
     for name in ("scene/empty.png", "scene/notes.png", "texture/cut.png"):
@@ -275,10 +271,10 @@ def test_validate_prints_the_plan_and_writes_nothing(tmp_path: Path, images: Pat
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     n = sum(1 for p in images.rglob("*") if p.is_file())
-    assert f"image: {n} inputs -> {n * 4} output files" in result.output
+    assert f"image: {n} input files -> {n * 4} output files" in result.output
     assert "soft (after base): gaussian_blur" in result.output
     assert "emits: soft, crisp" in result.output
-    assert "class medical: 3 inputs -> 12 output files" in result.output
+    assert "class medical: 3 input files -> 12 output files" in result.output
     assert not (tmp_path / "out").exists()
 
 

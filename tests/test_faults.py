@@ -46,7 +46,7 @@ def test_a_worker_that_crashes_fails_only_its_input(tmp_path: Path, workers: str
     assert lines["ok__aug_0.wav"]["status"] == "ok"
     assert lines["zz__aug_0.wav"]["status"] == "ok", "the task queued behind it was redone"
     info = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert info["status"] == "complete" and info["counts"]["failed"] == 1
+    assert info["status"] == "complete" and info["this_run"]["failed"] == 1
     assert not [p for p in (tmp_path / "out").rglob("*") if ".augcli-tmp-" in p.name]
 
 
@@ -159,7 +159,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_a_later_run_resumes(tmp_path: Pat
     again = run_augcli("expand", str(recipe), "--workers", "2")
     assert again.returncode == 0, again.stderr
     info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "complete" and info["counts"]["skipped"] == 2
+    assert info["status"] == "complete" and info["this_run"]["already_done"] == 2
     assert len(_lines(out)) == 5
 
 

@@ -208,7 +208,7 @@ ODD_LINES = [
 ]
 
 
-@pytest.mark.parametrize("run_json", ['["not", "a", "mapping"]', '{"counts": [1, 2]}', "7"])
+@pytest.mark.parametrize("run_json", ['["not", "a", "mapping"]', '{"this_run": [1, 2]}', "7"])
 def test_report_reads_a_manifest_of_odd_lines(tmp_path: Path, run_json: str) -> None:
     out = tmp_path / "out"
     out.mkdir()

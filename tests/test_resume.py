@@ -105,9 +105,14 @@ def test_interrupted_run_resumes_to_the_same_tree(
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "complete"
-    assert info["counts"]["skipped"] >= 20 - workers, "completed outputs were not redone"
+    assert info["this_run"]["already_done"] >= 20 - workers, "completed outputs were not redone"
     assert not [p for p in out.rglob("*") if ".augcli-tmp-" in p.name]
     assert tree_digest(out) == _reference(tmp_path)
+    # run.json counts the folder as it stands: the same as an uninterrupted run's
+    reference = json.loads((tmp_path / "ref/run.json").read_text())
+    assert info["dataset"] == reference["dataset"]
+    assert reference["this_run"] == {**reference["dataset"], "already_done": 0}
+    assert info["dataset"]["outputs"] > info["this_run"]["outputs"], "the resume made only the rest"
 
 
 @pytest.mark.slow
@@ -129,7 +134,7 @@ def test_a_torn_manifest_line_is_tolerated(tmp_path: Path, many: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "out/run.json").read_text())["counts"]["outputs"] == 1
+    assert json.loads((tmp_path / "out/run.json").read_text())["this_run"]["outputs"] == 1
     assert tree_digest(tmp_path / "out") == _reference(tmp_path)
 
 

@@ -246,7 +246,7 @@ def test_input_links_leaving_the_input_are_skipped_with_a_warning(tmp_path: Path
     opted = text_recipe(tmp_path, "keep_originals: true\nfollow_symlinks: outside")
     proc = run_augcli("validate", str(opted), "--output", str(tmp_path / "out2"))
     assert proc.returncode == 0, proc.stderr
-    assert "outside the input" not in proc.stdout and "4 inputs" in proc.stdout
+    assert "outside the input" not in proc.stdout and "4 input files" in proc.stdout
 
 
 # -- D5 (regular files only) --------------------------------------------------------------------
@@ -261,7 +261,9 @@ def test_a_fifo_or_device_named_like_an_input_is_skipped_never_opened(tmp_path: 
     assert "null.png: a device, not a regular file" in proc.stderr
     assert [r["source"] for r in read_manifest(tmp_path / "out")] == ["ok.png"]
     proc = run_augcli("validate", str(recipe))
-    assert proc.returncode == 0 and "x.png: a FIFO" in proc.stdout and "1 inputs" in proc.stdout
+    assert (
+        proc.returncode == 0 and "x.png: a FIFO" in proc.stdout and "1 input files" in proc.stdout
+    )
     no_traceback(proc)
 
 
@@ -344,7 +346,7 @@ def test_an_unreadable_class_folder_is_a_warning_in_validate_and_expand(
     result = runner.invoke(app, ["validate", str(recipe)])
     assert result.exit_code == 0, result.output
     assert "warning: skipped dogs/: the folder cannot be read (Permission denied)" in result.output
-    assert "image: 1 inputs" in result.output
+    assert "image: 1 input files" in result.output
     result = runner.invoke(app, ["expand", str(recipe), "-q", "--executor", "serial"])
     assert result.exit_code == 0, result.output
     assert "augcli: warning: skipped dogs/: the folder cannot be read" in result.output

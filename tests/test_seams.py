@@ -65,8 +65,8 @@ def test_the_collector_counts_lines_sums_stats_and_never_writes_control_events(
     collector = Collector(None, writer, summary)  # type: ignore[arg-type] - no parts here
     collector.add(
         [
-            OutputRecord("a.txt", "text", None, output="a__n_0.txt", sha256="x"),
-            OutputRecord("a.txt", "text", None, output="a__n_1.txt", status="unchanged"),
+            OutputRecord("a.txt", "text", None, output="a__n_0.txt", node="n", sha256="x"),
+            OutputRecord("a.txt", "text", None, output="a__n_1.txt", node="n", status="unchanged"),
             InputFailed("b.txt", "text", None, "cannot read"),
             WorkStats({"requests": 2}),
             WorkStats({"requests": 3, "batches": 1}),

@@ -49,11 +49,13 @@ def test_an_edited_input_is_made_again_and_only_it(tmp_path: Path) -> None:
     os.utime(tmp_path / "data" / "a.png")  # touched, same bytes: not made again
     proc = run_augcli("expand", str(recipe), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
-    assert "1 inputs changed since their outputs were made, making them again: b.png" in (
+    assert "1 input files changed since their outputs were made, making them again: b.png" in (
         proc.stderr
     )
     info = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert info["counts"]["outputs"] == 3 and info["counts"]["skipped"] == 6
+    last, dataset = info["this_run"], info["dataset"]
+    assert (last["outputs"], last["originals"], last["already_done"]) == (2, 1, 6)
+    assert (dataset["outputs"], dataset["originals"], dataset["input_files"]) == (6, 3, 3)
     # the same tree as a fresh run on the edited dataset
     fresh = write_recipe(tmp_path / "fresh.yaml", RECIPE.format(out="fresh"))
     _expand(fresh)

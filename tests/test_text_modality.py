@@ -179,7 +179,7 @@ def test_max_change_and_resume(tmp_path: Path) -> None:
     code, _ = expand(tmp_path, "  max_change: 0.01\n  retries: 1\n")
     assert code == 0 and tree_digest(tmp_path / "out") == first
     info = json.loads((tmp_path / "out/run.json").read_text())
-    assert info["counts"]["outputs"] == 0 and info["counts"]["skipped"] == 1
+    assert info["this_run"]["outputs"] == 0 and info["this_run"]["already_done"] == 1
 
 
 @pytest.mark.parametrize("entry", ["re:(", ""])

@@ -45,11 +45,20 @@ class ConsoleReporter:
                 f"augcli: ... and {len(s.failures) - MAX_FAILURES_SHOWN} more failures "
                 f"(see {dst / MANIFEST})"
             )
+        records = f" ({s.records} records)" if s.records else ""
         self.note(
-            f"augcli: {result.status}: {s.outputs} written, {s.failed} failed, "
-            f"{s.skipped} already done, from {s.inputs} inputs in "
-            f"{result.seconds:.1f}s -> {dst}"
+            f"augcli: {result.status}: {s.outputs} outputs, {s.originals} originals, "
+            f"{s.unchanged} unchanged, {s.failed} failed, {s.already_done} already "
+            f"done, from {s.input_files} input files{records} in {result.seconds:.1f}s -> {dst}"
         )
+        d = result.dataset
+        if d and s.already_done:  # a resume: the folder holds more than this run made
+            records = f" ({d['records']} records)" if d["records"] else ""
+            self.note(
+                f"augcli: {dst} now holds {d['outputs']} outputs, {d['originals']} originals, "
+                f"{d['unchanged']} unchanged, {d['failed']} failed, from {d['input_files']} "
+                f"input files{records}"
+            )
         if s.stats:
             self.note(
                 f"augcli: model requests: {s.stats.get('requests', 0)} sent in "

@@ -10,7 +10,7 @@ import typer
 from augcli.cli.common import CopiesOpt, InputOpt, OutputOpt, RecipeArg, fail, load
 
 if TYPE_CHECKING:
-    from augcli.engine.plan import Job, Task
+    from augcli.engine.plan import Job, Plan
     from augcli.recipe import Recipe
 
 
@@ -50,7 +50,7 @@ def validate(
     typer.echo("\n".join(out))
 
 
-def _plan_lines(r: Recipe, job: Job, tasks: list[Task]) -> list[str]:
+def _plan_lines(r: Recipe, job: Job, tasks: Plan) -> list[str]:
     """Per section: inputs and output files, its graph, and the counts per class."""
     out = []
     for modality, section in r.sections.items():
@@ -59,15 +59,21 @@ def _plan_lines(r: Recipe, job: Job, tasks: list[Task]) -> list[str]:
         files = {t.source: t for t in mine}
         outputs = {(t.source, o.path) for t in mine for o in t.outputs}
         n_orig = sum(t.original is not None for t in files.values())
+        spans = [tasks.spans[src] for src in files if src in tasks.spans]
+        records = sum(stop - first for s in spans for first, stop in s)
         out.append(
-            f"{modality}: {len(files)} inputs -> {len(outputs)} output files"
+            f"{modality}: {len(files)} input files"
+            + (f" ({records} records in {len(spans)} record files)" if spans else "")
+            + f" -> {len(outputs)} output files"
             + (f" (+{n_orig} originals)" if n_orig else "")
         )
         out.extend(f"  {line}" for line in section.graph.describe())
         per_class = Counter(t.label or "(no class)" for t in files.values())
         outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
         for label in sorted(per_class):
-            out.append(f"  class {label}: {per_class[label]} inputs -> {outs[label]} output files")
+            out.append(
+                f"  class {label}: {per_class[label]} input files -> {outs[label]} output files"
+            )
         note = job.modalities[modality].plan_note
         if note:
             out.append(f"  ({note})")

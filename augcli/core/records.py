@@ -62,9 +62,34 @@ _COMMON = ("output", "source", "modality", "label", "node", "copy", "seed", "ops
 _COMMON += ("error", "sha256", "source_sha256")
 
 
+COUNTS = ("input_files", "records", "outputs", "originals", "unchanged", "failed")
+"""The nouns every command counts in (README, "Counts"): input files the scan took; records
+read from record files; outputs (augmented, written); originals (inputs kept as they are);
+unchanged (an output that came out the same as its source, recorded but not written); failed."""
+
+
+def count_of(line: dict[str, Any]) -> str | None:
+    """Which of ``COUNTS`` a manifest line adds one to; None for a record file's own line (its
+    records have lines of their own, and it brings its ``records`` count instead)."""
+    if "records" in line:
+        return None
+    status = line.get("status")
+    if status == "ok":
+        return "originals" if line.get("node") is None else "outputs"
+    return "unchanged" if status == "unchanged" else "failed"
+
+
+def records_of(line: dict[str, Any]) -> int:
+    """The records a record file's own line says its input held (0 for any other line)."""
+    records = line.get("records")
+    n = records.get("input") if isinstance(records, dict) else 0
+    return n if isinstance(n, int) and not isinstance(n, bool) else 0
+
+
 class Line(NamedTuple):
     """An ``OutputRecord`` already encoded as its manifest line, where it was made: the parent
-    only appends ``text``, and keeps ``order`` to sort the final manifest by."""
+    only appends ``text``, keeps ``order`` to sort the final manifest by, and counts ``count``
+    (``count_of`` the line) and ``records``."""
 
     key: str  # what the line is about (a later line with this key replaces it)
     order: str  # where it sorts
@@ -74,6 +99,8 @@ class Line(NamedTuple):
     what: str  # the output (or the source, for a line about the input)
     error: str | None
     source_sha256: str | None
+    count: str | None = None
+    records: int = 0
 
 
 @dataclass(frozen=True)

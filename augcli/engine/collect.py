@@ -13,6 +13,7 @@ from typing import Any
 from augcli.core.atomic import sha256_file
 from augcli.core.errors import OutputError
 from augcli.core.records import (
+    COUNTS,
     Event,
     InputFailed,
     InputSeen,
@@ -21,6 +22,8 @@ from augcli.core.records import (
     OutputUnwritable,
     PartWritten,
     WorkStats,
+    count_of,
+    records_of,
 )
 from augcli.engine.manifest import ManifestWriter
 from augcli.engine.plan import Job
@@ -28,25 +31,23 @@ from augcli.engine.plan import Job
 
 @dataclass
 class Summary:
-    """Counts of one invocation (what the summary line and run.json report)."""
+    """What one invocation did, in the ``COUNTS`` nouns (run.json's ``this_run``; the folder as
+    it stands is ``dataset``): input files the scan took, records read from record files,
+    outputs, originals, unchanged and failed lines written, and planned outputs already done."""
 
-    inputs: int = 0
+    input_files: int = 0
+    records: int = 0
     outputs: int = 0
-    failed: int = 0
-    skipped: int = 0
+    originals: int = 0
     unchanged: int = 0
+    failed: int = 0
+    already_done: int = 0
     failures: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)  # e.g. model requests, batches
     signal: int | None = None  # the signal that interrupted the run
 
     def counts(self) -> dict[str, int]:
-        return {
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "unchanged": self.unchanged,
-        }
+        return {**{name: getattr(self, name) for name in COUNTS}, "already_done": self.already_done}
 
 
 class Collector:
@@ -69,7 +70,7 @@ class Collector:
         for event in events:
             if isinstance(event, Line):
                 self.writer.add_line(event.key, event.order, event.text)
-                self._count(event.status, event.what, event.error)
+                self._count(event.count, event.records, event.what, event.error)
             elif isinstance(event, InputSeen):
                 # the name interned: the scan's copy of it, not one more per input
                 self.digests[sys.intern(event.source)] = event.packed()
@@ -94,17 +95,17 @@ class Collector:
         self.writer.add(line)
         if "chunk" in (rec.extra.get("record") or {}):  # made global when its file is joined
             self.chunked.setdefault(rec.output or "", []).append(line)
-        if "records" not in rec.extra:  # a record file's own line: its records are counted
-            self._count(rec.status, rec.output or rec.source, rec.error)
+        self._count(count_of(line), records_of(line), rec.output or rec.source, rec.error)
 
-    def _count(self, status: str, what: str | None, error: str | None) -> None:
-        if status == "ok":
-            self.summary.outputs += 1
-        elif status == "unchanged":
-            self.summary.unchanged += 1
-        else:
-            self.summary.failed += 1
-            self.summary.failures.append(f"{what}: {error}")
+    def _count(self, count: str | None, records: int, what: str | None, error: str | None) -> None:
+        """One line's share of the summary (``count_of`` it, and a record file's records)."""
+        s = self.summary
+        s.records += records
+        if count is None:
+            return
+        setattr(s, count, getattr(s, count) + 1)
+        if count == "failed":
+            s.failures.append(f"{what}: {error}")
 
     def _part(self, part: PartWritten) -> None:
         chunks = self.parts.setdefault(part.output, [])

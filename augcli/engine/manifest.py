@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from augcli.core.atomic import atomic_path, write_text_atomic
 from augcli.core.layout import RUN_INFO, STATE_DIR
-from augcli.core.records import Line, OutputRecord
+from augcli.core.records import COUNTS, Line, OutputRecord, count_of, records_of
 
 
 def record_key(rec: dict[str, Any]) -> str:
@@ -95,6 +95,8 @@ def encode(rec: OutputRecord) -> Line:
         what,
         rec.error,
         rec.source_sha256,
+        count_of(line),
+        records_of(line),
     )
 
 
@@ -256,6 +258,26 @@ def _latest(items: Iterator[tuple[str, str, str]]) -> Iterator[tuple[str, str, s
 def _lines_of(path: Path) -> Iterator[str]:
     with open(path, encoding="utf-8") as f:
         yield from f
+
+
+def tally(path: Path, final: bool) -> dict[str, int]:
+    """The output folder as its manifest now stands, in the ``COUNTS`` nouns (cumulative over
+    every run into it). A final manifest has one line per key and is read a line at a time; the
+    log an interrupted run leaves is read by key, the latest line winning."""
+    if final:
+        lines: Iterable[dict[str, Any]] = (json.loads(t) for t in _lines_of(path))
+    else:
+        lines = read_manifest(path).values()
+    counts = dict.fromkeys(COUNTS, 0)
+    sources: set[str] = set()
+    for line in lines:
+        sources.add(line.get("source"))
+        kind = count_of(line)
+        if kind is not None:
+            counts[kind] += 1
+        counts["records"] += records_of(line)
+    counts["input_files"] = len(sources)
+    return counts
 
 
 def read_run_info(output_root: Path) -> dict[str, Any] | None:

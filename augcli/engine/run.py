@@ -37,7 +37,7 @@ from augcli.engine.executor import (
     executor_names,
     make_executor,
 )
-from augcli.engine.manifest import ManifestWriter, write_run_info
+from augcli.engine.manifest import ManifestWriter, tally, write_run_info
 from augcli.engine.plan import Job, Plan, Todo, plan, remaining
 from augcli.engine.resume import (
     Resume,
@@ -225,6 +225,7 @@ class RunResult:
     summary: Summary
     output_root: Path
     seconds: float
+    dataset: dict[str, int] | None = None  # the output folder as it now stands (``tally``)
 
     @property
     def exit_code(self) -> int:
@@ -249,7 +250,7 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
         executor.check(job)  # every worker sees the input and output folders, before run.json
         todo, skipped = remaining(tasks, state.done)
         workers = min(workers, max(1, len(todo)))
-        summary = Summary(inputs=len(inputs), skipped=skipped)
+        summary = Summary(input_files=len(inputs), already_done=skipped)
         run_info = _run_info(recipe, job)
         write_run_info(dst, run_info)
         _resume_notes(state, say)
@@ -263,13 +264,15 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
         executor.stop()
     _finalize(job, collector, run_info, status)
     run_info.update(
-        workers=workers, counts=summary.counts(), wall_seconds=round(time.time() - started, 3)
+        workers=workers, this_run=summary.counts(), wall_seconds=round(time.time() - started, 3)
     )
+    with contextlib.suppress(OSError) if collector.stopped_by else contextlib.nullcontext():
+        run_info["dataset"] = tally(dst / MANIFEST, final=status == "complete")
     if summary.stats:
         run_info["model_requests"] = dict(sorted(summary.stats.items()))
     if collector.stopped_by is None:
         write_run_info(dst, run_info)
-        return RunResult(status, summary, dst, time.time() - started)
+        return RunResult(status, summary, dst, time.time() - started, run_info.get("dataset"))
     with contextlib.suppress(OSError):  # best effort: the folder may take no more writes
         write_run_info(dst, run_info)
     raise collector.stopped_by
@@ -290,7 +293,7 @@ def _resume_notes(state: Resume, say: Reporter) -> None:
     if state.changed:
         listed = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
         say.note(
-            f"augcli: {len(state.changed)} inputs changed since their outputs were made, "
+            f"augcli: {len(state.changed)} input files changed since their outputs were made, "
             f"making them again: {listed}"
         )
 
