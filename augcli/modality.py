@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import InputError, output_unwritable
 from augcli.core.paths import side_file
-from augcli.core.records import Event, OutputRecord
+from augcli.core.records import Event, OutputRecord, side_files
 from augcli.ops import load_modality
 from augcli.params import Param
 from augcli.steps import PLAIN, Applier, Item
@@ -207,7 +207,7 @@ class Modality(ABC):
                 shutil.copyfile(source, tmp)
             rec = task.output_record(output=task.original, sha256=sha256_file(dest))
             rec.extra.update(self.keep_original(data, task.original))
-            records.append(rec)
+            records.append(_with_side_digests(rec, job.output_root))
         for out, made in zip(task.outputs, self.make(task, job, data, task.outputs), strict=True):
             records.append(self._written(task, job, source, out, made))
         return records
@@ -230,6 +230,7 @@ class Modality(ABC):
         digest = digest or sha256_file(dest)
         rec = task.output_record(**where, ops=made.log, sha256=digest)
         rec.extra.update(meta.get("record", {}))
+        _with_side_digests(rec, job.output_root)
         soft = [
             e["params"]["soft_label"]
             for e in made.log
@@ -285,6 +286,15 @@ class Made:
     log: list[dict[str, Any]] = field(default_factory=list)
     matrix: Any = None
     error: Exception | None = None
+
+
+def _with_side_digests(rec: OutputRecord, root: Path) -> OutputRecord:
+    """The sha256 of every file an output brought along (mask, sidecars) in its line's
+    ``files`` map, so ``verify`` checks them as it checks the output."""
+    sides = side_files(rec.extra)
+    if sides:
+        rec.extra["files"] = {rel: sha256_file(root / rel) for rel in sides}
+    return rec
 
 
 def describe_error(exc: Exception) -> str:

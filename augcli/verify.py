@@ -10,8 +10,9 @@ from pathlib import Path
 from augcli.core.atomic import sha256_file
 from augcli.core.errors import UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
+from augcli.core.records import side_files
 from augcli.engine import resume
-from augcli.engine.manifest import read_manifest, read_run_info, side_files
+from augcli.engine.manifest import read_manifest, read_run_info, run_files
 from augcli.modality import get_modality
 
 
@@ -32,21 +33,18 @@ def verify(out: Path) -> Verdict:
     """Compare ``out`` with its manifest (files with a checksum are hashed again)."""
     if not (out / MANIFEST).is_file():
         raise UsageError(f"{out}: no {MANIFEST}; run augcli expand first")
-    known = {MANIFEST, RUN_INFO, "report.html", *(read_run_info(out) or {}).get("files", [])}
+    known = {MANIFEST, RUN_INFO, "report.html"}
     verdict = Verdict()
+    for rel, digest in run_files(read_run_info(out)).items():  # COCO document, classes.txt
+        _check(out, rel, digest, verdict, known)
     for rec in read_manifest(out / MANIFEST).values():
         if rec.get("status") != "ok" or not rec.get("output"):
             continue
-        known.update(side_files(rec))
-        if rec.get("record") is not None:  # a record of a record file: the file's line checks it
-            continue
-        known.add(rec["output"])
-        path = out / rec["output"]
-        verdict.checked += 1
-        if not path.is_file():
-            verdict.missing.append(rec["output"])
-        elif rec.get("sha256") and sha256_file(path) != rec["sha256"]:
-            verdict.changed.append(rec["output"])
+        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
+        for rel in side_files(rec):  # mask, annotation sidecar, transcript sidecars
+            _check(out, rel, files.get(rel), verdict, known)
+        if rec.get("record") is None:  # a record of a record file: the file's line checks it
+            _check(out, rec["output"], rec.get("sha256"), verdict, known)
     for dirpath, dirs, files in os.walk(out):
         if Path(dirpath) == out and STATE_DIR in dirs:
             dirs.remove(STATE_DIR)  # augcli's own state (the model response cache)
@@ -57,6 +55,19 @@ def verify(out: Path) -> Verdict:
     verdict.extra.sort()
     verdict.sources_changed = changed_sources(out)
     return verdict
+
+
+def _check(out: Path, rel: str, digest: str | None, verdict: Verdict, known: set[str]) -> None:
+    """One listed file: there, and with its recorded sha256 (when one was recorded)."""
+    if rel in known:
+        return
+    known.add(rel)
+    verdict.checked += 1
+    path = out / rel
+    if not path.is_file():
+        verdict.missing.append(rel)
+    elif digest and sha256_file(path) != digest:
+        verdict.changed.append(rel)
 
 
 def changed_sources(out: Path) -> list[str]:

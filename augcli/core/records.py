@@ -86,6 +86,18 @@ def records_of(line: dict[str, Any]) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) else 0
 
 
+def side_files(line: dict[str, Any]) -> list[str]:
+    """Files a line's output brought along (mask, annotation sidecar, transcript sidecars): the
+    ``files`` map (path -> sha256), and the paths named where the map is missing (a manifest
+    written before it existed)."""
+    files = line.get("files")
+    side = line.get("annotations")
+    side = side if isinstance(side, dict) else {}
+    named = [side.get("mask"), side.get("sidecar"), *(line.get("sidecars") or [])]
+    listed = list(files) if isinstance(files, dict) else []
+    return listed + [p for p in named if isinstance(p, str) and p and p not in listed]
+
+
 class Line(NamedTuple):
     """An ``OutputRecord`` already encoded as its manifest line, where it was made: the parent
     only appends ``text``, keeps ``order`` to sort the final manifest by, and counts ``count``

@@ -23,12 +23,6 @@ def record_key(rec: dict[str, Any]) -> str:
     return rec["output"] if rec.get("output") else f"source:{rec['source']}"
 
 
-def side_files(rec: dict[str, Any]) -> list[str]:
-    """Files a line's output brought along (mask, annotation sidecar, transcript sidecars)."""
-    side = rec.get("annotations") or {}
-    return [p for p in (side.get("mask"), side.get("sidecar"), *rec.get("sidecars", [])) if p]
-
-
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """The latest line per key; a torn last line (from a killed run) is ignored."""
     records: dict[str, dict[str, Any]] = {}
@@ -278,6 +272,15 @@ def tally(path: Path, final: bool) -> dict[str, int]:
         counts["records"] += records_of(line)
     counts["input_files"] = len(sources)
     return counts
+
+
+def run_files(info: dict[str, Any] | None) -> dict[str, str | None]:
+    """The whole-dataset files run.json lists (COCO document, classes.txt, ...) and their
+    sha256 (None where an older run.json listed names only)."""
+    files = (info or {}).get("files")
+    if isinstance(files, dict):
+        return {k: v if isinstance(v, str) else None for k, v in files.items()}
+    return {k: None for k in files if isinstance(k, str)} if isinstance(files, list) else {}
 
 
 def read_run_info(output_root: Path) -> dict[str, Any] | None:

@@ -16,8 +16,8 @@ from augcli.core.atomic import TMP_MARK, sweep_tmp, write_text_atomic
 from augcli.core.errors import OutputError, UnsafePath, UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.core.paths import inside
-from augcli.core.records import unpack_seen
-from augcli.engine.manifest import read_manifest, read_run_info, side_files
+from augcli.core.records import side_files, unpack_seen
+from augcli.engine.manifest import read_manifest, read_run_info, run_files
 from augcli.engine.plan import Job
 from augcli.recipe import Recipe
 
@@ -92,7 +92,7 @@ def remove_earlier_run(dst: Path, info: dict[str, Any]) -> int:
         if rel
     ]
     outputs = len(listed)
-    listed += [rel for rel in info.get("files", []) if rel]
+    listed += [rel for rel in run_files(info) if rel]
     try:
         targets = [inside(dst, rel) for rel in listed]
     except UnsafePath as exc:

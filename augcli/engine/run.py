@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from augcli import __version__
-from augcli.core.atomic import sweep_tmp
+from augcli.core.atomic import sha256_file, sweep_tmp
 from augcli.core.errors import (
     ExecutorLost,
     OutputError,
@@ -422,4 +422,5 @@ def _finalize(job: Job, collector: Collector, run_info: dict[str, Any], status: 
         def mine(name: str = name) -> list[dict[str, Any]]:
             return [r for r in collector.writer.records() if r["modality"] == name]
 
-        run_info.setdefault("files", []).extend(modality.finalize(mine))
+        for rel in modality.finalize(mine):  # checked by verify, as every output is
+            run_info.setdefault("files", {})[rel] = sha256_file(job.output_root / rel)
