@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from chat_server import ChatServer, completion, last_user_message, paraphrase
 
-from augcli.core.errors import RecipeError
+from augcli.core.errors import RecipeError, Unavailable
 from augcli.text.models import endpoint
 from augcli.text.models.base import ModelError, Request
 from augcli.text.models.endpoint import EndpointBackend, check_endpoint, check_key_env
@@ -413,11 +413,22 @@ def test_timeout_is_retried_then_fails(no_proxy_env):
     assert "no response" in str(out) and "after 2 attempts" in str(out)
 
 
-def test_connection_refused_is_retried_then_fails(no_proxy_env, sleeps):
-    (out,) = backend(f"http://127.0.0.1:{free_port()}/v1", retries=2).run([Request("a")])
-    assert isinstance(out, ModelError)
-    assert "cannot reach" in str(out) and "after 3 attempts" in str(out)
-    assert len(sleeps) == 2
+def test_connection_refused_is_retried_then_stops_the_run(no_proxy_env, sleeps):
+    """No server at all (refused every time): the whole run stops (``Unavailable``, the circuit
+    breaker), rather than every other request failing the same way after its retries."""
+    with pytest.raises(Unavailable) as stopped:
+        backend(f"http://127.0.0.1:{free_port()}/v1", retries=2).run([Request("a"), Request("b")])
+    assert "cannot reach" in str(stopped.value) and "after 3 attempts" in str(stopped.value)
+    assert 2 <= len(sleeps) <= 4  # one request's retries; the other stops once it has tripped
+
+
+def test_a_name_that_does_not_resolve_stops_the_run(monkeypatch, no_proxy_env, sleeps):
+    def getaddrinfo(*_args, **_kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(Unavailable, match="Name or service not known"):
+        backend("http://gone.invalid:8080/v1", retries=1).run([Request("a")])
 
 
 def test_redirects_are_not_followed(monkeypatch, no_proxy_env):
@@ -454,10 +465,11 @@ def test_key_never_leaks(monkeypatch, no_proxy_env, sleeps):
     data = pickle.dumps(b)  # after use too
     assert SECRET.encode() not in data
     # errors while connecting do not carry it either
-    (out,) = backend(f"http://127.0.0.1:{free_port()}/v1", api_key_env="AUGCLI_TEST_KEY").run(
-        [Request("a")]
-    )
-    assert SECRET not in str(out)
+    with pytest.raises(Unavailable) as stopped:
+        backend(f"http://127.0.0.1:{free_port()}/v1", api_key_env="AUGCLI_TEST_KEY").run(
+            [Request("a")]
+        )
+    assert SECRET not in str(stopped.value)
 
 
 def test_key_read_at_call_time(monkeypatch, no_proxy_env):

@@ -4,7 +4,9 @@ and `expand` writes nothing. The CLI on the shipped configs, with pydicom made u
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,52 @@ def test_an_endpoint_that_is_not_running_fails_validate_and_expand_in_seconds(
         assert ".base_url" in proc.stderr and url in proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _answers_one_probe_then_goes_down() -> tuple[str, threading.Thread]:
+    """A port that accepts one connection (the preflight's probe), then closes: every later
+    connection is refused, as when a model server dies after the run started."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1", thread
+
+
+def test_an_endpoint_that_goes_down_mid_run_stops_it_after_the_first_retries(
+    tmp_path: Path,
+) -> None:
+    """The circuit breaker: the first task's requests find no server after their retries, and
+    the run stops (exit 2, resumable) instead of failing every record after five attempts."""
+    import time
+
+    config = ROOT / "configs" / "text_models.yaml"
+    url, probe = _answers_one_probe_then_goes_down()
+    recipe = config.with_name(f".down-{tmp_path.name}.yaml")  # beside it: relative paths
+    text = config.read_text().replace("http://127.0.0.1:11434/v1", url)
+    recipe.write_text(text.replace("timeout: 60", "timeout: 60\n        backoff: 0.2"))
+    out = tmp_path / "out"
+    try:
+        started = time.monotonic()
+        ran = run_augcli("expand", str(recipe), "--output", str(out))
+        took = time.monotonic() - started
+    finally:
+        recipe.unlink()
+    probe.join(5)
+    assert ran.returncode == 2, ran.stderr
+    assert took < 30, f"took {took:.0f} s"
+    assert "the model endpoint is down" in ran.stderr and "Connection refused" in ran.stderr
+    assert "run the same command again to resume" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "interrupted"
+    assert info["this_run"]["failed"] == 0, "no record may be failed for the server's absence"

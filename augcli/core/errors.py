@@ -37,6 +37,12 @@ class ExecutorLost(AugcliError):
     cleanly (exit 2), the manifest keeps what was done, and a later run resumes."""
 
 
+class Unavailable(AugcliError):
+    """A service the run needs stopped answering (a model endpoint refusing connections, a name
+    that no longer resolves): no other input would do better, so the run stops cleanly (exit 2)
+    after the first task's retries, the manifest keeps what was done, and a later run resumes."""
+
+
 # errno values that no other input would avoid: the output folder itself cannot take writes
 OUTPUT_UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 

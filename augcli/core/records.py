@@ -3,8 +3,8 @@ becomes one manifest line; workers send it already encoded, as a ``Line``), and 
 are not manifest lines: ``InputSeen`` (an input's size, mtime and digest as read),
 ``PartWritten`` (one chunk of a record file is on disk), ``WorkStats`` (counts for the run
 summary, e.g. model requests), ``InputFailed`` (an input failed as a whole) and
-``OutputUnwritable`` (the output folder cannot take writes: the run stops). All are small and
-picklable."""
+``OutputUnwritable`` (the output folder cannot take writes: the run stops) and ``ServiceDown``
+(a model endpoint is down: the run stops). All are small and picklable."""
 
 from __future__ import annotations
 
@@ -186,4 +186,22 @@ class OutputUnwritable:
     error: str
 
 
-Event = OutputRecord | Line | InputSeen | PartWritten | WorkStats | InputFailed | OutputUnwritable
+@dataclass(frozen=True)
+class ServiceDown:
+    """A service the run needs is down (``core.errors.Unavailable`` in a worker): the parent
+    stops the run cleanly, as for ``OutputUnwritable``."""
+
+    source: str
+    error: str
+
+
+Event = (
+    OutputRecord
+    | Line
+    | InputSeen
+    | PartWritten
+    | WorkStats
+    | InputFailed
+    | OutputUnwritable
+    | ServiceDown
+)

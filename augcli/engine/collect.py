@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augcli.core.atomic import sha256_file
-from augcli.core.errors import OutputError
+from augcli.core.errors import AugcliError, OutputError, Unavailable
 from augcli.core.records import (
     COUNTS,
     Event,
@@ -21,6 +21,7 @@ from augcli.core.records import (
     OutputRecord,
     OutputUnwritable,
     PartWritten,
+    ServiceDown,
     WorkStats,
     count_of,
     records_of,
@@ -56,7 +57,7 @@ class Collector:
     def __init__(self, job: Job, writer: ManifestWriter, summary: Summary) -> None:
         self.job, self.writer, self.summary = job, writer, summary
         self.parts: dict[str, list[PartWritten]] = {}
-        self.stopped_by: OutputError | None = None  # why the run had to stop, if it did
+        self.stopped_by: AugcliError | None = None  # why the run had to stop, if it did
         self.chunked: dict[str, list[dict[str, Any]]] = {}  # record file -> its chunks' lines
         # input -> its digest (from an earlier run's line) or its size, mtime and digest as read
         # now (``InputSeen.packed``): one small entry per input, for the next run's source cache
@@ -81,6 +82,12 @@ class Collector:
                 self._part(event)
             elif isinstance(event, InputFailed):
                 self._line(event.record())
+            elif isinstance(event, ServiceDown):
+                raise Unavailable(
+                    f"{event.error} (making the outputs of {event.source}). The run stopped "
+                    "rather than fail every input the same way; what was done is kept: start "
+                    "the service (or fix base_url), then run the same command again to resume."
+                )
             elif isinstance(event, OutputUnwritable):
                 raise OutputError(
                     f"cannot write to the output folder {self.job.output_root}: {event.error} "

@@ -23,6 +23,7 @@ from augcli.core.errors import (
     ExecutorLost,
     OutputError,
     RecipeError,
+    Unavailable,
     UsageError,
     output_unwritable,
 )
@@ -361,7 +362,8 @@ def _execute(
     except KeyboardInterrupt as exc:
         status = "interrupted"
         collector.summary.signal = getattr(exc, "signum", signal.SIGINT)
-    except (OutputError, ExecutorLost) as exc:  # a full disk, a lost cluster: resumable later
+    except (OutputError, ExecutorLost, Unavailable) as exc:  # a full disk, a lost cluster, a
+        # model endpoint gone: resumable later
         status, collector.stopped_by = "interrupted", exc
     except OSError as exc:  # the parent's own writes (the manifest)
         if not output_unwritable(exc):

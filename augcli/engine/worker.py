@@ -7,8 +7,15 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from augcli.core.errors import output_unwritable
-from augcli.core.records import Event, InputSeen, OutputRecord, OutputUnwritable, PartWritten
+from augcli.core.errors import Unavailable, output_unwritable
+from augcli.core.records import (
+    Event,
+    InputSeen,
+    OutputRecord,
+    OutputUnwritable,
+    PartWritten,
+    ServiceDown,
+)
 from augcli.engine.manifest import encode
 from augcli.engine.plan import Job, Task
 from augcli.modality import describe_error
@@ -34,9 +41,13 @@ class Worker:
         self.pooled = pooled  # one of several worker processes (limit library threads)
         self._ready = False
         self._last: tuple[tuple[str, int, int], str] | None = None  # the last input's digest
+        self._down: str | None = None  # a service this process found down (the breaker is open)
 
     def __getstate__(self) -> dict[str, object]:
         return {"job": self.job, "pooled": self.pooled, "_ready": False, "_last": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _down=None)
 
     def _digest(self, modality: Any, task: Task) -> InputSeen:
         """The input's digest, size and mtime; the last one is kept, since the chunks of one
@@ -61,6 +72,8 @@ class Worker:
     def __call__(self, task: Task) -> list[Event]:
         """Make a task's outputs; any failure of the input as a whole becomes an event."""
         self.setup()
+        if self._down is not None:  # the rest of a batch: no second wait for the same absence
+            return [ServiceDown(task.source, self._down)]
         modality = self.job.modalities[task.modality]
         try:
             seen = self._digest(modality, task)
@@ -70,6 +83,9 @@ class Worker:
             if output_unwritable(exc):
                 return [OutputUnwritable(task.source, f"{exc.strerror or exc}")]
             return [task.failed(f"{exc.strerror or exc}")]
+        except Unavailable as exc:  # not this input's fault: the run stops (circuit breaker)
+            self._down = str(exc)
+            return [ServiceDown(task.source, self._down)]
         except Exception as exc:
             return [task.failed(describe_error(exc))]
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from augcli import __version__
-from augcli.core.errors import RecipeError
+from augcli.core.errors import RecipeError, Unavailable
 from augcli.text.models.base import ModelError, Request
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -275,6 +275,7 @@ class EndpointBackend:
         self.concurrency = int(concurrency)
         self.url = self.base_url + "/chat/completions"
         self._opener: urllib.request.OpenerDirector | None = None
+        self._down: Unreachable | None = None  # a request found no server: the others stop
 
     def __repr__(self) -> str:
         return (
@@ -287,6 +288,7 @@ class EndpointBackend:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_opener"] = None  # rebuilt in the process that uses it
+        state["_down"] = None
         return state
 
     @property
@@ -319,7 +321,11 @@ class EndpointBackend:
         opener = self._get_opener()
         workers = min(self.concurrency, len(requests))
         with ThreadPoolExecutor(workers, thread_name_prefix="augcli-endpoint") as pool:
-            return list(pool.map(lambda r: self._one(opener, headers, key, r), requests))
+            answers = list(pool.map(lambda r: self._one(opener, headers, key, r), requests))
+        down = next((a for a in answers if isinstance(a, Unreachable)), None)
+        if down is not None:  # the circuit breaker: every other request would fail the same way
+            raise Unavailable(f"the model endpoint is down: {down}")
+        return answers
 
     # -- internals -----------------------------------------------------------------------------
     def _get_opener(self) -> urllib.request.OpenerDirector:
@@ -368,7 +374,10 @@ class EndpointBackend:
     ) -> str | ModelError:
         data = self._payload(r)
         attempts = self.retries + 1
+        refused = 0  # attempts that found no server at all (refused, or no such host)
         for attempt in range(attempts):
+            if self._down is not None:  # another request of the batch found no server
+                return self._down
             made = attempt + 1
             wait: float | None = None
             req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
@@ -391,12 +400,27 @@ class EndpointBackend:
                     reason = f"no response from {self.url} within {self.timeout:g} s"
                 else:
                     reason = f"cannot reach {self.url}: {_redact(str(exc.reason), key)}"
+                    refused += _refused(exc.reason)
             except (OSError, http.client.HTTPException) as exc:  # resets, bad status lines
                 reason = f"connection to {self.url} failed: {type(exc).__name__}: {exc}"
                 reason = _redact(reason, key)
+                refused += _refused(exc)
             if made < attempts:
                 _sleep(self.backoff * 2**attempt if wait is None else wait)
-        return ModelError(f"{reason} (after {attempts} attempt{'s' * (attempts > 1)})")
+        reason += f" (after {attempts} attempt{'s' * (attempts > 1)})"
+        if refused < attempts:
+            return ModelError(reason)
+        self._down = Unreachable(reason)
+        return self._down
+
+
+class Unreachable(ModelError):
+    """Every attempt of a request found no server: the connection was refused or the host name
+    did not resolve (not a slow or failing server, which a later request may find better)."""
+
+
+def _refused(reason: object) -> bool:
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
 
 
 def _content(raw: bytes, key: str) -> str | ModelError:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from augcli.core.errors import Unavailable
 from augcli.core.layout import STATE_DIR
 from augcli.text.models.base import Backend, ModelError, Request
 from augcli.text.models.cache import ResponseCache, cache_key
@@ -78,6 +79,8 @@ class ModelService:
                     answers: list[str | ModelError] = backend.run([requests[k] for k in batch])
                 except ModelError as exc:  # the model could not run at all: every request fails
                     answers = [exc] * len(batch)
+                except Unavailable:  # the endpoint is down: the run stops, nothing is recorded
+                    raise
                 except Exception as exc:  # e.g. out of memory: this batch's records fail
                     answers = [ModelError(f"{type(exc).__name__}: {exc}")] * len(batch)
                 self.stats["batches"] += 1
