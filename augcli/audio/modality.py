@@ -8,11 +8,13 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
+
 from augcli.audio.base import Audio
 from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import RecipeError
-from augcli.modality import Modality
+from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
 
 SIDE_EXTENSIONS = (".txt", ".lab")
@@ -53,6 +55,7 @@ class AudioModality(Modality):
             meaning="each input's own rate",
             help="resample outputs to this rate (Hz); null = keep",
         ),
+        "retries": RETRIES,
     }
 
     @classmethod
@@ -93,6 +96,10 @@ class AudioModality(Modality):
 
     def read(self, path: Path) -> Audio:
         return read_audio(path)
+
+    def content(self, data: Audio) -> tuple[Any, ...]:
+        """The samples and the rate (the format is the recipe's, the same for every output)."""
+        return (data.samples, np.array([data.rate], dtype=np.int64))
 
     def info(self, data: Audio) -> dict[str, Any]:
         return {

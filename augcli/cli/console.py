@@ -46,8 +46,9 @@ class ConsoleReporter:
                 f"(see {dst / MANIFEST})"
             )
         self.note(
-            f"augcli: {result.status}: {s.outputs} written, {s.failed} failed, "
-            f"{s.skipped} already done, from {s.inputs} inputs in "
+            f"augcli: {result.status}: {s.outputs} written, "
+            + (f"{s.unchanged} unchanged (not written), " if s.unchanged else "")
+            + f"{s.failed} failed, {s.skipped} already done, from {s.inputs} inputs in "
             f"{result.seconds:.1f}s -> {dst}"
         )
         if s.stats:
