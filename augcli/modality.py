@@ -262,6 +262,30 @@ class Modality(ABC):
             rec.extra["soft_label"] = soft[-1]
         return rec
 
+    def facts(self, path: Path, data: Any) -> dict[str, Any] | None:
+        """What ops' ``implausible`` checks see of one input as read (e.g. its full scale, its
+        distinct values); None: this modality has no such checks (default)."""
+        return None
+
+    def implausible(self, graph: Any, relpaths: list[str]) -> list[tuple[Any, str, str]]:
+        """(op, why, input) for each op of ``graph`` whose settings look wrong for one of
+        ``relpaths`` (a small sample of the inputs: each is read), the first input that shows
+        it. An unreadable input is skipped (``validate`` reports those already)."""
+        found: dict[int, tuple[Any, str, str]] = {}
+        for relpath in relpaths:
+            path = self.input_root / relpath
+            try:
+                facts = self.facts(path, self.read(path))
+            except Exception:  # unreadable: the dataset checks report it, not this one
+                continue
+            if facts is None:
+                return []
+            for op in graph.ops():
+                why = None if id(op) in found else op.implausible(facts)
+                if why:
+                    found[id(op)] = (op, why, relpath)
+        return [found[id(op)] for op in graph.ops() if id(op) in found]
+
     def content(self, data: Any) -> tuple[Any, ...] | None:
         """The arrays that make a made output (or the input as read) what it is: compared,
         shapes and dtypes first, then bytes (``core.sameness``), to find an output identical

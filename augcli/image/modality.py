@@ -258,6 +258,22 @@ class ImageModality(Modality):
             self.config.get("png_compression", 3),
         )
 
+    def facts(self, path: Path, data: Any) -> dict[str, Any]:
+        """The image's full scale (255 for 8-bit, the bit depth in use for 16-bit) and, when its
+        colour channels hold exactly two values, those two (a mask stored as an image)."""
+        from augcli.image.ops.arrays import full_scale
+
+        image = data.image if isinstance(data, Annotated) else data
+        color = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+        lo, hi = (int(color.min()), int(color.max())) if color.size else (0, 0)
+        two = lo != hi and not np.any((color != lo) & (color != hi))
+        return {
+            "dtype": str(image.dtype),
+            "channels": 1 if image.ndim == 2 else int(image.shape[2]),
+            "full_scale": full_scale(color),
+            "two_values": (lo, hi) if two else None,
+        }
+
     def content(self, data: Any) -> tuple[Any, ...]:
         """The pixels and, when annotated, the mask and the objects (boxes, keypoints and
         labels): an output whose boxes moved on a symmetric image is a new output."""
