@@ -33,6 +33,7 @@ BACKGROUND = (38, 38, 38)
 TEXT = (230, 230, 230)
 TITLE = (120, 220, 255)
 FAILED = (40, 40, 150)
+UNCHANGED = (90, 90, 90)
 # Annotation colours (BGR), picked per box label or mask value.
 PALETTE = (
     (0, 0, 255),
@@ -253,15 +254,24 @@ def cell_origin(row: int, col: int, cell_w: int, height: int) -> tuple[int, int]
 
 
 def draw_failed(
-    sheet: np.ndarray, y: int, x: int, size: tuple[int, int], title: str, error: str, lines: int
+    sheet: np.ndarray,
+    y: int,
+    x: int,
+    size: tuple[int, int],
+    title: str,
+    error: str,
+    lines: int,
+    unchanged: bool = False,
 ) -> None:
     """A failed cell (``size`` = tile height, cell width): red, the reason wrapped into at most
-    ``lines`` lines, and the caption 'failed'."""
+    ``lines`` lines, and the caption 'failed'. ``unchanged``: an output expand records as
+    unchanged and does not write (gray, 'unchanged')."""
     height, cell_w = size
-    sheet[y : y + height, x : x + cell_w] = FAILED
-    for i, line in enumerate(wrap([f"failed: {error}"], cell_w - 8, lines)):
+    word = "unchanged" if unchanged else "failed"
+    sheet[y : y + height, x : x + cell_w] = UNCHANGED if unchanged else FAILED
+    for i, line in enumerate(wrap([f"{word}: {error}"], cell_w - 8, lines)):
         put_text(sheet, line, x + 4, y + (i + 1) * LINE_HEIGHT + 4, TEXT)
-    caption(sheet, x, y + height, cell_w, title, ["failed"])
+    caption(sheet, x, y + height, cell_w, title, ["unchanged, not written" if unchanged else word])
 
 
 def _fit_left(text: str, width: int) -> str:

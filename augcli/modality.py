@@ -14,11 +14,22 @@ from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import InputError, output_unwritable
 from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
+from augcli.core.sameness import Seen
 from augcli.ops import load_modality
 from augcli.params import Param
 from augcli.steps import PLAIN, Applier, Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
+
+RETRIES = Param(
+    kind="int",
+    default=3,
+    low=0,
+    high=50,
+    sampled=False,
+    help="new sub-seeds tried for an output identical to its source or to another output of "
+    "the same input, before it is recorded as unchanged (and not written)",
+)
 
 
 class Modality(ABC):
@@ -215,6 +226,16 @@ class Modality(ABC):
     def _written(self, task: Any, job: Any, source: Path, out: Any, made: Made) -> OutputRecord:
         """Write one made output atomically; its record (failed if it could not be made or
         written: a failure fails only this output)."""
+        if made.unchanged:  # as text: recorded, not written
+            rec = task.output_record(
+                output=out.path,
+                node=out.node,
+                copy=out.copy,
+                status="unchanged",
+                error=made.unchanged,
+            )
+            rec.extra["attempt"] = made.attempt
+            return rec
         where = {"output": out.path, "node": out.node, "copy": out.copy, "seed": made.seed}
         if made.error is not None:
             return task.output_record(**where, status="failed", error=describe_error(made.error))
@@ -229,6 +250,8 @@ class Modality(ABC):
             return task.output_record(**where, status="failed", error=describe_error(exc))
         digest = digest or sha256_file(dest)
         rec = task.output_record(**where, ops=made.log, sha256=digest)
+        if made.attempt:  # attempt 0 is left out: the records of earlier versions stay as they were
+            rec.extra["attempt"] = made.attempt
         rec.extra.update(meta.get("record", {}))
         _with_side_digests(rec, job.output_root)
         soft = [
@@ -240,10 +263,42 @@ class Modality(ABC):
             rec.extra["soft_label"] = soft[-1]
         return rec
 
+    def facts(self, path: Path, data: Any) -> dict[str, Any] | None:
+        """What ops' ``implausible`` checks see of one input as read (e.g. its full scale, its
+        distinct values); None: this modality has no such checks (default)."""
+        return None
+
+    def implausible(self, graph: Any, relpaths: list[str]) -> list[tuple[Any, str, str]]:
+        """(op, why, input) for each op of ``graph`` whose settings look wrong for one of
+        ``relpaths`` (a small sample of the inputs: each is read), the first input that shows
+        it. An unreadable input is skipped (``validate`` reports those already)."""
+        found: dict[int, tuple[Any, str, str]] = {}
+        for relpath in relpaths:
+            path = self.input_root / relpath
+            try:
+                facts = self.facts(path, self.read(path))
+            except Exception:  # unreadable: the dataset checks report it, not this one
+                continue
+            if facts is None:
+                return []
+            for op in graph.ops():
+                why = None if id(op) in found else op.implausible(facts)
+                if why:
+                    found[id(op)] = (op, why, relpath)
+        return [found[id(op)] for op in graph.ops() if id(op) in found]
+
+    def content(self, data: Any) -> tuple[Any, ...] | None:
+        """The arrays that make a made output (or the input as read) what it is: compared,
+        shapes and dtypes first, then bytes (``core.sameness``), to find an output identical
+        to its source or to another output of the same input. None: never compared."""
+        return None
+
     def make(self, task: Any, job: Any, data: Any, outputs: Any) -> Iterator[Made]:
         """Make outputs (anything with ``node`` and ``copy``) of one input in memory, in order:
-        the same seeds, partners, fusion and applier for ``expand`` and ``preview``. A failure
-        fails only its output (``Made.error``)."""
+        the same seeds, partners, fusion and applier for ``expand`` and ``preview``. An output
+        identical to its source or to an earlier output is made again with new sub-seeds, up
+        to ``retries`` times, then marked ``Made.unchanged``. A failure fails only its output
+        (``Made.error``)."""
         graph = job.graphs[self.name]
         partners: dict[str, Any] = {}
 
@@ -258,20 +313,38 @@ class Modality(ABC):
         applier = self.applier()
         fuse = job.fuse.get(self.name, True)
         caches: dict[int, dict[str, Any]] = {}
-        for out in outputs:
-            cache = caches.setdefault(out.copy, {})
+        seen = Seen(self.content(data))
+        retries = self.config.get("retries", RETRIES.default)
+
+        def attempt(out: Any, k: int) -> Made:
+            """Attempt ``k``: attempt 0 draws from the output's own seeds (shared prefixes
+            computed once per copy); a retry from sub-seeds (``<node path>~<k>``), as text."""
             emitter = graph.emitter(out.node)
+            suffix = f"~{k}" if k else ""
 
             def seed_of(prefix: str, copy: int = out.copy) -> int:
-                return job.seed_for(task.source, prefix, copy)
+                return job.seed_for(task.source, prefix + suffix, copy)
 
-            made = Made(out.node, out.copy, seed_of(".".join(emitter.path)))
+            cache = caches.setdefault(out.copy, {}) if k == 0 else {}
+            made = Made(out.node, out.copy, seed_of(".".join(emitter.path)), attempt=k)
             try:
                 made.result, made.log, made.matrix = graph.run(
                     emitter, data, seed_of, self.info, cache, item, fuse, applier
                 )
             except Exception as exc:  # an op bug must not kill the run: record it
                 made.error = exc
+            return made
+
+        for out in outputs:
+            for k in range(retries + 1):
+                made = attempt(out, k)
+                if made.error is not None:
+                    break
+                why, key = seen.refusal(self.content(made.result))
+                if not why:
+                    seen.keep(key)
+                    break
+                made.unchanged = why
             yield made
 
 
@@ -286,6 +359,8 @@ class Made:
     log: list[dict[str, Any]] = field(default_factory=list)
     matrix: Any = None
     error: Exception | None = None
+    attempt: int = 0  # 0, or the retry that made it (new sub-seeds)
+    unchanged: str = ""  # why it is no new output (after every retry), or ''
 
 
 def _with_side_digests(rec: OutputRecord, root: Path) -> OutputRecord:

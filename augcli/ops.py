@@ -57,6 +57,7 @@ class Op(ABC):
     params: ClassVar[dict[str, Param]] = {}
     partners: ClassVar[int] = 0  # other inputs the op mixes in (their paths are in params)
     fusable: ClassVar[bool] = False  # consecutive fusable ops may be applied as one (apply_chain)
+    where: str = ""  # the op's YAML path in its recipe (set by ``from_recipe``)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,6 +98,7 @@ class Op(ABC):
             else:
                 config[key] = spec.validate(spec.default, f"{path}.{key}")
         op = cls(**config)
+        op.where = path
         op.check_config(path)
         return op
 
@@ -128,6 +130,13 @@ class Op(ABC):
     def preflight(self) -> None:  # noqa: B027 - optional hook
         """In ``validate`` and before ``expand`` reads any input: checks that need the world
         outside the recipe (an endpoint that must answer); raise RecipeError with the path."""
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """For ``validate`` and ``preview``: why this op's settings look wrong for an input
+        described by ``facts`` (``Modality.facts``: e.g. its full scale, whether it has only
+        two values), naming the parameter, its unit and the value that would matter; None
+        when they look plausible (default)."""
+        return None
 
     def check_input(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Per-file checks (e.g. a channel count the op cannot handle); raise InputError."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from augcli.core.errors import UsageError
+from augcli.engine.checks import parameter_warnings
 from augcli.engine.plan import Job, output_name
 from augcli.engine.run import Options, prepare
 from augcli.modality import get_modality
@@ -69,8 +70,11 @@ def requests_for(
             suffixes[name] = found.SUFFIX
     if not suffixes:
         raise UsageError(f"preview shows sections with a preview, and {recipe.file} has none")
-    job, _inputs, _ignored, tasks = prepare(recipe, Options(input=opts.input))
+    job, inputs, _ignored, tasks = prepare(recipe, Options(input=opts.input))
     dest = check_destination(opts.output or Path(DEFAULT_OUTPUT), job)
+    shown = [i for i in inputs if i.modality in suffixes]
+    for line in parameter_warnings(shown, job.modalities, job.graphs, recipe.where):
+        log(f"augcli: {line}")
     requests: dict[str, Request] = {}
     taken: set[str] = set()
     for name in sorted(suffixes, key=lambda m: suffixes[m] != SHEET):  # sheets first

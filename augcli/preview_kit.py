@@ -127,11 +127,11 @@ def iter_shots(rows: list[Row]) -> Iterator[tuple[int, int, Row, Any]]:
 
 
 def failures(rows: list[Row]) -> list[str]:
-    """``<source> <title>: <error>`` for every failed tile."""
+    """``<source> <title>: <error>`` for every failed tile (an unchanged one is no failure)."""
     return [
         f"{row.task.source} {shot.title}: {shot.error}"
         for _r, _c, row, shot in iter_shots(rows)
-        if shot.error is not None
+        if shot.error is not None and not getattr(shot, "unchanged", False)
     ]
 
 
@@ -146,7 +146,9 @@ def make_row(
     """The input and its first ``n`` outputs, made by ``Modality.make`` exactly as ``expand``
     makes them. ``shot(title, made)`` starts a tile (``made`` None for the original), ``keep``
     fills the original's from the input as read and ``finish`` an output's from what was made.
-    An unreadable input fails its row; an op failure, or one in ``finish``, only its tile."""
+    An unreadable input fails its row; an op failure, or one in ``finish``, only its tile. An
+    output ``expand`` would record as unchanged (not written) gets ``unchanged`` set and its
+    reason as ``error``, as a tile to draw apart from failures."""
     modality = job.modalities[task.modality]
     graph = job.graphs[modality.name]
     original = shot(task.source, None)
@@ -162,6 +164,10 @@ def make_row(
         try:
             if made.error is not None:
                 raise made.error
+            if made.unchanged:
+                out.unchanged, out.error = True, f"{made.unchanged} after {made.attempt} retries"
+                shots.append(out)
+                continue
             out.captions = captions(made.log, leaf_ops(graph, graph.emitter(made.node)))
             finish(out, made)
         except Exception as exc:  # an op or encoding failure fails only this output

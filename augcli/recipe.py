@@ -128,6 +128,11 @@ class Recipe:
             return exc
         return exc.located(str(self.file), line_of(exc.path, self.lines))
 
+    def where(self, path: str) -> str:
+        """``<file>:<line>: <path>``: where a YAML path of this recipe is (for warnings)."""
+        line = line_of(path, self.lines)
+        return f"{self.file}:{line}: {path}" if line is not None else f"{self.file}: {path}"
+
     def resources(self) -> dict[str, dict[str, str]]:
         """What each op uses from outside the recipe (models), by ``<modality>.<op>.<name>``."""
         return {

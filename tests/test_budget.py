@@ -30,10 +30,11 @@ def dataset(root: Path, sizes: dict[str, int], prefix: str = "") -> None:
 def run(
     tmp_path: Path, extra_top: str = "", extra_image: str = "", graph: bool = False
 ) -> tuple[int, str, list[dict]]:
+    # noise after the flip: every copy differs (a second copy of a flip alone is unchanged)
     ops = (
-        "  graph:\n    a: {ops: [hflip]}\n    b: {ops: [vflip]}\n"
+        "  graph:\n    a: {ops: [hflip, gaussian_noise]}\n    b: {ops: [vflip, gaussian_noise]}\n"
         if graph
-        else "  pipeline: [hflip]\n"
+        else "  pipeline: [hflip, gaussian_noise]\n"
     )
     recipe = write_recipe(
         tmp_path / "r.yaml",

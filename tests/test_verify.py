@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_verify_passes_then_catches_changes(tmp_path: Path, images: Path) -> None:
     recipe = write_recipe(
         tmp_path / "r.yaml",
-        "input: data\noutput: out\ncopies: 2\nkeep_originals: true\nimage:\n  pipeline: [hflip]\n",
+        "input: data\noutput: out\ncopies: 2\nkeep_originals: true\nimage:\n  pipeline: [hflip, gaussian_noise]\n",
     )
     assert runner.invoke(app, ["expand", str(recipe), "-q"]).exit_code == 0
     out = tmp_path / "out"

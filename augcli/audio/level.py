@@ -33,6 +33,23 @@ class Gain(AudioOp):
         "db": Param(default=[-6.0, 6.0], low=-120.0, high=60.0, unit="dB", help="gain"),
     }
 
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """A gain that moves even the loudest sample by less than one step of the integer PCM
+        written: the output equals the input."""
+        lsb, db = facts.get("lsb"), self.config["db"]
+        if lsb is None or not facts["peak"]:
+            return None
+        ends = db if isinstance(db, (tuple, list)) else (db,)
+        most = max(abs(_db_to_gain(d) - 1) for d in ends) * facts["peak"]
+        if 0 < most < lsb:
+            return (
+                f"db {db} changes the loudest sample (peak {facts['peak']:.3g} of full scale) "
+                f"by {most:.2g}, below one step of the {facts['bits']}-bit PCM written "
+                f"({lsb:.2g}), so the output equals the input; db is in decibels (6 dB is about "
+                "twice as loud)"
+            )
+        return None
+
     def apply(self, data: Audio, params: dict[str, Any]) -> Audio:
         return data.with_samples(data.samples * _db_to_gain(params["db"]))
 

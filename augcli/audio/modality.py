@@ -8,15 +8,18 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
+
 from augcli.audio.base import Audio
 from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import RecipeError
-from augcli.modality import Modality
+from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
 
 SIDE_EXTENSIONS = (".txt", ".lab")
 CONTENT_OPS = ("crop", "time_mask")  # after these a transcript may no longer be true
+PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
 class AudioModality(Modality):
@@ -53,6 +56,7 @@ class AudioModality(Modality):
             meaning="each input's own rate",
             help="resample outputs to this rate (Hz); null = keep",
         ),
+        "retries": RETRIES,
     }
 
     @classmethod
@@ -93,6 +97,23 @@ class AudioModality(Modality):
 
     def read(self, path: Path) -> Audio:
         return read_audio(path)
+
+    def facts(self, path: Path, data: Audio) -> dict[str, Any]:
+        """The outputs' PCM step (one LSB in full-scale units: 1/32768 for PCM_16; None for
+        float and lossy subtypes) and the input's peak."""
+        out = Path("x" + self.output_suffix(PurePosixPath(path.name).suffix))
+        subtype = self.target(path, out).subtype
+        bits = PCM_BITS.get(subtype)
+        return {
+            "subtype": subtype,
+            "bits": bits,
+            "lsb": None if bits is None else 2.0 ** (1 - bits),
+            "peak": float(np.abs(data.samples).max()) if data.samples.size else 0.0,
+        }
+
+    def content(self, data: Audio) -> tuple[Any, ...]:
+        """The samples and the rate (the format is the recipe's, the same for every output)."""
+        return (data.samples, np.array([data.rate], dtype=np.int64))
 
     def info(self, data: Audio) -> dict[str, Any]:
         return {

@@ -62,6 +62,20 @@ class GaussianNoise(AudioOp):
             "noise_seed": draw_noise_seed(rng),
         }
 
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """A fixed amplitude entirely below one step of the integer PCM written."""
+        lsb, amp = facts.get("lsb"), self.config.get("amplitude")
+        if self.config.get("by") != "amplitude" or lsb is None:
+            return None
+        top = max(amp) if isinstance(amp, (tuple, list)) else amp
+        if 0 < top < lsb:
+            return (
+                f"amplitude {amp} is the noise's standard deviation in full-scale units (1.0 = "
+                f"full scale): {top:g} is below one step of the {facts['bits']}-bit PCM written "
+                f"({lsb:.2g}), so the noise rounds away; give at least {lsb:.2g}, or snr_db"
+            )
+        return None
+
     def apply(self, data: Audio, params: dict[str, Any]) -> Audio:
         x = data.samples
         noise = noise_rng(params["noise_seed"]).standard_normal(x.shape)

@@ -44,6 +44,7 @@ class Clip:
     path: Path | None = None  # the file written beside the sheet
     captions: list[str] = field(default_factory=list)
     error: str | None = None
+    unchanged: bool = False  # expand records it as unchanged (``error`` says why)
 
 
 def stft_db(samples: np.ndarray, rate: int, n_fft: int = 512) -> np.ndarray:
@@ -121,7 +122,7 @@ def render_audio(rows: list[Row], header: str) -> np.ndarray:
     for r, c, _row, clip in iter_shots(rows):
         y, x = cell_origin(r, c, cell_w, height)
         if clip.error is not None:
-            draw_failed(sheet, y, x, (height, cell_w), clip.title, clip.error, 6)
+            draw_failed(sheet, y, x, (height, cell_w), clip.title, clip.error, 6, clip.unchanged)
             continue
         sheet[y : y + height, x : x + cell_w] = audio_tile(clip.audio, cell_w)
         a = clip.audio

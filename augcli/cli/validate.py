@@ -36,9 +36,10 @@ def validate(
         shown = desc.get("path") or desc.get("url")
         out.append(f"uses {name}: {shown} (fingerprint {desc['fingerprint'][:16]})")
     out.extend(job.notes)
-    from augcli.engine.checks import dataset_warnings
+    from augcli.engine.checks import dataset_warnings, parameter_warnings
 
     out.extend(dataset_warnings(inputs, job.input_root, job.modalities))
+    out.extend(parameter_warnings(inputs, job.modalities, job.graphs, r.where))
     if not inputs:
         out.append(
             f"warning: no input files found in {job.input_root} for the sections "

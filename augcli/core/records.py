@@ -65,7 +65,8 @@ _COMMON += ("error", "sha256", "source_sha256")
 COUNTS = ("input_files", "records", "outputs", "originals", "unchanged", "failed")
 """The nouns every command counts in (README, "Counts"): input files the scan took; records
 read from record files; outputs (augmented, written); originals (inputs kept as they are);
-unchanged (an output that came out the same as its source, recorded but not written); failed."""
+unchanged (an output that came out the same as its source or another output of it, recorded
+but not written); failed."""
 
 
 def count_of(line: dict[str, Any]) -> str | None:

@@ -10,7 +10,9 @@ modalities' hooks (``Modality.digest``, ``Modality.near_duplicates``)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from augcli.balance import TEST_SPLITS
 from augcli.engine.scan import InputFile
@@ -18,6 +20,8 @@ from augcli.modality import Modality
 
 TRAIN_SPLITS = ("train", "training")
 MAX_GROUPS = 5  # groups or pairs listed per warning
+SAMPLE_PER_CLASS = 2  # inputs per class read for the parameter checks
+SAMPLE_MAX = 12  # and at most this many per section
 
 
 def dataset_warnings(
@@ -46,6 +50,33 @@ def dataset_warnings(
     out += _split_folders(inputs)
     out += _leakage(inputs, digests)
     return out
+
+
+def parameter_warnings(
+    inputs: list[InputFile],
+    modalities: dict[str, Modality],
+    graphs: dict[str, Any],
+    where: Callable[[str], str],
+) -> list[str]:
+    """``warning: <recipe>:<line>: <op's YAML path>: ...`` for each op whose settings look
+    wrong for the data (``Op.implausible``: a noise std below one level, intensity ops on a
+    two-valued image), judged on a small sample of each section's inputs: the first
+    ``SAMPLE_PER_CLASS`` per class by path, at most ``SAMPLE_MAX``. ``where(yaml_path)``
+    names the recipe file and line."""
+    out: list[str] = []
+    for name, files in _by_modality(inputs).items():
+        per_class: dict[str | None, list[str]] = defaultdict(list)
+        for f in sorted(files, key=lambda f: f.relpath):
+            if len(per_class[f.label]) < SAMPLE_PER_CLASS:
+                per_class[f.label].append(f.relpath)
+        sample = [p for _label, paths in sorted(per_class.items(), key=_label_key) for p in paths]
+        for op, why, relpath in modalities[name].implausible(graphs[name], sample[:SAMPLE_MAX]):
+            out.append(f"warning: {where(op.where)}: {why} (seen on {relpath})")
+    return out
+
+
+def _label_key(item: tuple[str | None, list[str]]) -> tuple[bool, str]:
+    return item[0] is not None, item[0] or ""
 
 
 def _digests(

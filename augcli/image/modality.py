@@ -14,7 +14,7 @@ from augcli.core.errors import InputError, RecipeError
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
-from augcli.modality import Modality
+from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable, Param
 
 # 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras.
@@ -82,6 +82,7 @@ class ImageModality(Modality):
             sampled=False,
             help="PNG zlib level of written outputs (lossless at any level)",
         ),
+        "retries": RETRIES,
     }
 
     extra_keys = annotations.KEYS
@@ -256,6 +257,34 @@ class ImageModality(Modality):
             self.config.get("jpeg_quality", 95),
             self.config.get("png_compression", 3),
         )
+
+    def facts(self, path: Path, data: Any) -> dict[str, Any]:
+        """The image's full scale (255 for 8-bit, the bit depth in use for 16-bit) and, when its
+        colour channels hold exactly two values, those two (a mask stored as an image)."""
+        from augcli.image.ops.arrays import full_scale
+
+        image = data.image if isinstance(data, Annotated) else data
+        color = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+        lo, hi = (int(color.min()), int(color.max())) if color.size else (0, 0)
+        two = lo != hi and not np.any((color != lo) & (color != hi))
+        return {
+            "dtype": str(image.dtype),
+            "channels": 1 if image.ndim == 2 else int(image.shape[2]),
+            "full_scale": full_scale(color),
+            "two_values": (lo, hi) if two else None,
+        }
+
+    def content(self, data: Any) -> tuple[Any, ...]:
+        """The pixels and, when annotated, the mask and the objects (boxes, keypoints and
+        labels): an output whose boxes moved on a symmetric image is a new output."""
+        if not isinstance(data, Annotated):
+            return (data,)
+        parts = [data.image] + ([] if data.mask is None else [data.mask])
+        objs = data.objects
+        if objs is not None:
+            parts += [objs.boxes, np.frombuffer(repr(objs.labels).encode(), np.uint8)]
+            parts += [] if objs.keypoints is None else [objs.keypoints]
+        return tuple(parts)
 
     def info(self, data: Any) -> dict[str, Any]:
         if isinstance(data, Annotated):

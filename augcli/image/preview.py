@@ -61,6 +61,7 @@ class Shot:
     captions: list[str] = field(default_factory=list)  # ops that fired, short
     dropped: int = 0  # objects ``finish`` dropped (under min_visibility)
     error: str | None = None
+    unchanged: bool = False  # expand records it as unchanged (``error`` says why)
 
     @property
     def image(self) -> np.ndarray | None:
@@ -141,12 +142,15 @@ def render(
     ``height`` tall with a caption strip below it."""
     tiles: dict[tuple[int, int], np.ndarray] = {}
     texts: dict[tuple[int, int], tuple[str, list[str], bool]] = {}
+    unchanged: set[tuple[int, int]] = set()
     for r, row in enumerate(rows):
         base = row.original.image
         window = window_of(base) if base is not None else None
         for c, shot in enumerate((row.original, *row.outputs)):
             if shot.error is not None:
                 texts[r, c] = (shot.title, [shot.error], True)
+                if shot.unchanged:
+                    unchanged.add((r, c))
                 continue
             img = shot.image
             assert img is not None
@@ -163,7 +167,8 @@ def render(
     for (r, c), (title, lines, failed) in texts.items():
         y, x = cell_origin(r, c, cell_w, height)
         if failed:
-            draw_failed(sheet, y, x, (height, cell_w), title, lines[0], height // LINE_HEIGHT - 1)
+            room = height // LINE_HEIGHT - 1
+            draw_failed(sheet, y, x, (height, cell_w), title, lines[0], room, (r, c) in unchanged)
             continue
         t = tiles[r, c]
         sheet[y : y + t.shape[0], x : x + t.shape[1]] = t

@@ -17,6 +17,9 @@ class ImageOp(Op):
     every other group leaves the alpha channel untouched."""
 
     modality = "image"
+    # Ops of these groups change intensities: on a two-valued image (a mask) they corrupt it.
+    LEVEL_GROUPS: ClassVar[tuple[str, ...]] = ("color", "filter", "noise")
+    changes_levels: ClassVar[bool | None] = None  # None: by ``group`` (LEVEL_GROUPS)
     channels: ClassVar[tuple[int, ...]] = (1, 3, 4)
     dtypes: ClassVar[tuple[str, ...]] = ("uint8", "uint16")
     keeps_size: ClassVar[bool] = True
@@ -32,6 +35,23 @@ class ImageOp(Op):
                 f"{self.name} does not work on {info['dtype']} images "
                 f"(it takes {', '.join(self.dtypes)})"
             )
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """An op that changes intensities, on an input with only two values: it looks like a
+        segmentation mask, which the op would corrupt. Ops with parameters in intensity
+        units add their own checks (calling this one too)."""
+        levels = self.changes_levels
+        if levels is None:
+            levels = self.group in self.LEVEL_GROUPS
+        two = facts.get("two_values")
+        if not levels or two is None:
+            return None
+        return (
+            f"{self.name} changes intensities, but this input has only two values ({two[0]} "
+            f"and {two[1]}, {facts['dtype']}): it looks like a segmentation mask, which "
+            f"{self.name} would corrupt (classes merged or erased). Put masks under 'masks:' "
+            "in the image section (they move with geometric ops only), or exclude them"
+        )
 
     def least_size(self) -> tuple[int, int] | None:
         """The smallest (height, width) this op makes from any input, when its settings alone
@@ -53,6 +73,34 @@ class ImageOp(Op):
         out["dtypes"] = list(cls.dtypes)
         out["keeps_size"] = cls.keeps_size
         return out
+
+
+def largest(value: Any) -> float:
+    """The largest magnitude a fixed value or a [lo, hi] range can take."""
+    return max(abs(v) for v in value) if isinstance(value, (tuple, list)) else abs(value)
+
+
+def shown(value: Any) -> str:
+    """A param value as the recipe wrote it: ``0.05`` or ``[0.01, 0.05]``."""
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return f"{value:g}"
+
+
+def times(value: Any, factor: float) -> str:
+    """``value`` scaled, as a recipe would write it (``[3, 13]``)."""
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(f"{v * factor:.3g}" for v in value) + "]"
+    return f"{value * factor:.3g}"
+
+
+def scale_words(facts: dict[str, Any]) -> str:
+    """The input's level range in words: ``0..255 for 8-bit``, ``0..4095 on this 16-bit
+    image``."""
+    top = facts["full_scale"]
+    if facts["dtype"] == "uint8":
+        return "0..255 for 8-bit"
+    return f"0..{top} on this 16-bit image"
 
 
 # Parameters several ops share, so they read and behave the same everywhere.

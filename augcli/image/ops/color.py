@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from augcli.image.ops.arrays import full_scale, on_color, to_dtype
-from augcli.image.ops.base import ImageOp
+from augcli.image.ops.base import ImageOp, largest, scale_words, shown
 from augcli.image.ops.pixel import apply_lut, from_float, level_lut
 from augcli.params import Param
 
@@ -38,6 +38,19 @@ class BrightnessContrast(ImageOp):
             help="contrast change about the mean: 0 keeps, -1 flattens, 1 doubles",
         ),
     }
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """Both changes below one level: brightness x full scale and contrast x full scale
+        (the most a level can move by contrast) under one."""
+        b, c, top = self.config["brightness"], self.config["contrast"], facts["full_scale"]
+        if 0 < largest(b) * top < 1 and largest(c) * top < 1:
+            return (
+                f"brightness {shown(b)} is a fraction of full scale ({scale_words(facts)}): "
+                f"{largest(b):g} x {top} is below one level (and contrast {shown(c)} moves no "
+                f"level either), so the image does not change; a brightness of 1/{top} = "
+                f"{1 / top:.2g} moves one level"
+            )
+        return super().implausible(facts)
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         import cv2
@@ -240,6 +253,7 @@ class ChannelShuffle(ImageOp):
 
     name = "channel_shuffle"
     group = "color"
+    changes_levels = False  # moves whole channels: no level of a gray mask changes
     channels = (3, 4)
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -262,6 +276,7 @@ class Grayscale(ImageOp):
 
     name = "grayscale"
     group = "color"
+    changes_levels = False  # moves whole channels: no level of a gray mask changes
     params = {
         "method": Param(
             kind="choice",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from augcli.image.ops.arrays import full_scale, max_value, on_color, resize
-from augcli.image.ops.base import INTERPOLATION_AUTO, ImageOp
+from augcli.image.ops.base import INTERPOLATION_AUTO, ImageOp, largest, scale_words, shown, times
 from augcli.image.ops.pixel import clip_top, draw_noise_seed, normal_noise, uniform_noise
 from augcli.params import Param
 
@@ -75,6 +75,19 @@ class GaussianNoise(_NoiseOp):
         "per_channel": PER_CHANNEL,
     }
 
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """std entirely below one level: the rounded noise changes (almost) no pixel. Often a
+        fraction of full scale (Albumentations' ``std_range``) given where levels are meant."""
+        std, top = self.config["std"], facts["full_scale"]
+        if 0 < largest(std) < 1:
+            return (
+                f"std {shown(std)} is in the image's own levels ({scale_words(facts)}): "
+                f"{largest(std):g} is below one level, so the rounded noise changes almost no "
+                f"pixel; did you mean {shown(std)} x {top} = {times(std, top)} (std as a "
+                "fraction of full scale, as Albumentations' std_range)?"
+            )
+        return super().implausible(facts)
+
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         def fn(x: np.ndarray) -> np.ndarray:
             shape = x.shape if params["per_channel"] else x.shape[:2]
@@ -104,6 +117,18 @@ class SpeckleNoise(_NoiseOp):
         ),
         "per_channel": PER_CHANNEL,
     }
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """std so small that even the brightest level moves by less than one."""
+        std, top = self.config["std"], facts["full_scale"]
+        if 0 < largest(std) * top < 1:
+            return (
+                f"std {shown(std)} is a fraction of each pixel's value: even at full scale "
+                f"({scale_words(facts)}) {largest(std):g} x {top} is below one level, so the "
+                f"noise changes almost no pixel; it needs to be above 1/{top} = {1 / top:.2g} "
+                "to move a level"
+            )
+        return super().implausible(facts)
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         def fn(x: np.ndarray) -> np.ndarray:
