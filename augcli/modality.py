@@ -99,9 +99,11 @@ class Modality(ABC):
         file), that file's path; None for the usual one output per node and copy."""
         return None
 
-    def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
+    def plan_chunks(self, path: Path, models: bool = False) -> list[tuple[int, int]]:
         """For a record file (see ``plan_outputs``): the record ranges [first, stop) that run as
-        separate tasks; one range means one task. The parent merges the parts (``merge``)."""
+        separate tasks; one range means one task. The parent merges the parts (``merge``).
+        ``models``: the section runs a model op (slow per record: smaller chunks, so progress
+        and a resume move in steps of a few model batches)."""
         return [(0, 0)]
 
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:

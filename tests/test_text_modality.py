@@ -200,6 +200,7 @@ def test_the_text_sample_config_runs(tmp_path: Path) -> None:
 def test_chunking_and_workers_do_not_change_the_output(tmp_path: Path, kind: str) -> None:
     (tmp_path / "data").mkdir()
     texts = [f"The big dog number {k} ran quickly across the small field." for k in range(23)]
+    texts[7] = texts[16] = "No."  # nothing to change: unchanged records, in two chunks
     if kind == "jsonl":
         name = "n.jsonl"
         (tmp_path / "data" / name).write_text(
@@ -228,6 +229,8 @@ def test_chunking_and_workers_do_not_change_the_output(tmp_path: Path, kind: str
     assert len(files) == 1 and files[0]["records"]["input"] == 23
     outs = sorted(r["record"]["output"] for r in lines if r.get("record") and r["status"] == "ok")
     assert len(outs) == len(set(outs)) and max(outs) < files[0]["records"]["output"]
+    unchanged = [r["record"] for r in lines if r["status"] == "unchanged"]
+    assert unchanged and all("chunk" not in r for r in unchanged), "chunking left its mark"
     assert not [p for p in (tmp_path / "o4_3").rglob("*") if ".augcli-tmp-" in p.name]
 
 

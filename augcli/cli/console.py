@@ -3,12 +3,64 @@ closing summary. The engine only calls a ``Reporter``; all printing is here."""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 from typing import Any
 
 from augcli.core.layout import MANIFEST
 
 MAX_FAILURES_SHOWN = 10
+TICK_SECONDS = 10.0  # off a terminal, a progress line this often
+
+
+class Ticker:
+    """Progress off a terminal: every ``every`` seconds, from a thread of its own (so a long
+    task still shows life), one line on stderr: tasks done of the total, rate and time left."""
+
+    def __init__(self, total: int, every: float) -> None:
+        self.total, self.done, self.every = total, 0, every
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="augcli-progress", daemon=True)
+        self._thread.start()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def line(self) -> str:
+        done, seconds = self.done, time.monotonic() - self.started
+        rate = done / seconds if seconds > 0 else 0.0
+        left = f", about {_clock((self.total - done) / rate)} left" if rate > 0 else ""
+        return (
+            f"augcli: {done}/{self.total} tasks done ({done / self.total:.0%}) in "
+            f"{_clock(seconds)}, {rate:.2f}/s{left}"
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            print(self.line(), file=sys.stderr, flush=True)
+
+
+def _tick_seconds() -> float:
+    """``AUGCLI_PROGRESS_SECONDS`` (how often, off a terminal), else ``TICK_SECONDS``."""
+    try:
+        value = float(os.environ.get("AUGCLI_PROGRESS_SECONDS", TICK_SECONDS))
+    except ValueError:
+        return TICK_SECONDS
+    return value if value > 0 else TICK_SECONDS
+
+
+def _clock(seconds: float) -> str:
+    """``0:42``, ``12:05``, ``3:02:11``."""
+    s = int(seconds + 0.5)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
 class ConsoleReporter:
@@ -28,12 +80,15 @@ class ConsoleReporter:
         print(msg, file=sys.stderr)
 
     def progress(self, total: int) -> Any:
-        if self.quiet or not sys.stderr.isatty() or total == 0:
+        """A bar on a terminal; elsewhere (CI logs, a pipe) a line every ``TICK_SECONDS``."""
+        if self.quiet or total == 0:
             return None
+        if not sys.stderr.isatty():
+            return Ticker(total, _tick_seconds())
         import tqdm
 
         tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are forked
-        return tqdm.tqdm(total=total, unit="input", file=sys.stderr, dynamic_ncols=True)
+        return tqdm.tqdm(total=total, unit="task", file=sys.stderr, dynamic_ncols=True)
 
     def summary(self, result: Any) -> None:
         """Failures (always), the counts, model requests, and how to resume."""

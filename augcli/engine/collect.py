@@ -132,15 +132,12 @@ class Collector:
             offsets[chunk.index] = total["output"]
             for key in total:
                 total[key] += chunk.counts[key]
-        for rec in self.chunked.pop(out, []):
-            record = rec["record"]
+        for rec in self.chunked.pop(out, []):  # unchanged and failed records lose their chunk too
+            record = dict(rec["record"])
+            chunk = record.pop("chunk")
             if "output" in record:
-                fixed = {
-                    **rec,
-                    "record": {**record, "output": record["output"] + offsets[record["chunk"]]},
-                }
-                fixed["record"].pop("chunk")
-                self.writer.add(fixed)
+                record["output"] += offsets[chunk]
+            self.writer.add({**rec, "record": record})
         return OutputRecord(
             last.source,
             last.modality,

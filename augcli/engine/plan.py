@@ -241,7 +241,8 @@ class Plan:
         single = modality.plan_outputs(f.relpath)
         if single is not None:  # a record file: one output file, originals kept inside it
             if f.relpath not in self.spans:
-                self.spans[f.relpath] = modality.plan_chunks(self.job.input_root / f.relpath)
+                path = self.job.input_root / f.relpath
+                self.spans[f.relpath] = modality.plan_chunks(path, models=lane is not None)
             return _record_file_tasks(f, single, self.spans[f.relpath], lane)
         count = self.counts.get(f.relpath, self.usual)
         return [_file_task(self.job, f, count, self.keep, lane)]

@@ -16,7 +16,7 @@ from augcli.core.atomic import TMP_MARK, atomic_path, fit_name, sha256_file
 from augcli.core.errors import InputError, RecipeError
 from augcli.core.records import Event, OutputRecord, PartWritten, WorkStats
 from augcli.modality import Modality, describe_error
-from augcli.params import Param
+from augcli.params import Nullable, Param
 from augcli.steps import Applier
 from augcli.text.doc import TextDoc
 from augcli.text.records import (
@@ -29,6 +29,8 @@ from augcli.text.records import (
 )
 
 SUFFIX_KIND = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+CHUNK_RECORDS = 2000  # records per task (chunk_records' default)
+MODEL_CHUNK_RECORDS = 32  # ... with a model op: progress and a resume move every few batches
 
 
 class TextModality(Modality):
@@ -70,13 +72,14 @@ class TextModality(Modality):
             help="an output may differ from its source by at most this share of "
             "words; over it, the record is retried",
         ),
-        "chunk_records": Param(
+        "chunk_records": Nullable(
             kind="int",
-            default=2000,
+            default=None,
             low=1,
             sampled=False,
+            meaning=f"{CHUNK_RECORDS}, or {MODEL_CHUNK_RECORDS} with a model op",
             help="records per task: larger record files run in parallel "
-            "chunks (outputs do not depend on it)",
+            "chunks, progress and resume move chunk by chunk (outputs do not depend on it)",
         ),
         "retries": Param(
             kind="int",
@@ -255,8 +258,10 @@ class TextModality(Modality):
             events.append(one.record)
         return events
 
-    def plan_chunks(self, path: Path) -> list[tuple[int, int]]:
-        size = self.config.get("chunk_records", 2000)
+    def plan_chunks(self, path: Path, models: bool = False) -> list[tuple[int, int]]:
+        size = self.config.get("chunk_records") or (
+            MODEL_CHUNK_RECORDS if models else CHUNK_RECORDS
+        )
         kind = self.kind(path.name)
         try:
             n = len(self._records(path, kind).records) if kind else 0
