@@ -24,7 +24,8 @@ HEADER_HEIGHT = 20
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.36
 LINE_HEIGHT = 12
-CAPTION_LINES = 2
+CAPTION_LINES = 2  # the caption strip's height in lines at least; a sheet's strip has as many
+# as its longest caption needs (``caption_lines``), so every op and value that fired is shown
 CAPTION_HEIGHT = CAPTION_LINES * LINE_HEIGHT + 6
 CHECKER = 8  # px per square of the checkerboard behind transparent pixels
 WINDOW_PERCENTILES = (0.5, 99.5)
@@ -232,10 +233,17 @@ def wrap(tokens: list[str], width: int, lines: int, indent: int = 0) -> list[str
 
 
 # -- the sheet ---------------------------------------------------------------------------------
-def blank_sheet(rows: int, cols: int, cell_w: int, height: int, header: str) -> np.ndarray:
+def caption_height(lines: int) -> int:
+    """The caption strip's height in px for captions of ``lines`` lines (at least CAPTION_LINES)."""
+    return max(lines, CAPTION_LINES) * LINE_HEIGHT + 6
+
+
+def blank_sheet(
+    rows: int, cols: int, cell_w: int, height: int, header: str, lines: int = CAPTION_LINES
+) -> np.ndarray:
     """An empty sheet of ``rows`` x ``cols`` cells ``cell_w`` wide, each a tile ``height`` tall
-    over its caption strip, under the header line."""
-    cell_h = height + CAPTION_HEIGHT
+    over its caption strip of ``lines`` lines, under the header line."""
+    cell_h = height + caption_height(lines)
     sheet_w = 2 * MARGIN + cols * cell_w + (cols - 1) * GAP
     sheet_h = 2 * MARGIN + HEADER_HEIGHT + rows * cell_h + max(0, rows - 1) * GAP
     sheet = np.empty((sheet_h, sheet_w, 3), np.uint8)
@@ -245,10 +253,12 @@ def blank_sheet(rows: int, cols: int, cell_w: int, height: int, header: str) -> 
     return sheet
 
 
-def cell_origin(row: int, col: int, cell_w: int, height: int) -> tuple[int, int]:
-    """(y, x): the top-left of a cell's tile on a ``blank_sheet``."""
+def cell_origin(
+    row: int, col: int, cell_w: int, height: int, lines: int = CAPTION_LINES
+) -> tuple[int, int]:
+    """(y, x): the top-left of a cell's tile on a ``blank_sheet`` of the same ``lines``."""
     return (
-        MARGIN + HEADER_HEIGHT + row * (height + CAPTION_HEIGHT + GAP),
+        MARGIN + HEADER_HEIGHT + row * (height + caption_height(lines) + GAP),
         MARGIN + col * (cell_w + GAP),
     )
 
@@ -283,13 +293,47 @@ def _fit_left(text: str, width: int) -> str:
     return "..." + text
 
 
+def caption_lines(title: str, tokens: list[str], width: int) -> list[str]:
+    """A tile's caption as lines of at most ``width`` px as drawn: the title and a colon (cut
+    from the left to fit), then the tokens (``hflip``, ``rotate 12.3°``) joined by ", " on as
+    many lines as they need, nothing left out. A line breaks at a space, so an op's name is
+    never split (only a word wider than a whole line is, where it must)."""
+    head = _fit_left(f"{_ascii(title)}:", width)
+    lines = [head]
+
+    def fits(text: str) -> bool:  # the first line's text is drawn after the title, apart
+        if len(lines) > 1:
+            return _width(text) <= width
+        return _width(f"{head} ") + _width(text[len(head) + 1 :]) <= width
+
+    for i, token in enumerate(tokens):
+        words = [w for w in _ascii(token).split(" ") if w]
+        for j, word in enumerate(words):
+            piece = word + ("," if j == len(words) - 1 and i < len(tokens) - 1 else "")
+            if fits(f"{lines[-1]} {piece}"):
+                lines[-1] = f"{lines[-1]} {piece}"
+                continue
+            while _width(piece) > width:  # a word wider than a line: cut where it must be
+                cut = piece
+                while len(cut) > 1 and _width(cut) > width:
+                    cut = cut[:-1]
+                lines.append(cut)
+                piece = piece[len(cut) :]
+            if piece:
+                lines.append(piece)
+    return lines
+
+
 def caption(sheet: np.ndarray, x: int, y: int, width: int, title: str, tokens: list[str]) -> None:
-    """Title (highlighted) then the tokens, wrapped into CAPTION_LINES lines under a tile."""
-    first = _fit_left(f"{_ascii(title)}:", width)
-    indent = _width(first) + 4
-    put_text(sheet, first, x, y + LINE_HEIGHT + 2, TITLE)
-    for i, line in enumerate(wrap(tokens, width, CAPTION_LINES, indent)):
-        put_text(sheet, line, x + (indent if i == 0 else 0), y + (i + 1) * LINE_HEIGHT + 2, TEXT)
+    """Draw ``caption_lines`` under a tile whose bottom is at ``y``, the title highlighted."""
+    lines = caption_lines(title, tokens, width)
+    head = _fit_left(f"{_ascii(title)}:", width)
+    put_text(sheet, head, x, y + LINE_HEIGHT + 2, TITLE)
+    first = lines[0][len(head) + 1 :]
+    if first:
+        put_text(sheet, first, x + _width(f"{head} "), y + LINE_HEIGHT + 2, TEXT)
+    for i, line in enumerate(lines[1:], start=2):
+        put_text(sheet, line, x, y + i * LINE_HEIGHT + 2, TEXT)
 
 
 def write_png(image: np.ndarray, dest: Path) -> None:

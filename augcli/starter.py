@@ -6,6 +6,7 @@ validates against `augcli schema`."""
 from __future__ import annotations
 
 MODALITIES = ("image", "text", "audio")
+INPUT = "input"  # the header's `input:` folder, beside the recipe; `augcli init -o` makes it
 
 HEADER = """\
 # augcli starter recipe. Check it with:  augcli validate {name}

@@ -197,3 +197,54 @@ def test_overwrite_removes_the_earlier_runs_sidecars(tmp_path: Path) -> None:
     assert code == 0, out
     assert not (tmp_path / "out/cls/a__aug_1.txt").exists()
     assert (tmp_path / "out/cls/a__aug_0.txt").is_file()
+
+
+def _wav_chunks(path: Path) -> dict[bytes, bytes]:
+    """A RIFF/WAVE file's chunks by id: their data (a repeated id keeps the first)."""
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8, "RIFF size"
+    chunks, pos = {}, 12
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        chunks.setdefault(data[pos : pos + 4], data[pos + 8 : pos + 8 + size])
+        pos += 8 + size + (size & 1)
+    assert pos == len(data), "chunks end where the file does"
+    return chunks
+
+
+def test_float_wav_outputs_have_the_fmt_extension_and_pcm_ones_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    """Non-PCM WAV needs cbSize in its fmt chunk (sox: "wave header missing extended part of
+    fmt chunk"); the sample's float WAV has it, and so must its outputs. PCM WAV outputs are
+    exactly what libsndfile writes for their samples."""
+    import shutil
+    import subprocess
+
+    dataset(tmp_path / "data")
+    float_sample = ROOT / "sample_data/audio/no/no_thanks_float32.wav"
+    shutil.copy(float_sample, tmp_path / "data/cls/g.wav")
+    code, out = expand(tmp_path)
+    assert code == 0, out
+    for stem in ("c", "g"):
+        for k in (0, 1):
+            path = tmp_path / f"out/cls/{stem}__aug_{k}.wav"
+            chunks = _wav_chunks(path)
+            fmt = chunks[b"fmt "]
+            assert int.from_bytes(fmt[:2], "little") == 3  # WAVE_FORMAT_IEEE_FLOAT, as the input
+            assert len(fmt) == 18 and fmt[16:18] == b"\0\0", "cbSize present and 0"
+            assert b"fact" in chunks
+            assert sf.info(str(path)).subtype == "FLOAT"
+            if shutil.which("sox"):
+                said = subprocess.run(["sox", str(path), "-n"], capture_output=True, text=True)
+                assert said.returncode == 0 and "wav:" not in said.stderr, said.stderr  # header
+    for name, _, subtype, _, _ in FORMATS:
+        if not name.endswith(".wav") or subtype == "FLOAT":
+            continue
+        path = tmp_path / f"out/cls/{name[:-4]}__aug_0.wav"
+        assert int.from_bytes(_wav_chunks(path)[b"fmt "][:2], "little") in (1, 0xFFFE)
+        samples, rate = sf.read(str(path), dtype="int32")
+        ref = tmp_path / f"ref-{name}"
+        sf.write(str(ref), samples, rate, format="WAV", subtype=subtype)
+        assert path.read_bytes() == ref.read_bytes(), name

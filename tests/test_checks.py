@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ from augcli.image.similar import dhash
 from augcli.modality import get_modality
 from augcli.recipe import load_recipe
 from augcli.text.similar import normalise_text
-from tests.conftest import textured, write_recipe
+from tests.conftest import ROOT, run_augcli, textured, write_recipe
 
 
 def dataset_warnings(inputs: list[InputFile], root: Path, **kw) -> list[str]:
@@ -181,3 +182,42 @@ def test_near_duplicate_check_is_capped(tmp_path: Path, monkeypatch) -> None:
         "warning: image: near-duplicate check skipped: 4 images, more than 3 "
         "(exact duplicates were still checked)"
     ]
+
+
+def _tiff_with_a_broken_page_chain(path: Path) -> None:
+    """A TIFF whose first page decodes but whose next-directory offset points past the end:
+    libtiff prints errors on stderr while OpenCV still returns the page."""
+    import struct
+
+    ok, buf = cv2.imencode(".tif", _img(7))
+    assert ok
+    data = bytearray(buf.tobytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    entries = struct.unpack("<H", data[ifd : ifd + 2])[0]
+    nxt = ifd + 2 + 12 * entries
+    data[nxt : nxt + 4] = struct.pack("<I", len(data) + 100_000)
+    path.write_bytes(bytes(data))
+
+
+def test_validate_never_prints_the_decoders_raw_lines(tmp_path: Path, images: Path) -> None:
+    """Decoder chatter during validate's image checks becomes a warning naming the file: a
+    TIFF libtiff complains about, and a DICOM named .tif (its preamble says TIFF) which must
+    not reach libtiff at all; a .dcm beside them goes through the DICOM reader."""
+    _tiff_with_a_broken_page_chain(images / "scene" / "broken_chain.tif")
+    shutil.copy(ROOT / "sample_data" / "dicom" / "CT_small.dcm", images / "medical" / "dual.tif")
+    shutil.copy(ROOT / "sample_data" / "dicom" / "CT_small.dcm", images / "medical" / "ct.dcm")
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"version: 1\ninput: {images}\noutput: out\nimage: {{pipeline: [hflip]}}\n",
+    )
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 0, proc.stderr
+    assert "TIFF" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
+    lines = proc.stdout.splitlines()
+    noted = [line for line in lines if "decoder reported errors" in line]
+    assert len(noted) == 1 and "scene/broken_chain.tif (" in noted[0], proc.stdout
+    failed = [line for line in lines if "cannot be decoded" in line]
+    assert len(failed) == 1 and "medical/dual.tif (is a DICOM file" in failed[0], proc.stdout
+    assert "rename it to .dcm" in failed[0] and "ct.dcm" not in failed[0]
+    if importlib.util.find_spec("pydicom") is not None:  # read by pydicom: the PNG's twin
+        assert "medical/ct.dcm ~ medical/ct_small_u16.png (0 bits)" in proc.stdout

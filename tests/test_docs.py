@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, SAMPLE_IMAGES, run_augcli
 from typer.testing import CliRunner
 
 from augcli.cli import app
@@ -74,6 +74,34 @@ def test_init_output_writes_then_refuses_to_overwrite(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "already exists" in result.output
     assert target.read_text(encoding="utf-8") == written
+
+
+def test_init_then_validate_in_an_empty_folder(tmp_path: Path) -> None:
+    """A new user's first two commands: `augcli init -o recipe.yaml` makes the recipe and its
+    empty input/ folder, so `augcli validate` passes at once (warning that there is nothing to
+    augment yet), and counts the files put in input/<class>/ afterwards."""
+    import shutil
+
+    made = run_augcli("init", "-o", "recipe.yaml", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input", "recipe.yaml"]
+    assert "input/" in made.stderr and "augcli validate recipe.yaml" in made.stderr
+    checked = run_augcli("validate", "recipe.yaml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "warning: no input files found in" in checked.stdout
+    (tmp_path / "input" / "cats").mkdir()
+    shutil.copy(SAMPLE_IMAGES / "scene" / "rocket.jpg", tmp_path / "input" / "cats")
+    checked = run_augcli("validate", "recipe.yaml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "class cats: 1 inputs -> 3 output files" in checked.stdout
+    again = run_augcli("init", "-o", "recipe.yaml", cwd=tmp_path)  # refused; input/ is kept
+    assert again.returncode == 2 and (tmp_path / "input" / "cats" / "rocket.jpg").exists()
+
+
+def test_init_printing_the_recipe_makes_nothing(tmp_path: Path) -> None:
+    printed = run_augcli("init", cwd=tmp_path)
+    assert printed.returncode == 0 and printed.stdout.startswith("# augcli starter recipe")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_init_rejects_unknown_modality() -> None:

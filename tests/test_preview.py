@@ -20,6 +20,7 @@ from augcli.drawing import (
     MARGIN,
     MIN_CELL_WIDTH,
     TILE_HEIGHT,
+    caption_height,
     colour_for,
     tile,
     tile_size,
@@ -71,9 +72,10 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.output
 
 
-def origin(row: int, col: int, cell_w: int) -> tuple[int, int]:
-    """Top-left of a tile on the sheet, from the documented layout."""
-    y = MARGIN + HEADER_HEIGHT + row * (TILE_HEIGHT + CAPTION_HEIGHT + GAP)
+def origin(row: int, col: int, cell_w: int, strip: int = CAPTION_HEIGHT) -> tuple[int, int]:
+    """Top-left of a tile on the sheet, from the documented layout (``strip``: the caption
+    strip's height, as many lines as the sheet's longest caption, 2 at least)."""
+    y = MARGIN + HEADER_HEIGHT + row * (TILE_HEIGHT + strip + GAP)
     return y, MARGIN + col * (cell_w + GAP)
 
 
@@ -117,8 +119,9 @@ def test_tiles_are_exactly_what_expand_writes(
             widths.append(tile_size(*cv2.imread(str(written), cv2.IMREAD_UNCHANGED).shape[:2]))
     cell_w = max(MIN_CELL_WIDTH, *(w for _, w in widths))
     rows, cols = len(sources), n + 1
+    strip = caption_height(max(len(lines) for lines in built.captions.values()))
     assert sheet.shape == (
-        2 * MARGIN + HEADER_HEIGHT + rows * (TILE_HEIGHT + CAPTION_HEIGHT) + (rows - 1) * GAP,
+        2 * MARGIN + HEADER_HEIGHT + rows * (TILE_HEIGHT + strip) + (rows - 1) * GAP,
         2 * MARGIN + cols * cell_w + (cols - 1) * GAP,
         3,
     )
@@ -139,7 +142,7 @@ def test_tiles_are_exactly_what_expand_writes(
         # On the sheet: the written file, displayed with the original's window.
         window = window_of(cv2.imread(str(images / row.task.source), cv2.IMREAD_UNCHANGED))
         expected = tile(file_pixels, window)
-        y, x = origin(r, c, cell_w)
+        y, x = origin(r, c, cell_w, strip)
         crop = sheet[y : y + expected.shape[0], x : x + expected.shape[1]]
         assert np.array_equal(crop, expected), (written, r, c)
         checked += 1
@@ -302,9 +305,10 @@ def test_default_output_is_in_the_current_folder(
     assert code == 0, out
     assert stdout.strip() == str(work / "augcli-preview.png")
     sheet = cv2.imread(str(work / "augcli-preview.png"))
-    assert (
-        sheet.shape[0] == 2 * MARGIN + HEADER_HEIGHT + 3 * (TILE_HEIGHT + CAPTION_HEIGHT) + 2 * GAP
-    )
+    rows_h = sheet.shape[0] - 2 * MARGIN - HEADER_HEIGHT - 2 * GAP  # 3 rows (one per class)
+    assert rows_h % 3 == 0 and rows_h // 3 - TILE_HEIGHT in {
+        caption_height(k) for k in (2, 3, 4, 5)
+    }
     assert not (tmp_path / "out").exists(), "preview writes nothing but the sheet"
 
 
@@ -338,3 +342,76 @@ def test_preview_help_imports_no_heavy_libraries() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "--draw-annotations" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+LONG_CAPTIONS = """\
+version: 1
+seed: 4
+input: data
+output: out
+copies: 2
+image:
+  pipeline:
+    - rotate: {degrees: [-20, 20]}
+    - affine: {degrees: [-5, 5], scale: [0.9, 1.1], translate: [-0.05, 0.05], shear: [-3, 3]}
+    - brightness_contrast: {brightness: [-0.1, 0.1], contrast: [-0.2, 0.2]}
+    - gamma: {gamma: [0.8, 1.2]}
+    - gaussian_blur: {sigma: [0.5, 1.5]}
+    - unsharp_mask: {sigma: [0.5, 1.5], amount: [0.3, 0.9], threshold: [0, 0.02]}
+    - gaussian_noise: {std: [2, 8]}
+"""
+
+
+def test_caption_lines_keep_every_token_and_fit_the_tile() -> None:
+    """The layout: nothing cut, no op name split across lines, no line wider than the tile."""
+    from augcli.drawing import FONT, FONT_SCALE, caption_lines
+
+    tokens = [
+        "hflip",
+        "affine deg=-4.1 sc=0.98 t=0.012,-0.031 sh=1.2",
+        "brightness_contrast b=0.05 c=-0.047",
+        "gamma 1.13",
+        "hsv h=3.1 s=-0.082 v=0.044",
+        "gaussian_noise std=7.5",
+        "jpeg_compression quality=71",
+    ]
+
+    def px(text: str) -> int:
+        return cv2.getTextSize(text, FONT, FONT_SCALE, 1)[0][0]
+
+    lines = caption_lines("aug #1", tokens, MIN_CELL_WIDTH)
+    assert len(lines) > 2  # more than the old two-line strip held
+    head, rest = "aug #1:", lines[0][len("aug #1: ") :]
+    assert lines[0].startswith(head + " ")
+    assert px(head + " ") + px(rest) <= MIN_CELL_WIDTH  # the first line, drawn in two parts
+    assert all(px(line) <= MIN_CELL_WIDTH for line in lines[1:])
+    assert " ".join([rest, *lines[1:]]) == ", ".join(tokens), "every token, whole and in order"
+    words = {w.rstrip(",") for line in lines for w in line.split(" ")}
+    assert {t.split(" ")[0] for t in tokens} <= words, "each op name on one line"
+
+
+def test_preview_captions_show_every_op_that_fired(tmp_path: Path, images: Path) -> None:
+    """`augcli preview` on a recipe of many ops with drawn values: each tile's caption has the
+    name of every op that fired (no '...'), and no caption text spills out of its cell."""
+    from augcli.drawing import BACKGROUND
+
+    path = write_recipe(tmp_path / "recipe.yaml", LONG_CAPTIONS)
+    sheet_path = tmp_path / "sheet.png"
+    code, _, out = run("preview", str(path), "-n", "2", "--output", str(sheet_path))
+    assert code == 0, out
+    built = build(requests_for(load_recipe(path), PreviewOptions(n=2, output=sheet_path))["image"])
+    assert np.array_equal(built.image, cv2.imread(str(sheet_path)))
+    fired = 0
+    for r, c, _row, shot in iter_shots(built.rows):
+        lines = built.captions[r, c]
+        assert not any(line.endswith("...") for line in lines), lines
+        words = {w.rstrip(",") for line in lines for w in line.split(" ")}
+        for token in shot.captions if c else []:
+            assert token.split(" ")[0] in words, (token, lines)
+            fired += 1
+    assert fired >= 6 * 2 * 6  # most ops fire (p = 1): the captions are long
+    # Between two columns of cells (under the header line) lies a GAP of background: no
+    # caption text was drawn there.
+    cell_w = built.tiles[0, 1][1] - built.tiles[0, 0][1] - GAP
+    gap = built.image[MARGIN + HEADER_HEIGHT :, MARGIN + cell_w : MARGIN + cell_w + GAP]
+    assert (gap == np.array(BACKGROUND, np.uint8)).all()

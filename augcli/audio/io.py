@@ -89,10 +89,36 @@ def _stabilise(path: Path, fmt: Format, stable_id: int) -> None:
         if peak >= 0:  # PEAK chunk: id, size, version, time stamp (seconds since 1970)
             data[peak + 12 : peak + 16] = b"\0\0\0\0"
             changed = True
+    if fmt.container == "WAV":
+        changed = _fmt_extension(data) or changed
     elif fmt.container == "OGG":
         changed = _ogg_serial(data, stable_id & 0x7FFFFFFF)
     if changed:
         path.write_bytes(bytes(data))
+
+
+def _fmt_extension(data: bytearray) -> bool:
+    """Give a non-PCM WAV's 16-byte fmt chunk its extension size field (cbSize = 0), as the
+    format requires for every format tag but PCM (1) and as libsndfile already writes A-law and
+    mu-law: its float WAVs lack it, and readers such as sox warn ("wave header missing extended
+    part of fmt chunk"). The chunk grows to 18 bytes, the RIFF size by 2; nothing else moves
+    relative to its chunk."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    pos = 12  # after "RIFF", its size and "WAVE"
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if data[pos : pos + 4] != b"fmt ":
+            pos += 8 + size + (size & 1)
+            continue
+        if size != 16 or int.from_bytes(data[pos + 8 : pos + 10], "little") == 1:
+            return False
+        data[pos + 4 : pos + 8] = (18).to_bytes(4, "little")
+        data[pos + 24 : pos + 24] = b"\0\0"
+        riff = int.from_bytes(data[4:8], "little")
+        data[4:8] = (riff + 2).to_bytes(4, "little")
+        return True
+    return False
 
 
 def _ogg_crc(page: bytes) -> int:

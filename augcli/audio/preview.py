@@ -14,7 +14,15 @@ import cv2
 import numpy as np
 
 from augcli.core.atomic import atomic_path
-from augcli.drawing import MIN_CELL_WIDTH, blank_sheet, caption, cell_origin, draw_failed, write_png
+from augcli.drawing import (
+    MIN_CELL_WIDTH,
+    blank_sheet,
+    caption,
+    caption_lines,
+    cell_origin,
+    draw_failed,
+    write_png,
+)
 from augcli.preview_kit import (
     SHEET,
     Request,
@@ -118,20 +126,27 @@ def render_audio(rows: list[Row], header: str) -> np.ndarray:
     """The sheet: per row the original and its outputs, each a waveform over a spectrogram."""
     n_cols = 1 + max((len(r.outputs) for r in rows), default=0)
     cell_w, height = AUDIO_TILE_WIDTH, AUDIO_TILE_HEIGHT
-    sheet = blank_sheet(len(rows), n_cols, cell_w, height, header)
-    for r, c, _row, clip in iter_shots(rows):
-        y, x = cell_origin(r, c, cell_w, height)
+    shots = [(r, c, clip, _tokens(clip, c)) for r, c, _row, clip in iter_shots(rows)]
+    n_lines = max((len(caption_lines(s[2].title, s[3], cell_w)) for s in shots), default=1)
+    sheet = blank_sheet(len(rows), n_cols, cell_w, height, header, n_lines)
+    for r, c, clip, tokens in shots:
+        y, x = cell_origin(r, c, cell_w, height, n_lines)
         if clip.error is not None:
             draw_failed(sheet, y, x, (height, cell_w), clip.title, clip.error, 6, clip.unchanged)
             continue
         sheet[y : y + height, x : x + cell_w] = audio_tile(clip.audio, cell_w)
-        a = clip.audio
-        if c == 0:
-            tokens = [f"{a.seconds:.2f}s {a.rate}Hz {a.channels}ch"]
-        else:
-            tokens = list(clip.captions or ["no op fired"])
         caption(sheet, x, y + height, cell_w, clip.title, tokens)
     return sheet
+
+
+def _tokens(clip: Clip, col: int) -> list[str]:
+    """A clip's caption: the original's format, an output's ops (or that it failed)."""
+    if clip.error is not None:
+        return ["failed"]
+    if col == 0:
+        a = clip.audio
+        return [f"{a.seconds:.2f}s {a.rate}Hz {a.channels}ch"]
+    return list(clip.captions or ["no op fired"])
 
 
 def preview(req: Request) -> Shown:

@@ -23,10 +23,13 @@ def init(
     ] = None,
 ) -> None:
     """Print (or write) a commented starter recipe that validates: edit input/output and go.
+    With --output, its input folder (input/, beside the recipe) is made too, so that
+    `augcli validate` passes at once; put your files in input/<class>/.
 
-    Exit codes: 0 written, 2 unknown modality or the --output file already exists.
+    Exit codes: 0 written, 2 unknown modality, the --output file already exists, or input/
+    cannot be made.
     """
-    from augcli.starter import MODALITIES, starter_recipe
+    from augcli.starter import INPUT, MODALITIES, starter_recipe
 
     chosen = modality or ["image"]
     for m in chosen:
@@ -41,6 +44,9 @@ def init(
     if output is None:
         typer.echo(text, nl=False)
         return
+    folder = output.parent / INPUT
+    if folder.exists() and not folder.is_dir():
+        raise fail(ValueError(f"{folder}: exists and is not a folder; the starter reads {INPUT}/"))
     try:
         with output.open("x", encoding="utf-8") as fh:
             fh.write(text)
@@ -48,4 +54,22 @@ def init(
         raise fail(ValueError(f"{output}: already exists; not overwriting it")) from None
     except OSError as exc:
         raise fail(ValueError(f"{output}: cannot write ({exc.strerror or exc})")) from None
-    typer.echo(f"wrote {output}; check it with: augcli validate {output}", err=True)
+    made = _make_folder(folder)
+    typer.echo(
+        f"wrote {output}{made}; put your files in {folder}/ (a subfolder per class), then "
+        f"check with: augcli validate {output}",
+        err=True,
+    )
+
+
+def _make_folder(folder: Path) -> str:
+    """Make the recipe's input folder if it is missing; what was made, for the message."""
+    if folder.is_dir():
+        return ""
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise fail(
+            ValueError(f"{folder}: cannot make the input folder ({exc.strerror or exc})")
+        ) from None
+    return f" and the empty folder {folder}/"

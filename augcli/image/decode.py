@@ -5,6 +5,7 @@ refusal quotes the decoder's own words."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import sys
@@ -51,7 +52,7 @@ def decode(buf: np.ndarray, kind: str) -> np.ndarray:
             "cannot be decoded as an image (corrupt, or not the format its extension says)"
             + reported
         )
-    echo(said)
+    _pass_on(said)
     return img
 
 
@@ -127,6 +128,31 @@ def _drain(fd: int) -> bytes:
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     return b"".join(chunks)
+
+
+_KEPT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kept", default=None)
+
+
+@contextmanager
+def decoder_notes() -> Iterator[list[str]]:
+    """Inside the block, what the decoders say about files they still decode (libtiff's
+    "Error fetching directory count" on a broken page chain) is kept in the yielded list,
+    cleaned of OpenCV's log prefix, instead of going to stderr: ``validate`` turns it into a
+    warning naming the file."""
+    kept: list[str] = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
+
+
+def _pass_on(lines: list[str]) -> None:
+    kept = _KEPT.get()
+    if kept is None:
+        echo(lines)
+    else:
+        kept.extend(_cleaned(line) for line in lines if line.strip())
 
 
 def echo(lines: list[str]) -> None:

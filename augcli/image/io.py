@@ -18,6 +18,7 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = tuple(e[1:] for e in EXTENSIONS)  # the values of the image section's ``format``
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".bmp", ".webp")
 NO_ALPHA = (".jpg", ".jpeg", ".bmp")  # BMP readers mostly ignore a 4th byte: alpha is lost
+DICOM_MAGIC = b"DICM\x02\x00"  # after the 128-byte preamble: "DICM", then group 0002's first tag
 
 
 def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
@@ -56,6 +57,11 @@ def _inspect(buf: np.ndarray, max_pixels: int | None) -> _Facts:
     """Every check and fact that needs the file's bytes (one copy, freed on return): the pixel
     limit from the header, completeness, frames, JPEG scans, transparency, samples, EXIF."""
     data = buf.tobytes()
+    if data[128:134] == DICOM_MAGIC:  # e.g. a DICOM whose preamble says TIFF: not libtiff's
+        raise InputError(
+            "is a DICOM file (DICM at byte 128) named as an image, so the image decoders "
+            "would misread it; rename it to .dcm so that augcli reads it as DICOM"
+        )
     if max_pixels is not None:
         size = header_size(data)
         if size is not None:

@@ -24,6 +24,7 @@ from augcli.drawing import (
     Window,
     blank_sheet,
     caption,
+    caption_lines,
     cell_origin,
     draw_annotations,
     draw_failed,
@@ -73,6 +74,7 @@ class Sheet:
     image: np.ndarray  # BGR uint8
     rows: list[Row]
     tiles: dict[tuple[int, int], tuple[int, int, int, int]]  # (row, col) -> y, x, h, w
+    captions: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # lines as drawn
 
     @property
     def failed(self) -> list[str]:
@@ -162,10 +164,15 @@ def render(
             texts[r, c] = (shot.title, _describe(row, shot, c, window), False)
     n_cols = 1 + max((len(row.outputs) for row in rows), default=0)
     cell_w = max([MIN_CELL_WIDTH, *(t.shape[1] for t in tiles.values())])
-    sheet = blank_sheet(len(rows), n_cols, cell_w, height, header)
+    drawn = {
+        key: caption_lines(title, ["failed"] if failed else bits, cell_w)
+        for key, (title, bits, failed) in texts.items()
+    }
+    n_lines = max((len(lines) for lines in drawn.values()), default=1)
+    sheet = blank_sheet(len(rows), n_cols, cell_w, height, header, n_lines)
     boxes: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for (r, c), (title, lines, failed) in texts.items():
-        y, x = cell_origin(r, c, cell_w, height)
+        y, x = cell_origin(r, c, cell_w, height, n_lines)
         if failed:
             room = height // LINE_HEIGHT - 1
             draw_failed(sheet, y, x, (height, cell_w), title, lines[0], room, (r, c) in unchanged)
@@ -174,7 +181,7 @@ def render(
         sheet[y : y + t.shape[0], x : x + t.shape[1]] = t
         boxes[r, c] = (y, x, t.shape[0], t.shape[1])
         caption(sheet, x, y + height, cell_w, title, lines)
-    return Sheet(sheet, rows, boxes)
+    return Sheet(sheet, rows, boxes, drawn)
 
 
 def _describe(row: Row, shot: Shot, col: int, window: Window | None) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from augcli.core.errors import InputError
+from augcli.image.decode import decoder_notes
 
 MAX_GROUPS = 5  # pairs listed per warning
 MAX_NEAR_DUP_IMAGES = 2000  # the check is O(n^2)
@@ -58,7 +59,8 @@ def near_duplicate_images(
     relpaths: list[str], root: Path, digests: dict[str, str], read: Callable[[Path], Any]
 ) -> list[str]:
     """The warning about pairs of images whose difference hashes are within ``HAMMING_MAX``
-    bits (exact copies aside); ``read`` decodes one image."""
+    bits (exact copies aside), after those about inputs that cannot be decoded or that the
+    decoder complained about (never its raw lines on stderr); ``read`` decodes one image."""
     if len(relpaths) < 2:
         return []
     if len(relpaths) > MAX_NEAR_DUP_IMAGES:
@@ -66,16 +68,55 @@ def near_duplicate_images(
             f"warning: image: near-duplicate check skipped: {len(relpaths)} images, more than "
             f"{MAX_NEAR_DUP_IMAGES} (exact duplicates were still checked)"
         ]
-    names, hashes = [], []
+    names, hashes, said = [], [], _Said()
     for rel in relpaths:
-        try:
-            img = read(root / rel)
-        except InputError:
-            continue
+        img = said.read(read, root, rel)
         if img is None or img.size == 0:
             continue
         names.append(rel)
         hashes.append(dhash(img))
+    return said.warnings() + _near_pairs(names, hashes, digests)
+
+
+class _Said:
+    """What decoding the inputs said, by file: those that cannot be decoded (the reason), and
+    what a decoder printed about those it still decoded (kept from stderr)."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+        self.noted: list[str] = []
+
+    def read(self, read: Callable[[Path], Any], root: Path, rel: str) -> Any:
+        """``read(root / rel)``, or None when it cannot be decoded."""
+        with decoder_notes() as notes:
+            try:
+                img = read(root / rel)
+            except InputError as exc:
+                self.failed.append(f"{rel} ({exc})")
+                return None
+        if notes:
+            self.noted.append(f"{rel} ({notes[0]!r})")
+        return img
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.failed:
+            out.append(
+                f"warning: image: {len(self.failed)} input(s) cannot be decoded: "
+                f"{'; '.join(self.failed[:MAX_GROUPS])}{_more(len(self.failed))}; expand will "
+                "record them as failed"
+            )
+        if self.noted:
+            out.append(
+                f"warning: image: the decoder reported errors in {len(self.noted)} input(s) "
+                f"that it still decoded: {'; '.join(self.noted[:MAX_GROUPS])}"
+                f"{_more(len(self.noted))}; check them (re-export or re-download)"
+            )
+        return out
+
+
+def _near_pairs(names: list[str], hashes: list[int], digests: dict[str, str]) -> list[str]:
+    """The near-duplicate warning for these difference hashes, or nothing."""
     h = np.array(hashes, dtype=np.uint64)
     pairs = []
     for i in range(len(h) - 1):
