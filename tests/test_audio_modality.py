@@ -105,13 +105,19 @@ def test_gain_is_exact_and_clipping_is_counted(tmp_path: Path) -> None:
         .replace("    - polarity_inversion: {p: 0.5}\n", "")
     )
     path = write_recipe(tmp_path / "g.yaml", text)
-    assert runner.invoke(app, ["expand", str(path), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["expand", str(path), "-q"])
+    assert result.exit_code == 0, result.output
     src, _ = sf.read(str(tmp_path / "data/x.wav"), dtype="float32")
     got, _ = sf.read(str(tmp_path / "out/x__aug_0.wav"), dtype="float32")
     want = np.clip(src * 10 ** (6 / 20), -1, 1)
     assert np.abs(got - want).max() < 2 / 32768
     rec = next(r for r in manifest(tmp_path / "out") if r["node"])
     assert rec["audio"]["clipped_samples"] == int((np.abs(src * 10 ** (6 / 20)) > 1).sum()) > 0
+    # said at the end too (even with -q), not only in the manifest
+    n = rec["audio"]["clipped_samples"]
+    assert f"warning: 1 outputs clipped ({n} samples beyond full scale" in result.output
+    info = json.loads((tmp_path / "out/run.json").read_text())
+    assert info["clipped"] == {"outputs": 1, "samples": n} and "model_requests" not in info
 
 
 def test_format_subtype_and_rate_conversion(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from augcli.audio.base import Audio
 from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import RecipeError
+from augcli.core.records import Event, OutputRecord, WorkStats
 from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
 
@@ -159,6 +160,21 @@ class AudioModality(Modality):
                 record["sidecars"] = sides
         meta["record"] = record
         return None  # soundfile wrote the file: it is read back to hash it
+
+    def process(self, task: Any, job: Any) -> list[Event]:
+        """As every modality, plus the clipped outputs counted for the run's summary (a
+        warning at the end, not only a field in the manifest)."""
+        events = super().process(task, job)
+        clipped = [
+            e.extra["audio"]["clipped_samples"]
+            for e in events
+            if isinstance(e, OutputRecord) and (e.extra.get("audio") or {}).get("clipped_samples")
+        ]
+        if clipped:
+            events.append(
+                WorkStats({"clipped_outputs": len(clipped), "clipped_samples": sum(clipped)})
+            )
+        return events
 
     def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
         sides = self._copy_sidecars(self.input_root / out_rel, out_rel)

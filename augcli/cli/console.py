@@ -114,7 +114,15 @@ class ConsoleReporter:
                 f"{d['unchanged']} unchanged, {d['failed']} failed, from {d['input_files']} "
                 f"input files{records}"
             )
-        if s.stats:
+        if s.stats.get("clipped_outputs"):
+            self.warn(
+                f"augcli: warning: {s.stats['clipped_outputs']} outputs clipped "
+                f"({s.stats.get('clipped_samples', 0)} samples beyond full scale; each output's "
+                "audio.clipped_samples in the manifest): lower the gain, or write a float format"
+            )
+        from augcli.engine.run import MODEL_STATS
+
+        if any(k in s.stats for k in MODEL_STATS):
             self.note(
                 f"augcli: model requests: {s.stats.get('requests', 0)} sent in "
                 f"{s.stats.get('batches', 0)} batches, {s.stats.get('cache_hits', 0)} answered "

@@ -184,6 +184,9 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
     return job, inputs, ignored, plan(recipe, job, inputs)
 
 
+MODEL_STATS = ("requests", "batches", "cache_hits")  # WorkStats counts about model requests
+
+
 def _versions() -> dict[str, str]:
     out = {"augcli": __version__, "python": platform.python_version()}
     for lib in LIBRARIES:
@@ -269,8 +272,14 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     )
     with contextlib.suppress(OSError) if collector.stopped_by else contextlib.nullcontext():
         run_info["dataset"] = tally(dst / MANIFEST, final=status == "complete")
-    if summary.stats:
-        run_info["model_requests"] = dict(sorted(summary.stats.items()))
+    model = {k: n for k, n in summary.stats.items() if k in MODEL_STATS}
+    if model:
+        run_info["model_requests"] = dict(sorted(model.items()))
+    if summary.stats.get("clipped_outputs"):
+        run_info["clipped"] = {
+            "outputs": summary.stats["clipped_outputs"],
+            "samples": summary.stats.get("clipped_samples", 0),
+        }
     if collector.stopped_by is None:
         write_run_info(dst, run_info)
         return RunResult(status, summary, dst, time.time() - started, run_info.get("dataset"))
