@@ -258,6 +258,14 @@ class ImageModality(Modality):
             self.config.get("png_compression", 3),
         )
 
+    def implausible(self, graph: Any, relpaths: list[str]) -> list[tuple[Any, str, str]]:
+        """As every modality, with the decoders' own lines kept off stderr (the near-duplicate
+        check reports them as warnings naming the file)."""
+        from augcli.image.decode import decoder_notes
+
+        with decoder_notes():
+            return super().implausible(graph, relpaths)
+
     def facts(self, path: Path, data: Any) -> dict[str, Any]:
         """The image's full scale (255 for 8-bit, the bit depth in use for 16-bit) and, when its
         colour channels hold exactly two values, those two (a mask stored as an image)."""
