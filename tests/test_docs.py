@@ -93,7 +93,7 @@ def test_init_then_validate_in_an_empty_folder(tmp_path: Path) -> None:
     shutil.copy(SAMPLE_IMAGES / "scene" / "rocket.jpg", tmp_path / "input" / "cats")
     checked = run_augcli("validate", "recipe.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    assert "class cats: 1 inputs -> 3 output files" in checked.stdout
+    assert "class cats: 1 input files -> 3 output files" in checked.stdout
     again = run_augcli("init", "-o", "recipe.yaml", cwd=tmp_path)  # refused; input/ is kept
     assert again.returncode == 2 and (tmp_path / "input" / "cats" / "rocket.jpg").exists()
 
