@@ -79,6 +79,11 @@ class Modality(ABC):
         some of ``relpaths`` (this modality's inputs, from the scan): an optional library
         missing, named with the file and the extra that brings it."""
 
+    def check_files(self) -> None:  # noqa: B027 - optional hook
+        """Read and check, before any input is read or anything is written, the files this
+        modality reads besides its inputs (a COCO annotation file): a located ``UsageError``
+        (exit 2) when one is malformed, so ``validate`` fails exactly where ``expand`` would."""
+
     def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
         """Inputs the modality's own files name but the scan did not find: (path, reason)."""
         return []

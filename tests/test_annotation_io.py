@@ -500,10 +500,13 @@ def test_coco_objects_boxes_labels_keypoints_extra(tmp_path):
     assert o.keypoints.shape == (2, 3, 3)
     np.testing.assert_array_equal(o.keypoints[0], [[480, 400, 2], [0, 0, 0], [500.5, 410.25, 1]])
     np.testing.assert_array_equal(o.keypoints[1], np.zeros((3, 3)))  # padded: the dog has none
-    assert o.extra[0]["segmentation_dropped"] is True and o.extra[0]["coco_id"] == 101
+    assert o.extra[0]["coco_id"] == 101
+    np.testing.assert_array_equal(
+        o.polygons[0][0], [[473.07, 395.93], [511.72, 395.93], [511.72, 424.6]]
+    )
+    assert o.polygons[1] == []  # no segmentation
     assert o.extra[1]["iscrowd"] == 1 and o.extra[1]["coco_k"] == 0
     assert o.extra[1]["coco_fields"] == {"attributes": {"occluded": False}}
-    assert "segmentation_dropped" not in o.extra[1]
     empty = coco.coco_objects(index, "./empty.jpg", 8, 8)
     assert len(empty) == 0 and empty.keypoints is None
 
@@ -542,8 +545,12 @@ def test_coco_noop_round_trip_gives_identical_annotations(tmp_path):
         "license": 1,
     }
     first = out["annotations"][0]
-    assert first["num_keypoints"] == 2 and "segmentation" not in first
-    assert first["area"] == pytest.approx(38.65 * 28.67)
+    assert first["num_keypoints"] == 2
+    # an unchanged polygon is written as read, with the area as read
+    assert first["segmentation"] == src["annotations"][0]["segmentation"]
+    assert first["area"] == 702.1
+    assert "segmentation" not in out["annotations"][1]
+    assert out["annotations"][1]["area"] == pytest.approx(640 * 480)
     assert out["annotations"][1]["attributes"] == {"occluded": False}
     assert "keypoints" not in out["annotations"][1]
     # written and read again: the same objects
@@ -585,6 +592,7 @@ def test_coco_document_is_deterministic_and_follows_the_given_order(tmp_path):
 def test_coco_changed_objects_are_written_fresh(tmp_path):
     index = coco.load_coco(coco_file(tmp_path))
     o = coco.coco_objects(index, "a/one.jpg", 640, 480)
+    o.polygons[0] = []  # a box alone: its area is the box's
     o.boxes[0] = [10.0, 20.0, 30.1234567, 40.0]
     o.keypoints[0, 0] = [12.3456789, 25.0, 2]
     o.keypoints[0, 2, 2] = 0  # moved outside: not labelled

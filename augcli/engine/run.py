@@ -179,6 +179,7 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
         )
     for name, modality in job.modalities.items():  # before any input is read
         modality.check_installed([f.relpath for f in inputs if f.modality == name])
+        modality.check_files()
     job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 

@@ -345,21 +345,27 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
 
 
 def objects_to_json(objs: Objects) -> dict[str, Any]:
-    return {
+    """The objects as the manifest records them (``polygons`` only when some object has one)."""
+    doc = {
         "boxes": objs.boxes.tolist(),
         "labels": list(objs.labels),
         "keypoints": None if objs.keypoints is None else objs.keypoints.tolist(),
         "extra": objs.extra,
     }
+    if any(objs.polygons):
+        doc["polygons"] = [[p.tolist() for p in obj] for obj in objs.polygons]
+    return doc
 
 
 def objects_from_json(doc: dict[str, Any]) -> Objects:
     kp = doc.get("keypoints")
+    polys = doc.get("polygons") or []
     return Objects(
         np.asarray(doc["boxes"], dtype=np.float64).reshape(-1, 4),
         list(doc["labels"]),
         None if kp is None else np.asarray(kp, dtype=np.float64),
         list(doc["extra"]),
+        polygons=[[np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in obj] for obj in polys],
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.core.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
@@ -97,6 +97,15 @@ class ImageModality(Modality):
     def ignored_dirs(self) -> list[Path]:
         masks = self.annotations.masks
         return [masks.dir] if masks is not None else []
+
+    def check_files(self) -> None:
+        """The COCO file, read and checked whole (polygons, no RLE masks) before any work."""
+        boxes = self.annotations.boxes
+        if boxes is not None and boxes.format == "coco":
+            try:
+                annotations.coco_index(self.annotations)
+            except InputError as exc:
+                raise UsageError(str(exc)) from None
 
     def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
         boxes = self.annotations.boxes
