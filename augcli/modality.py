@@ -74,6 +74,12 @@ class Modality(ABC):
         """Folders under the input that hold this modality's side files (e.g. masks), not inputs."""
         return []
 
+    def claims(self, relpath: str) -> bool:
+        """Whether ``relpath``, a file in the input folder that no section takes as an input, is
+        one this modality reads with its inputs (a label sidecar, a dataset file): counted as a
+        side file, not as ignored."""
+        return False
+
     def check_installed(self, relpaths: list[str]) -> None:  # noqa: B027 - optional hook
         """Refuse (``UsageError``) before any input is read when this install cannot decode
         some of ``relpaths`` (this modality's inputs, from the scan): an optional library
