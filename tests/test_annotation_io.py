@@ -311,18 +311,44 @@ def test_voc_zero_based_files_are_clipped_not_refused(tmp_path):
     assert out.read_text(encoding="utf-8") == VOC  # written back 1-based
 
 
-def test_voc_parts_with_their_own_boxes_are_dropped_and_listed(tmp_path):
+def test_voc_parts_are_carried_as_boxes_and_written_back_in_place(tmp_path):
     part = "\t\t<part>\n\t\t\t<name>head</name>\n\t\t\t<bndbox><xmin>5</xmin><ymin>5</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>\n\t\t</part>\n"
+    hand = part.replace("head", "hand").replace(">9<", ">30<")
     attrs = "\t\t<attributes>\n\t\t\t<attribute><name>colour</name><value>red</value></attribute>\n\t\t</attributes>\n"
     anchor = "\t\t</bndbox>\n\t</object>\n</annotation>"
-    text = VOC.replace(anchor, "\t\t</bndbox>\n" + part + attrs + "\t</object>\n</annotation>")
+    text = VOC.replace(
+        anchor, "\t\t</bndbox>\n" + part + attrs + hand + "\t</object>\n</annotation>"
+    )
     o, meta = voc.read_voc(voc_file(tmp_path, text))
-    assert o.extra[1]["voc_dropped"] == ["part"]
+    assert o.labels == ["dog", "person", "head", "hand"]
+    np.testing.assert_array_equal(o.boxes[2], [4, 4, 9, 9])  # 1-based inclusive, as objects
+    np.testing.assert_array_equal(o.boxes[3], [4, 4, 30, 30])
+    assert o.extra[2]["voc_part_of"] == o.extra[1]["voc_key"] and o.extra[3]["voc_part"] == 1
+    assert "voc_dropped" not in o.extra[1]
     out = tmp_path / "out.xml"
     voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
-    written = out.read_text(encoding="utf-8")
-    assert "<part>" not in written and "<value>red</value>" in written
-    assert written == VOC.replace(anchor, "\t\t</bndbox>\n" + attrs + "\t</object>\n</annotation>")
+    assert out.read_text(encoding="utf-8") == text  # a no-op round trip: the same file
+    o.boxes[3] = [9.6, 10.4, 20.5, 21.0]  # an op moved the hand; the head was dropped
+    voc.write_voc(out, o.take(np.array([True, True, False, True])), 353, 500, "x.jpg", meta)
+    back, _ = voc.read_voc(out)
+    assert back.labels == ["dog", "person", "hand"]
+    np.testing.assert_array_equal(back.boxes[2], [10, 10, 21, 21])
+    assert "<name>head</name>" not in out.read_text() and "<value>red</value>" in out.read_text()
+    # a part whose object was dropped goes with it
+    voc.write_voc(out, o.take(np.array([True, False, True, True])), 353, 500, "x.jpg", meta)
+    back, _ = voc.read_voc(out)
+    assert back.labels == ["dog"]
+
+
+def test_voc_points_without_a_box_are_dropped_and_listed(tmp_path):
+    point = "\t\t<keypoints>\n\t\t\t<point><x>5</x><y>5</y></point>\n\t\t</keypoints>\n"
+    anchor = "\t\t</bndbox>\n\t</object>\n</annotation>"
+    text = VOC.replace(anchor, "\t\t</bndbox>\n" + point + "\t</object>\n</annotation>")
+    o, meta = voc.read_voc(voc_file(tmp_path, text))
+    assert o.extra[1]["voc_dropped"] == ["keypoints"]
+    out = tmp_path / "out.xml"
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    assert out.read_text(encoding="utf-8") == VOC
 
 
 def test_voc_without_template_and_new_objects(tmp_path):

@@ -337,7 +337,7 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
             with atomic_path(out_root / side, out_root) as tmp:
                 write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
             record["sidecar"] = str(side)
-        record["objects"] = len(objs)
+        record["objects"] = sum("voc_part_of" not in e for e in objs.extra)  # not VOC parts
         record["dropped"] = dropped
         if b.format == "coco":
             record["coco"] = {"width": w, "height": h, **objects_to_json(objs)}
