@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import textured, write_recipe
+from conftest import raster_polygon, textured, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
@@ -45,21 +45,6 @@ def shoelace(flat: list[float]) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def raster(flat: list[float], mask: np.ndarray, value: int) -> None:
-    """Set the pixels whose centre is inside the polygon (even-odd rule; continuous coordinates:
-    pixel i spans [i, i + 1), its centre is i + 0.5) to ``value``."""
-    pts = np.asarray(flat, float).reshape(-1, 2)
-    yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]] + 0.5
-    inside = np.zeros(mask.shape, bool)
-    for (x0, y0), (x1, y1) in zip(pts, np.roll(pts, -1, axis=0), strict=True):
-        if y0 == y1:
-            continue
-        crosses = (yy >= min(y0, y1)) & (yy < max(y0, y1))
-        x_at = x0 + (yy - y0) * (x1 - x0) / (y1 - y0)
-        inside ^= crosses & (xx < x_at)
-    mask[inside] = value
-
-
 def dataset(tmp: Path, polys: dict[str, list[list[float]]] | None = None) -> dict:
     """Three images in one class, each with one polygon object of category k + 1, its mask
     (value k + 1) rasterised from the same polygon, and the COCO file."""
@@ -71,7 +56,7 @@ def dataset(tmp: Path, polys: dict[str, list[list[float]]] | None = None) -> dic
         cv2.imwrite(str(tmp / "data" / rel), textured(H, W, 3, np.uint8, k))
         mask = np.zeros((H, W), np.uint8)
         for flat in parts:
-            raster(flat, mask, k + 1)
+            raster_polygon(flat, mask, k + 1)
         cv2.imwrite(str(tmp / "masks" / rel), mask)
         pts = np.concatenate([np.reshape(p, (-1, 2)) for p in parts])
         x0, y0 = pts.min(axis=0)
