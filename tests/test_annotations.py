@@ -165,12 +165,14 @@ L_SHAPE = [30.0, 20.0, 90.0, 20.0, 90.0, 45.0, 55.0, 45.0, 55.0, 75.0, 30.0, 75.
 
 
 def polygon_scene(seed: int) -> Annotated:
-    """An L-shaped object (concave) with its mask rasterised from the same polygon."""
+    """An L-shaped object (concave) with its mask rasterised from the same polygon; and the
+    same object again, as its own mask (a COCO RLE)."""
     mask = np.zeros((H, W), np.uint8)
     raster_polygon(L_SHAPE, mask, 7)
     poly = np.reshape(L_SHAPE, (-1, 2))
-    box = np.concatenate([poly.min(axis=0), poly.max(axis=0)])[None]
-    objects = Objects(box, [3], polygons=[[poly]])
+    box = np.concatenate([poly.min(axis=0), poly.max(axis=0)])
+    own = (mask == 7).astype(np.uint8)
+    objects = Objects(np.stack([box, box]), [3, 3], polygons=[[poly], []], masks=[None, own])
     return Annotated(textured(H, W, 3, np.uint8, seed), mask, objects)
 
 
@@ -184,6 +186,14 @@ def test_polygon_area_follows_the_mask_through_every_geometric_op(name: str, see
     params = op.sample(generator(seed), info)
     out = ImageApplier().apply(op, ann, params, info, None)
     oh, ow = out.image.shape[:2]
+    # the object's own mask moves exactly as the image's mask; its box is its bounds
+    own = out.objects.masks[1]
+    np.testing.assert_array_equal(own, (out.mask == 7).astype(np.uint8))
+    ys, xs = np.nonzero(own)
+    if len(xs):
+        np.testing.assert_array_equal(
+            out.objects.boxes[1], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        )
     polys = out.objects.polygons[0]
     pixels = int((out.mask == 7).sum())
     if not polys:

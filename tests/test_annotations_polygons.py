@@ -1,6 +1,7 @@
 """COCO polygon segmentations end to end through `augcli expand`: moved with the pixels (their area
 against the mask warped by the same ops), clipped at the border, dropped under min_visibility,
-kept originals written exactly as read; RLE masks refused by `validate`."""
+kept originals written exactly as read; RLE masks through the mask path, and refused by
+`validate` when malformed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from conftest import raster_polygon, textured, write_recipe
 from typer.testing import CliRunner
 
 from augcli.cli import app
+from augcli.image import rle
 
 runner = CliRunner()
 H, W = 120, 160
@@ -244,19 +246,123 @@ def test_polygons_in_mosaic_are_scaled_into_their_quadrant(tmp_path: Path) -> No
         mask_agrees(tmp_path, name, anns, 0.08)  # nearest resizing of small masks: rough
 
 
-def test_validate_refuses_rle_segmentations_with_the_annotation_and_the_fix(
-    tmp_path: Path,
+def to_string(runs: list[int]) -> str:
+    """pycocotools' compressed RLE string (``rleToString``) of run lengths."""
+    out = []
+    for i, x in enumerate(runs):
+        x -= runs[i - 2] if i > 2 else 0
+        more = True
+        while more:
+            c, x = x & 0x1F, x >> 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr((c | 0x20 if more else c) + 48))
+    return "".join(out)
+
+
+def crowd_dataset(tmp: Path) -> dict:
+    """The L-shape images, each object's polygon replaced by its mask as an RLE (compressed
+    for the first image, a list of runs for the others): the image's mask has the same pixels."""
+    doc = dataset(tmp)
+    for k, ann in enumerate(doc["annotations"]):
+        mask = cv2.imread(str(tmp / "masks" / f"cls/im{k}.png"), -1)
+        runs = rle.encode(mask)["counts"]
+        ann.update(
+            iscrowd=1, segmentation={"size": [H, W], "counts": to_string(runs) if k == 0 else runs}
+        )
+    (tmp / "coco.json").write_text(json.dumps(doc))
+    return doc
+
+
+def test_rle_masks_follow_the_ops_like_the_image_mask(tmp_path: Path) -> None:
+    src = crowd_dataset(tmp_path)
+    ops = (  # hflip and rotate are fused into one warp
+        "    - hflip\n"
+        "    - rotate: {degrees: [-40, 40], border_mode: constant}\n"
+        "    - elastic: {alpha: [20, 30], sigma: [5, 6], border_mode: constant}\n"
+        "    - cutmix: {alpha: 1.0}"
+    )
+    out = expand(tmp_path, ops, copies=2)
+    moved = 0
+    for name, anns in by_file(out).items():
+        mask = cv2.imread(str(tmp_path / "out/masks" / Path(name).with_suffix(".png")), -1)
+        for ann in anns:
+            seg = ann["segmentation"]
+            got = rle.decode(seg)
+            read = src["annotations"][ann["category_id"] - 1]["segmentation"]
+            if "__" not in name or np.array_equal(got, rle.decode(read)):
+                # a kept original (or an object the ops left as it was): exactly as read, a
+                # compressed string too
+                assert seg == read and ann["area"] == 1234.5
+                continue
+            moved += 1
+            assert isinstance(seg["counts"], list) and seg["size"] == [H, W]
+            # the object's own mask went through the same warps as the image's mask: the same
+            # pixels, so the same area; bbox = its bounds
+            np.testing.assert_array_equal(got, (mask == ann["category_id"]).astype(np.uint8))
+            assert ann["area"] == int(got.sum()) and ann["iscrowd"] == 1
+            ys, xs = np.nonzero(got)
+            assert ann["bbox"] == [
+                xs.min(),
+                ys.min(),
+                xs.max() + 1 - xs.min(),
+                ys.max() + 1 - ys.min(),
+            ]
+    assert moved >= 6  # every augmented output's own object at least
+
+
+def test_compressed_rle_strings_decode_like_pycocotools_writes_them() -> None:
+    rng = np.random.default_rng(0)
+    mask = (rng.random((37, 23)) < 0.3).astype(np.uint8)
+    mask[:5] = 1  # long runs, and a first pixel of 1 (a leading empty run)
+    runs = rle.encode(mask)["counts"]
+    assert runs[0] == 0 and sum(runs) == 37 * 23
+    text = to_string(runs)
+    assert rle.counts_of(text) == runs
+    np.testing.assert_array_equal(rle.decode({"size": [37, 23], "counts": text}), mask)
+    assert rle.area({"size": [37, 23], "counts": text}) == int(mask.sum())
+
+
+@pytest.mark.parametrize(
+    ("seg", "needle"),
+    [
+        ({"size": [H, W], "counts": [5, 10]}, f"runs must cover {H} x {W} pixels; they cover 15"),
+        ({"size": [H], "counts": [5]}, "needs 'size': [height, width]"),
+        ({"size": [H, W], "counts": [5, -1]}, "whole numbers >= 0"),
+        ({"size": [H, W], "counts": "0\x7f"}, "cannot be decoded"),
+    ],
+)
+def test_validate_refuses_a_broken_rle_with_the_annotation(
+    tmp_path: Path, seg: dict, needle: str
 ) -> None:
     doc = dataset(tmp_path)
-    doc["annotations"][1].update(iscrowd=1, segmentation={"counts": [0, 5, 10], "size": [H, W]})
+    doc["annotations"][1].update(iscrowd=1, segmentation=seg)
     (tmp_path / "coco.json").write_text(json.dumps(doc))
     text = RECIPE.format(copies=1, ops="    - hflip", boxes="")
     result = runner.invoke(app, ["validate", str(write_recipe(tmp_path / "r.yaml", text))])
     assert result.exit_code == 2
     msg = result.output
-    assert "coco.json: annotations[1].segmentation" in msg, msg
-    assert "RLE mask (annotation id 101, iscrowd 1)" in msg and "polygons" in msg
-    assert "Traceback" not in msg and not (tmp_path / "out").exists()
+    assert "coco.json: annotations[1].segmentation: " in msg and needle in msg, msg
+    assert "(annotation id 101)" in msg and "Traceback" not in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_rle_of_another_size_fails_its_image(tmp_path: Path) -> None:
+    doc = dataset(tmp_path)
+    doc["annotations"][1].update(iscrowd=1, segmentation={"size": [W, H], "counts": [H * W]})
+    (tmp_path / "coco.json").write_text(json.dumps(doc))
+    text = RECIPE.format(copies=1, ops="    - hflip", boxes="")
+    result = runner.invoke(app, ["expand", str(write_recipe(tmp_path / "r.yaml", text)), "-q"])
+    assert result.exit_code == 1
+    failed = [
+        r
+        for r in map(json.loads, (tmp_path / "out/manifest.jsonl").read_text().splitlines())
+        if r["status"] == "failed"
+    ]
+    assert {r["source"] for r in failed} == {"cls/im1.png"}
+    assert (
+        "annotations[1].segmentation.size: is [height, width] of another image"
+        in failed[0]["error"]
+    )
 
 
 def test_a_malformed_polygon_is_refused_with_its_location(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ way (an object with polygons: its box is their bounds, its visible share their a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -167,6 +167,39 @@ def invert_remap(points: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np
     return (q + 0.5).reshape(points.shape)
 
 
+def mask_bounds(mask: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) around a mask's non-zero pixels; zeros when there are none."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(xs):
+        return np.zeros(4)
+    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float64)
+
+
+def move_masks(objects: Objects | None, warp: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """Each object's own mask (COCO RLE) through ``warp`` (the op on a 0/1 mask: nearest
+    sampling, fill 0); its box becomes the mask's bounds (zeros when nothing is left)."""
+    if objects is None or all(m is None for m in objects.masks):
+        return objects
+    masks, boxes = list(objects.masks), objects.boxes.copy()
+    for i, m in enumerate(masks):
+        if m is not None:
+            masks[i] = warp(m)
+            boxes[i] = mask_bounds(masks[i])
+    return replace(objects, boxes=boxes, masks=masks)
+
+
+def window_only(x0: float, y0: float, x1: float, y1: float, keep: bool) -> Any:
+    """A mask warp keeping only the (whole-pixel) window, or (``keep`` false) all but it."""
+
+    def cut(m: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(m) if keep else m.copy()
+        ys, xs = slice(int(y0), int(y1)), slice(int(x0), int(x1))
+        out[ys, xs] = m[ys, xs] if keep else 0
+        return out
+
+    return cut
+
+
 def mask_params(params: dict[str, Any], fill: float) -> dict[str, Any]:
     """The op's params for its mask: nearest sampling (values stay a subset), mask fill."""
     out = dict(params)
@@ -212,9 +245,10 @@ def clip_to_box(objects: Objects, x0: float, y0: float, x1: float, y1: float) ->
         x, y = kps[..., 0], kps[..., 1]
         out = (x < x0) | (x > x1) | (y < y0) | (y > y1)
         kps[out] = 0.0
-    return replace(
+    clipped = replace(
         objects, boxes=b, keypoints=kps, visibility=objects.visibility * share, polygons=polys
     )
+    return move_masks(clipped, window_only(x0, y0, x1, y1, keep=True))
 
 
 def cover(objects: Objects, x0: float, y0: float, x1: float, y1: float) -> Objects:
@@ -230,7 +264,8 @@ def cover(objects: Objects, x0: float, y0: float, x1: float, y1: float) -> Objec
     polys = [pg.cut(obj, x0, y0, x1, y1) for obj in objects.polygons]
     share = _polygon_shares(objects.polygons, polys, 1.0 - hidden)
     boxes = _polygon_boxes(objects, polys, b)
-    return replace(objects, boxes=boxes, visibility=objects.visibility * share, polygons=polys)
+    covered = replace(objects, boxes=boxes, visibility=objects.visibility * share, polygons=polys)
+    return move_masks(covered, window_only(x0, y0, x1, y1, keep=False))
 
 
 class ImageApplier(Applier):
@@ -278,4 +313,6 @@ class ImageApplier(Applier):
             for op, params, info in chain:
                 m, oh, ow = op.warp(params, info["height"], info["width"])
                 objects = move_by_matrix(objects, m, oh, ow, self.flip_pairs)
+            ochain = [(op, mask_params(p, 0), i) for op, p, i in chain]
+            objects = move_masks(objects, lambda m: cls.apply_chain(m, ochain)[0])
         return replace(data, image=image, mask=mask, objects=objects), groups

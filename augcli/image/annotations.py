@@ -354,6 +354,10 @@ def objects_to_json(objs: Objects) -> dict[str, Any]:
     }
     if any(objs.polygons):
         doc["polygons"] = [[p.tolist() for p in obj] for obj in objs.polygons]
+    if any(m is not None for m in objs.masks):
+        from augcli.image.rle import encode
+
+        doc["rle"] = [None if m is None else encode(m) for m in objs.masks]
     return doc
 
 
@@ -382,6 +386,7 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
             "width": r["annotations"]["coco"]["width"],
             "height": r["annotations"]["coco"]["height"],
             "objects": objects_from_json(r["annotations"]["coco"]),
+            "rle": r["annotations"]["coco"].get("rle"),  # kept encoded: not a mask per output
         }
         for r in records
         if r.get("status") == "ok" and "coco" in (r.get("annotations") or {})

@@ -23,6 +23,9 @@ class Objects:
     segmentation; several for an object in parts), in the boxes' coordinates; an empty list for
     an object without one. Ops move them with the boxes (``annotate``); an object with polygons
     has its box and visibility taken from them once an op has moved it.
+    ``masks``: per object, its own 0/1 uint8 mask at the image's size (a COCO RLE
+    segmentation), or None; ops move it like the image's mask (nearest sampling), and the
+    object's box becomes its bounds.
     """
 
     boxes: np.ndarray  # (N, 4) float64: x0, y0, x1, y1
@@ -31,6 +34,7 @@ class Objects:
     extra: list[dict[str, Any]] = field(default_factory=list)
     visibility: np.ndarray | None = None
     polygons: list[list[np.ndarray]] = field(default_factory=list)
+    masks: list[np.ndarray | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
@@ -38,14 +42,17 @@ class Objects:
             self.extra = [{} for _ in range(len(self.boxes))]
         if not self.polygons:
             self.polygons = [[] for _ in range(len(self.boxes))]
+        if not self.masks:
+            self.masks = [None] * len(self.boxes)
         if self.visibility is None:
             self.visibility = np.ones(len(self.boxes))
         if self.keypoints is not None:
             kps = np.asarray(self.keypoints, dtype=np.float64)
             k = kps.shape[1] if kps.ndim == 3 else 0
             self.keypoints = kps.reshape(len(self.boxes), k if kps.size == 0 else -1, 3)
-        if not (len(self.labels) == len(self.extra) == len(self.polygons) == len(self.boxes)):
-            raise ValueError("boxes, labels, extra and polygons must have one entry per object")
+        n = len(self.boxes)
+        if not (len(self.labels) == len(self.extra) == len(self.polygons) == len(self.masks) == n):
+            raise ValueError("boxes, labels, extra, polygons and masks need one entry per object")
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -60,6 +67,7 @@ class Objects:
             [self.extra[i] for i in idx],
             self.visibility[idx].copy(),
             [self.polygons[i] for i in idx],
+            [self.masks[i] for i in idx],
         )
 
     @staticmethod
@@ -76,6 +84,7 @@ class Objects:
             [e for p in parts for e in p.extra],
             np.concatenate([p.visibility for p in parts]) if parts else np.zeros(0),
             [poly for p in parts for poly in p.polygons],
+            [m for p in parts for m in p.masks],
         )
 
 

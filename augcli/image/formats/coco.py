@@ -23,10 +23,12 @@ output's JSON built from every output image's objects.
   their shoelace area. An object whose polygons are unchanged (within 1e-9, e.g. a kept original)
   is written with its ``segmentation``, ``bbox`` and ``area`` exactly as read. Polygon vertices
   reaching outside the image by more than the box tolerance fail the image.
-- **RLE segmentations are refused** by ``load_coco`` (so by ``validate``, before any work): an
-  RLE mask (``{"counts": ..., "size": [h, w]}``, usually ``iscrowd: 1``) is not moved by the ops,
-  and dropping it silently would leave a wrong dataset. The message names the annotation and the
-  fixes (polygons instead, or no ``segmentation`` to keep the box alone).
+- **RLE segmentations are carried through the mask path**: an RLE (``{"counts": ..., "size":
+  [h, w]}``, counts a list or pycocotools' compressed string; usually ``iscrowd: 1``) is decoded
+  to the object's own 0/1 mask (``Objects.masks``), moved by every op as the image's mask is
+  (nearest sampling, fill 0), and written as an uncompressed RLE, its ``bbox`` the mask's bounds
+  and ``area`` its pixel count. Unchanged (a kept original), it is written exactly as read.
+  ``load_coco`` checks every RLE (size, counts covering h x w), so ``validate`` does.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from augcli.image import polygons as pg
+from augcli.image import rle
 from augcli.image.formats.common import clip_box, error, read_bytes, same, span, tolerance
 from augcli.image.targets import Objects
 
@@ -61,11 +64,6 @@ OUTSIDE = (
 )
 OUTSIDE_FIX = "Fix or remove the annotation."
 POLYGONS = "must be a list of polygons, each [x1, y1, x2, y2, ...] with 3 or more points"
-RLE_FIX = (
-    "augcli moves polygon segmentations with the pixels, not RLE masks: convert this one to "
-    "polygons (e.g. cv2.findContours on the decoded mask), or remove its 'segmentation' to keep "
-    "its box alone."
-)
 
 
 @dataclass
@@ -260,18 +258,14 @@ def _check_annotation(
 
 
 def _check_segmentation(path: Path, jpath: str, ann: dict[str, Any]) -> None:
-    """Polygons: a list of flat [x, y, ...] lists of finite numbers, 3 points or more each. An
-    RLE mask (a dict of counts and size) is refused with the fixes."""
+    """Polygons: a list of flat [x, y, ...] lists of finite numbers, 3 points or more each; or
+    an RLE (``rle.check``)."""
     seg = ann["segmentation"]
     if isinstance(seg, dict):
-        raise _bad(
-            path,
-            jpath,
-            f"is an RLE mask (annotation id {ann['id']}, iscrowd {ann.get('iscrowd', 0)}), "
-            "which the ops cannot move",
-            seg,
-            RLE_FIX,
-        )
+        wrong = rle.check(seg)
+        if wrong is not None:
+            raise _bad(path, jpath, f"{wrong} (annotation id {ann['id']})", seg)
+        return
     ok = isinstance(seg, list) and all(
         isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0 and _finite_numbers(poly)
         for poly in seg
@@ -321,9 +315,10 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
                 "is applied when reading); fix the COCO file.",
             )
     rows = index.annotations.get(img["id"], [])
-    boxes, labels, extra, points, polygons = [], [], [], [], []
+    boxes, labels, extra, points, polygons, masks = [], [], [], [], [], []
     for pos, ann in rows:
         polygons.append(_polygons(index, pos, ann, width, height))
+        masks.append(_mask(index, pos, ann, width, height))
         where = f"{index.path}: annotations[{pos}].bbox"
         x, y, w, h = (float(v) for v in ann["bbox"])
         if w <= 0 or h <= 0:
@@ -356,7 +351,26 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
         keypoints,
         extra,
         polygons=polygons,
+        masks=masks,
     )
+
+
+def _mask(
+    index: CocoIndex, pos: int, ann: dict[str, Any], width: int, height: int
+) -> np.ndarray | None:
+    """The annotation's RLE decoded to a 0/1 mask (its size checked against the image), or
+    None when its segmentation is not an RLE."""
+    seg = ann.get("segmentation")
+    if not isinstance(seg, dict):
+        return None
+    if list(seg["size"]) != [height, width]:
+        raise error(
+            f"{index.path}: annotations[{pos}].segmentation.size",
+            f"is [height, width] of another image (this one is [{height}, {width}])",
+            seg["size"],
+            FIX,
+        )
+    return rle.decode(seg)
 
 
 def _polygons(
@@ -364,7 +378,9 @@ def _polygons(
 ) -> list[np.ndarray]:
     """The annotation's polygons as (P, 2) arrays, each checked to lie in the image (within the
     boxes' tolerance; kept as read, so an unchanged object is written back exactly)."""
-    out = []
+    out: list[np.ndarray] = []
+    if isinstance(ann.get("segmentation"), dict):
+        return out
     for k, flat in enumerate(ann.get("segmentation") or []):
         poly = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
         where = f"{index.path}: annotations[{pos}].segmentation[{k}]"
@@ -383,13 +399,15 @@ def _span(lo: float, hi: float, size: int, axis: str, where: str, bbox: Any) -> 
 def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, Any]:
     """The output COCO JSON: ``images`` are ``{"file_name", "width", "height", "objects"}`` (and
     optionally ``"source"``, the input's file_name, whose other image fields such as ``license``
-    are kept) in output order; image ids are 1..n in that order, annotation ids 1..m.
-    Categories, info and licenses are copied unchanged."""
+    are kept, and ``"rle"``, each object's uncompressed RLE or None) in output order; image ids
+    are 1..n in that order, annotation ids 1..m. Categories, info and licenses are copied
+    unchanged."""
     out: dict[str, Any] = dict(index.header)
     out_images: list[dict[str, Any]] = []
     out_anns: list[dict[str, Any]] = []
     known = {cat["id"] for cat in index.categories}
     originals = {a["id"]: a for rows in index.annotations.values() for _, a in rows}
+    canonical: dict[Any, list[int]] = {}  # annotation id -> its RLE's runs, decoded once
     for n, item in enumerate(images, 1):
         width, height = int(item["width"]), int(item["height"])
         entry: dict[str, Any] = {
@@ -409,7 +427,11 @@ def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, A
                     f"{item['file_name']}: object {i} has category {objects.labels[i]!r}, not in the COCO categories"
                 )
             ann = _annotation(objects, i, len(out_anns) + 1, n, width, height, item["file_name"])
-            _segmentation(ann, objects.polygons[i], originals.get(objects.extra[i].get("coco_id")))
+            source = originals.get(objects.extra[i].get("coco_id"))
+            _segmentation(ann, objects.polygons[i], source)
+            masks = item.get("rle") or [None] * len(objects)
+            if masks[i] is not None:
+                _rle_segmentation(ann, masks[i], source, canonical)
             out_anns.append(ann)
     out["images"] = out_images
     out["annotations"] = out_anns
@@ -479,6 +501,27 @@ def _segmentation(
     else:
         ann["segmentation"] = [[_point(v) for v in p.ravel()] for p in polys]
         ann["area"] = _coordinate(pg.total_area(polys))
+
+
+def _rle_segmentation(
+    ann: dict[str, Any],
+    encoded: dict[str, Any],
+    source: dict[str, Any] | None,
+    canonical: dict[Any, list[int]],
+) -> None:
+    """Put the object's RLE (``encoded``, uncompressed) in ``ann``: the segmentation (and area)
+    as read when the mask is the one read (``source``), else ``encoded`` with its pixel count."""
+    original = source.get("segmentation") if source is not None else None
+    if isinstance(original, dict) and source is not None:
+        if source["id"] not in canonical:
+            canonical[source["id"]] = rle.encode(rle.decode(original))["counts"]
+        if canonical[source["id"]] == encoded["counts"] and original["size"] == encoded["size"]:
+            ann["segmentation"] = original
+            if ann["bbox"] == source["bbox"]:
+                ann["area"] = source.get("area", ann["area"])
+            return
+    ann["segmentation"] = encoded
+    ann["area"] = rle.area(encoded)
 
 
 def _same_polygons(original: Any, polys: list[np.ndarray]) -> bool:

@@ -50,7 +50,13 @@ class _RemapOp(ImageOp):
     def targets(
         self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
     ) -> tuple[Any, Any]:
-        from augcli.image.annotate import DENSIFY_PX, invert_remap, mask_params, move_objects
+        from augcli.image.annotate import (
+            DENSIFY_PX,
+            invert_remap,
+            mask_params,
+            move_masks,
+            move_objects,
+        )
 
         h, w = info["height"], info["width"]
         mask, objects = ann.mask, ann.objects
@@ -61,6 +67,7 @@ class _RemapOp(ImageOp):
             objects = move_objects(
                 objects, lambda p: invert_remap(p, map_x, map_y), h, w, False, densify=DENSIFY_PX
             )
+            objects = move_masks(objects, lambda a: self.apply(a, mask_params(params, 0)))
         return mask, objects
 
 
