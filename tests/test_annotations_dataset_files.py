@@ -118,3 +118,14 @@ def test_voc_sidecars_are_not_ignored_either(tmp_path: Path) -> None:
         "<ymax>20</ymax></bndbox></object></annotation>"
     )
     assert "ignored" not in validate(tmp_path, "{format: voc}")
+
+
+def test_a_data_yaml_that_is_not_yaml_is_refused_before_any_work(tmp_path: Path) -> None:
+    yolo_dataset(tmp_path / "data")
+    (tmp_path / "data/data.yaml").write_text("names: [person\n")
+    recipe = write_recipe(tmp_path / "r.yaml", RECIPE.format(boxes="{format: yolo}"))
+    for command in ("validate", "expand"):
+        result = runner.invoke(app, [command, str(recipe)])
+        assert result.exit_code == 2, result.output
+        assert "data.yaml:2: is not valid YAML" in result.output and "remove it" in result.output
+    assert not (tmp_path / "out").exists()

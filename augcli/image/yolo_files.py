@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from augcli.core.atomic import atomic_path
-from augcli.core.errors import InputError
+from augcli.core.errors import InputError, UsageError
 from augcli.core.paths import side_file
 from augcli.image.annotations import AnnotationConfig
 
@@ -26,18 +27,40 @@ PATH_KEYS = ("path", "train", "val", "test")
 
 def dataset_files(cfg: AnnotationConfig, input_root: Path) -> list[tuple[Path, str]]:
     """(input file, output path relative to the output folder) of each YOLO dataset file that
-    is there: ``classes.txt`` in the labels' folder, ``data.yaml`` in the input folder."""
+    is there: ``classes.txt`` in the labels' folder, ``data.yaml`` in the input folder. Called
+    when the run is planned (so by ``validate``): a dataset file that is not a regular file, or
+    a ``data.yaml`` that is not YAML, is a ``UsageError`` naming it."""
     boxes = cfg.boxes
     if boxes is None or boxes.format != "yolo":
         return []
-    found = []
     labels = boxes.dir or input_root
-    if side_file(labels / CLASSES, labels) is not None:
-        found.append((labels / CLASSES, CLASSES))
-    for name in DATA_FILES:
-        if side_file(input_root / name, input_root) is not None:
-            found.append((input_root / name, name))
+    candidates = [(labels, CLASSES), *((input_root, name) for name in DATA_FILES)]
+    found = []
+    try:
+        for folder, name in candidates:
+            if side_file(folder / name, folder) is not None:
+                found.append((folder / name, name))
+        for src, name in found:
+            if name in DATA_FILES:
+                _load(src)
+    except InputError as exc:
+        raise UsageError(f"{exc}. augcli copies it to the output; fix it or remove it") from None
     return found
+
+
+def _load(src: Path) -> Any:
+    """``data.yaml`` parsed (an InputError naming it when it is not YAML)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(src.read_bytes())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{src}:{mark.line + 1}" if mark is not None else str(src)
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        raise InputError(f"{where}: is not valid YAML ({what})") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{src}: cannot be read as YAML ({exc})") from None
 
 
 def copy_files(files: list[tuple[Path, str]], input_root: Path, output_root: Path) -> list[str]:
@@ -57,12 +80,7 @@ def copy_files(files: list[tuple[Path, str]], input_root: Path, output_root: Pat
 def rewrite_paths(data: bytes, src: Path, input_root: Path, output_root: Path) -> bytes:
     """``data.yaml``'s bytes with each top-level absolute path into the input folder moved to
     the output folder; unchanged (the same bytes) when there is none."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(data)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{src}: is not valid YAML ({exc}); fix it or remove it") from None
+    doc = _load(src)
     if not isinstance(doc, dict):
         return data
     text = data.decode("utf-8")
