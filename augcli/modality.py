@@ -85,10 +85,21 @@ class Modality(ABC):
         """Folders under the input that hold this modality's side files (e.g. masks), not inputs."""
         return []
 
+    def claims(self, relpath: str) -> bool:
+        """Whether ``relpath``, a file in the input folder that no section takes as an input, is
+        one this modality reads with its inputs (a label sidecar, a dataset file): counted as a
+        side file, not as ignored."""
+        return False
+
     def check_installed(self, relpaths: list[str]) -> None:  # noqa: B027 - optional hook
         """Refuse (``UsageError``) before any input is read when this install cannot decode
         some of ``relpaths`` (this modality's inputs, from the scan): an optional library
         missing, named with the file and the extra that brings it."""
+
+    def check_files(self) -> None:  # noqa: B027 - optional hook
+        """Read and check, before any input is read or anything is written, the files this
+        modality reads besides its inputs (a COCO annotation file): a located ``UsageError``
+        (exit 2) when one is malformed, so ``validate`` fails exactly where ``expand`` would."""
 
     def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
         """Inputs the modality's own files name but the scan did not find: (path, reason)."""

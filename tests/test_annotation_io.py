@@ -311,18 +311,44 @@ def test_voc_zero_based_files_are_clipped_not_refused(tmp_path):
     assert out.read_text(encoding="utf-8") == VOC  # written back 1-based
 
 
-def test_voc_parts_with_their_own_boxes_are_dropped_and_listed(tmp_path):
+def test_voc_parts_are_carried_as_boxes_and_written_back_in_place(tmp_path):
     part = "\t\t<part>\n\t\t\t<name>head</name>\n\t\t\t<bndbox><xmin>5</xmin><ymin>5</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>\n\t\t</part>\n"
+    hand = part.replace("head", "hand").replace(">9<", ">30<")
     attrs = "\t\t<attributes>\n\t\t\t<attribute><name>colour</name><value>red</value></attribute>\n\t\t</attributes>\n"
     anchor = "\t\t</bndbox>\n\t</object>\n</annotation>"
-    text = VOC.replace(anchor, "\t\t</bndbox>\n" + part + attrs + "\t</object>\n</annotation>")
+    text = VOC.replace(
+        anchor, "\t\t</bndbox>\n" + part + attrs + hand + "\t</object>\n</annotation>"
+    )
     o, meta = voc.read_voc(voc_file(tmp_path, text))
-    assert o.extra[1]["voc_dropped"] == ["part"]
+    assert o.labels == ["dog", "person", "head", "hand"]
+    np.testing.assert_array_equal(o.boxes[2], [4, 4, 9, 9])  # 1-based inclusive, as objects
+    np.testing.assert_array_equal(o.boxes[3], [4, 4, 30, 30])
+    assert o.extra[2]["voc_part_of"] == o.extra[1]["voc_key"] and o.extra[3]["voc_part"] == 1
+    assert "voc_dropped" not in o.extra[1]
     out = tmp_path / "out.xml"
     voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
-    written = out.read_text(encoding="utf-8")
-    assert "<part>" not in written and "<value>red</value>" in written
-    assert written == VOC.replace(anchor, "\t\t</bndbox>\n" + attrs + "\t</object>\n</annotation>")
+    assert out.read_text(encoding="utf-8") == text  # a no-op round trip: the same file
+    o.boxes[3] = [9.6, 10.4, 20.5, 21.0]  # an op moved the hand; the head was dropped
+    voc.write_voc(out, o.take(np.array([True, True, False, True])), 353, 500, "x.jpg", meta)
+    back, _ = voc.read_voc(out)
+    assert back.labels == ["dog", "person", "hand"]
+    np.testing.assert_array_equal(back.boxes[2], [10, 10, 21, 21])
+    assert "<name>head</name>" not in out.read_text() and "<value>red</value>" in out.read_text()
+    # a part whose object was dropped goes with it
+    voc.write_voc(out, o.take(np.array([True, False, True, True])), 353, 500, "x.jpg", meta)
+    back, _ = voc.read_voc(out)
+    assert back.labels == ["dog"]
+
+
+def test_voc_points_without_a_box_are_dropped_and_listed(tmp_path):
+    point = "\t\t<keypoints>\n\t\t\t<point><x>5</x><y>5</y></point>\n\t\t</keypoints>\n"
+    anchor = "\t\t</bndbox>\n\t</object>\n</annotation>"
+    text = VOC.replace(anchor, "\t\t</bndbox>\n" + point + "\t</object>\n</annotation>")
+    o, meta = voc.read_voc(voc_file(tmp_path, text))
+    assert o.extra[1]["voc_dropped"] == ["keypoints"]
+    out = tmp_path / "out.xml"
+    voc.write_voc(out, o, 353, 500, "000001.jpg", meta)
+    assert out.read_text(encoding="utf-8") == VOC
 
 
 def test_voc_without_template_and_new_objects(tmp_path):
@@ -500,10 +526,13 @@ def test_coco_objects_boxes_labels_keypoints_extra(tmp_path):
     assert o.keypoints.shape == (2, 3, 3)
     np.testing.assert_array_equal(o.keypoints[0], [[480, 400, 2], [0, 0, 0], [500.5, 410.25, 1]])
     np.testing.assert_array_equal(o.keypoints[1], np.zeros((3, 3)))  # padded: the dog has none
-    assert o.extra[0]["segmentation_dropped"] is True and o.extra[0]["coco_id"] == 101
+    assert o.extra[0]["coco_id"] == 101
+    np.testing.assert_array_equal(
+        o.polygons[0][0], [[473.07, 395.93], [511.72, 395.93], [511.72, 424.6]]
+    )
+    assert o.polygons[1] == []  # no segmentation
     assert o.extra[1]["iscrowd"] == 1 and o.extra[1]["coco_k"] == 0
     assert o.extra[1]["coco_fields"] == {"attributes": {"occluded": False}}
-    assert "segmentation_dropped" not in o.extra[1]
     empty = coco.coco_objects(index, "./empty.jpg", 8, 8)
     assert len(empty) == 0 and empty.keypoints is None
 
@@ -542,8 +571,12 @@ def test_coco_noop_round_trip_gives_identical_annotations(tmp_path):
         "license": 1,
     }
     first = out["annotations"][0]
-    assert first["num_keypoints"] == 2 and "segmentation" not in first
-    assert first["area"] == pytest.approx(38.65 * 28.67)
+    assert first["num_keypoints"] == 2
+    # an unchanged polygon is written as read, with the area as read
+    assert first["segmentation"] == src["annotations"][0]["segmentation"]
+    assert first["area"] == 702.1
+    assert "segmentation" not in out["annotations"][1]
+    assert out["annotations"][1]["area"] == pytest.approx(640 * 480)
     assert out["annotations"][1]["attributes"] == {"occluded": False}
     assert "keypoints" not in out["annotations"][1]
     # written and read again: the same objects
@@ -585,6 +618,7 @@ def test_coco_document_is_deterministic_and_follows_the_given_order(tmp_path):
 def test_coco_changed_objects_are_written_fresh(tmp_path):
     index = coco.load_coco(coco_file(tmp_path))
     o = coco.coco_objects(index, "a/one.jpg", 640, 480)
+    o.polygons[0] = []  # a box alone: its area is the box's
     o.boxes[0] = [10.0, 20.0, 30.1234567, 40.0]
     o.keypoints[0, 0] = [12.3456789, 25.0, 2]
     o.keypoints[0, 2, 2] = 0  # moved outside: not labelled

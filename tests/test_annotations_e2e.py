@@ -392,3 +392,48 @@ def test_the_detection_sample_config_runs(tmp_path: Path) -> None:
     for rec in recs:
         lines = (tmp_path / "det" / rec["annotations"]["sidecar"]).read_text().splitlines()
         assert len(lines) == rec["annotations"]["objects"] >= 1
+
+
+def test_voc_parts_follow_the_ops_and_go_when_cropped_out(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "data/cls").mkdir(parents=True)
+    for k in range(2):
+        cv2.imwrite(str(tmp_path / f"data/cls/p{k}.png"), textured(64, 80, 3, np.uint8, k))
+        (tmp_path / f"data/cls/p{k}.xml").write_text(
+            "<annotation><size><width>80</width><height>64</height><depth>3</depth></size>"
+            "<object><name>person</name><bndbox><xmin>11</xmin><ymin>5</ymin><xmax>70</xmax>"
+            "<ymax>60</ymax></bndbox>"
+            "<part><name>head</name><bndbox><xmin>21</xmin><ymin>5</ymin><xmax>30</xmax>"
+            "<ymax>14</ymax></bndbox></part>"
+            "<part><name>hand</name><bndbox><xmin>61</xmin><ymin>41</ymin><xmax>70</xmax>"
+            "<ymax>50</ymax></bndbox></part></object></annotation>"
+        )
+    # hflip: the head goes from x 20..30 to 50..60, the hand from 60..70 to 10..20; then the
+    # centre 40 columns (x 20..60) keep the head whole and none of the hand
+    text = BOXES.format(boxes="{format: voc, min_visibility: 0.5}", op="hflip").replace(
+        "    - brightness_contrast: {brightness: 0.1}\n",
+        "    - center_crop: {size: [64, 40]}\n",
+    )
+    code, out = expand(tmp_path, text.replace("copies: 2", "copies: 1"))
+    assert code == 0, out
+    for rec in manifest(tmp_path / "out"):
+        root = ET.parse(tmp_path / "out" / rec["annotations"]["sidecar"]).getroot()
+        parts = {
+            p.findtext("name"): [int(p.findtext(f"bndbox/{t}")) for t in ("xmin", "xmax")]
+            for p in root.iter("part")
+        }
+        assert rec["annotations"]["objects"] == 1  # parts are not counted as objects
+        if rec["node"] is None:
+            assert parts == {"head": [21, 30], "hand": [61, 70]}
+            continue
+        left = rec["ops"][1]["params"]["left"]
+        want = {"head": (50, 60), "hand": (10, 20)}  # after the flip, continuous x0..x1
+        expect = {}
+        for name, (x0, x1) in want.items():
+            a, b = max(x0 - left, 0), min(x1 - left, 40)
+            if b - a >= 0.5 * (x1 - x0):
+                expect[name] = [a + 1, b]
+        assert parts == expect, (left, parts)
+        dropped = {d["label"] for d in rec["annotations"]["dropped"]}
+        assert dropped == set(want) - set(expect)

@@ -169,7 +169,8 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
     job = Job.from_recipe(recipe, src, dst).bind()
     apply_environment(job)  # before this process or any worker loads the modalities' libraries
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
-    found = scan(src, recipe.sections, skip, job.links_outside)
+    claims = [m.claims for m in job.modalities.values()]
+    found = scan(src, recipe.sections, skip, job.links_outside, lambda r: any(c(r) for c in claims))
     job.notes.extend(found.warnings())
     inputs, ignored = found.inputs, found.ignored
     inputs, left_out = select_splits(inputs, recipe.splits)
@@ -180,6 +181,7 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
         )
     for name, modality in job.modalities.items():  # before any input is read
         modality.check_installed([f.relpath for f in inputs if f.modality == name])
+        modality.check_files()
     job.set_inputs(inputs)
     return job, inputs, ignored, plan(recipe, job, inputs)
 

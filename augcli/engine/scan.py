@@ -6,7 +6,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +66,7 @@ class Scan:
     """What a walk of the input tree found."""
 
     inputs: list[InputFile]  # sorted by path
-    ignored: int  # files no section took
+    ignored: int  # files no section took (side files a modality reads with its inputs aside)
     skipped: list[str] = field(default_factory=list)  # "<path>: <why>", left out with a warning
 
     def warnings(self, most: int = MAX_WARNINGS) -> list[str]:
@@ -82,6 +82,7 @@ def scan(
     sections: dict[str, Section],
     skip: list[Path] | None = None,
     links_outside: bool = False,
+    claims: Callable[[str], bool] | None = None,
 ) -> Scan:
     """The inputs under ``root`` (sorted by path), how many files no section took, and what
     was left out with a warning.
@@ -91,7 +92,9 @@ def scan(
     never opened). Symlinks, to files or folders, are followed when their target is inside
     ``root`` (anywhere with ``links_outside``); a loop, or a second link to a folder walked
     through a link already, is not. A name that is not valid UTF-8, or a folder that cannot
-    be read, is skipped. Every skip is recorded in ``Scan.skipped``, never silent."""
+    be read, is skipped. Every skip is recorded in ``Scan.skipped``, never silent. A file no
+    section takes is ignored unless ``claims`` says a modality reads it with its inputs (a label
+    sidecar, ``classes.txt``)."""
     matchers = [_Matcher(s) for s in sections.values()]
     walk = _Walk(root, skip or [], links_outside)
     found: list[InputFile] = []
@@ -99,7 +102,7 @@ def scan(
     for rel, entry in walk.files():
         match = next((m for m in matchers if m(rel)), None)
         if match is None:
-            ignored += 1
+            ignored += not (claims is not None and claims(rel))
         elif walk.usable(rel, entry):
             rel_dir = rel.rpartition("/")[0]
             label = sys.intern(rel_dir.rpartition("/")[2]) if rel_dir else None

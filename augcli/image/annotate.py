@@ -1,18 +1,24 @@
-"""Moving annotations with the pixels: boxes by their transformed outline, keypoints by the same
-map, masks by the same op with nearest sampling; clipping and visibility along the way."""
+"""Moving annotations with the pixels: boxes by their transformed outline, keypoints and polygons
+by the same map, masks by the same op with nearest sampling; clipping and visibility along the
+way (an object with polygons: its box is their bounds, its visible share their area's)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from augcli.image import polygons as pg
 from augcli.image.targets import Annotated, Objects
 from augcli.steps import Applier
 
 OUTLINE_POINTS = 16  # points per box side: exact for matrices, a good outline for distortions
+# Longest polygon edge moved through a remap (elastic, grid_distortion): edges are cut into
+# pieces this long first, so the outline bends with the field (a matrix keeps lines straight,
+# and moves the vertices alone).
+DENSIFY_PX = 2.0
 
 
 def box_outline(boxes: np.ndarray) -> np.ndarray:
@@ -38,6 +44,56 @@ def _area(b: np.ndarray) -> np.ndarray:
     return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
 
+def _polygon_boxes(
+    objects: Objects, polys: list[list[np.ndarray]], boxes: np.ndarray
+) -> np.ndarray:
+    """``boxes``, with each object that has polygons given their bounds (zeros: none left)."""
+    boxes = boxes.copy()
+    for i, obj in enumerate(polys):
+        if objects.polygons[i]:
+            boxes[i] = pg.bounds(obj)
+    return boxes
+
+
+def _polygon_shares(
+    before: list[list[np.ndarray]], after: list[list[np.ndarray]], share: np.ndarray
+) -> np.ndarray:
+    """Per object, the share of its polygons' area kept (``share`` where it has none)."""
+    out = share.copy()
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        if b:
+            full = pg.total_area(b)
+            out[i] = pg.total_area(a) / full if full > 0 else 0.0
+    return out
+
+
+def _map_polygons(objects: Objects, mapper: Any, densify: float | None) -> list[list[np.ndarray]]:
+    """Every object's polygons through ``mapper`` (one call for all vertices), edges first cut
+    to ``densify`` px when given."""
+    polys = [[pg.densify(p, densify) if densify else p for p in obj] for obj in objects.polygons]
+    flat = [p for obj in polys for p in obj]
+    if not flat:
+        return polys
+    pts = mapper(np.concatenate(flat)[None])[0]
+    ends = np.cumsum([len(p) for p in flat])[:-1]
+    it = iter(np.split(pts, ends))
+    return [[next(it) for _ in obj] for obj in polys]
+
+
+def _fit_polygons(
+    objects: Objects,
+    polys: list[list[np.ndarray]],
+    window: tuple[float, float, float, float],
+    boxes: np.ndarray,
+    share: np.ndarray,
+) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
+    """``polys`` (the objects' polygons where they now are) clipped to ``window``; for objects
+    with polygons, the box becomes their bounds and the share their area's."""
+    clipped = [pg.clip_all(obj, *window) for obj in polys]
+    share = _polygon_shares(polys, clipped, share)
+    return clipped, _polygon_boxes(objects, clipped, boxes), share
+
+
 def move_objects(
     objects: Objects,
     mapper: Any,
@@ -45,9 +101,11 @@ def move_objects(
     out_w: int,
     mirrored: bool,
     flip_pairs: Sequence[tuple[int, int]] = (),
+    densify: float | None = None,
 ) -> Objects:
-    """Map every box outline and keypoint with ``mapper`` (points -> points), take the boxes'
-    bounding boxes, clip them to the new image and update their visibility."""
+    """Map every box outline, polygon and keypoint with ``mapper`` (points -> points), take the
+    boxes' bounding boxes, clip boxes and polygons to the new image and update visibility.
+    ``densify``: cut polygon edges to this many px first (for maps that bend lines)."""
     if not len(objects):
         return objects
     pts = mapper(box_outline(objects.boxes))
@@ -57,6 +115,8 @@ def move_objects(
     clipped[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, out_h)
     full = _area(boxes)
     share = np.divide(_area(clipped), full, out=np.zeros_like(full), where=full > 0)
+    moved = _map_polygons(objects, mapper, densify)
+    polys, clipped, share = _fit_polygons(objects, moved, (0, 0, out_w, out_h), clipped, share)
     kps = None
     if objects.keypoints is not None:
         kps = objects.keypoints.copy()
@@ -70,7 +130,13 @@ def move_objects(
         if mirrored:
             for a, b in flip_pairs:
                 kps[:, [a, b]] = kps[:, [b, a]]
-    return replace(objects, boxes=clipped, keypoints=kps, visibility=objects.visibility * share)
+    return replace(
+        objects,
+        boxes=clipped,
+        keypoints=kps,
+        visibility=objects.visibility * share,
+        polygons=polys,
+    )
 
 
 def move_by_matrix(
@@ -99,6 +165,39 @@ def invert_remap(points: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np
         ddy = cv2.remap(dy, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
         q = np.stack([p[:, 0] - ddx, p[:, 1] - ddy], axis=1)
     return (q + 0.5).reshape(points.shape)
+
+
+def mask_bounds(mask: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) around a mask's non-zero pixels; zeros when there are none."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(xs):
+        return np.zeros(4)
+    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float64)
+
+
+def move_masks(objects: Objects | None, warp: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """Each object's own mask (COCO RLE) through ``warp`` (the op on a 0/1 mask: nearest
+    sampling, fill 0); its box becomes the mask's bounds (zeros when nothing is left)."""
+    if objects is None or all(m is None for m in objects.masks):
+        return objects
+    masks, boxes = list(objects.masks), objects.boxes.copy()
+    for i, m in enumerate(masks):
+        if m is not None:
+            masks[i] = warp(m)
+            boxes[i] = mask_bounds(masks[i])
+    return replace(objects, boxes=boxes, masks=masks)
+
+
+def window_only(x0: float, y0: float, x1: float, y1: float, keep: bool) -> Any:
+    """A mask warp keeping only the (whole-pixel) window, or (``keep`` false) all but it."""
+
+    def cut(m: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(m) if keep else m.copy()
+        ys, xs = slice(int(y0), int(y1)), slice(int(x0), int(x1))
+        out[ys, xs] = m[ys, xs] if keep else 0
+        return out
+
+    return cut
 
 
 def mask_params(params: dict[str, Any], fill: float) -> dict[str, Any]:
@@ -139,17 +238,22 @@ def clip_to_box(objects: Objects, x0: float, y0: float, x1: float, y1: float) ->
     b[:, [1, 3]] = np.clip(b[:, [1, 3]], y0, y1)
     full = _area(objects.boxes)
     share = np.divide(_area(b), full, out=np.zeros_like(full), where=full > 0)
+    polys, b, share = _fit_polygons(objects, objects.polygons, (x0, y0, x1, y1), b, share)
     kps = objects.keypoints
     if kps is not None:
         kps = kps.copy()
         x, y = kps[..., 0], kps[..., 1]
         out = (x < x0) | (x > x1) | (y < y0) | (y > y1)
         kps[out] = 0.0
-    return replace(objects, boxes=b, keypoints=kps, visibility=objects.visibility * share)
+    clipped = replace(
+        objects, boxes=b, keypoints=kps, visibility=objects.visibility * share, polygons=polys
+    )
+    return move_masks(clipped, window_only(x0, y0, x1, y1, keep=True))
 
 
 def cover(objects: Objects, x0: float, y0: float, x1: float, y1: float) -> Objects:
-    """Lower visibility by the share of each box that a pasted window now hides."""
+    """Lower visibility by the share of each box that a pasted window now hides; polygons lose
+    the window (cut out of them), and their object's box shrinks to what is left."""
     if not len(objects):
         return objects
     b = objects.boxes
@@ -157,7 +261,11 @@ def cover(objects: Objects, x0: float, y0: float, x1: float, y1: float) -> Objec
     iy = np.clip(np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0), 0, None)
     full = _area(b)
     hidden = np.divide(ix * iy, full, out=np.ones_like(full), where=full > 0)
-    return replace(objects, visibility=objects.visibility * (1.0 - hidden))
+    polys = [pg.cut(obj, x0, y0, x1, y1) for obj in objects.polygons]
+    share = _polygon_shares(objects.polygons, polys, 1.0 - hidden)
+    boxes = _polygon_boxes(objects, polys, b)
+    covered = replace(objects, boxes=boxes, visibility=objects.visibility * share, polygons=polys)
+    return move_masks(covered, window_only(x0, y0, x1, y1, keep=False))
 
 
 class ImageApplier(Applier):
@@ -205,4 +313,6 @@ class ImageApplier(Applier):
             for op, params, info in chain:
                 m, oh, ow = op.warp(params, info["height"], info["width"])
                 objects = move_by_matrix(objects, m, oh, ow, self.flip_pairs)
+            ochain = [(op, mask_params(p, 0), i) for op, p, i in chain]
+            objects = move_masks(objects, lambda m: cls.apply_chain(m, ochain)[0])
         return replace(data, image=image, mask=mask, objects=objects), groups

@@ -337,7 +337,7 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
             with atomic_path(out_root / side, out_root) as tmp:
                 write_voc(tmp, objs, w, h, PurePosixPath(out_rel).name, ann.meta.get("voc"))
             record["sidecar"] = str(side)
-        record["objects"] = len(objs)
+        record["objects"] = sum("voc_part_of" not in e for e in objs.extra)  # not VOC parts
         record["dropped"] = dropped
         if b.format == "coco":
             record["coco"] = {"width": w, "height": h, **objects_to_json(objs)}
@@ -345,21 +345,31 @@ def save(cfg: AnnotationConfig, out_root: Path, out_rel: str, ann: Annotated) ->
 
 
 def objects_to_json(objs: Objects) -> dict[str, Any]:
-    return {
+    """The objects as the manifest records them (``polygons`` only when some object has one)."""
+    doc = {
         "boxes": objs.boxes.tolist(),
         "labels": list(objs.labels),
         "keypoints": None if objs.keypoints is None else objs.keypoints.tolist(),
         "extra": objs.extra,
     }
+    if any(objs.polygons):
+        doc["polygons"] = [[p.tolist() for p in obj] for obj in objs.polygons]
+    if any(m is not None for m in objs.masks):
+        from augcli.image.rle import encode
+
+        doc["rle"] = [None if m is None else encode(m) for m in objs.masks]
+    return doc
 
 
 def objects_from_json(doc: dict[str, Any]) -> Objects:
     kp = doc.get("keypoints")
+    polys = doc.get("polygons") or []
     return Objects(
         np.asarray(doc["boxes"], dtype=np.float64).reshape(-1, 4),
         list(doc["labels"]),
         None if kp is None else np.asarray(kp, dtype=np.float64),
         list(doc["extra"]),
+        polygons=[[np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in obj] for obj in polys],
     )
 
 
@@ -376,6 +386,7 @@ def write_coco(cfg: AnnotationConfig, out_root: Path, records: list[dict[str, An
             "width": r["annotations"]["coco"]["width"],
             "height": r["annotations"]["coco"]["height"],
             "objects": objects_from_json(r["annotations"]["coco"]),
+            "rle": r["annotations"]["coco"].get("rle"),  # kept encoded: not a mask per output
         }
         for r in records
         if r.get("status") == "ok" and "coco" in (r.get("annotations") or {})

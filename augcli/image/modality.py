@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.core.errors import InputError, RecipeError
+from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
@@ -96,8 +96,28 @@ class ImageModality(Modality):
         return self.config.get("annotations") or annotations.AnnotationConfig()
 
     def ignored_dirs(self) -> list[Path]:
-        masks = self.annotations.masks
-        return [masks.dir] if masks is not None else []
+        """The masks' folder and a YOLO/VOC labels' folder (``boxes.dir``), when not the input's."""
+        cfg = self.annotations
+        dirs = [cfg.masks.dir] if cfg.masks is not None else []
+        if cfg.boxes is not None and cfg.boxes.dir is not None:
+            dirs.append(cfg.boxes.dir)
+        return [d for d in dirs if d.resolve() != self.input_root.resolve()]
+
+    def claims(self, relpath: str) -> bool:
+        """Sidecars, YOLO's classes.txt/data.yaml and the COCO file: read with the images."""
+        from augcli.image import yolo_files
+
+        exts = (*EXTENSIONS, *dicom.EXTENSIONS)
+        return yolo_files.is_side_file(self.annotations, self.input_root, relpath, exts)
+
+    def check_files(self) -> None:
+        """The COCO file, read and checked whole (polygons, no RLE masks) before any work."""
+        boxes = self.annotations.boxes
+        if boxes is not None and boxes.format == "coco":
+            try:
+                annotations.coco_index(self.annotations)
+            except InputError as exc:
+                raise UsageError(str(exc)) from None
 
     def missing_inputs(self, found: set[str]) -> list[tuple[str, str]]:
         boxes = self.annotations.boxes
@@ -166,13 +186,22 @@ class ImageModality(Modality):
         return {"annotations": annotations.save(self.annotations, self.output_root, out_rel, data)}
 
     def dataset_files(self) -> list[str]:
+        """The COCO document; YOLO's classes.txt and data.yaml when the input has them."""
+        from augcli.image import yolo_files
+
         boxes = self.annotations.boxes
-        return [boxes.output] if boxes is not None and boxes.format == "coco" else []
+        copied = [rel for _, rel in yolo_files.dataset_files(self.annotations, self.input_root)]
+        return [boxes.output] if boxes is not None and boxes.format == "coco" else copied
 
     def finalize(self, records: Callable[[], list[dict[str, Any]]]) -> list[str]:
+        """YOLO's dataset files copied; the COCO document written from the records."""
+        from augcli.image import yolo_files
+
         cfg = self.annotations
+        files = yolo_files.dataset_files(cfg, self.input_root)
+        copied = yolo_files.copy_files(files, self.input_root, self.output_root)
         if cfg.boxes is None or cfg.boxes.format != "coco":
-            return []  # no whole-dataset file: the records are not even parsed
+            return copied  # no COCO document: the records are not even parsed
         written = annotations.write_coco(cfg, self.output_root, records())
         return [written] if written else []
 

@@ -19,6 +19,13 @@ class Objects:
     or None. ``extra``: per-object fields carried unchanged (COCO iscrowd, VOC difficult, ...).
     ``visibility``: the fraction of each box's area still inside the image after the ops (1.0
     when read); boxes under ``min_visibility`` are dropped at the end.
+    ``polygons``: per object, its outline as a list of (P, 2) vertex arrays (COCO polygon
+    segmentation; several for an object in parts), in the boxes' coordinates; an empty list for
+    an object without one. Ops move them with the boxes (``annotate``); an object with polygons
+    has its box and visibility taken from them once an op has moved it.
+    ``masks``: per object, its own 0/1 uint8 mask at the image's size (a COCO RLE
+    segmentation), or None; ops move it like the image's mask (nearest sampling), and the
+    object's box becomes its bounds.
     """
 
     boxes: np.ndarray  # (N, 4) float64: x0, y0, x1, y1
@@ -26,19 +33,26 @@ class Objects:
     keypoints: np.ndarray | None = None
     extra: list[dict[str, Any]] = field(default_factory=list)
     visibility: np.ndarray | None = None
+    polygons: list[list[np.ndarray]] = field(default_factory=list)
+    masks: list[np.ndarray | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
         if not self.extra:
             self.extra = [{} for _ in range(len(self.boxes))]
+        if not self.polygons:
+            self.polygons = [[] for _ in range(len(self.boxes))]
+        if not self.masks:
+            self.masks = [None] * len(self.boxes)
         if self.visibility is None:
             self.visibility = np.ones(len(self.boxes))
         if self.keypoints is not None:
             kps = np.asarray(self.keypoints, dtype=np.float64)
             k = kps.shape[1] if kps.ndim == 3 else 0
             self.keypoints = kps.reshape(len(self.boxes), k if kps.size == 0 else -1, 3)
-        if not (len(self.labels) == len(self.extra) == len(self.boxes)):
-            raise ValueError("boxes, labels and extra must have one entry per object")
+        n = len(self.boxes)
+        if not (len(self.labels) == len(self.extra) == len(self.polygons) == len(self.masks) == n):
+            raise ValueError("boxes, labels, extra, polygons and masks need one entry per object")
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -52,6 +66,8 @@ class Objects:
             None if self.keypoints is None else self.keypoints[idx].copy(),
             [self.extra[i] for i in idx],
             self.visibility[idx].copy(),
+            [self.polygons[i] for i in idx],
+            [self.masks[i] for i in idx],
         )
 
     @staticmethod
@@ -67,6 +83,8 @@ class Objects:
             np.concatenate(kps) if kps and same_k else None,
             [e for p in parts for e in p.extra],
             np.concatenate([p.visibility for p in parts]) if parts else np.zeros(0),
+            [poly for p in parts for poly in p.polygons],
+            [m for p in parts for m in p.masks],
         )
 
 

@@ -16,9 +16,19 @@ output's JSON built from every output image's objects.
   1e-9, so a no-op round trip is exact), ``coco_fields`` (other annotation fields, such as CVAT's
   ``attributes``, carried as they are), and ``coco_k`` when the object has fewer keypoints than
   others in its image (0: none; keypoints are zero-padded to one K per image).
-- **Segmentation is dropped**: polygons and RLE masks are not transformed by the ops, so they
-  would be wrong after any geometric op. ``extra["segmentation_dropped"]`` is true where there was
-  one; ``area`` is written as the box's ``w * h`` (it was the mask's area).
+- **Polygon segmentations are carried**: ``segmentation`` as a list of polygons
+  ``[[x1, y1, x2, y2, ...], ...]`` (continuous pixel coordinates, like ``bbox``) becomes
+  ``Objects.polygons``, moved by every geometric op (``annotate``), clipped to the image; the
+  object's ``bbox`` is then the polygons' bounds, its visibility their area's share, and ``area``
+  their shoelace area. An object whose polygons are unchanged (within 1e-9, e.g. a kept original)
+  is written with its ``segmentation``, ``bbox`` and ``area`` exactly as read. Polygon vertices
+  reaching outside the image by more than the box tolerance fail the image.
+- **RLE segmentations are carried through the mask path**: an RLE (``{"counts": ..., "size":
+  [h, w]}``, counts a list or pycocotools' compressed string; usually ``iscrowd: 1``) is decoded
+  to the object's own 0/1 mask (``Objects.masks``), moved by every op as the image's mask is
+  (nearest sampling, fill 0), and written as an uncompressed RLE, its ``bbox`` the mask's bounds
+  and ``area`` its pixel count. Unchanged (a kept original), it is written exactly as read.
+  ``load_coco`` checks every RLE (size, counts covering h x w), so ``validate`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from augcli.image import polygons as pg
+from augcli.image import rle
 from augcli.image.formats.common import clip_box, error, read_bytes, same, span, tolerance
 from augcli.image.targets import Objects
 
@@ -51,6 +63,7 @@ OUTSIDE = (
     "0..{size} (up to {tol:g} px outside is clipped)"
 )
 OUTSIDE_FIX = "Fix or remove the annotation."
+POLYGONS = "must be a list of polygons, each [x1, y1, x2, y2, ...] with 3 or more points"
 
 
 @dataclass
@@ -240,6 +253,25 @@ def _check_annotation(
     kps = ann.get("keypoints")
     if kps:
         _check_keypoints(path, f"{jp}.keypoints", kps, category_keypoints.get(cid))
+    if ann.get("segmentation"):
+        _check_segmentation(path, f"{jp}.segmentation", ann)
+
+
+def _check_segmentation(path: Path, jpath: str, ann: dict[str, Any]) -> None:
+    """Polygons: a list of flat [x, y, ...] lists of finite numbers, 3 points or more each; or
+    an RLE (``rle.check``)."""
+    seg = ann["segmentation"]
+    if isinstance(seg, dict):
+        wrong = rle.check(seg)
+        if wrong is not None:
+            raise _bad(path, jpath, f"{wrong} (annotation id {ann['id']})", seg)
+        return
+    ok = isinstance(seg, list) and all(
+        isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0 and _finite_numbers(poly)
+        for poly in seg
+    )
+    if not ok:
+        raise _bad(path, jpath, f"{POLYGONS} (annotation id {ann['id']})", seg)
 
 
 def _check_keypoints(path: Path, jpath: str, kps: Any, names: list[str] | None) -> None:
@@ -283,8 +315,10 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
                 "is applied when reading); fix the COCO file.",
             )
     rows = index.annotations.get(img["id"], [])
-    boxes, labels, extra, points = [], [], [], []
+    boxes, labels, extra, points, polygons, masks = [], [], [], [], [], []
     for pos, ann in rows:
+        polygons.append(_polygons(index, pos, ann, width, height))
+        masks.append(_mask(index, pos, ann, width, height))
         where = f"{index.path}: annotations[{pos}].bbox"
         x, y, w, h = (float(v) for v in ann["bbox"])
         if w <= 0 or h <= 0:
@@ -298,8 +332,6 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
             "iscrowd": int(ann.get("iscrowd", 0)),
             "coco_bbox": list(ann["bbox"]),
         }
-        if ann.get("segmentation"):
-            e["segmentation_dropped"] = True
         other = {k: v for k, v in ann.items() if k not in KNOWN}
         if other:
             e["coco_fields"] = other
@@ -313,7 +345,50 @@ def coco_objects(index: CocoIndex, file_name: str, width: int, height: int) -> O
             keypoints[i, : len(p) // 3] = np.asarray(p, dtype=np.float64).reshape(-1, 3)
             if len(p) // 3 != k:
                 extra[i]["coco_k"] = len(p) // 3
-    return Objects(np.array(boxes, dtype=np.float64).reshape(-1, 4), labels, keypoints, extra)
+    return Objects(
+        np.array(boxes, dtype=np.float64).reshape(-1, 4),
+        labels,
+        keypoints,
+        extra,
+        polygons=polygons,
+        masks=masks,
+    )
+
+
+def _mask(
+    index: CocoIndex, pos: int, ann: dict[str, Any], width: int, height: int
+) -> np.ndarray | None:
+    """The annotation's RLE decoded to a 0/1 mask (its size checked against the image), or
+    None when its segmentation is not an RLE."""
+    seg = ann.get("segmentation")
+    if not isinstance(seg, dict):
+        return None
+    if list(seg["size"]) != [height, width]:
+        raise error(
+            f"{index.path}: annotations[{pos}].segmentation.size",
+            f"is [height, width] of another image (this one is [{height}, {width}])",
+            seg["size"],
+            FIX,
+        )
+    return rle.decode(seg)
+
+
+def _polygons(
+    index: CocoIndex, pos: int, ann: dict[str, Any], width: int, height: int
+) -> list[np.ndarray]:
+    """The annotation's polygons as (P, 2) arrays, each checked to lie in the image (within the
+    boxes' tolerance; kept as read, so an unchanged object is written back exactly)."""
+    out: list[np.ndarray] = []
+    if isinstance(ann.get("segmentation"), dict):
+        return out
+    for k, flat in enumerate(ann.get("segmentation") or []):
+        poly = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        where = f"{index.path}: annotations[{pos}].segmentation[{k}]"
+        lo, hi = poly.min(axis=0), poly.max(axis=0)
+        _span(float(lo[0]), float(hi[0]), width, "x", where, flat)
+        _span(float(lo[1]), float(hi[1]), height, "y", where, flat)
+        out.append(poly)
+    return out
 
 
 def _span(lo: float, hi: float, size: int, axis: str, where: str, bbox: Any) -> tuple[float, float]:
@@ -324,12 +399,15 @@ def _span(lo: float, hi: float, size: int, axis: str, where: str, bbox: Any) -> 
 def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, Any]:
     """The output COCO JSON: ``images`` are ``{"file_name", "width", "height", "objects"}`` (and
     optionally ``"source"``, the input's file_name, whose other image fields such as ``license``
-    are kept) in output order; image ids are 1..n in that order, annotation ids 1..m.
-    Categories, info and licenses are copied unchanged."""
+    are kept, and ``"rle"``, each object's uncompressed RLE or None) in output order; image ids
+    are 1..n in that order, annotation ids 1..m. Categories, info and licenses are copied
+    unchanged."""
     out: dict[str, Any] = dict(index.header)
     out_images: list[dict[str, Any]] = []
     out_anns: list[dict[str, Any]] = []
     known = {cat["id"] for cat in index.categories}
+    originals = {a["id"]: a for rows in index.annotations.values() for _, a in rows}
+    canonical: dict[Any, list[int]] = {}  # annotation id -> its RLE's runs, decoded once
     for n, item in enumerate(images, 1):
         width, height = int(item["width"]), int(item["height"])
         entry: dict[str, Any] = {
@@ -348,9 +426,13 @@ def coco_document(index: CocoIndex, images: list[dict[str, Any]]) -> dict[str, A
                 raise ValueError(
                     f"{item['file_name']}: object {i} has category {objects.labels[i]!r}, not in the COCO categories"
                 )
-            out_anns.append(
-                _annotation(objects, i, len(out_anns) + 1, n, width, height, item["file_name"])
-            )
+            ann = _annotation(objects, i, len(out_anns) + 1, n, width, height, item["file_name"])
+            source = originals.get(objects.extra[i].get("coco_id"))
+            _segmentation(ann, objects.polygons[i], source)
+            masks = item.get("rle") or [None] * len(objects)
+            if masks[i] is not None:
+                _rle_segmentation(ann, masks[i], source, canonical)
+            out_anns.append(ann)
     out["images"] = out_images
     out["annotations"] = out_anns
     out["categories"] = index.categories
@@ -401,6 +483,56 @@ def _annotation(
     for key, value in (extra.get("coco_fields") or {}).items():
         ann.setdefault(key, value)
     return ann
+
+
+def _segmentation(
+    ann: dict[str, Any], polys: list[np.ndarray], source: dict[str, Any] | None
+) -> None:
+    """Put the object's polygons in ``ann``: as read, with the area as read, when unchanged
+    (``source``: the annotation the object was read from); else rounded to 6 decimals, with
+    their shoelace area."""
+    if not polys:
+        return
+    original = source.get("segmentation") if source is not None else None
+    if source is not None and _same_polygons(original, polys):
+        ann["segmentation"] = original
+        if ann["bbox"] == source["bbox"]:
+            ann["area"] = source.get("area", ann["area"])
+    else:
+        ann["segmentation"] = [[_point(v) for v in p.ravel()] for p in polys]
+        ann["area"] = _coordinate(pg.total_area(polys))
+
+
+def _rle_segmentation(
+    ann: dict[str, Any],
+    encoded: dict[str, Any],
+    source: dict[str, Any] | None,
+    canonical: dict[Any, list[int]],
+) -> None:
+    """Put the object's RLE (``encoded``, uncompressed) in ``ann``: the segmentation (and area)
+    as read when the mask is the one read (``source``), else ``encoded`` with its pixel count."""
+    original = source.get("segmentation") if source is not None else None
+    if isinstance(original, dict) and source is not None:
+        if source["id"] not in canonical:
+            canonical[source["id"]] = rle.encode(rle.decode(original))["counts"]
+        if canonical[source["id"]] == encoded["counts"] and original["size"] == encoded["size"]:
+            ann["segmentation"] = original
+            if ann["bbox"] == source["bbox"]:
+                ann["area"] = source.get("area", ann["area"])
+            return
+    ann["segmentation"] = encoded
+    ann["area"] = rle.area(encoded)
+
+
+def _same_polygons(original: Any, polys: list[np.ndarray]) -> bool:
+    """True when ``original`` (a COCO polygon list) has these polygons, each value within 1e-9."""
+    if not isinstance(original, list) or len(original) != len(polys):
+        return False
+    for flat, poly in zip(original, polys, strict=True):
+        src = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        if src.shape != poly.shape or not np.all(np.abs(src - poly) <= 1e-9):
+            return False
+    return True
 
 
 def _point(value: float) -> int | float:

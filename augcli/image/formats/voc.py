@@ -18,8 +18,14 @@ back as 1.
 - Per object, ``Objects.extra`` has every simple child as text (``pose``, ``truncated``,
   ``difficult``, ``occluded``, ...), the writer's source of truth for them; and ``voc_xml``, the
   object element as read, which the writer starts from, so other children (CVAT's
-  ``<attributes>``, comments) and the layout survive. Children that hold coordinates of their own
-  (VOC's ``<part>`` boxes, ``<point>``s, polygons) are not transformed by the ops, so they are
+  ``<attributes>``, comments) and the layout survive.
+- **Parts are carried**: each ``<part>`` with a ``<bndbox>`` (VOC's person layout: head, hand,
+  foot) travels as a box of its own, an ``Objects`` row right after its object's
+  (``extra["voc_part_of"]``: the object's ``voc_key``; ``extra["voc_part"]``: its position among
+  the object's parts), so every op moves, clips and drops it exactly like a box. The writer puts
+  each surviving part back in its place in the object (its box updated, the rest of its XML as
+  read) and leaves out a part that was dropped, or whose object was. Other children with
+  coordinates of their own (``<point>``s, polygons) are not moved by the ops, so they are
   dropped, and their tags listed in ``extra["voc_dropped"]``.
 - Parsing refuses DTDs (``<!DOCTYPE``: entity declarations are how "billion laughs" and external
   entity attacks work; VOC needs none). Malformed XML names the file and line.
@@ -28,6 +34,7 @@ back as 1.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -151,7 +158,8 @@ def read_voc(
     h = _size(doc, path, root, size, "height", height)
     boxes, labels, extra = [], [], []
     integer = True
-    for obj in root.findall("object"):
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    for n, obj in enumerate(root.findall("object")):
         name = obj.find("name")
         label = (name.text or "").strip() if name is not None else ""
         if not label:
@@ -163,6 +171,16 @@ def read_voc(
         boxes.append(box)
         labels.append(label)
         extra.append(_fields(obj))
+        parts = [c for c in obj if _is_part(c)]
+        if parts:
+            key = extra[-1]["voc_key"] = f"{digest}#{n}"
+        for j, part in enumerate(parts):
+            pname = (part.findtext("name") or "").strip() or "part"
+            box, ints = _box(doc, path, part, f"{label}/{pname}", w, h)
+            integer = integer and ints
+            boxes.append(box)
+            labels.append(pname)
+            extra.append({"voc_part_of": key, "voc_part": j})
     meta = {
         "xml": raw,
         "integer": integer,
@@ -263,11 +281,26 @@ def _is_element(elem: ET.Element) -> bool:
     return isinstance(elem.tag, str)  # comments and PIs have a function as their tag
 
 
+def _is_part(child: ET.Element) -> bool:
+    """A VOC ``<part>`` with a box of its own: carried, as a box."""
+    return _is_element(child) and child.tag == "part" and child.find("bndbox") is not None
+
+
 def _has_geometry(child: ET.Element) -> bool:
-    """A child other than <bndbox> with coordinates of its own (VOC <part>, points, polygons)."""
-    if not _is_element(child) or _simple(child) or child.tag == "bndbox":
+    """A child other than <bndbox> or a <part> with coordinates of its own (points, polygons)."""
+    if not _is_element(child) or _simple(child) or child.tag == "bndbox" or _is_part(child):
         return False
     return any(_is_element(e) and e.tag in GEOMETRY for e in child.iter())
+
+
+def _remove(parent: ET.Element, k: int) -> None:
+    """Remove ``parent[k]``, keeping the whitespace that followed it."""
+    child = parent[k]
+    if k == 0:
+        parent.text = child.tail
+    else:
+        parent[k - 1].tail = child.tail
+    parent.remove(child)
 
 
 def _fields(obj: ET.Element) -> dict[str, Any]:
@@ -279,11 +312,7 @@ def _fields(obj: ET.Element) -> dict[str, Any]:
     for k, child in reversed(list(enumerate(skeleton))):
         if _has_geometry(child):
             dropped.insert(0, child.tag)
-            if k == 0:
-                skeleton.text = child.tail
-            else:
-                skeleton[k - 1].tail = child.tail
-            skeleton.remove(child)
+            _remove(skeleton, k)
     for child in skeleton:
         if _is_element(child) and _simple(child) and child.tag != "name":
             extra.setdefault(child.tag, (child.text or "").strip())
@@ -329,7 +358,10 @@ def write_voc(
     _set_child(size, "height", str(height))
     if depth is not None:
         _set_child(size, "depth", str(depth))
-    new = [_object(objects, i, width, height, integer, path) for i in range(len(objects))]
+    new = [
+        _object(objects, i, parts, width, height, integer, path)
+        for i, parts in _with_parts(objects).items()
+    ]
     _replace_objects(root, new)
     root.tail = None
     body, prolog, epilog = _serialize(root, doc)
@@ -369,10 +401,62 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _with_parts(objects: Objects) -> dict[int, list[int]]:
+    """Each object's row and its parts' rows: a part belongs to the nearest object before it
+    with its ``voc_part_of`` key; a part whose object was dropped is left out."""
+    groups: dict[int, list[int]] = {}
+    last: int | None = None
+    for i, extra in enumerate(objects.extra):
+        if "voc_part_of" not in extra:
+            groups[last := i] = []
+        elif last is not None and objects.extra[last].get("voc_key") == extra["voc_part_of"]:
+            groups[last].append(i)
+    return groups
+
+
+def _set_box(bndbox: ET.Element, coords: tuple[float, ...], integer: bool) -> None:
+    """Write ``coords`` (xmin, ymin, xmax, ymax) into ``bndbox``, keeping the text of a value
+    that did not change."""
+    for tag, value in zip(COORDS, coords, strict=True):
+        elem = bndbox.find(tag)
+        if elem is None:
+            elem = ET.SubElement(bndbox, tag)
+        old = finite((elem.text or "").strip())
+        if old is None or not same(old, value):
+            elem.text = str(int(value)) if integer else number(value)
+
+
+def _put_parts(
+    obj: ET.Element,
+    objects: Objects,
+    rows: list[int],
+    size: tuple[int, int],
+    integer: bool,
+    path: Path,
+) -> None:
+    """The object's ``<part>``s: those with a row in ``rows`` get its box, the others go."""
+    kept = {objects.extra[j]["voc_part"]: j for j in rows}
+    elems = [c for c in obj if _is_part(c)]
+    for idx in reversed(range(len(elems))):
+        elem = elems[idx]
+        if idx in kept:
+            coords = _coords(objects, kept[idx], *size, integer, path)
+            _set_box(elem.find("bndbox"), coords, integer)  # type: ignore[arg-type]
+        else:
+            _remove(obj, list(obj).index(elem))
+
+
 def _object(
-    objects: Objects, i: int, width: int, height: int, integer: bool, path: Path
+    objects: Objects,
+    i: int,
+    parts: list[int],
+    width: int,
+    height: int,
+    integer: bool,
+    path: Path,
 ) -> tuple[ET.Element, bool]:
-    """Object ``i`` as an element (from its ``voc_xml`` when it has one), and whether it is new."""
+    """Object ``i`` (and its parts' rows) as an element (from its ``voc_xml`` when it has one),
+    and whether it is new."""
     label = objects.labels[i]
     if not isinstance(label, str):
         raise ValueError(f"VOC labels are class names; object {i} has {label!r}")
@@ -406,13 +490,8 @@ def _object(
             field.text = _text(extra[tag])
             field.tail = obj.text if at == 0 else obj[at - 1].tail
             obj.insert(at, field)
-    for tag, value in zip(COORDS, _coords(objects, i, width, height, integer, path), strict=True):
-        elem = bndbox.find(tag)
-        if elem is None:
-            elem = ET.SubElement(bndbox, tag)
-        old = finite((elem.text or "").strip())
-        if old is None or not same(old, value):
-            elem.text = str(int(value)) if integer else number(value)
+    _set_box(bndbox, _coords(objects, i, width, height, integer, path), integer)
+    _put_parts(obj, objects, parts, (width, height), integer, path)
     return obj, fresh
 
 

@@ -50,7 +50,13 @@ class _RemapOp(ImageOp):
     def targets(
         self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
     ) -> tuple[Any, Any]:
-        from augcli.image.annotate import invert_remap, mask_params, move_objects
+        from augcli.image.annotate import (
+            DENSIFY_PX,
+            invert_remap,
+            mask_params,
+            move_masks,
+            move_objects,
+        )
 
         h, w = info["height"], info["width"]
         mask, objects = ann.mask, ann.objects
@@ -58,7 +64,10 @@ class _RemapOp(ImageOp):
             mask = self.apply(mask, mask_params(params, applier.mask_fill))
         if objects is not None and len(objects):
             map_x, map_y = self.maps(params, h, w)
-            objects = move_objects(objects, lambda p: invert_remap(p, map_x, map_y), h, w, False)
+            objects = move_objects(
+                objects, lambda p: invert_remap(p, map_x, map_y), h, w, False, densify=DENSIFY_PX
+            )
+            objects = move_masks(objects, lambda a: self.apply(a, mask_params(params, 0)))
         return mask, objects
 
 

@@ -64,7 +64,7 @@ def fit_targets(
 ) -> tuple[Any, Any]:
     """A partner's (mask, objects) resized like its pixels: to (h, w), then placed at ``window``
     (y0, y1, x0, x1) of the output when given (mosaic), else covering it."""
-    from augcli.image.annotate import empty_objects, move_by_matrix
+    from augcli.image.annotate import empty_objects, move_by_matrix, move_masks
     from augcli.image.ops.warp import resize_matrix, translate
 
     ph, pw = partner.image.shape[:2]
@@ -75,7 +75,13 @@ def fit_targets(
     objects = partner.objects if partner.objects is not None else empty_objects()
     m = translate(x0, y0) @ resize_matrix(ph, pw, y1 - y0, x1 - x0)
     objects = move_by_matrix(objects, m, h, w, ())
-    return mask, objects
+
+    def place(a: np.ndarray) -> np.ndarray:  # an object's own mask: resized into the window
+        out = np.zeros((h, w), a.dtype)
+        out[y0:y1, x0:x1] = resize(a, y1 - y0, x1 - x0, "nearest")
+        return out
+
+    return mask, move_masks(objects, place)
 
 
 class MixOp(ImageOp):

@@ -113,7 +113,7 @@ class WarpOp(ImageOp):
     def targets(
         self, ann: Any, params: dict[str, Any], info: dict[str, Any], partners: Any, applier: Any
     ) -> tuple[Any, Any]:
-        from augcli.image.annotate import mask_params, move_by_matrix
+        from augcli.image.annotate import mask_params, move_by_matrix, move_masks
 
         mask, objects = ann.mask, ann.objects
         if mask is not None:
@@ -121,6 +121,7 @@ class WarpOp(ImageOp):
         if objects is not None:
             m, oh, ow = self.warp(params, info["height"], info["width"])
             objects = move_by_matrix(objects, m, oh, ow, applier.flip_pairs)
+            objects = move_masks(objects, lambda a: self.apply(a, mask_params(params, 0)))
         return mask, objects
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
