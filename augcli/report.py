@@ -177,6 +177,7 @@ def text(rep: Report) -> str:
         )
         if last:
             shown = [k for k in (*COUNTS, "already_done") if k in last]
+            shown = [k for k in shown if k != "records" or last[k]]  # no record files: not said
             out.append(
                 "last run: "
                 + ", ".join(f"{_label(last[k], '?')} {k.replace('_', ' ')}" for k in shown)
@@ -185,7 +186,8 @@ def text(rep: Report) -> str:
         out.append("run: no readable run.json")
     out.append("")
     for m, totals in sorted(rep.totals.items()):
-        out.append(f"{m}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in totals.items()))
+        said = [(k, n) for k, n in totals.items() if k != "records" or n]
+        out.append(f"{m}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in said))
     out += [
         "",
         "classes (inputs: input files, and each record of a record file; outputs: augmented, "
