@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from conftest import ROOT, run_augcli, tree_digest, write_recipe
 
-from augcli.core.records import OutputRecord
+from augcli.core.records import COUNTS, OutputRecord, count_of
 from augcli.engine import manifest
 from augcli.engine.executor import BATCH_MAX, BATCH_SECONDS, Feed, Pace
 from augcli.engine.manifest import ManifestWriter, encode
@@ -164,3 +164,9 @@ def test_merged_runs_match_an_in_memory_manifest(tmp_path: Path, monkeypatch, ru
     writer.close(finalize=True)
     want = [manifest._line(r) for r in sorted(model.values(), key=manifest.order_of)]
     assert (tmp_path / "manifest.jsonl").read_text().splitlines(keepends=True) == want
+    # counted on the way through the merge, as parsing the final lines counts them
+    counts = dict.fromkeys(COUNTS, 0)
+    for rec in model.values():
+        counts[count_of(rec)] += 1
+    counts["input_files"] = len({r["source"] for r in model.values()})
+    assert writer.counts == counts

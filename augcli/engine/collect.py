@@ -70,7 +70,7 @@ class Collector:
                 self.writer.forget_source(event.source)
         for event in events:
             if isinstance(event, Line):
-                self.writer.add_line(event.key, event.order, event.text)
+                self.writer.add_line(event.key, event.order, event.text, event.count, event.records)
                 self._count(event.count, event.records, event.what, event.error)
             elif isinstance(event, InputSeen):
                 # the name interned: the scan's copy of it, not one more per input

@@ -110,7 +110,8 @@ class ManifestWriter:
     def __init__(self, path: Path, previous: dict[str, dict[str, Any]]) -> None:
         self.path = path
         self.spill = path.parent / STATE_DIR / "manifest-runs"
-        self._held: dict[str, tuple[str, str]] = {}  # key -> (order, line): the current run
+        # key -> (order, line, tag: what it counts as, ``_tag``): the lines of the current run
+        self._held: dict[str, tuple[str, str, str]] = {}
         self._runs: list[Path] = []
         self._made = 0  # run files made so far (their names)
         self._gone: dict[str, int] = {}  # key -> runs before its forget_source
@@ -120,13 +121,14 @@ class ManifestWriter:
         self._since = 0.0  # when the oldest unwritten line arrived
         self._fh: TextIO | None = None
         self._final = False  # the sorted manifest is written: records() reads it
+        self.counts: dict[str, int] = {}  # once closed: the folder as it stands (``COUNTS``)
         shutil.rmtree(self.spill, ignore_errors=True)  # runs of an interrupted run
         lines = [_line(rec) for rec in previous.values()]
         if path.is_file():  # keep only what the resume kept: the log starts as those lines
             with atomic_path(path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 f.writelines(lines)
         for rec, text in zip(previous.values(), lines, strict=True):
-            self._hold(record_key(rec), order_of(rec), text)
+            self._hold(record_key(rec), order_of(rec), text, _tag(count_of(rec), records_of(rec)))
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
 
     def forget_source(self, source: str) -> None:
@@ -139,14 +141,17 @@ class ManifestWriter:
     def add(self, rec: dict[str, Any]) -> str:
         """Append ``rec``; return its key (what a later line about the same output replaces)."""
         key = record_key(rec)
-        self.add_line(key, order_of(rec), _line(rec))
+        self.add_line(key, order_of(rec), _line(rec), count_of(rec), records_of(rec))
         return key
 
-    def add_line(self, key: str, order: str, text: str) -> None:
-        """Append an encoded line (``encode``). Lines are written to the log in batches (see
+    def add_line(
+        self, key: str, order: str, text: str, count: str | None = None, records: int = 0
+    ) -> None:
+        """Append an encoded line (``encode``) and what it counts as (``count_of``, and a
+        record file's records). Lines are written to the log in batches (see
         ``FLUSH_BYTES``): a run killed before a batch is written loses only lines whose
         outputs a resume then makes again."""
-        self._hold(key, order, text)
+        self._hold(key, order, text, _tag(count, records))
         now = time.monotonic()
         if not self._buffer:
             self._since = now
@@ -162,8 +167,8 @@ class ManifestWriter:
             self._fh.flush()
         self._buffer, self._size = [], 0
 
-    def _hold(self, key: str, order: str, text: str) -> None:
-        self._held[key] = (order, text)
+    def _hold(self, key: str, order: str, text: str, tag: str) -> None:
+        self._held[key] = (order, text, tag)
         if key.startswith("source:"):
             self._failed.add(key)
         if len(self._held) >= RUN_LINES:
@@ -179,68 +184,108 @@ class ManifestWriter:
                 run.unlink()
             self._runs = self._runs[-1:]
             self._gone = {}  # applied in the merge; a later forget counts from here
-        held = sorted((o, k, t) for k, (o, t) in self._held.items())  # one line per key
-        self._write_run(held)
+        self._write_run(self._held_sorted())  # one line per key
         self._held = {}
 
-    def _write_run(self, lines: Iterable[tuple[str, str, str]]) -> None:
-        """(order, key, line) triples, in order, as the next run file (a new name each)."""
+    def _held_sorted(self) -> list[Item]:
+        return sorted((o, k, t, g) for k, (o, t, g) in self._held.items())
+
+    def _write_run(self, lines: Iterable[Item]) -> None:
+        """(order, key, line, tag) items, in order, as the next run file (a new name each)."""
         path = self.spill / f"{self._made:06d}.jsonl"
         self._made += 1
         with open(path, "w", encoding="utf-8") as f:
-            for order, key, text in lines:
-                f.write(json.dumps([order, key]) + "\t" + text)
+            for order, key, text, tag in lines:
+                f.write(json.dumps([order, key, tag]) + "\t" + text)
         self._runs.append(path)
 
-    def _sorted_runs(self) -> Iterator[tuple[str, str, str]]:
-        """The run files' (order, key, line), merged: the latest line per order."""
+    def _sorted_runs(self) -> Iterator[Item]:
+        """The run files' items, merged: the latest line per order."""
         streams = [_read_run(run, k, self._gone) for k, run in enumerate(self._runs)]
         return _latest(heapq.merge(*streams, key=_order))
 
-    def _merged(self) -> Iterator[str]:
+    def _merged(self) -> Iterator[Item]:
         """Every current line in manifest order: the runs and the held lines merged, the
         latest line per key."""
-        held = sorted((o, k, t) for k, (o, t) in self._held.items())
-        for _o, _k, text in _latest(heapq.merge(self._sorted_runs(), iter(held), key=_order)):
-            yield text
+        return _latest(heapq.merge(self._sorted_runs(), iter(self._held_sorted()), key=_order))
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every current record in manifest order, parsed one at a time."""
-        lines = _lines_of(self.path) if self._final else self._merged()
+        lines = _lines_of(self.path) if self._final else (i[2] for i in self._merged())
         for line in lines:
             yield json.loads(line)
 
     def close(self, finalize: bool) -> None:
-        """Close; with ``finalize``, rewrite the manifest sorted (identical whatever the order)."""
+        """Close; with ``finalize``, rewrite the manifest sorted (identical whatever the order).
+        Either way ``counts`` then holds the folder as its manifest stands (every line's tag
+        counted on the way: no line is parsed again)."""
         if self._fh is not None:
             self.flush()
             self._fh.close()
             self._fh = None
+        tally = _Tally()
         if finalize:
             with atomic_path(self.path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(self._merged())
+                f.writelines(tally.passing(self._merged()))
             self._final = True
+        else:
+            for _item in tally.passing(self._merged()):
+                pass
+        self.counts = tally.counts
         shutil.rmtree(self.spill, ignore_errors=True)
 
 
-def _read_run(run: Path, index: int, gone: dict[str, int]) -> Iterator[tuple[str, str, str]]:
-    """A run file's (order, key, line), without the lines of a key forgotten after it."""
+Item = tuple[str, str, str, str]  # (order, key, line, tag) of one manifest line
+_CODES = {"outputs": "o", "originals": "k", "unchanged": "u", "failed": "f", None: "-"}
+_NOUNS = {code: noun for noun, code in _CODES.items()}
+
+
+def _tag(count: str | None, records: int) -> str:
+    """What a line counts as, in a few characters: ``o``, ``k``, ``u``, ``f`` or ``-`` (a
+    record file's own line, then its records: ``-80``)."""
+    return _CODES[count] + (str(records) if records else "")
+
+
+class _Tally:
+    """Counts the final lines as they pass (sorted: one source's lines are together)."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(COUNTS, 0)
+        self._source: str | None = None
+
+    def passing(self, items: Iterator[Item]) -> Iterator[str]:
+        counts = self.counts
+        for order, _key, text, tag in items:
+            source = order.partition("\0")[0]
+            if source != self._source:
+                counts["input_files"] += 1
+                self._source = source
+            noun = _NOUNS[tag[0]]
+            if noun is not None:
+                counts[noun] += 1
+            if len(tag) > 1:
+                counts["records"] += int(tag[1:])
+            yield text
+
+
+def _read_run(run: Path, index: int, gone: dict[str, int]) -> Iterator[Item]:
+    """A run file's items, without the lines of a key forgotten after it."""
     with open(run, encoding="utf-8") as f:
         for raw in f:
             head, _, text = raw.partition("\t")
-            order, key = json.loads(head)
+            order, key, tag = json.loads(head)
             if gone.get(key, -1) <= index:
-                yield order, key, text
+                yield order, key, text, tag
 
 
-def _order(item: tuple[str, str, str]) -> str:
+def _order(item: Item) -> str:
     return item[0]
 
 
-def _latest(items: Iterator[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
+def _latest(items: Iterator[Item]) -> Iterator[Item]:
     """Of consecutive items with one order (one key: the same output), the last: ``heapq.merge``
     by order alone is stable, so that is the one from the latest run."""
-    last = None
+    last: Item | None = None
     for item in items:
         if last is not None and item[0] != last[0]:
             yield last
@@ -252,26 +297,6 @@ def _latest(items: Iterator[tuple[str, str, str]]) -> Iterator[tuple[str, str, s
 def _lines_of(path: Path) -> Iterator[str]:
     with open(path, encoding="utf-8") as f:
         yield from f
-
-
-def tally(path: Path, final: bool) -> dict[str, int]:
-    """The output folder as its manifest now stands, in the ``COUNTS`` nouns (cumulative over
-    every run into it). A final manifest has one line per key and is read a line at a time; the
-    log an interrupted run leaves is read by key, the latest line winning."""
-    if final:
-        lines: Iterable[dict[str, Any]] = (json.loads(t) for t in _lines_of(path))
-    else:
-        lines = read_manifest(path).values()
-    counts = dict.fromkeys(COUNTS, 0)
-    sources: set[str] = set()
-    for line in lines:
-        sources.add(line.get("source"))
-        kind = count_of(line)
-        if kind is not None:
-            counts[kind] += 1
-        counts["records"] += records_of(line)
-    counts["input_files"] = len(sources)
-    return counts
 
 
 def run_files(info: dict[str, Any] | None) -> dict[str, str | None]:

@@ -38,7 +38,7 @@ from augcli.engine.executor import (
     executor_names,
     make_executor,
 )
-from augcli.engine.manifest import ManifestWriter, tally, write_run_info
+from augcli.engine.manifest import ManifestWriter, write_run_info
 from augcli.engine.plan import Job, Plan, Todo, plan, remaining
 from augcli.engine.resume import (
     Resume,
@@ -231,7 +231,7 @@ class RunResult:
     summary: Summary
     output_root: Path
     seconds: float
-    dataset: dict[str, int] | None = None  # the output folder as it now stands (``tally``)
+    dataset: dict[str, int] | None = None  # the output folder as it now stands
 
     @property
     def exit_code(self) -> int:
@@ -272,8 +272,8 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     run_info.update(
         workers=workers, this_run=summary.counts(), wall_seconds=round(time.time() - started, 3)
     )
-    with contextlib.suppress(OSError) if collector.stopped_by else contextlib.nullcontext():
-        run_info["dataset"] = tally(dst / MANIFEST, final=status == "complete")
+    if collector.writer.counts:  # counted as the manifest was closed (not if that failed)
+        run_info["dataset"] = collector.writer.counts
     model = {k: n for k, n in summary.stats.items() if k in MODEL_STATS}
     if model:
         run_info["model_requests"] = dict(sorted(model.items()))
