@@ -69,6 +69,12 @@ class Modality(ABC):
         (e.g. an op whose fixed parameters alone exceed a size limit). Default: nothing to
         check."""
 
+    @classmethod
+    def excludes(cls, settings: dict[str, Any]) -> list[str]:
+        """Globs the section's settings add to its ``exclude`` (files with this modality's
+        extensions that are side files, e.g. label maps beside the volumes). Default: none."""
+        return []
+
     def bind(self, input_root: Path, output_root: Path, links_outside: bool = False) -> None:
         """Where the roots are; ``links_outside``: files beside an input (sidecars, masks)
         may be symlinks that leave their folder (the recipe's ``follow_symlinks: outside``)."""

@@ -38,6 +38,10 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.audio.level",
         "augcli.audio.mix",
     ),
+    "volume": (
+        "augcli.volume.modality",
+        "augcli.volume.spatial",
+    ),
 }
 
 _REGISTRY: dict[str, dict[str, type[Op]]] = {}

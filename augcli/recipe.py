@@ -326,6 +326,7 @@ def parse_section(raw: Any, modality: str, base: Path) -> Section:
         for k, spec in mod.settings.items()
     }
     settings.update(mod.parse_extra(raw, modality, base))
+    exclude = [*exclude, *mod.excludes(settings)]
     graph = parse_section_graph(raw, modality, modality)
     mod.check_graph(settings, graph, modality)
     balance = parse_balance(raw.get("balance"), f"{modality}.balance")

@@ -1,0 +1,354 @@
+"""The volume modality: CT and MRI scans (NIfTI-1/2, NRRD, MetaImage; 3-D and 4-D) read with
+their geometry, each with its label map when the recipe names one, and written back in their
+own format, dtype and header (``augcli.volume.io``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from augcli.core.atomic import atomic_path
+from augcli.core.errors import InputError, RecipeError, UsageError
+from augcli.modality import RETRIES, Modality
+from augcli.params import Nullable
+from augcli.volume import io
+from augcli.volume.base import Volume
+
+# 2**28 voxels: a 512x512x1024 CT, 512 MiB as int16 and 1 GiB as float32; a worker holds about
+# three times its input while resampling.
+DEFAULT_MAX_VOXELS = 1 << 28
+GEOMETRY_TOL_MM = 1e-3  # origin and spacing of a label map may differ from its image by this
+DIRECTION_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Where each case's label map is: ``dir`` (None: beside the image in the input folder),
+    the name's ``suffix`` before the extension, and ``output`` (None: beside each output)."""
+
+    dir: Path | None
+    suffix: str
+    output: str | None
+
+
+class VolumeModality(Modality):
+    """CT and MRI volumes in NIfTI, NRRD and MetaImage, 3-D or 4-D, with optional label maps:
+    read with SimpleITK/nibabel, written in the input's own format, dtype and header."""
+
+    name = "volume"
+    preview = "augcli.volume.preview"
+    preload = ("SimpleITK",)
+    extensions = io.EXTENSIONS
+    extra_keys = ("labels",)
+    plan_note = "volumes keep format, dtype, geometry and header; label maps move with them"
+    settings = {
+        "max_voxels": Nullable(
+            kind="int",
+            default=DEFAULT_MAX_VOXELS,
+            low=1,
+            sampled=False,
+            meaning="no limit",
+            help="larger volumes (x * y * z * frames, read from the header before any voxel) "
+            "fail without being loaded; null = no limit",
+        ),
+        "retries": RETRIES,
+    }
+
+    # -- recipe ---------------------------------------------------------------------------------
+    @classmethod
+    def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
+        raw = section.get("labels")
+        if raw is None:
+            return {"labels": None}
+        return {"labels": _label_config(raw, f"{where}.labels", base)}
+
+    @classmethod
+    def excludes(cls, settings: dict[str, Any]) -> list[str]:
+        """Label maps beside the images (no ``labels.dir``) are not inputs themselves."""
+        cfg = settings.get("labels")
+        if cfg is None or cfg.dir is not None:
+            return []
+        return [f"**/*{cfg.suffix}{ext}" for ext in io.EXTENSIONS]
+
+    @property
+    def labels(self) -> LabelConfig | None:
+        return self.config.get("labels")
+
+    def ignored_dirs(self) -> list[Path]:
+        cfg = self.labels
+        if cfg is None or cfg.dir is None or cfg.dir.resolve() == self.input_root.resolve():
+            return []
+        return [cfg.dir]
+
+    def claims(self, relpath: str) -> bool:
+        """The data file of a detached header (``brain.raw`` beside ``brain.mhd``), and the
+        label maps beside the images."""
+        lower = relpath.lower()
+        cfg = self.labels
+        if cfg is not None and cfg.dir is None and io.suffix_of(relpath):
+            return self.split_name(relpath)[0].endswith(cfg.suffix)
+        suffix = next((s for s in io.DATA_SUFFIXES if lower.endswith(s)), None)
+        if suffix is None:
+            return False
+        stem = relpath[: -len(suffix)]
+        return any((self.input_root / f"{stem}{h}").is_file() for h in io.DETACHED)
+
+    def check_installed(self, relpaths: list[str]) -> None:
+        """SimpleITK (and nibabel for NIfTI), the ``volume`` extra: refused by file before any
+        input is read, so ``validate`` fails where ``expand`` would."""
+        if not relpaths:
+            return
+        need = [("SimpleITK", relpaths[0])]
+        nifti = next((r for r in relpaths if io.suffix_of(r) in io.NIFTI), None)
+        if nifti is not None:
+            need.append(("nibabel", nifti))
+        for module, relpath in need:
+            if not _installed(module):
+                raise UsageError(
+                    f"input {relpath!r} is a volume, which needs {module}, and {module} is not "
+                    f"installed. Run: {io.INSTALL} (or leave volumes out with the section's "
+                    "exclude)."
+                )
+
+    def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
+        """SimpleITK always; nibabel when there are NIfTI inputs."""
+        if any(io.suffix_of(s) in io.NIFTI for s in sources):
+            return (*self.preload, "nibabel")
+        return self.preload
+
+    def setup_process(self, pooled: bool) -> None:
+        if pooled:
+            import SimpleITK as sitk
+
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # the pool is the parallelism
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(self, path: Path) -> Volume:
+        vol = io.read_volume(path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS))
+        cfg = self.labels
+        if cfg is None:
+            return vol
+        label_path = self.find_label(path)
+        label = io.read_volume(label_path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS))
+        _check_label(vol, label, label_path)
+        grid = (vol.spacing, vol.origin, vol.direction)
+        meta = {**vol.meta, "label": {"path": str(label_path), "volume": label, "grid": grid}}
+        return Volume(vol.array, vol.spacing, vol.origin, vol.direction, label.array, meta)
+
+    def find_label(self, path: Path) -> Path:
+        """The label map of an input: ``<stem><suffix><ext>`` in ``labels.dir`` (mirroring the
+        input's folders) or beside it, ``ext`` any volume suffix (the input's first)."""
+        cfg = self.labels
+        assert cfg is not None
+        relpath = path.relative_to(self.input_root).as_posix()
+        stem, suffix = self.split_name(relpath)
+        parent = PurePosixPath(relpath).parent
+        root = cfg.dir if cfg.dir is not None else self.input_root
+        tried = []
+        for ext in dict.fromkeys((suffix, *io.EXTENSIONS)):
+            cand = root / parent / f"{stem}{cfg.suffix}{ext}"
+            if self.side_file_in(cand, root) is not None:
+                return cand
+            tried.append(str(cand))
+        raise InputError(
+            f"no label map found; looked for {tried[0]} (and the other volume suffixes). Add "
+            "it, or check volume.labels.dir and volume.labels.suffix"
+        )
+
+    def side_file_in(self, path: Path, root: Path) -> Path | None:
+        from augcli.core.paths import side_file
+
+        return side_file(path, root, self.links_outside)
+
+    def info(self, data: Volume) -> dict[str, Any]:
+        return {
+            "shape": data.shape,
+            "frames": data.frames,
+            "spacing": data.spacing,
+            "origin": data.origin,
+            "direction": data.direction,
+            "dtype": str(data.array.dtype),
+            "label": data.label,  # the array itself (random_crop's foreground), not a copy
+        }
+
+    def content(self, data: Volume) -> tuple[Any, ...]:
+        """The voxels, the label map and the geometry: a crop that only moved the origin is a
+        new output."""
+        geometry = np.array([*data.spacing, *data.origin, *data.direction], np.float64)
+        parts = [data.array, geometry]
+        return tuple(parts if data.label is None else [*parts, data.label])
+
+    # -- writing --------------------------------------------------------------------------------
+    def write(self, data: Volume, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
+        out_rel = meta["output"]
+        final = PurePosixPath(out_rel).name
+        digest, moved = io.write_volume(data, path, final)
+        parent = PurePosixPath(out_rel).parent
+        sides = [str(parent / m.name) for m in moved]
+        record: dict[str, Any] = {
+            "volume": {
+                "format": data.meta.get("format"),
+                "dtype": str(data.array.dtype),
+                "shape": list(reversed(data.array.shape)),
+                "spacing": [round(v, 6) for v in data.spacing],
+                "origin": [round(v, 6) for v in data.origin],
+            }
+        }
+        if data.label is not None and "label" in data.meta:
+            rel, extra = self._write_label(data, out_rel, path.parent)
+            record["label_map"] = rel
+            sides += [rel, *extra]
+        if sides:
+            record["sidecars"] = sides
+        meta["record"] = record
+        return digest
+
+    def label_rel(self, out_rel: str, label_source: str) -> str:
+        """Where an output's label map goes: beside it (``<stem><suffix><label ext>``) or, with
+        ``labels.output``, at the same place under that folder."""
+        cfg = self.labels
+        assert cfg is not None
+        stem, _ = self.split_name(out_rel)
+        _, ext = self.split_name(label_source)
+        name = f"{stem}{cfg.suffix or '_seg'}{ext}"
+        parent = PurePosixPath(out_rel).parent
+        if cfg.output is not None:
+            parent = PurePosixPath(cfg.output) / parent
+        return str(parent / name)
+
+    def _write_label(self, data: Volume, out_rel: str, folder: Path) -> tuple[str, list[str]]:
+        """The moved label map, in its own file's format and header, on the output's grid."""
+        source = data.meta["label"]
+        like: Volume = source["volume"]
+        rel = self.label_rel(out_rel, Path(source["path"]).name)
+        moved_grid = (data.spacing, data.origin, data.direction) != source["grid"]
+        geometry = (
+            {"spacing": data.spacing, "origin": data.origin, "direction": data.direction}
+            if moved_grid
+            else {}  # the label's own header geometry, exactly as read
+        )
+        label = like.with_array(np.ascontiguousarray(data.label, like.array.dtype), **geometry)
+        dest = self._label_dest(folder, out_rel, rel)
+        out_root = self.output_root.resolve()
+        root = out_root if dest.is_relative_to(out_root) else None
+        with atomic_path(dest, root) as tmp:
+            _digest, moved = io.write_volume(label, tmp, dest.name)
+        base = PurePosixPath(rel).parent
+        return rel, [str(base / m.name) for m in moved]
+
+    def _label_dest(self, folder: Path, out_rel: str, rel: str) -> Path:
+        """The label's path on disk: ``folder`` holds the output being written."""
+        depth = len(PurePosixPath(out_rel).parts) - 1
+        root = folder
+        for _ in range(depth):
+            root = root.parent
+        return (root / rel).resolve()
+
+    def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
+        """A kept original brings its data file (detached header) and its label map."""
+        sides = []
+        data_file = data.meta.get("data_file")
+        if data_file is not None:
+            rel = str(PurePosixPath(out_rel).parent / data_file.name)
+            self._copy(data_file, rel)
+            sides.append(rel)
+        label = data.meta.get("label")
+        out: dict[str, Any] = {}
+        if label is not None:
+            rel = self.label_rel(out_rel, Path(label["path"]).name)
+            self._copy(Path(label["path"]), rel)
+            sides.append(rel)
+            label_data = label["volume"].meta.get("data_file")
+            if label_data is not None:
+                extra = str(PurePosixPath(rel).parent / label_data.name)
+                self._copy(label_data, extra)
+                sides.append(extra)
+            out["label_map"] = rel
+        if sides:
+            out["sidecars"] = sides
+        return out
+
+    def _copy(self, source: Path, rel: str) -> None:
+        with atomic_path(self.output_root / rel, self.output_root) as tmp:
+            shutil.copyfile(source, tmp)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _check_label(image: Volume, label: Volume, path: Path) -> None:
+    """A label map must share its image's voxel grid (shape, spacing, origin, direction)."""
+    if label.array.ndim != 3:
+        raise InputError(f"label map {path.name} is {label.array.ndim}-D; a label map is 3-D")
+    problems = []
+    if label.shape != image.shape:
+        problems.append(f"shape {label.shape[::-1]} vs the image's {image.shape[::-1]} (x, y, z)")
+    if not np.allclose(label.spacing, image.spacing, atol=GEOMETRY_TOL_MM):
+        problems.append(f"spacing {label.spacing} vs {image.spacing} mm")
+    if not np.allclose(label.origin, image.origin, atol=GEOMETRY_TOL_MM):
+        problems.append(f"origin {label.origin} vs {image.origin} mm")
+    if not np.allclose(label.direction, image.direction, atol=DIRECTION_TOL):
+        problems.append("direction cosines differ")
+    if problems:
+        raise InputError(
+            f"label map {path.name} does not match its image's geometry: "
+            + "; ".join(problems)
+            + ". Resample the label map onto the image's grid"
+        )
+
+
+def _label_config(raw: Any, path: str, base: Path) -> LabelConfig:
+    """``labels: {dir: ../labels, suffix: _seg, output: labels}`` (each key optional, but a
+    label map beside its image needs a suffix)."""
+    if not isinstance(raw, dict):
+        raise RecipeError(
+            "must be a mapping", path=path, value=raw, fix="Write e.g. labels: {suffix: _seg}."
+        )
+    allowed = ("dir", "suffix", "output")
+    for key in raw:
+        if key not in allowed:
+            raise RecipeError(
+                "unknown key",
+                path=f"{path}.{key}",
+                value=key,
+                fix=f"It takes: {', '.join(allowed)}.",
+            )
+    suffix = raw.get("suffix", "")
+    if not isinstance(suffix, str) or "/" in suffix:
+        raise RecipeError("must be text (no '/')", path=f"{path}.suffix", value=suffix)
+    folder = raw.get("dir")
+    if folder is not None and (not isinstance(folder, str) or not (base / folder).is_dir()):
+        raise RecipeError(
+            "is not a folder",
+            path=f"{path}.dir",
+            value=folder,
+            fix="Paths resolve against the recipe file.",
+        )
+    if folder is None and not suffix:
+        raise RecipeError(
+            "label maps beside their images need a suffix",
+            path=path,
+            value=raw,
+            fix="Write e.g. labels: {suffix: _seg} (brain.nii.gz -> brain_seg.nii.gz), or give dir.",
+        )
+    output = raw.get("output")
+    if output is not None:
+        p = PurePosixPath(str(output))
+        if not isinstance(output, str) or not output or p.is_absolute() or ".." in p.parts:
+            raise RecipeError(
+                "must be a relative path inside the output folder",
+                path=f"{path}.output",
+                value=output,
+                fix="Use e.g. 'labels', or leave it out to write each label map beside its output.",
+            )
+        output = str(p)
+    return LabelConfig((base / folder).resolve() if folder else None, suffix, output)
