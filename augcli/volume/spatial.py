@@ -4,7 +4,9 @@ Every length is in millimetres and every angle in degrees, taken in the scan's p
 LPS) space through its spacing, origin and direction, so an op means the same on a 0.7 mm and
 a 5 mm grid. Resampling is SimpleITK's (``ResampleImageFilter``): linear for the voxels,
 nearest-neighbour for the label map (its values kept exactly), with the same transform; a 4-D
-scan gets the same transform on every frame. Integer voxels are interpolated in float64 and
+scan gets the same transform on every frame. Each slab is resampled on one thread: ITK's
+result then depends on nothing but the slab, and outputs are byte-identical for any worker
+count. Integer voxels are interpolated in float64 and
 rounded to nearest (ITK itself would truncate), a slab of slices at a time, so a worker's peak
 stays near three times the volume's own size. The output grid is the input's (crops and pads
 excepted), so a resampled output keeps its header's geometry exactly.
@@ -119,6 +121,9 @@ def resample_frame(
     f.SetTransform(transform)
     f.SetDefaultPixelValue(float(default))
     f.SetUseNearestNeighborExtrapolator(edge)
+    # One thread per slab: nothing in the result may depend on how threads split the work
+    # (the pool is the parallelism).
+    f.SetNumberOfThreads(1)
     f.SetInterpolator(sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear)
     exact = nearest or frame.dtype.kind == "f"
     f.SetOutputPixelType(img.GetPixelID() if exact else sitk.sitkFloat64)
@@ -127,8 +132,10 @@ def resample_frame(
         start = np.asarray(origin, np.float64) + d @ (np.asarray(spacing) * np.array([0, 0, z0]))
         f.SetSize((int(size[0]), int(size[1]), int(n)))
         f.SetOutputOrigin(tuple(float(v) for v in start))
-        part = sitk.GetArrayViewFromImage(f.Execute(img))
+        made = f.Execute(img)  # kept alive while its view is read
+        part = sitk.GetArrayViewFromImage(made)
         out[z0 : z0 + n] = part if exact else _cast(part, frame.dtype)
+        del part, made
     return out
 
 
