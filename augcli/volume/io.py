@@ -190,6 +190,7 @@ def _read_nifti(path: Path) -> Volume:
     array = np.ascontiguousarray(raw.transpose(tuple(reversed(range(raw.ndim)))))
     array = array.astype(array.dtype.newbyteorder("="), copy=False)
     spacing, origin, direction = geometry_of_affine(np.asarray(img.affine, np.float64))
+    hdr = _stored_header(path, type(hdr))  # as in the file: nibabel's copy has lost the scale
     slope, inter = hdr.get_slope_inter()
     meta = {
         "format": "nifti",
@@ -198,6 +199,15 @@ def _read_nifti(path: Path) -> Volume:
         "scale": None if slope is None else (float(slope), float(inter or 0.0)),
     }
     return Volume(array, spacing, origin, direction, None, meta)
+
+
+def _stored_header(path: Path, klass: type) -> Any:
+    """The header exactly as stored (fields and extensions): the image's own copy has its
+    ``scl_slope``/``scl_inter`` moved into the data proxy."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as f:
+        return klass.from_fileobj(f)
 
 
 def _check_nifti_length(path: Path, hdr: Any) -> None:
