@@ -318,7 +318,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "for argv in (['--help'], ['expand', '--help'], ['ops']):\n"
         "    try:\n        app(argv)\n    except SystemExit:\n        pass\n"
         "heavy = ('cv2', 'audiomentations', 'nlpaug', 'transformers', 'torch', 'scipy', 'dask',\n"
-        "    'distributed')\n"
+        "    'distributed', 'SimpleITK', 'nibabel')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     import subprocess
