@@ -65,7 +65,11 @@ def test_outputs_keep_geometry_dtype_header_and_label_values(tmp_path: Path) -> 
     for rec in lines:
         src, made = read_volume(SAMPLES / rec["source"]), read_volume(out / rec["output"])
         assert made.array.dtype == src.array.dtype and made.array.shape == src.array.shape
-        assert (made.spacing, made.origin, made.direction) == (src.spacing, src.origin, src.direction)
+        assert (made.spacing, made.origin, made.direction) == (
+            src.spacing,
+            src.origin,
+            src.direction,
+        )
         stem = rec["source"].rsplit(".", 2 if rec["source"].endswith(".gz") else 1)[0]
         ext = rec["source"][len(stem) :]
         seg_src = read_volume(SAMPLES / f"{stem}_seg{ext}")
@@ -76,7 +80,15 @@ def test_outputs_keep_geometry_dtype_header_and_label_values(tmp_path: Path) -> 
         assert rec["files"][rec["label_map"]]  # its digest, for verify
     ct = nib.load(str(out / "ct/case01__aug_0.nii.gz")).header
     src = nib.load(str(SAMPLES / "ct/case01.nii.gz")).header
-    for key in ("qform_code", "sform_code", "xyzt_units", "descrip", "pixdim", "srow_x", "quatern_b"):
+    for key in (
+        "qform_code",
+        "sform_code",
+        "xyzt_units",
+        "descrip",
+        "pixdim",
+        "srow_x",
+        "quatern_b",
+    ):
         assert np.array_equal(ct[key], src[key]), key
     seg = nib.load(str(out / "ct/case01__aug_0_seg.nii.gz")).header
     assert seg.get_intent()[0] == "label"
@@ -88,7 +100,9 @@ def test_outputs_keep_geometry_dtype_header_and_label_values(tmp_path: Path) -> 
 
 def test_the_label_is_aligned_with_the_image_after_affine_flip_and_elastic(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    vol = blob_volume(spacing=(0.7, 0.7, 5.0), shape_zyx=(12, 64, 64), centre_offset_mm=(6, -5, 8), radius_mm=9)
+    vol = blob_volume(
+        spacing=(0.7, 0.7, 5.0), shape_zyx=(12, 64, 64), centre_offset_mm=(6, -5, 8), radius_mm=9
+    )
     vol = vol.with_array(vol.array, label=((vol.array > -300) * 3).astype(np.uint8))
     write_case(vol, data, "case")
     recipe = _recipe(
@@ -162,14 +176,21 @@ def _bad_cases(data: Path) -> None:
     moved = blob_volume(shape_zyx=(6, 24, 24), origin=(0.0, 0.0, 7.0))
     write_sitk(good, data / "mismatch.nii.gz")
     write_sitk(moved, data / "mismatch_seg.nii.gz", moved.label)
-    for name in ("truncated", "lying", "nan", "shear"):  # label maps for all, so only the image fails
+    for name in (
+        "truncated",
+        "lying",
+        "nan",
+        "shear",
+    ):  # label maps for all, so only the image fails
         write_sitk(good, data / f"{name}_seg.nii.gz", good.label)
 
 
 def test_bad_files_fail_alone_with_their_reason_and_the_run_goes_on(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _bad_cases(data)
-    recipe = _recipe(tmp_path, data, "  labels: {suffix: _seg}\n  pipeline:\n    - affine: {rotate_z: [-5, 5]}\n")
+    recipe = _recipe(
+        tmp_path, data, "  labels: {suffix: _seg}\n  pipeline:\n    - affine: {rotate_z: [-5, 5]}\n"
+    )
     proc = run_augcli("expand", str(recipe), "--workers", "2")
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -198,7 +219,9 @@ def test_max_voxels_refuses_a_case_from_its_header(tmp_path: Path) -> None:
     proc = run_augcli("expand", str(recipe))
     assert proc.returncode == 1
     errors = {r["source"]: r["error"] for r in _lines(tmp_path / "out") if r["status"] == "failed"}
-    assert "3,375,000,000 voxels by its header, over volume.max_voxels: 10,000" in errors["huge.nii"]
+    assert (
+        "3,375,000,000 voxels by its header, over volume.max_voxels: 10,000" in errors["huge.nii"]
+    )
     assert list(errors) == ["huge.nii"], "the small case (3,456 voxels) is made"
 
 
@@ -207,11 +230,16 @@ def test_a_missing_label_map_fails_that_case(tmp_path: Path) -> None:
     vol = blob_volume(shape_zyx=(6, 24, 24))
     write_case(vol, data / "labels_here", "a")
     write_sitk(vol, data / "labels_here" / "b.nii.gz")
-    recipe = _recipe(tmp_path, data, "  labels: {suffix: _seg}\n  pipeline:\n    - flip: {axes: x}\n", copies=1)
+    recipe = _recipe(
+        tmp_path, data, "  labels: {suffix: _seg}\n  pipeline:\n    - flip: {axes: x}\n", copies=1
+    )
     proc = run_augcli("expand", str(recipe))
     assert proc.returncode == 1
     errors = {r["source"]: r["error"] for r in _lines(tmp_path / "out") if r["status"] == "failed"}
-    assert list(errors) == ["labels_here/b.nii.gz"] and "no label map found" in errors["labels_here/b.nii.gz"]
+    assert (
+        list(errors) == ["labels_here/b.nii.gz"]
+        and "no label map found" in errors["labels_here/b.nii.gz"]
+    )
 
 
 def test_labels_in_their_own_folder_and_written_to_one(tmp_path: Path) -> None:

@@ -44,7 +44,9 @@ def test_a_shipped_nifti_keeps_its_header_and_voxels_exactly(tmp_path: Path, nam
     offset = int(a.header["vox_offset"])
     assert dest_bytes(dest)[:offset] == dest_bytes(src)[:offset], "header and extensions, as stored"
     assert dest_bytes(dest) == dest_bytes(src), "a round trip changes no byte (decompressed)"
-    assert np.array_equal(np.asarray(a.dataobj.get_unscaled()), np.asarray(b.dataobj.get_unscaled()))
+    assert np.array_equal(
+        np.asarray(a.dataobj.get_unscaled()), np.asarray(b.dataobj.get_unscaled())
+    )
     assert a.get_data_dtype() == b.get_data_dtype()
     assert back.array.dtype == vol.array.dtype and back.array.shape == vol.array.shape
     assert (back.spacing, back.origin, back.direction) == (vol.spacing, vol.origin, vol.direction)
@@ -176,7 +178,9 @@ def test_max_voxels_refuses_from_the_header_before_reading(tmp_path: Path, monke
     hdr["vox_offset"] = 352
     path = tmp_path / "huge.nii"
     path.write_bytes(hdr.binaryblock + b"\0" * 4 + b"\0" * 100)
-    with pytest.raises(InputError, match=r"8,000,000,000 voxels by its header, over volume.max_voxels"):
+    with pytest.raises(
+        InputError, match=r"8,000,000,000 voxels by its header, over volume.max_voxels"
+    ):
         read_volume(path, max_voxels=1 << 28)
     mha = write_sitk(blob_volume(shape_zyx=(4, 10, 10)), tmp_path / "small.mha")
     with pytest.raises(InputError, match=r"over volume\.max_voxels: 100"):

@@ -212,3 +212,24 @@ def test_random_crop_around_the_foreground_always_holds_the_lesion() -> None:
         build("random_crop", {"around": "foreground"}).check_input(
             INFO(vol.with_array(vol.array, label=None))
         )
+
+
+@pytest.mark.parametrize("name", ["affine", "elastic", "anisotropy"])
+def test_outputs_do_not_depend_on_itk_thread_count(name: str) -> None:
+    """A worker of a pool runs ITK on one thread, a serial run on all of them: the bytes must
+    be the same (odd sizes, so threads split the slabs unevenly)."""
+    import SimpleITK as sitk
+
+    vol = blob_volume(spacing=(0.7, 0.77, 3.1), shape_zyx=(37, 61, 53), centre_offset_mm=(3, 2, 1))
+    rng = np.random.default_rng(0)
+    vol = vol.with_array((vol.array + rng.integers(-50, 50, vol.array.shape)).astype(np.int16))
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    made = []
+    try:
+        for threads in (1, 3, 8):
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+            out, _ = run(name, vol, seed=4)
+            made.append(out.array.tobytes() + out.label.tobytes())
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+    assert made[0] == made[1] == made[2]

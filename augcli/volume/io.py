@@ -327,31 +327,62 @@ def write_volume(vol: Volume, path: Path, final_name: str) -> tuple[str, list[Pa
     of the file at ``path`` and the data files written beside it (already in place)."""
     fmt = vol.meta.get("format") or format_of(path.name)
     if fmt == "nifti":
-        data = nifti_bytes(vol, path.name.lower().endswith(".gz"))
-        path.write_bytes(data)
-        return hashlib.sha256(data).hexdigest(), []
+        with path.open("wb") as f:
+            return write_nifti(vol, f, path.name.lower().endswith(".gz")), []
     return _write_itk(vol, path, final_name)
 
 
-def nifti_bytes(vol: Volume, compress: bool) -> bytes:
-    """The NIfTI file of ``vol``: its input's header (every field kept) with the data shape
-    and, when an op moved the grid, the affine (same qform/sform codes) updated."""
+class _Hashing(io.RawIOBase):
+    """A write-only file that hashes what passes through it into ``sink``."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink, self.hash = sink, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.hash.update(b)
+        self.sink.write(b)
+        return len(b)
+
+
+def write_nifti(vol: Volume, f: Any, compress: bool) -> str:
+    """Write the NIfTI file of ``vol`` to ``f`` and return its sha256: the input's header
+    (every field kept) with the data shape and, when an op moved the grid, the affine (same
+    qform/sform codes) updated. The voxels are streamed a slice at a time (no second copy of
+    the volume in memory); gzip with mtime 0 and no name, so the bytes depend on nothing else."""
     hdr = _output_header(vol)
-    buf = io.BytesIO()
-    hdr.write_to(buf)
+    head = io.BytesIO()
+    hdr.write_to(head)
     offset = int(hdr["vox_offset"])
-    if buf.tell() > offset:  # a header without room for its extensions: move the data
-        offset = -(-buf.tell() // 16) * 16
+    if head.tell() > offset:  # a header without room for its extensions: move the data
+        offset = -(-head.tell() // 16) * 16
         hdr["vox_offset"] = offset
-        buf = io.BytesIO()
-        hdr.write_to(buf)
-    buf.write(b"\0" * (offset - buf.tell()))
-    # (z, y, x) in C order is NIfTI's (x, y, z) in Fortran order: the same bytes.
-    buf.write(np.ascontiguousarray(vol.array, hdr.get_data_dtype()).tobytes())
-    raw = buf.getvalue()
-    if not compress:
-        return raw
-    return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+        head = io.BytesIO()
+        hdr.write_to(head)
+    head.write(b"\0" * (offset - head.tell()))
+    out = _Hashing(f)
+    sink: Any = (
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=GZIP_LEVEL, mtime=0)
+        if compress
+        else out
+    )
+    sink.write(head.getvalue())
+    dtype = hdr.get_data_dtype()
+    # (z, y, x) in C order is NIfTI's (x, y, z) in Fortran order: the same bytes, slice by slice.
+    for plane in vol.array.reshape(-1, *vol.array.shape[-2:]):
+        sink.write(np.ascontiguousarray(plane, dtype).tobytes())
+    if compress:
+        sink.close()
+    return out.hash.hexdigest()
+
+
+def nifti_bytes(vol: Volume, compress: bool) -> bytes:
+    """The bytes ``write_nifti`` writes (for tests and small volumes)."""
+    buf = io.BytesIO()
+    write_nifti(vol, buf, compress)
+    return buf.getvalue()
 
 
 def _output_header(vol: Volume) -> Any:
