@@ -325,8 +325,8 @@ class Elastic(VolumeOp):
     Each control point moves by up to `max_displacement_mm` along each world axis (uniform,
     drawn from `noise_seed`), the outer ring of points is held still, and a cubic B-spline
     interpolates between them (its weights sum to one, so no voxel moves further than the
-    maximum). The voxels are resampled linearly, the label map by nearest neighbour through
-    the same deformation."""
+    maximum), sampled four times per control interval and linear in between. The voxels are
+    resampled linearly, the label map by nearest neighbour through the same deformation."""
 
     name = "elastic"
     group = "spatial"
