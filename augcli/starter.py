@@ -5,7 +5,7 @@ validates against `augcli schema`."""
 
 from __future__ import annotations
 
-MODALITIES = ("image", "text", "audio")
+MODALITIES = ("image", "text", "audio", "volume")
 INPUT = "input"  # the header's `input:` folder, beside the recipe; `augcli init -o` makes it
 
 HEADER = """\
@@ -54,6 +54,14 @@ audio:                         # every audio file under input/; outputs keep for
     - gaussian_noise: {snr_db: [20, 35]}      # background hiss, 20-35 dB below the signal
     - time_shift: {fraction: [-0.1, 0.1]}     # shift by up to 10% of the length
     - gain: {db: [-4, 2], p: 0.5}             # louder or quieter for half the outputs
+""",
+    "volume": """\
+volume:                        # CT/MRI: .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd (pip install 'augcli[volume]')
+  # labels: {suffix: _seg}     # each case's label map beside it (brain_seg.nii.gz), moved with it
+  pipeline:                    # lengths in mm, angles in degrees: the same on any voxel spacing
+    - flip: {axes: LR, p: 0.5}                          # mirror left-right (patient axis)
+    - affine: {rotate_z: [-10, 10], translate_x: [-5, 5]}  # small turn and shift about the centre
+    - elastic: {max_displacement_mm: [1, 3], p: 0.3}    # smooth random deformation
 """,
 }
 

@@ -47,7 +47,7 @@ def test_opdocs_renders_the_reference_without_the_cli() -> None:
 
 
 @pytest.mark.parametrize(
-    "modalities", [["image"], ["text"], ["audio"], ["image", "text", "audio"], []]
+    "modalities", [["image"], ["text"], ["audio"], ["volume"], ["image", "text", "audio"], []]
 )
 def test_init_recipe_loads_and_validates(tmp_path: Path, modalities: list[str]) -> None:
     args = ["init"] + [a for m in modalities for a in ("--modality", m)]

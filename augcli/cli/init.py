@@ -14,7 +14,9 @@ def init(
     modality: Annotated[
         Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.10
         typer.Option(
-            "--modality", "-m", help="image, text or audio; repeat for several (default: image)."
+            "--modality",
+            "-m",
+            help="image, text, audio or volume; repeat for several (default: image).",
         ),
     ] = None,
     output: Annotated[
