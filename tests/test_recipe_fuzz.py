@@ -113,7 +113,7 @@ def _tree_mutation(data: Any, rng: random.Random) -> Any:
     elif kind == 3 and isinstance(parent, dict):
         parent[rng.choice(ODD_KEYS)] = parent.pop(key)
     elif kind == 4 and isinstance(parent, list):
-        parent.insert(key, parent[key])
+        parent.insert(key, copy.deepcopy(parent[key]))  # a copy: no shared node to mutate twice
     elif kind == 5:
         parent[key] = [parent[key]] if rng.random() < 0.5 else {str(key): parent[key]}
     elif isinstance(parent, dict):

@@ -307,3 +307,36 @@ def test_preview_draws_the_three_planes_of_each_output(tmp_path: Path) -> None:
     coloured = (np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)) > 40).any(axis=2)
     assert coloured.sum() > 100, "label outlines are drawn in colour"
     assert json.loads(json.dumps(proc.stdout)) and str(sheet) in proc.stdout
+
+
+@pytest.mark.parametrize("ext", [".nii.gz", ".nrrd"])
+def test_a_crop_moves_the_origin_so_voxels_stay_where_they_were(tmp_path: Path, ext: str) -> None:
+    """random_crop around the label: the written output's (and label map's) origin is the
+    recorded start in mm, and each kept voxel has its input value at the same physical point."""
+    data = tmp_path / "data"
+    vol = blob_volume(
+        spacing=(0.7, 0.7, 5.0), shape_zyx=(10, 48, 48), centre_offset_mm=(6, 4, 5), radius_mm=4
+    )
+    write_case(vol, data, "ct", ext)
+    recipe = _recipe(
+        tmp_path,
+        data,
+        "  labels: {suffix: _seg}\n  pipeline:\n"
+        "    - random_crop: {shape: [20, 16, 4], around: foreground}\n",
+        copies=2,
+    )
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 0, proc.stderr
+    src = read_volume(data / f"ct{ext}")
+    for rec in _lines(tmp_path / "out"):
+        params = rec["ops"][0]["params"]
+        out = read_volume(tmp_path / "out" / rec["output"])
+        seg = read_volume(tmp_path / "out" / rec["label_map"])
+        assert out.array.shape == (4, 16, 20) and seg.array.shape == (4, 16, 20)
+        assert np.allclose(out.origin, params["start_mm"], atol=1e-4)
+        assert np.allclose(seg.origin, out.origin, atol=1e-4) and np.allclose(
+            out.direction, src.direction, atol=1e-6
+        )
+        x0, y0, z0 = params["start"]
+        assert np.array_equal(out.array, src.array[z0 : z0 + 4, y0 : y0 + 16, x0 : x0 + 20])
+        assert seg.array.sum() > 0, "the lesion is in the window"

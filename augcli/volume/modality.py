@@ -69,9 +69,10 @@ class VolumeModality(Modality):
 
     @classmethod
     def excludes(cls, settings: dict[str, Any]) -> list[str]:
-        """Label maps beside the images (no ``labels.dir``) are not inputs themselves."""
+        """With a label ``suffix``, files named like label maps are never inputs themselves
+        (beside the images, or in a ``labels.dir`` that is the input folder)."""
         cfg = settings.get("labels")
-        if cfg is None or cfg.dir is not None:
+        if cfg is None or not cfg.suffix:
             return []
         return [f"**/*{cfg.suffix}{ext}" for ext in io.EXTENSIONS]
 
@@ -173,7 +174,7 @@ class VolumeModality(Modality):
             "origin": data.origin,
             "direction": data.direction,
             "dtype": str(data.array.dtype),
-            "label": data.label,  # the array itself (random_crop's foreground), not a copy
+            "label_map": data.label,  # the array itself (random_crop's foreground), not a copy
         }
 
     def content(self, data: Volume) -> tuple[Any, ...]:

@@ -554,7 +554,7 @@ class RandomCrop(VolumeOp):
     }
 
     def check_input(self, info: dict[str, Any]) -> None:
-        if self.config["around"] == "foreground" and info.get("label") is None:
+        if self.config["around"] == "foreground" and info.get("label_map") is None:
             raise InputError(
                 "random_crop around: foreground needs the case's label map; set volume.labels "
                 "in the recipe (or use around: anywhere)"
@@ -564,7 +564,7 @@ class RandomCrop(VolumeOp):
         shape = list(self.config["shape"])
         z, y, x = info["shape"]
         size = [x, y, z]
-        label = info.get("label")
+        label = info.get("label_map")
         centre = None
         if self.config["around"] == "foreground" and label is not None:
             hits = np.flatnonzero(label)
