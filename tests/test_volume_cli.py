@@ -340,3 +340,40 @@ def test_a_crop_moves_the_origin_so_voxels_stay_where_they_were(tmp_path: Path, 
         x0, y0, z0 = params["start"]
         assert np.array_equal(out.array, src.array[z0 : z0 + 4, y0 : y0 + 16, x0 : x0 + 20])
         assert seg.array.sum() > 0, "the lesion is in the window"
+
+
+def test_a_header_naming_a_data_file_outside_its_folder_fails_unread(tmp_path: Path) -> None:
+    data, secret = tmp_path / "data", tmp_path / "secret.raw"
+    secret.write_bytes(b"\1" * 6 * 20 * 24 * 2)
+    write_sitk(
+        blob_volume(shape_zyx=(6, 20, 24), centre_offset_mm=(3, 0, 0)),
+        data / "ok.mhd",
+        compress=False,
+    )
+    head = (data / "ok.mhd").read_text()
+    (data / "climb.mhd").write_text(
+        head.replace("ElementDataFile = ok.raw", "ElementDataFile = ../secret.raw")
+    )
+    (data / "absolute.mhd").write_text(
+        head.replace("ElementDataFile = ok.raw", f"ElementDataFile = {secret}")
+    )
+    (data / "gone.mhd").write_text(
+        head.replace("ElementDataFile = ok.raw", "ElementDataFile = gone.raw")
+    )
+    (data / "link.raw").symlink_to(secret)
+    (data / "link.mhd").write_text(
+        head.replace("ElementDataFile = ok.raw", "ElementDataFile = link.raw")
+    )
+    recipe = _recipe(tmp_path, data, "  pipeline:\n    - flip: {axes: x}\n", copies=1, keep=True)
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 1, proc.stderr
+    errors = {r["source"]: r["error"] for r in _lines(tmp_path / "out") if r["status"] == "failed"}
+    assert "leaves the folder" in errors["climb.mhd"]
+    assert "refused" in errors["absolute.mhd"]
+    assert "not there" in errors["gone.mhd"]
+    assert "outside" in errors["link.mhd"]
+    assert (
+        not (tmp_path / "out" / "climb.mhd").exists()
+        and not (tmp_path / "out" / "secret.raw").exists()
+    )
+    assert (tmp_path / "out" / "ok__aug_0.mhd").is_file()

@@ -276,7 +276,7 @@ def _read_itk(path: Path, fmt: str) -> Volume:
         "dimension": dim,
         "components": comps > 1,
         "time": (spacing[3:], origin[3:], full) if dim == 4 else None,
-        "data_file": _data_file(path) if path.name.lower().endswith(DETACHED) else None,
+        "data_file": _data_file(path),
     }
     return Volume(
         array,
@@ -306,17 +306,33 @@ def _compressed(path: Path, fmt: str) -> bool:
     return False
 
 
-def _data_file(path: Path) -> Path | None:
-    """The data file a detached header (``.mhd``/``.nhdr``) names, if it is one file beside it."""
+def data_file_name(path: Path) -> str | None:
+    """The data file a NRRD or MetaImage header names (``ElementDataFile``, ``data file``), as
+    written; None when the voxels are in the file itself. A list or pattern of data files is
+    an InputError (not supported)."""
+    if format_of(path.name) == "nifti":
+        return None
     for line in _header_text(path).splitlines():
-        key, sep, value = line.partition("=" if path.suffix.lower() == ".mhd" else ":")
+        key, sep, value = line.partition("=" if format_of(path.name) == "meta" else ":")
         key = key.strip().lower()
-        if sep and key in ("elementdatafile", "data file", "datafile"):
-            name = value.strip()
-            if name.upper() == "LOCAL" or " " in name or "%" in name or name.startswith("LIST"):
-                return None
-            return path.parent / name
+        if not sep or key not in ("elementdatafile", "data file", "datafile"):
+            continue
+        name = value.strip()
+        if name.upper() == "LOCAL":
+            return None
+        if name.upper().startswith("LIST") or "%" in name or " " in name:
+            raise InputError(
+                f"the header names a list or pattern of data files ({name!r}); only one data "
+                "file per volume is supported"
+            )
+        return name
     return None
+
+
+def _data_file(path: Path) -> Path | None:
+    """The data file of a header, beside it (checked by the modality before reading)."""
+    name = data_file_name(path)
+    return None if name is None else path.parent / name
 
 
 # -- writing ---------------------------------------------------------------------------------

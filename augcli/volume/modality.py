@@ -130,16 +130,35 @@ class VolumeModality(Modality):
 
     # -- reading --------------------------------------------------------------------------------
     def read(self, path: Path) -> Volume:
+        self.check_data_file(path)
         vol = io.read_volume(path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS))
         cfg = self.labels
         if cfg is None:
             return vol
         label_path = self.find_label(path)
+        self.check_data_file(label_path)
         label = io.read_volume(label_path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS))
         _check_label(vol, label, label_path)
         grid = (vol.spacing, vol.origin, vol.direction)
         meta = {**vol.meta, "label": {"path": str(label_path), "volume": label, "grid": grid}}
         return Volume(vol.array, vol.spacing, vol.origin, vol.direction, label.array, meta)
+
+    def check_data_file(self, header: Path) -> None:
+        """A header naming a separate data file: that file must be a regular file in the
+        header's folder (no absolute path, no '..', no link out of it unless the recipe allows
+        links outside), checked before any library opens it."""
+        from augcli.core.errors import UnsafePath
+        from augcli.core.paths import relative_parts
+
+        name = io.data_file_name(header)
+        if name is None:
+            return
+        try:
+            relative_parts(name)
+        except UnsafePath as exc:
+            raise InputError(f"the header's data file {name!r} is refused: {exc}") from None
+        if self.side_file_in(header.parent / name, header.parent) is None:
+            raise InputError(f"the header names the data file {name!r}, which is not there")
 
     def find_label(self, path: Path) -> Path:
         """The label map of an input: ``<stem><suffix><ext>`` in ``labels.dir`` (mirroring the
