@@ -294,6 +294,8 @@ def test_validate_counts_the_cases(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "volume: 3 input files -> 6 output files (+3 originals)" in proc.stdout
     assert "ignored" not in proc.stdout, "label maps beside the images are side files"
+    assert "volume inputs have 3 different voxel spacings: 0.7x0.7x5 mm: 1" in proc.stdout
+    assert "3 different orientations: ALS: 1 (e.g. mr/case02.nrrd); LPS: 1" in proc.stdout
 
 
 def test_preview_draws_the_three_planes_of_each_output(tmp_path: Path) -> None:

@@ -76,11 +76,14 @@ def probe(path: Path) -> dict[str, Any]:
     if format_of(path.name) == "nifti":
         hdr = _nifti_header(path)
         shape = tuple(int(s) for s in hdr.get_data_shape())
+        spacing, _origin, direction = geometry_of_affine(np.asarray(hdr.get_best_affine()))
         return {
             "size": shape,
             "components": 1,
             "voxels": int(np.prod(shape, dtype=np.int64)),
             "dtype": str(hdr.get_data_dtype().newbyteorder("=")),
+            "spacing": spacing,
+            "direction": direction,
         }
     import SimpleITK as sitk
 
@@ -92,12 +95,28 @@ def probe(path: Path) -> dict[str, Any]:
         raise InputError(f"cannot read the volume's header: {_itk_reason(exc)}") from None
     size = tuple(int(s) for s in reader.GetSize())
     comps = int(reader.GetNumberOfComponents())
+    dim = len(size)
+    full = np.asarray(reader.GetDirection(), np.float64).reshape(dim, dim)
     return {
         "size": size,
         "components": comps,
         "voxels": int(np.prod(size, dtype=np.int64)) * comps,
         "dtype": sitk.GetPixelIDValueAsString(reader.GetPixelID()),
+        "spacing": tuple(float(v) for v in reader.GetSpacing()[:3]),
+        "direction": tuple(float(v) for v in full[:3, :3].reshape(-1)),
     }
+
+
+def orientation(direction: Any) -> str:
+    """Where the index axes x, y, z point, one letter each (``LPS``: x to the patient's left,
+    y to posterior, z to superior; ``RAS`` for a typical NIfTI)."""
+    d = np.asarray(direction, np.float64).reshape(3, 3)
+    letters = (("R", "L"), ("A", "P"), ("I", "S"))  # LPS: +x is L, +y is P, +z is S
+    out = ""
+    for j in range(3):
+        world = int(np.argmax(np.abs(d[:, j])))
+        out += letters[world][int(d[world, j] > 0)]
+    return out
 
 
 def check_size(path: Path, max_voxels: int | None) -> dict[str, Any]:

@@ -160,6 +160,35 @@ class VolumeModality(Modality):
         if self.side_file_in(header.parent / name, header.parent) is None:
             raise InputError(f"the header names the data file {name!r}, which is not there")
 
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+        """``validate``'s dataset warnings for volumes: inputs of mixed voxel spacings or
+        orientations (read from the headers only). The ops work in mm whatever the grid, but
+        a model trained on the outputs sees each case at its own resolution and axis order."""
+        spacings: dict[str, list[str]] = {}
+        orients: dict[str, list[str]] = {}
+        for rel in relpaths:
+            try:
+                head = io.probe(self.input_root / rel)
+            except Exception:  # unreadable: reported by the dataset checks already
+                continue
+            spacing = "x".join(f"{v:.3g}" for v in head["spacing"]) + " mm"
+            spacings.setdefault(spacing, []).append(rel)
+            orients.setdefault(io.orientation(head["direction"]), []).append(rel)
+        out = []
+        for what, groups, fix in (
+            ("voxel spacings", spacings, "resample them to one spacing first if a model needs it"),
+            ("orientations", orients, "reorient them to one axis order first if a model needs it"),
+        ):
+            if len(groups) > 1:
+                listed = "; ".join(
+                    f"{key}: {len(files)} (e.g. {files[0]})"
+                    for key, files in sorted(groups.items())
+                )
+                out.append(
+                    f"warning: volume inputs have {len(groups)} different {what}: {listed}; {fix}"
+                )
+        return out
+
     def find_label(self, path: Path) -> Path:
         """The label map of an input: ``<stem><suffix><ext>`` in ``labels.dir`` (mirroring the
         input's folders) or beside it, ``ext`` any volume suffix (the input's first)."""
