@@ -20,6 +20,15 @@ a header that claims more data than the file holds, NaN voxels and non-orthogona
 cosines (a sheared grid, which no spatial op could keep) are ``InputError``: that case fails
 with its reason, the run goes on. Outputs are written deterministically (gzip with mtime 0 and
 no file name), so the same volume gives the same bytes in any process.
+
+What ``Volume.meta`` holds (ops leave it alone; ``write_volume`` needs it): ``format``
+(``nifti``/``nrrd``/``meta``); NIfTI: ``header`` (the nibabel header as stored), ``geometry``
+(spacing, origin, direction, shape as read: an output on that grid keeps the header's affine
+bytes), ``scale`` ((slope, intercept) or None: real values are ``stored * slope + intercept``,
+e.g. HU); NRRD/MetaImage: ``keys`` (the header's key/value fields), ``compressed``,
+``dimension``, ``components`` (multi-component voxels, held as the first array axis), ``time``
+(the 4th axis' spacing, origin and the full direction), ``data_file`` (a detached header's data
+file). The modality adds ``label`` (the label map's own file, volume and grid as read).
 """
 
 from __future__ import annotations
