@@ -24,33 +24,58 @@ import numpy as np
 # -- k-space ---------------------------------------------------------------------------------
 def to_kspace(x: np.ndarray) -> np.ndarray:
     """The centred spectrum of ``x`` (DC at ``n // 2`` on every axis), as TorchIO's
-    ``FourierTransform.fourier_transform``."""
+    ``FourierTransform.fourier_transform``. The ops below work on the uncentred spectrum
+    (``spectrum``) and centre their masks and indices instead: the same result without the
+    full-size copies that shifting makes."""
     from scipy import fft
 
     return fft.fftshift(fft.fftn(x))
 
 
-def from_kspace(k: np.ndarray) -> np.ndarray:
-    """The real part of the inverse of ``to_kspace``."""
+def spectrum(x: np.ndarray) -> np.ndarray:
+    """The uncentred complex128 spectrum of ``x`` (any real dtype: the volume ops pass the
+    stored int16 frame itself), transformed in place: one full-size complex array."""
     from scipy import fft
 
-    return fft.ifftn(fft.ifftshift(k)).real
+    return fft.fftn(np.asarray(x, np.complex128), overwrite_x=True)
+
+
+def image_of(k: np.ndarray) -> np.ndarray:
+    """The real part of the inverse of ``spectrum`` (``k`` is overwritten)."""
+    from scipy import fft
+
+    return fft.ifftn(k, overwrite_x=True).real
+
+
+def uncentred(index: np.ndarray | int, n: int) -> np.ndarray | int:
+    """Where centred k-space index ``index`` (DC at n // 2) lies in the uncentred spectrum."""
+    return (index - n // 2) % n
+
+
+def peak_magnitude(k: np.ndarray) -> float:
+    """The largest |k|, a slab of planes at a time (no full-size temporary)."""
+    step = max(1, (1 << 20) // max(1, k[0].size))
+    return max(float(np.abs(k[i : i + step]).max()) for i in range(0, len(k), step))
 
 
 # -- intensity -------------------------------------------------------------------------------
-def gamma(x: np.ndarray, value: float) -> np.ndarray:
-    """Gamma on the array's own intensity range: lo + (hi - lo) * ((x - lo) / (hi - lo)) ** value,
-    lo and hi the array's minimum and maximum (a flat array is returned as it is).
+def gamma(
+    x: np.ndarray, value: float, lo: float | None = None, hi: float | None = None
+) -> np.ndarray:
+    """Gamma on an intensity range: lo + (hi - lo) * ((x - lo) / (hi - lo)) ** value, lo and hi
+    by default the array's minimum and maximum (give them to treat a part of a volume as the
+    whole); a flat range returns x as it is.
 
     TorchIO's RandomGamma raises the raw values to the power (sign kept for negative values),
     so its result depends on the units (HU, arbitrary MRI units); here the minimum and maximum
     stay where they are and the curve acts between them, so CT in HU and MRI in any scale are
     treated alike. TorchIO draws log(gamma) uniformly; the ops here draw gamma itself.
     """
-    lo, hi = float(x.min()), float(x.max())
+    lo = float(x.min()) if lo is None else lo
+    hi = float(x.max()) if hi is None else hi
     if hi <= lo:
         return x.copy()
-    return lo + (hi - lo) * ((x - lo) / (hi - lo)) ** value
+    return lo + (hi - lo) * (np.clip((x - lo) / (hi - lo), 0, 1)) ** value
 
 
 def gaussian_noise(x: np.ndarray, normal: np.ndarray, std: float, mean: float = 0.0) -> np.ndarray:
@@ -97,7 +122,12 @@ def bias_terms(order: int, ndim: int) -> list[tuple[int, ...]]:
     ]
 
 
-def bias_field(shape: Sequence[int], order: int, coefficients: Sequence[float]) -> np.ndarray:
+def bias_field(
+    shape: Sequence[int],
+    order: int,
+    coefficients: Sequence[float],
+    planes: slice | None = None,
+) -> np.ndarray:
     """A smooth multiplicative field exp(sum_i c_i * m_i), the m_i the monomials of
     ``bias_terms(order, len(shape))`` in coordinates normalised to [-1, 1] per axis (voxel
     centres; a length-1 axis is at 0).
@@ -106,13 +136,16 @@ def bias_field(shape: Sequence[int], order: int, coefficients: Sequence[float]) 
     exponential, coefficients drawn uniformly in [-c, c] (outside, ``draw_uniform``). Here the
     coefficients follow numpy's axis order, and TorchIO's transposition of the first two axes of
     each term is not copied (it only works on cubes). Order 0 is the constant exp(c_0).
+    ``planes`` gives only those planes of the first axis (the field of a slab of the volume).
     """
     terms = bias_terms(order, len(shape))
     if len(coefficients) != len(terms):
         raise ValueError(f"order {order} needs {len(terms)} coefficients, got {len(coefficients)}")
     axes = [(np.arange(n) - (n - 1) / 2) / ((n - 1) / 2) if n > 1 else np.zeros(1) for n in shape]
+    if planes is not None:
+        axes[0] = axes[0][planes]
     grids = np.meshgrid(*axes, indexing="ij", sparse=True)
-    log_field = np.zeros(tuple(shape))
+    log_field = np.zeros(tuple(len(a) for a in axes))
     for c, powers in zip(coefficients, terms, strict=True):
         term = np.ones(1)
         for grid, p in zip(grids, powers, strict=True):
@@ -169,7 +202,8 @@ def rigid_resample(
     x: np.ndarray, spacing: Sequence[float], angles: Sequence[float], translation: Sequence[float]
 ) -> np.ndarray:
     """x moved rigidly about the grid's centre in physical space (linear interpolation; the
-    array's minimum outside, as TorchIO's resampler): out(p) = x(R (p - c) + c + t)."""
+    array's minimum outside, as TorchIO's resampler): out(p) = x(R (p - c) + c + t), float64
+    whatever x's dtype."""
     from scipy import ndimage
 
     rot, t = rigid_matrix(angles, translation)
@@ -178,7 +212,7 @@ def rigid_resample(
     matrix = rot * s[None, :] / s[:, None]
     offset = (centre - rot @ centre + t) / s
     return ndimage.affine_transform(
-        x, matrix, offset, order=1, mode="constant", cval=float(x.min())
+        x, matrix, offset, output=np.float64, order=1, mode="constant", cval=float(x.min())
     )
 
 
@@ -200,25 +234,25 @@ def motion(
     splits along the last axis of its (x, y, z) array, which is z = axis 0 here (the default),
     and for 2-D images along a length-1 axis; here 2-D images split along rows. TorchIO rotates
     about physical (LPS) axes through the direction cosines and about the index centre
-    size / 2; here about the grid's own axes and its true centre (n - 1) / 2.
+    size / 2; here about the grid's own axes and its true centre (n - 1) / 2. Copies are made
+    one at a time (TorchIO holds all of them and their spectra at once).
     """
-    copies = [x] + [
-        rigid_resample(x, spacing, a, t) for a, t in zip(angles, translations, strict=True)
-    ]
-    spectra = [to_kspace(c) for c in copies]
+    moves = list(zip(angles, translations, strict=True))
     above = [i for i, time in enumerate(times) if time > 0.5]
-    centre = min(above) if above else len(spectra) - 1
-    spectra[0], spectra[centre] = spectra[centre], spectra[0]
+    centre = min(above) if above else len(times)
+    order = list(range(len(times) + 1))  # segment i is filled by copy order[i]
+    order[0], order[centre] = order[centre], order[0]
     n = x.shape[axis]
     bounds = [int(n * time) for time in times] + [n]
-    out = np.empty_like(spectra[0])
+    out = np.empty(x.shape, np.complex128)
     start = 0
-    for spectrum, stop in zip(spectra, bounds, strict=True):
-        cut = [slice(None)] * x.ndim
-        cut[axis] = slice(start, stop)
-        out[tuple(cut)] = spectrum[tuple(cut)]
+    for copy, stop in zip(order, bounds, strict=True):  # one moved copy in memory at a time
+        moved = x if copy == 0 else rigid_resample(x, spacing, *moves[copy - 1])
+        cut: list[Any] = [slice(None)] * x.ndim
+        cut[axis] = uncentred(np.arange(start, max(start, stop)), n)
+        out[tuple(cut)] = spectrum(moved)[tuple(cut)]
         start = max(start, stop)
-    return from_kspace(out)
+    return image_of(out)
 
 
 def ghosting_mask(n: int, num_ghosts: int, intensity: float, restore: float) -> np.ndarray:
@@ -247,11 +281,13 @@ def ghosting(
     TorchIO's behaviour). ``num_ghosts`` 0 or ``intensity`` 0 leaves the image as it is.
     """
     if not num_ghosts or not intensity:
-        return x.copy()
-    mask = ghosting_mask(x.shape[axis], num_ghosts, intensity, restore)
+        return np.array(x, np.float64)
+    mask = np.fft.ifftshift(ghosting_mask(x.shape[axis], num_ghosts, intensity, restore))
     shape = [1] * x.ndim
     shape[axis] = -1
-    return from_kspace(to_kspace(x) * mask.reshape(shape))
+    k = spectrum(x)
+    k *= mask.reshape(shape)
+    return image_of(k)
 
 
 def spike_indices(shape: Sequence[int], positions: Sequence[Sequence[float]]) -> list[tuple]:
@@ -272,21 +308,27 @@ def spike(x: np.ndarray, positions: Sequence[Sequence[float]], intensity: float)
     ``max()``, which for complex numbers compares real parts; here the largest magnitude (the
     DC term's for a non-negative image, so the same there), with phase 0.
     """
-    k = to_kspace(x)
-    top = float(np.abs(k).max())
+    k = spectrum(x)
+    top = peak_magnitude(k)
     for index in spike_indices(x.shape, positions):
-        k[index] = top * intensity
-    return from_kspace(k)
+        k[tuple(uncentred(i, n) for i, n in zip(index, x.shape, strict=True))] = top * intensity
+    return image_of(k)
 
 
-def gibbs_mask(shape: Sequence[int], alpha: float) -> np.ndarray:
+def gibbs_mask(shape: Sequence[int], alpha: float, centred: bool = True) -> np.ndarray:
     """True where k-space is kept: within radius (1 - alpha) * R of the centre ``n // 2``, R the
-    distance from the centre to the farthest corner (alpha 0 keeps all, 1 only the DC term)."""
-    centre = [n // 2 for n in shape]
-    far = math.sqrt(sum(max(c, n - 1 - c) ** 2 for c, n in zip(centre, shape, strict=True)))
-    grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    dist = np.sqrt(sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True)))
-    return dist <= (1 - alpha) * far + 1e-9
+    distance from the centre to the farthest corner (alpha 0 keeps all, 1 only the DC term).
+    ``centred=False`` gives the same mask in the uncentred spectrum's order."""
+    far2 = sum(max(n // 2, n - 1 - n // 2) ** 2 for n in shape)
+    radius2 = ((1 - alpha) ** 2) * far2 + 1e-9
+    dist2: Any = 0.0
+    for axis, n in enumerate(shape):  # squared distance, one broadcast axis at a time
+        index = np.arange(n)
+        offset = index - n // 2 if centred else (index + n // 2) % n - n // 2
+        view = [1] * len(shape)
+        view[axis] = n
+        dist2 = dist2 + (offset.astype(np.float64) ** 2).reshape(view)
+    return dist2 <= radius2
 
 
 def gibbs(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -299,8 +341,11 @@ def gibbs(x: np.ndarray, alpha: float) -> np.ndarray:
     identity in any dimension, and the ball is centred on the DC term (n // 2).
     """
     if alpha <= 0:
-        return x.copy()
-    return from_kspace(to_kspace(x) * gibbs_mask(x.shape, alpha))
+        return np.array(x, np.float64)
+    keep = gibbs_mask(x.shape, alpha, centred=False)  # before the spectrum: a lower peak
+    k = spectrum(x)
+    k *= keep
+    return image_of(k)
 
 
 def swap(

@@ -15,7 +15,7 @@ from augcli.core.errors import InputError, RecipeError
 from augcli.core.seeding import generator
 from augcli.ops import _REGISTRY
 from augcli.volume import artefacts as volume_artefacts  # noqa: F401 - registers the ops
-from augcli.volume import intensity  # noqa: F401 - registers the ops
+from augcli.volume import intensity  # registers the ops (and SLAB_VOXELS is patched)
 from augcli.volume.base import Volume
 
 # One row per op: recipe params that make it do something visible on the phantom below.
@@ -309,3 +309,18 @@ def test_swap_keeps_the_histogram_exactly_and_never_overlaps():
 def test_swap_refuses_a_patch_that_cannot_fit_twice():
     with pytest.raises(InputError, match="do not fit"):
         build("swap", patch_size=13).check_input(info_of(phantom()))
+
+
+@pytest.mark.parametrize(
+    "name", ["gamma", "gaussian_noise", "rician_noise", "bias_field", "rescale"]
+)
+def test_voxelwise_ops_give_the_same_bytes_whatever_the_slab_size(name: str, monkeypatch):
+    """Voxel-wise ops run a slab of planes at a time (to bound memory): the result, noise
+    included, must not depend on where the slabs are cut."""
+    vol = phantom()
+    whole, params = run(name, vol, seed=9)
+    monkeypatch.setattr(intensity, "SLAB_VOXELS", 2 * vol.shape[1] * vol.shape[2] + 7)
+    sliced = build(name).apply(vol, params)
+    assert sliced.array.tobytes() == whole.array.tobytes()
+    monkeypatch.setattr(intensity, "SLAB_VOXELS", 1)
+    assert build(name).apply(vol, params).array.tobytes() == whole.array.tobytes()

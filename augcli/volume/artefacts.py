@@ -64,6 +64,7 @@ class Motion(VolumeOp):
             lambda x: artefacts.motion(
                 x, spacing, params["angles"], params["translations"], params["times"], axis=0
             ),
+            raw=True,
         )
 
 
@@ -117,6 +118,7 @@ class Ghosting(VolumeOp):
             lambda x: artefacts.ghosting(
                 x, params["num_ghosts"], axis, params["intensity"], params["restore"]
             ),
+            raw=True,
         )
 
 
@@ -148,7 +150,7 @@ class Spike(VolumeOp):
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
         return per_frame(
-            data, lambda x: artefacts.spike(x, params["positions"], params["intensity"])
+            data, lambda x: artefacts.spike(x, params["positions"], params["intensity"]), raw=True
         )
 
 
@@ -173,7 +175,7 @@ class Gibbs(VolumeOp):
     }
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        return per_frame(data, lambda x: artefacts.gibbs(x, params["alpha"]))
+        return per_frame(data, lambda x: artefacts.gibbs(x, params["alpha"]), raw=True)
 
 
 class Swap(VolumeOp):

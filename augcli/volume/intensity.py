@@ -25,34 +25,68 @@ from augcli.volume.base import Volume, VolumeOp
 NOISE_SEED_END = 2**53
 
 
+# Voxel-wise ops work on slabs of about this many voxels (8 MB of float64), so a large scan
+# needs little more than its output beside it.
+SLAB_VOXELS = 1 << 20
+
+
 def as_stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float64 results back in ``dtype``: integers rounded to nearest and clipped to the dtype's
-    range (never wrapping), booleans thresholded at 0.5, floats clipped to the dtype's finite
-    range and cast."""
+    """float64 results back in ``dtype`` (``values``, a temporary, is overwritten): integers
+    rounded to nearest and clipped to the dtype's range (never wrapping), booleans thresholded
+    at 0.5, floats clipped to the dtype's finite range and cast."""
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         return values >= 0.5
+    top: Any = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
     if np.issubdtype(dtype, np.integer):
-        top = np.iinfo(dtype)
-        return np.clip(np.rint(values), top.min, top.max).astype(dtype)
-    top = np.finfo(dtype)
-    return np.clip(values, top.min, top.max).astype(dtype)
+        np.rint(values, out=values)
+    np.clip(values, top.min, top.max, out=values)
+    return values.astype(dtype)
 
 
-def per_frame(vol: Volume, fn: Callable[[np.ndarray], np.ndarray]) -> Volume:
-    """``fn`` on each (z, y, x) frame as float64 (the same params for every frame of a 4-D
-    scan), written back in the stored dtype; label and geometry kept."""
+def per_frame(vol: Volume, fn: Callable[[np.ndarray], np.ndarray], raw: bool = False) -> Volume:
+    """``fn`` on each whole (z, y, x) frame as float64 (``raw``: as stored, for k-space ops
+    that make their own complex copy), the same params for every frame of a 4-D scan, written
+    back in the stored dtype; label and geometry kept. For ops that need the whole frame."""
     array = vol.array
-    if array.ndim == 4:
-        out = np.stack([fn(frame.astype(np.float64)) for frame in array])
-    else:
-        out = fn(array.astype(np.float64))
-    return vol.with_array(as_stored(out, array.dtype))
+
+    def one(frame: np.ndarray) -> np.ndarray:
+        return as_stored(fn(frame if raw else frame.astype(np.float64)), array.dtype)
+
+    if array.ndim == 3:
+        return vol.with_array(one(array))
+    out = np.empty_like(array)
+    for i, frame in enumerate(array):
+        out[i] = one(frame)
+    return vol.with_array(out)
 
 
-def standard_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard normal float64 noise of ``shape`` rebuilt from a recorded ``seed``."""
-    return np.random.default_rng(seed).standard_normal(shape)
+SlabFn = Callable[[np.ndarray, slice, "np.random.Generator | None"], np.ndarray]
+
+
+def per_slab(vol: Volume, fn: SlabFn, seed: int | None = None) -> Volume:
+    """A voxel-wise ``fn(slab, planes, rng)`` over slabs of z planes of each frame (float64 in,
+    stored dtype out), so memory stays near the output's size. With ``seed``, each frame gets
+    a generator from it that the slabs draw from in plane order: the same noise as one draw of
+    the whole frame, and the same on every frame of a 4-D scan."""
+    array = vol.array
+    out = np.empty_like(array)
+    frames, dst = (array, out) if array.ndim == 4 else (array[None], out[None])
+    z, y, x = vol.shape
+    step = max(1, SLAB_VOXELS // max(1, y * x))
+    for src, tgt in zip(frames, dst, strict=True):
+        rng = None if seed is None else np.random.default_rng(seed)
+        for z0 in range(0, z, step):
+            planes = slice(z0, min(z, z0 + step))
+            slab = src[planes].astype(np.float64)
+            tgt[planes] = as_stored(fn(slab, planes, rng), array.dtype)
+    return vol.with_array(out)
+
+
+def normals(rng: np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The next standard normal float64 values of ``shape`` from a slab's generator."""
+    assert rng is not None, "a noise op's slabs get a generator"
+    return rng.standard_normal(shape)
 
 
 def draw_seed(rng: np.random.Generator) -> int:
@@ -98,8 +132,8 @@ class Gamma(VolumeOp):
     }
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        whole = data.array.astype(np.float64)
-        return data.with_array(as_stored(artefacts.gamma(whole, params["gamma"]), data.array.dtype))
+        lo, hi = float(data.array.min()), float(data.array.max())
+        return per_slab(data, lambda x, _, __: artefacts.gamma(x, params["gamma"], lo, hi))
 
 
 class GaussianNoise(VolumeOp):
@@ -130,11 +164,10 @@ class GaussianNoise(VolumeOp):
         return params
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        normal = standard_normal(params["noise_seed"], data.shape)
-        return per_frame(
-            data,
-            lambda x: artefacts.gaussian_noise(x, normal, params["std"], params["mean"]),
-        )
+        def fn(x: np.ndarray, _: slice, rng: np.random.Generator | None) -> np.ndarray:
+            return artefacts.gaussian_noise(x, normals(rng, x.shape), params["std"], params["mean"])
+
+        return per_slab(data, fn, params["noise_seed"])
 
 
 class RicianNoise(VolumeOp):
@@ -162,8 +195,11 @@ class RicianNoise(VolumeOp):
         return params
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        pair = standard_normal(params["noise_seed"], (2, *data.shape))
-        return per_frame(data, lambda x: artefacts.rician_noise(x, pair[0], pair[1], params["std"]))
+        def fn(x: np.ndarray, _: slice, rng: np.random.Generator | None) -> np.ndarray:
+            pair = normals(rng, (x.shape[0], 2, *x.shape[1:]))  # plane by plane: n1, then n2
+            return artefacts.rician_noise(x, pair[:, 0], pair[:, 1], params["std"])
+
+        return per_slab(data, fn, params["noise_seed"])
 
 
 class Blur(VolumeOp):
@@ -190,6 +226,7 @@ class Blur(VolumeOp):
         return {"sigma": [spec.draw(self.config["sigma"], rng) for _ in range(3)]}
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
+        """Needs the whole frame (the kernel reaches across slabs)."""
         sx, sy, sz = params["sigma"]
         spacing = data.spacing_zyx()
         return per_frame(data, lambda x: artefacts.blur(x, (sz, sy, sx), spacing))
@@ -230,8 +267,11 @@ class BiasField(VolumeOp):
         }
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        field = artefacts.bias_field(data.shape, params["order"], params["coefficients"])
-        return per_frame(data, lambda x: x * field)
+        def fn(x: np.ndarray, planes: slice, _: np.random.Generator | None) -> np.ndarray:
+            order, coefficients = params["order"], params["coefficients"]
+            return x * artefacts.bias_field(data.shape, order, coefficients, planes)
+
+        return per_slab(data, fn)
 
 
 class Rescale(VolumeOp):
@@ -296,15 +336,14 @@ class Rescale(VolumeOp):
             )
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        whole = data.array.astype(np.float64)
         if params["by"] == "window":
             lo, hi = artefacts.window_range(params["center"], params["width"])
         else:
             lo, hi = artefacts.percentile_range(
-                whole, params["low_percentile"], params["high_percentile"]
+                data.array, params["low_percentile"], params["high_percentile"]
             )
-        out = artefacts.rescale(whole, lo, hi, params["out_min"], params["out_max"])
-        return data.with_array(as_stored(out, data.array.dtype))
+        out_min, out_max = params["out_min"], params["out_max"]
+        return per_slab(data, lambda x, _, __: artefacts.rescale(x, lo, hi, out_min, out_max))
 
 
 def _most(value: Any) -> float:
