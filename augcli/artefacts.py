@@ -9,7 +9,7 @@ and volume ops draw alike; their results are JSON-safe lists, recorded in the ma
 k-space follows TorchIO: ``fftshift(fftn(x))``, the centre of k-space (DC) at index ``n // 2``
 on each axis, and the image back as the real part of the inverse (the input is real, so a
 symmetric change of k-space gives a real result; a one-sided one, such as a spike, keeps its
-real part, as TorchIO does).
+real part, as TorchIO's ghosting and spike do; its motion takes the magnitude, see ``motion``).
 """
 
 from __future__ import annotations
@@ -234,8 +234,10 @@ def motion(
     splits along the last axis of its (x, y, z) array, which is z = axis 0 here (the default),
     and for 2-D images along a length-1 axis; here 2-D images split along rows. TorchIO rotates
     about physical (LPS) axes through the direction cosines and about the index centre
-    size / 2; here about the grid's own axes and its true centre (n - 1) / 2. Copies are made
-    one at a time (TorchIO holds all of them and their spectra at once).
+    size / 2; here about the grid's own axes and its true centre (n - 1) / 2. TorchIO returns
+    the magnitude of the inverse transform (warning that negative values are lost); here the
+    real part, so CT keeps its negative HU. Copies are made one at a time (TorchIO holds all of
+    them and their spectra at once).
     """
     moves = list(zip(angles, translations, strict=True))
     above = [i for i, time in enumerate(times) if time > 0.5]

@@ -324,3 +324,20 @@ def test_voxelwise_ops_give_the_same_bytes_whatever_the_slab_size(name: str, mon
     assert sliced.array.tobytes() == whole.array.tobytes()
     monkeypatch.setattr(intensity, "SLAB_VOXELS", 1)
     assert build(name).apply(vol, params).array.tobytes() == whole.array.tobytes()
+
+
+def test_motion_composes_k_space_segments_as_torchio():
+    """One movement at time 0.3 (none above 0.5): the moved copy fills the first 30 % of the
+    z axis of centred k-space, the unmoved one the rest (numpy's FFT as the reference)."""
+    vol = phantom(np.float64, shape=(10, 12, 14))
+    angles, shift = [[0.0, 0.0, 20.0]], [[3.0, -2.0, 0.0]]
+    out = artefacts.motion(vol.array, vol.spacing_zyx(), angles, shift, [0.3])
+    moved = artefacts.rigid_resample(vol.array, vol.spacing_zyx(), angles[0], shift[0])
+    k = np.fft.fftshift(np.fft.fftn(vol.array))
+    k[:3] = np.fft.fftshift(np.fft.fftn(moved))[:3]  # int(10 * 0.3) planes
+    np.testing.assert_allclose(out, np.fft.ifftn(np.fft.ifftshift(k)).real, atol=1e-9)
+    # a time above 0.5: the segment holding the centre (the first) is the unmoved one already
+    out = artefacts.motion(vol.array, vol.spacing_zyx(), angles, shift, [0.7])
+    k = np.fft.fftshift(np.fft.fftn(vol.array))
+    k[7:] = np.fft.fftshift(np.fft.fftn(moved))[7:]
+    np.testing.assert_allclose(out, np.fft.ifftn(np.fft.ifftshift(k)).real, atol=1e-9)
