@@ -127,3 +127,15 @@ image:
     result = runner.invoke(app, ["replay", str(recipe), "--to", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
     assert "0 differ" in result.output and "replayed 6 outputs" in result.output
+
+
+def test_validate_style_warnings_for_rician_std_and_masks():
+    op = registry("image")["rician_noise"].from_recipe({"std": [0.01, 0.05]}, "t")
+    facts = {"full_scale": 4095, "dtype": "uint16", "two_values": None}
+    warning = op.implausible(facts)
+    assert "0.05 is below one level" in warning and "= [41, 205]" in warning
+    assert registry("image")["rician_noise"].from_recipe({"std": 5}, "t").implausible(facts) is None
+    mask = {"full_scale": 255, "dtype": "uint8", "two_values": (0, 1)}
+    for name in SCANNER_ROWS:
+        op = registry("image")[name].from_recipe(dict(SCANNER_ROWS[name]), "t")
+        assert "segmentation mask" in op.implausible(mask), name

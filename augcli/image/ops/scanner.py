@@ -17,7 +17,7 @@ import numpy as np
 from augcli import artefacts
 from augcli.core.errors import InputError
 from augcli.image.ops.arrays import full_scale, on_color, to_dtype
-from augcli.image.ops.base import ImageOp
+from augcli.image.ops.base import ImageOp, largest, scale_words, shown, times
 from augcli.image.ops.pixel import draw_noise_seed
 from augcli.params import Param
 
@@ -64,6 +64,18 @@ class RicianNoise(_ScannerOp):
             help="standard deviation of each complex component, in the image's own levels",
         ),
     }
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """std entirely below one level (a fraction of full scale given where levels are
+        meant): the rounded noise changes almost no pixel."""
+        std, top = self.config["std"], facts["full_scale"]
+        if 0 < largest(std) < 1:
+            return (
+                f"std {shown(std)} is in the image's own levels ({scale_words(facts)}): "
+                f"{largest(std):g} is below one level, so the rounded noise changes almost no "
+                f"pixel; did you mean {shown(std)} x {top} = {times(std, top)}?"
+            )
+        return super().implausible(facts)
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         params = super().sample(rng, info)
