@@ -1,15 +1,18 @@
 """Intensity and MRI/CT artefact maths shared by volume ops and 2-D image ops: pure numpy/scipy.
 
-Every function takes an n-D float array (a 2-D slice or a 3-D volume alike, axes in numpy
-order: (z, y, x) or (y, x)), the voxel spacing in millimetres in that same axis order where a
-length matters, and every random value as an argument: nothing here draws. The ``draw_*``
-functions at the end are what ops call in ``sample`` (with the op's generator) so that image
-and volume ops draw alike; their results are JSON-safe lists, recorded in the manifest.
+Every function takes an n-D real array (a 2-D slice or a 3-D volume alike, axes in numpy
+order: (z, y, x) or (y, x); float64, or any real dtype for the k-space ones) and returns
+float64. Where a length matters it takes the voxel spacing in millimetres, in the same axis
+order; every random value is an argument: nothing here draws. The ``draw_*`` functions at the
+end are what ops call in ``sample`` (with the op's generator), so that image and volume ops
+draw alike; their results are JSON-safe lists, recorded in the manifest.
 
 k-space follows TorchIO: ``fftshift(fftn(x))``, the centre of k-space (DC) at index ``n // 2``
-on each axis, and the image back as the real part of the inverse (the input is real, so a
-symmetric change of k-space gives a real result; a one-sided one, such as a spike, keeps its
-real part, as TorchIO's ghosting and spike do; its motion takes the magnitude, see ``motion``).
+on each axis. The code keeps the uncentred ``spectrum`` and centres its masks and indices
+instead: the same result without the full-size copies that shifting makes. The image comes
+back as the real part of the inverse (the input is real, so a symmetric change of k-space
+gives a real result; a one-sided one, such as a spike, keeps its real part, as TorchIO's
+ghosting and spike do; its motion takes the magnitude, see ``motion``).
 """
 
 from __future__ import annotations
@@ -22,19 +25,9 @@ import numpy as np
 
 
 # -- k-space ---------------------------------------------------------------------------------
-def to_kspace(x: np.ndarray) -> np.ndarray:
-    """The centred spectrum of ``x`` (DC at ``n // 2`` on every axis), as TorchIO's
-    ``FourierTransform.fourier_transform``. The ops below work on the uncentred spectrum
-    (``spectrum``) and centre their masks and indices instead: the same result without the
-    full-size copies that shifting makes."""
-    from scipy import fft
-
-    return fft.fftshift(fft.fftn(x))
-
-
 def spectrum(x: np.ndarray) -> np.ndarray:
-    """The uncentred complex128 spectrum of ``x`` (any real dtype: the volume ops pass the
-    stored int16 frame itself), transformed in place: one full-size complex array."""
+    """The uncentred complex128 spectrum of real ``x`` (any dtype: the volume ops pass the
+    stored int16 frame itself): one complex copy, transformed in place; x is not modified."""
     from scipy import fft
 
     return fft.fftn(np.asarray(x, np.complex128), overwrite_x=True)
