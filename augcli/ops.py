@@ -23,6 +23,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.ops.filters",
         "augcli.image.ops.histogram",
         "augcli.image.ops.noise",
+        "augcli.image.ops.scanner",
     ),
     "text": (
         "augcli.text.modality",
