@@ -23,6 +23,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.ops.filters",
         "augcli.image.ops.histogram",
         "augcli.image.ops.noise",
+        "augcli.image.ops.scanner",
     ),
     "text": (
         "augcli.text.modality",
@@ -41,6 +42,8 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
     "volume": (
         "augcli.volume.modality",
         "augcli.volume.spatial",
+        "augcli.volume.intensity",
+        "augcli.volume.artefacts",
     ),
 }
 

@@ -10,6 +10,7 @@ from conftest import textured
 from rows_geometric import GEOMETRIC_ROWS
 from rows_mixing import MIXING_ROWS
 from rows_pixel import PIXEL_ROWS
+from rows_scanner import SCANNER_ROWS
 
 from augcli.core.errors import InputError
 from augcli.core.seeding import generator
@@ -17,7 +18,7 @@ from augcli.image.modality import ImageModality
 from augcli.ops import registry
 
 # One row per op (in the rows_* files, by domain). Adding an op without a row fails below.
-OP_TABLE: dict[str, dict] = {**GEOMETRIC_ROWS, **PIXEL_ROWS}
+OP_TABLE: dict[str, dict] = {**GEOMETRIC_ROWS, **PIXEL_ROWS, **SCANNER_ROWS}
 DTYPES = [np.uint8, np.uint16]
 CHANNELS = [1, 3, 4]
 INFO = ImageModality({"jpeg_quality": 95, "png_compression": 3}).info
@@ -64,7 +65,7 @@ def test_op_contract(name: str, dtype: type, channels: int) -> None:
         assert out.shape == img.shape
     if dtype == np.uint16:
         assert out.max() > 255, "16-bit data must not be squeezed into 8 bits"
-    if channels == 4 and op.group in ("color", "filter", "noise"):
+    if channels == 4 and op.group in ("color", "filter", "noise", "scanner"):
         np.testing.assert_array_equal(out[..., 3], img[..., 3], err_msg="alpha is left alone")
 
 
