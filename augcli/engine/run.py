@@ -269,10 +269,22 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     finally:
         executor.stop()
     _finalize(job, collector, run_info, status)
-    run_info.update(
-        workers=workers, this_run=summary.counts(), wall_seconds=round(time.time() - started, 3)
-    )
-    if collector.writer.counts:  # counted as the manifest was closed (not if that failed)
+    _sum_up(run_info, collector, workers, time.time() - started)
+    if collector.stopped_by is None:
+        write_run_info(dst, run_info)
+        return RunResult(status, summary, dst, time.time() - started, run_info.get("dataset"))
+    with contextlib.suppress(OSError):  # best effort: the folder may take no more writes
+        write_run_info(dst, run_info)
+    raise collector.stopped_by
+
+
+def _sum_up(run_info: dict[str, Any], collector: Collector, workers: int, seconds: float) -> None:
+    """What run.json says of the run once it ended: this invocation's counts, the folder's as
+    it stands (counted as the manifest was closed; absent if that failed), model requests and
+    clipped audio."""
+    summary = collector.summary
+    run_info.update(workers=workers, this_run=summary.counts(), wall_seconds=round(seconds, 3))
+    if collector.writer.counts:
         run_info["dataset"] = collector.writer.counts
     model = {k: n for k, n in summary.stats.items() if k in MODEL_STATS}
     if model:
@@ -282,12 +294,6 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
             "outputs": summary.stats["clipped_outputs"],
             "samples": summary.stats.get("clipped_samples", 0),
         }
-    if collector.stopped_by is None:
-        write_run_info(dst, run_info)
-        return RunResult(status, summary, dst, time.time() - started, run_info.get("dataset"))
-    with contextlib.suppress(OSError):  # best effort: the folder may take no more writes
-        write_run_info(dst, run_info)
-    raise collector.stopped_by
 
 
 def _missing_inputs(job: Job, inputs: list[InputFile], collector: Collector) -> None:
