@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from augcli.params import Param
+
 
 # -- k-space ---------------------------------------------------------------------------------
 def spectrum(x: np.ndarray) -> np.ndarray:
@@ -424,3 +426,47 @@ def draw_swap_pairs(
             raise ValueError(f"{list(patch)} patches in {list(shape)}: no disjoint pair drawn")
         pairs.append([first, second])
     return pairs
+
+
+# Parameters the 2-D scanner ops (image) and the volume ops share, so that they read and
+# behave the same in both sections (lines of k-space on a slice are planes in a volume).
+BIAS_COEFFICIENTS = Param(
+    default=0.5,
+    low=0.0,
+    high=10.0,
+    sampled=False,
+    unit="log gain",
+    help="largest magnitude of each polynomial coefficient",
+)
+BIAS_ORDER = Param(
+    kind="int", default=3, low=0, high=8, sampled=False, help="degree of the polynomial"
+)
+MOTION_TRANSFORMS = Param(
+    kind="int", default=2, low=1, high=20, help="number of movements during the scan"
+)
+GHOST_COUNT = Param(
+    kind="int",
+    default=[4, 10],
+    low=0,
+    high=1000,
+    help="spacing of the attenuated k-space lines (planes in a volume)",
+)
+GHOST_INTENSITY = Param(
+    default=[0.5, 1.0],
+    low=0.0,
+    high=1.0,
+    unit="fraction",
+    help="how much of each attenuated line (plane) is removed",
+)
+GHOST_RESTORE = Param(
+    default=0.02,
+    low=0.0,
+    high=1.0,
+    sampled=False,
+    unit="fraction of the axis",
+    help="share of k-space lines (planes) around the centre left untouched",
+)
+SPIKE_COUNT = Param(kind="int", default=1, low=0, high=100, help="number of spikes")
+SWAP_ITERATIONS = Param(
+    kind="int", default=100, low=0, high=100000, help="number of patch pairs swapped"
+)

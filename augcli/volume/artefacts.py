@@ -46,9 +46,7 @@ class Motion(VolumeOp):
         "translation": Param(
             default=10.0, low=0.0, unit="mm", help="largest shift along each axis, per movement"
         ),
-        "num_transforms": Param(
-            kind="int", default=2, low=1, high=20, help="number of movements during the scan"
-        ),
+        "num_transforms": artefacts.MOTION_TRANSFORMS,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -79,30 +77,15 @@ class Ghosting(VolumeOp):
     name = "ghosting"
     group = "artefact"
     params = {
-        "num_ghosts": Param(
-            kind="int", default=[4, 10], low=0, high=1000, help="spacing of the attenuated planes"
-        ),
+        "num_ghosts": artefacts.GHOST_COUNT,
         "axis": Param(
             kind="choice",
             default="random",
             choices=("random", "z", "y", "x"),
             help="phase-encoding axis (numpy z, y, x); random draws one per output",
         ),
-        "intensity": Param(
-            default=[0.5, 1.0],
-            low=0.0,
-            high=1.0,
-            unit="fraction",
-            help="how much of each attenuated plane is removed",
-        ),
-        "restore": Param(
-            default=0.02,
-            low=0.0,
-            high=1.0,
-            sampled=False,
-            unit="fraction of the axis",
-            help="share of k-space planes around the centre left untouched",
-        ),
+        "intensity": artefacts.GHOST_INTENSITY,
+        "restore": artefacts.GHOST_RESTORE,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +116,7 @@ class Spike(VolumeOp):
     name = "spike"
     group = "artefact"
     params = {
-        "num_spikes": Param(kind="int", default=1, low=0, high=100, help="number of spikes"),
+        "num_spikes": artefacts.SPIKE_COUNT,
         "intensity": Param(
             default=[1.0, 3.0],
             low=-10.0,
@@ -201,9 +184,7 @@ class Swap(VolumeOp):
         "unit": Param(
             kind="choice", default="voxels", choices=("voxels", "mm"), help="unit of patch_size"
         ),
-        "num_iterations": Param(
-            kind="int", default=100, low=0, high=100000, help="number of patch pairs swapped"
-        ),
+        "num_iterations": artefacts.SWAP_ITERATIONS,
     }
 
     def patch(self, info: dict[str, Any]) -> list[int]:

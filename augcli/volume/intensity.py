@@ -245,17 +245,8 @@ class BiasField(VolumeOp):
     name = "bias_field"
     group = "intensity"
     params = {
-        "coefficients": Param(
-            default=0.5,
-            low=0.0,
-            high=10.0,
-            sampled=False,
-            unit="log gain",
-            help="largest magnitude of each polynomial coefficient",
-        ),
-        "order": Param(
-            kind="int", default=3, low=0, high=8, sampled=False, help="degree of the polynomial"
-        ),
+        "coefficients": artefacts.BIAS_COEFFICIENTS,
+        "order": artefacts.BIAS_ORDER,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:

@@ -97,17 +97,8 @@ class BiasField(_ScannerOp):
 
     name = "bias_field"
     params = {
-        "coefficients": Param(
-            default=0.5,
-            low=0.0,
-            high=10.0,
-            sampled=False,
-            unit="log gain",
-            help="largest magnitude of each polynomial coefficient",
-        ),
-        "order": Param(
-            kind="int", default=3, low=0, high=8, sampled=False, help="degree of the polynomial"
-        ),
+        "coefficients": artefacts.BIAS_COEFFICIENTS,
+        "order": artefacts.BIAS_ORDER,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +129,7 @@ class MriMotion(_ScannerOp):
         "translation": Param(
             default=10.0, low=0.0, unit="pixels", help="largest shift along each axis per movement"
         ),
-        "num_transforms": Param(
-            kind="int", default=2, low=1, high=20, help="number of movements during the scan"
-        ),
+        "num_transforms": artefacts.MOTION_TRANSFORMS,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -167,30 +156,15 @@ class MriGhosting(_ScannerOp):
 
     name = "mri_ghosting"
     params = {
-        "num_ghosts": Param(
-            kind="int", default=[4, 10], low=0, high=1000, help="spacing of the attenuated lines"
-        ),
+        "num_ghosts": artefacts.GHOST_COUNT,
         "axis": Param(
             kind="choice",
             default="random",
             choices=("random", "y", "x"),
             help="phase-encoding axis (y rows, x columns); random draws one per output",
         ),
-        "intensity": Param(
-            default=[0.5, 1.0],
-            low=0.0,
-            high=1.0,
-            unit="fraction",
-            help="how much of each attenuated line is removed",
-        ),
-        "restore": Param(
-            default=0.02,
-            low=0.0,
-            high=1.0,
-            sampled=False,
-            unit="fraction of the axis",
-            help="share of k-space lines around the centre left untouched",
-        ),
+        "intensity": artefacts.GHOST_INTENSITY,
+        "restore": artefacts.GHOST_RESTORE,
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +193,7 @@ class MriSpike(_ScannerOp):
 
     name = "mri_spike"
     params = {
-        "num_spikes": Param(kind="int", default=1, low=0, high=100, help="number of spikes"),
+        "num_spikes": artefacts.SPIKE_COUNT,
         "intensity": Param(
             default=[0.1, 0.5],
             low=-10.0,
@@ -281,9 +255,7 @@ class PatchSwap(_ScannerOp):
             unit="pixels",
             help="side of the square patches",
         ),
-        "num_iterations": Param(
-            kind="int", default=100, low=0, high=100000, help="number of patch pairs swapped"
-        ),
+        "num_iterations": artefacts.SWAP_ITERATIONS,
     }
 
     def check_input(self, info: dict[str, Any]) -> None:
