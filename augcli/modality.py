@@ -127,10 +127,16 @@ class Modality(ABC):
         """Join a chunked record file's parts (in chunk order) into its output file."""
         raise TypeError(f"{self.name} files are not chunked")
 
-    def worker_limit(self, graph: Any) -> int | None:
-        """At most this many processes may run this modality's tasks (e.g. each loads a large
-        model), or None for no limit beyond ``workers``."""
+    def worker_limit(self, graph: Any, relpaths: list[str]) -> tuple[int, str] | None:
+        """At most this many processes may run this modality's tasks, and why (``validate``
+        says it): each loads a large model, or the largest of ``relpaths`` (this section's
+        inputs) needs much memory; None for no limit beyond ``workers``."""
         return None
+
+    def class_detail(self, relpaths: list[str]) -> str:
+        """What ``validate`` adds to a class's count of inputs (``relpaths``), e.g. how many
+        have their label map; '' for nothing (default)."""
+        return ""
 
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """Modules the fork server imports once for these inputs (default: ``preload``)."""

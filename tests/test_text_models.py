@@ -558,9 +558,11 @@ def test_worker_limit_only_with_a_model_op(tmp_path, models):
     from augcli.modality import get_modality
 
     text = get_modality("text")
-    assert text(plain.sections["text"].settings).worker_limit(plain.sections["text"].graph) is None
+    assert (
+        text(plain.sections["text"].settings).worker_limit(plain.sections["text"].graph, []) is None
+    )
     section = with_model.sections["text"]
-    assert text(section.settings).worker_limit(section.graph) == 3
+    assert text(section.settings).worker_limit(section.graph, [])[0] == 3
 
 
 def test_run_json_names_the_models_and_a_changed_model_is_another_recipe(tmp_path, models):

@@ -71,11 +71,16 @@ def _plan_lines(r: Recipe, job: Job, tasks: Plan) -> list[str]:
         out.extend(f"  {line}" for line in section.graph.describe())
         per_class = Counter(t.label or "(no class)" for t in files.values())
         outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
+        modality_of = job.modalities[modality]
         for label in sorted(per_class):
+            sources = [src for src, t in files.items() if (t.label or "(no class)") == label]
+            detail = modality_of.class_detail(sources)
             out.append(
-                f"  class {label}: {per_class[label]} input files -> {outs[label]} output files"
+                f"  class {label}: {per_class[label]} input files"
+                + (f" ({detail})" if detail else "")
+                + f" -> {outs[label]} output files"
             )
-        note = job.modalities[modality].plan_note
+        note = modality_of.plan_note
         if note:
             out.append(f"  ({note})")
     return out

@@ -188,6 +188,10 @@ def reserved_names(job: Job) -> dict[str, str]:
     return reserved
 
 
+def _of(inputs: list[InputFile], modality: str) -> list[str]:
+    return [f.relpath for f in inputs if f.modality == modality]
+
+
 class Plan:
     """Every task the recipe asks for, in input order: checked once (colliding or reserved
     output names are refused) and then iterable any number of times, each pass making the
@@ -200,7 +204,11 @@ class Plan:
         # outputs per input: the most common count, and only the inputs that differ from it
         self.usual = Counter(counts.values()).most_common(1)[0][0] if counts else 0
         self.counts = {k: n for k, n in counts.items() if n != self.usual}
-        self.limits = {m: job.modalities[m].worker_limit(g) for m, g in job.graphs.items()}
+        found = {
+            m: job.modalities[m].worker_limit(g, _of(inputs, m)) for m, g in job.graphs.items()
+        }
+        self.limits = {m: None if limit is None else limit[0] for m, limit in found.items()}
+        self.limit_notes = {m: limit[1] for m, limit in found.items() if limit is not None}
         self.spans: dict[str, list[tuple[int, int]]] = {}  # record file -> its chunks
         self.tasks = self.outputs = 0
         self.lanes: set[int | None] = set()  # the lanes of the tasks (Task.lane)

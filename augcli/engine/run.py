@@ -183,7 +183,13 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
         modality.check_installed([f.relpath for f in inputs if f.modality == name])
         modality.check_files()
     job.set_inputs(inputs)
-    return job, inputs, ignored, plan(recipe, job, inputs)
+    tasks = plan(recipe, job, inputs)
+    workers = worker_count(recipe, opts)
+    for name, why in tasks.limit_notes.items():
+        limit = tasks.limits[name]
+        if limit is not None and limit < workers:
+            job.notes.append(why if why.startswith("warning:") else f"{name}: {why}")
+    return job, inputs, ignored, tasks
 
 
 MODEL_STATS = ("requests", "batches", "cache_hits")  # WorkStats counts about model requests

@@ -167,9 +167,10 @@ class TextModality(Modality):
     def applier(self) -> Applier:
         return TextApplier(self.config["rules"])
 
-    def worker_limit(self, graph: Any) -> int | None:
+    def worker_limit(self, graph: Any, relpaths: list[str]) -> tuple[int, str] | None:
         if any(getattr(op, "loads_model", False) for op in graph.ops()):
-            return self.config.get("model_workers", 1)
+            n = self.config.get("model_workers", 1)
+            return n, f"text.model_workers: {n}; each worker loads the model once"
         return None
 
     @property

@@ -16,7 +16,7 @@ from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
-from augcli.volume import io
+from augcli.volume import io, memory
 from augcli.volume.base import Volume
 
 # 2**28 voxels: a 512x512x1024 CT, 512 MiB as int16 and 1 GiB as float32; a worker holds about
@@ -55,6 +55,17 @@ class VolumeModality(Modality):
             meaning="no limit",
             help="larger volumes (x * y * z * frames, read from the header before any voxel) "
             "fail without being loaded; null = no limit",
+        ),
+        "max_workers": Nullable(
+            kind="int",
+            default=None,
+            low=1,
+            sampled=False,
+            meaning="as many as this machine's available memory holds for the largest case",
+            help="worker processes that run volume tasks at once; null (default): as many "
+            "as the available memory holds, each at its peak on the largest case (from the "
+            "headers; `validate` says the number and why). Set it for a Dask cluster, whose "
+            "workers' memory the planning machine cannot see",
         ),
         "retries": RETRIES,
     }
@@ -115,6 +126,37 @@ class VolumeModality(Modality):
                     f"installed. Run: {io.INSTALL} (or leave volumes out with the section's "
                     "exclude)."
                 )
+
+    def worker_limit(self, graph: Any, relpaths: list[str]) -> tuple[int, str] | None:
+        """``max_workers``, or the workers this machine's memory holds for the largest case."""
+        fixed = self.config.get("max_workers")
+        if fixed is not None:
+            return fixed, f"volume.max_workers: {fixed}"
+        available = memory.available_memory()
+        most = self.config.get("max_voxels", DEFAULT_MAX_VOXELS)
+        largest = memory.largest_case(self.input_root, relpaths, io.probe, most)
+        if available is None or largest is None:
+            return None
+        limit = memory.workers_for(largest, available)
+        return limit, memory.note(largest, available, limit)
+
+    def class_detail(self, relpaths: list[str]) -> str:
+        """With ``labels``: how many cases have their label map (the others fail in expand)."""
+        if self.labels is None:
+            return ""
+        found = 0
+        for relpath in relpaths:
+            try:
+                self.find_label(self.input_root / relpath)
+            except InputError:
+                continue
+            found += 1
+        missing = len(relpaths) - found
+        return f"{found} with a label map" + (
+            f", {missing} without (expand fails {'it' if missing == 1 else 'them'})"
+            if missing
+            else ""
+        )
 
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """SimpleITK always; nibabel when there are NIfTI inputs."""
