@@ -12,6 +12,7 @@ PIXEL_ROWS: dict[str, dict] = {
     "solarize": {"threshold": [0.3, 0.7]},
     "clahe": {"clip_limit": [1.0, 4.0], "tile_grid": 4},
     "equalize": {"by_channels": False},
+    "rescale": {"by": "percentiles", "low_percentile": [0.5, 2.0], "high_percentile": [98, 99.5]},
     # kernel filters
     "gaussian_blur": {"sigma": [0.5, 2.0]},
     "sharpen": {"amount": [0.5, 1.0]},

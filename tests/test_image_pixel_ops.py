@@ -407,3 +407,40 @@ def test_cutout_fills_the_recorded_boxes_only():
     positions = {tuple(map(tuple, run("cutout", img, seed=s)[1]["boxes"])) for s in range(5)}
     assert len(positions) == 5, "positions are drawn per output"
     np.testing.assert_array_equal(run("cutout", img, holes=0)[0], img)
+
+
+def test_rescale_window_maps_the_window_onto_full_scale_and_clips_outside() -> None:
+    g12 = np.array([[0, 1000, 1064, 1264, 1464, 4095]], np.uint16)  # a 12-bit CT row
+    out, _ = run("rescale", g12, by="window", center=1064.0, width=400.0)
+    # window 864..1264 -> 0..4095: below and above clip, the centre lands mid-scale
+    want = np.rint((np.clip(g12.astype(float), 864, 1264) - 864) / 400 * 4095).astype(np.uint16)
+    np.testing.assert_array_equal(out, want)
+    assert out.dtype == np.uint16 and out[0, 2] == 2048 and out.max() == 4095
+    half, _ = run("rescale", a8(0, 128, 255), by="window", center=128.0, width=256.0, out_max=0.5)
+    np.testing.assert_array_equal(half, a8(0, 64, 127))
+
+
+def test_rescale_percentiles_match_the_volume_op_on_one_slice() -> None:
+    """The 2-D op and the volume op share artefacts.rescale: the same range and mapping."""
+    from augcli.volume.base import Volume
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 4096, (24, 32)).astype(np.uint16)
+    img[0, 0] = 4095  # full scale 4095
+    out, _ = run("rescale", img, low_percentile=2.0, high_percentile=98.0)
+    vol = Volume(
+        img[None].astype(np.float32), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel())
+    )
+    op = registry("volume")["rescale"].from_recipe(
+        {"by": "percentiles", "low_percentile": 2.0, "high_percentile": 98.0, "out_max": 4095.0},
+        "test.rescale",
+    )
+    want = op.apply(vol, op.sample(generator(0), {"dtype": "float32"})).array[0]
+    np.testing.assert_allclose(out, np.rint(want), atol=1)
+    lo, hi = np.percentile(img, [2.0, 98.0])
+    assert out[img <= lo].max() == 0 and out[img >= hi].min() == 4095
+
+
+def test_rescale_refuses_an_empty_output_range() -> None:
+    with pytest.raises(RecipeError, match="out_min must be below out_max"):
+        build("rescale", out_min=0.5, out_max=0.5)

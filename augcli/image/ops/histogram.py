@@ -1,4 +1,5 @@
-"""Histogram ops (clahe, equalize) on 8- and 16-bit data, within the image's full scale."""
+"""Histogram ops (clahe, equalize, rescale) on 8- and 16-bit data, within the image's full
+scale."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from augcli import artefacts
+from augcli.core.errors import RecipeError
 from augcli.image.ops.arrays import full_scale, on_color, to_dtype
 from augcli.image.ops.base import ImageOp
 from augcli.image.ops.pixel import clip_top, from_float
@@ -171,5 +174,93 @@ class Equalize(ImageOp):
             ycc = cv2.cvtColor(x, cv2.COLOR_BGR2YCrCb)
             ycc[..., 0] = equalize_plane(np.ascontiguousarray(ycc[..., 0]), top)
             return clip_top(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), top)
+
+        return on_color(data, fn)
+
+
+class Rescale(ImageOp):
+    """Rescale intensities: a display window (``center``, ``width``) or the image's
+    ``low_percentile``..``high_percentile`` range, mapped linearly onto ``out_min``..``out_max``
+    (fractions of full scale), clipped outside.
+
+    The volume section's ``rescale`` on one slice (the same ``artefacts.rescale``), as TorchIO's
+    RescaleIntensity and MONAI's ScaleIntensityRange(clip=True). ``center`` and ``width`` are in
+    the image's own levels: for a 16-bit DICOM CT those are the stored values (HU = stored *
+    RescaleSlope + RescaleIntercept, shifted up by 2**k when the file stores negative values), so
+    a window of 40/400 HU with intercept -1024 is center 1064, width 400. Full scale is 255 for
+    8-bit and the bit depth in use for 16-bit (a 12-bit scan stays 0..4095). Colour channels
+    share one range (percentiles over all of them); alpha is kept.
+    """
+
+    name = "rescale"
+    group = "color"
+    changes_levels = True
+    params = {
+        "by": Param(
+            kind="choice",
+            default="percentiles",
+            choices=("window", "percentiles"),
+            help="take the input range from center/width or from the percentiles",
+        ),
+        "center": Param(default=2048.0, unit="intensity", help="window centre, in image levels"),
+        "width": Param(
+            default=4096.0, low=0.0, low_open=True, unit="intensity", help="window width"
+        ),
+        "low_percentile": Param(
+            default=0.5, low=0.0, high=100.0, unit="percent", help="input minimum (percentiles)"
+        ),
+        "high_percentile": Param(
+            default=99.5, low=0.0, high=100.0, unit="percent", help="input maximum (percentiles)"
+        ),
+        "out_min": Param(
+            default=0.0,
+            low=0.0,
+            high=1.0,
+            sampled=False,
+            unit="fraction of full scale",
+            help="output minimum",
+        ),
+        "out_max": Param(
+            default=1.0,
+            low=0.0,
+            high=1.0,
+            sampled=False,
+            unit="fraction of full scale",
+            help="output maximum",
+        ),
+    }
+
+    def check_config(self, path: str) -> None:
+        if self.config["out_min"] >= self.config["out_max"]:
+            raise RecipeError(
+                "out_min must be below out_max",
+                path=f"{path}.out_min",
+                value=self.config["out_min"],
+                fix=f"Use a value below out_max ({self.config['out_max']:g}).",
+            )
+        lo, hi = self.config["low_percentile"], self.config["high_percentile"]
+        low = max(lo) if isinstance(lo, tuple) else lo
+        high = min(hi) if isinstance(hi, tuple) else hi
+        if self.config["by"] == "percentiles" and low >= high:
+            raise RecipeError(
+                "low_percentile must stay below high_percentile",
+                path=f"{path}.low_percentile",
+                value=lo,
+                fix=f"Use values below high_percentile ({hi}).",
+            )
+
+    def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        def fn(x: np.ndarray) -> np.ndarray:
+            top = full_scale(x)
+            if params["by"] == "window":
+                lo, hi = artefacts.window_range(params["center"], params["width"])
+            else:
+                lo, hi = artefacts.percentile_range(
+                    x, params["low_percentile"], params["high_percentile"]
+                )
+            out_lo, out_hi = params["out_min"] * top, params["out_max"] * top
+            return to_dtype(
+                artefacts.rescale(x.astype(np.float64), lo, hi, out_lo, out_hi), x.dtype, top
+            )
 
         return on_color(data, fn)
