@@ -5,7 +5,6 @@ alone with their reason, and the missing extra refused before any input is read.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -301,14 +300,33 @@ def test_validate_counts_the_cases(tmp_path: Path) -> None:
 def test_preview_draws_the_three_planes_of_each_output(tmp_path: Path) -> None:
     import cv2
 
-    sheet = tmp_path / "sheet.png"
-    proc = run_augcli("preview", str(CONFIG), "--output", str(sheet), "-n", "2")
+    def coloured(sheet: Path) -> int:
+        img = cv2.imread(str(sheet))
+        assert img is not None and img.shape[0] > 3 * 128 and img.shape[1] > 3 * 128
+        return int(
+            (np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)) > 40).any(axis=2).sum()
+        )
+
+    plain, drawn = tmp_path / "plain.png", tmp_path / "drawn.png"
+    proc = run_augcli("preview", str(CONFIG), "--output", str(plain), "-n", "2")
     assert proc.returncode == 0, proc.stderr
-    img = cv2.imread(str(sheet))
-    assert img is not None and img.shape[0] > 3 * 128 and img.shape[1] > 3 * 128
-    coloured = (np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)) > 40).any(axis=2)
-    assert coloured.sum() > 100, "label outlines are drawn in colour"
-    assert json.loads(json.dumps(proc.stdout)) and str(sheet) in proc.stdout
+    assert str(plain) in proc.stdout
+    asked = run_augcli(
+        "preview", str(CONFIG), "--output", str(drawn), "-n", "2", "--draw-annotations"
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert coloured(drawn) > 100 + coloured(plain), "label outlines are drawn on request only"
+
+
+def test_preview_refuses_label_outlines_without_label_maps(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_case(blob_volume(), data, "ct", ".nii.gz")
+    recipe = _recipe(tmp_path, data, "  pipeline:\n    - flip: {axes: LR}\n", copies=1)
+    sheet = tmp_path / "s.png"
+    proc = run_augcli("preview", str(recipe), "--output", str(sheet), "--draw-annotations")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no label maps to draw" in proc.stderr and "labels: {suffix: _seg}" in proc.stderr
+    assert not sheet.exists()
 
 
 @pytest.mark.parametrize("ext", [".nii.gz", ".nrrd"])

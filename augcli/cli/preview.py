@@ -38,7 +38,8 @@ def preview(
         typer.Option(
             "--draw-annotations",
             help="Draw boxes, keypoints and masks as they would be written (needs masks: or "
-            "boxes: in the image section).",
+            "boxes: in the image section), and the outlines of volumes' label maps (needs "
+            "labels: in the volume section).",
         ),
     ] = False,
     input: InputOpt = None,

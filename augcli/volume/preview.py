@@ -1,8 +1,9 @@
 """The volume section's preview: a PNG with, per input, the original then N outputs, each tile
 the three mid-planes (axial, coronal, sagittal) of the volume as ``expand`` makes it, drawn at
 their physical aspect (spacing taken into account), windowed for display (CT: a soft-tissue
-window, level 40 HU, width 400; other data: its 0.5-99.5 percentiles), with the label map's
-outlines in a colour per label value. A 4-D volume shows its first frame. Nothing is written
+window, level 40 HU, width 400; other data: its 0.5-99.5 percentiles), and with
+``--draw-annotations`` the label map's outlines in a colour per label value. A 4-D volume shows
+its first frame. Nothing is written
 but the sheet (the outputs are lossless: what is drawn is what ``expand`` writes)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from augcli.core.errors import UsageError
 from augcli.drawing import (
     MIN_CELL_WIDTH,
     WINDOW_PERCENTILES,
@@ -124,9 +126,9 @@ def plane_tile(
     return out
 
 
-def volume_tile(vol: Any, window: tuple[float, float]) -> np.ndarray:
-    """The three mid-planes side by side."""
-    tiles = [plane_tile(v, lab, (h, w), window) for v, lab, h, w in planes(vol)]
+def volume_tile(vol: Any, window: tuple[float, float], labels: bool = False) -> np.ndarray:
+    """The three mid-planes side by side, with the label map's outlines when ``labels``."""
+    tiles = [plane_tile(v, lab if labels else None, (h, w), window) for v, lab, h, w in planes(vol)]
     gap = np.zeros((PLANE_HEIGHT, PLANE_GAP, 3), np.uint8)
     parts: list[np.ndarray] = []
     for t in tiles:
@@ -150,16 +152,16 @@ def _tokens(shot: Shot, col: int, window: tuple[float, float]) -> list[str]:
     return list(shot.captions or ["no op fired"])
 
 
-def render(rows: list[Row], header: str) -> np.ndarray:
+def render(rows: list[Row], header: str, labels: bool = False) -> np.ndarray:
     """The sheet: per row the original then its outputs, each the three mid-planes, in the
-    original's window (so intensity changes show)."""
+    original's window (so intensity changes show), label outlines drawn when ``labels``."""
     windows = {
         id(r): window_for(hounsfield(r.original.volume)) for r in rows if r.original.error is None
     }
     tiles = {}
     for r, c, row, shot in iter_shots(rows):
         if shot.error is None:
-            tiles[r, c] = volume_tile(shot.volume, windows[id(row)])
+            tiles[r, c] = volume_tile(shot.volume, windows[id(row)], labels)
     cell_w = max([MIN_CELL_WIDTH, *(t.shape[1] for t in tiles.values())])
     n_cols = 1 + max((len(r.outputs) for r in rows), default=0)
     tokens = {
@@ -185,6 +187,12 @@ def render(rows: list[Row], header: str) -> np.ndarray:
 def preview(req: Request) -> Shown:
     """Write the volume sheet at ``req.dest``."""
     require_inputs(req)
+    if req.draw_annotations and req.handler.labels is None:
+        raise UsageError(
+            "--draw-annotations: the recipe's volume section has no label maps to draw. Name "
+            "them in the volume section, e.g. 'labels: {suffix: _seg}' (brain_seg.nii.gz beside "
+            "brain.nii.gz) or 'labels: {dir: ../labels}', or leave out --draw-annotations"
+        )
     chosen = pick(req.tasks, req.per_class)
 
     def keep(shot: Shot, data: Any) -> None:
@@ -200,5 +208,5 @@ def preview(req: Request) -> Shown:
         f"volume  |  {len(chosen)} inputs (axial, coronal, sagittal mid-planes): original, then "
         + header_outputs(req.graph, req.n)
     )
-    write_png(render(rows, header), req.dest)
+    write_png(render(rows, header, req.draw_annotations), req.dest)
     return Shown([req.dest], failures(rows))
