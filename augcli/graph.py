@@ -75,6 +75,14 @@ class Graph:
         lines.append("emits: " + ", ".join(e.id for e in self.emitters))
         return lines
 
+    def as_json(self) -> dict[str, Any]:
+        """What ``describe`` says, as data: the nodes (name, parents, steps) and the emitters."""
+        nodes = [
+            {"name": n.name, "after": list(n.after), "steps": [_step_text(s) for s in n.steps]}
+            for n in self.nodes.values()
+        ]
+        return {"nodes": nodes, "emits": [e.id for e in self.emitters]}
+
     def run(
         self,
         emitter: Emitter,

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import InputError, output_unwritable
+from augcli.core.findings import Finding
 from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
 from augcli.core.sameness import Seen
@@ -203,8 +204,8 @@ class Modality(ABC):
         file)."""
         return sha256_file(path)
 
-    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
-        """Warnings (``warning: ...``) about inputs of this modality that are nearly the same,
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
+        """Findings about inputs of this modality that are nearly the same,
         beyond exact copies (e.g. images with one difference hash, records with one text);
         ``digests`` are the inputs' ``digest`` values. Default: no such check."""
         return []

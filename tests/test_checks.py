@@ -32,7 +32,7 @@ def dataset_warnings(inputs: list[InputFile], root: Path, **kw) -> list[str]:
     for name, section in recipe.sections.items():
         modalities[name] = get_modality(name)(section.settings)
         modalities[name].bind(root, root.parent / "out")
-    return _dataset_warnings(inputs, root, modalities, **kw)
+    return [str(f) for f in _dataset_warnings(inputs, root, modalities, **kw)]
 
 
 def _inputs(root: Path) -> list[InputFile]:

@@ -76,7 +76,7 @@ def test_an_empty_input_folder_is_a_warning_in_validate(tmp_path: Path) -> None:
     proc = run_augcli("validate", str(recipe))
     assert proc.returncode == 0, proc.stderr
     assert "warning: no input files found in" in proc.stdout
-    assert "expand would write nothing" in proc.stdout
+    assert "nothing would be written" in proc.stdout
 
 
 def _free_port() -> int:

@@ -18,6 +18,36 @@ InputOpt = Annotated[Path | None, typer.Option(help="Input folder (overrides the
 OutputOpt = Annotated[Path | None, typer.Option(help="Output folder (overrides the recipe).")]
 SeedOpt = Annotated[Optional[int], typer.Option(help="Recipe seed (overrides the recipe).")]  # noqa: UP045
 CopiesOpt = Annotated[int | None, typer.Option(help="Outputs per input per emitting node.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Treat every dataset finding (leakage, imbalance, duplicates, an evaluation split "
+        "augmented, mixed geometry, ...) as an error: exit 3, nothing written.",
+    ),
+]
+AllowOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.10
+    typer.Option(
+        "--allow",
+        metavar="KIND",
+        help="With --strict: a finding kind that does not fail (repeatable), e.g. --allow "
+        "near_duplicates. The kinds are listed in the README (validate --json).",
+    ),
+]
+
+
+def check_allowed(allow: list[str] | None) -> tuple[str, ...]:
+    """The --allow kinds, each a known finding kind (else a usage error naming them)."""
+    from augcli.core.errors import UsageError
+    from augcli.core.findings import KINDS
+
+    for kind in allow or ():
+        if kind not in KINDS:
+            raise UsageError(
+                f"--allow {kind!r}: not a finding kind; the kinds are {', '.join(KINDS)}"
+            )
+    return tuple(allow or ())
 
 
 def fail(exc: Exception, code: int = 2) -> typer.Exit:

@@ -71,9 +71,8 @@ class ConsoleReporter:
         self.quiet = quiet
 
     def note(self, msg: str) -> None:
-        """Progress prose; a note that is a warning (the scan's ``warning: ...`` notes) is
-        shown even when quiet."""
-        if not self.quiet or msg.startswith("augcli: warning:"):
+        """Progress prose (hidden when quiet)."""
+        if not self.quiet:
             print(msg, file=sys.stderr)
 
     def warn(self, msg: str) -> None:

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from augcli.cli.common import CopiesOpt, InputOpt, OutputOpt, RecipeArg, SeedOpt, fail, load
+from augcli.cli.common import (
+    AllowOpt,
+    CopiesOpt,
+    InputOpt,
+    OutputOpt,
+    RecipeArg,
+    SeedOpt,
+    StrictOpt,
+    check_allowed,
+    fail,
+    load,
+)
 
 
 def expand(
@@ -44,11 +55,14 @@ def expand(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
+    strict: StrictOpt = False,
+    allow: AllowOpt = None,
 ) -> None:
     """Expand the dataset: write augmented copies and a manifest to the output folder.
 
     Exit codes: 0 all done, 1 some inputs failed (see the manifest), 2 recipe or usage error,
-    130 interrupted (run again to resume).
+    3 with --strict: the dataset checks found problems (nothing written), 130 interrupted (run
+    again to resume).
     """
     from augcli.cli.console import ConsoleReporter
     from augcli.core.errors import AugcliError
@@ -56,8 +70,9 @@ def expand(
     from augcli.engine.run import expand as run_expand
 
     reporter = ConsoleReporter(quiet)
-    opts = Options(input, output, workers, overwrite, fail_fast, executor, scheduler)
     try:
+        opts = Options(input, output, workers, overwrite, fail_fast, executor, scheduler)
+        opts.strict, opts.allow = strict, check_allowed(allow)
         result = run_expand(load(recipe, seed, copies), opts, reporter)
     except AugcliError as exc:
         raise fail(exc, exc.exit_code) from None

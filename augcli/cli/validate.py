@@ -1,13 +1,27 @@
-"""`augcli validate`: check a recipe and print its graph and plan, writing nothing."""
+"""`augcli validate`: check a recipe and print its graph and plan, writing nothing; with
+``--strict`` a CI gate (exit 3 on any dataset finding), with ``--json`` the same as data."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from augcli.cli.common import CopiesOpt, InputOpt, OutputOpt, RecipeArg, fail, load
+from augcli.cli.common import (
+    AllowOpt,
+    CopiesOpt,
+    InputOpt,
+    OutputOpt,
+    RecipeArg,
+    StrictOpt,
+    check_allowed,
+    fail,
+    load,
+)
+from augcli.plan_schema import NAME
 
 if TYPE_CHECKING:
     from augcli.engine.plan import Job, Plan
@@ -19,68 +33,144 @@ def validate(
     input: InputOpt = None,
     output: OutputOpt = None,
     copies: CopiesOpt = None,
+    strict: StrictOpt = False,
+    allow: AllowOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the plan and every finding as one JSON document on stdout (schema "
+            "augcli.validate/1: augcli schema --of validate); messages go to stderr.",
+        ),
+    ] = False,
 ) -> None:
-    """Check the recipe and print its graph and plan: inputs found, outputs it would write.
-    Writes nothing."""
+    """Check the recipe and print its graph and plan: inputs found, outputs it would write,
+    and what the dataset checks found. Writes nothing.
+
+    Exit codes: 0 valid, 2 recipe or usage error, 3 with --strict: the checks found problems
+    (each a 'warning:' line; --allow KIND accepts a kind).
+    """
     from augcli.core.errors import AugcliError
+    from augcli.engine.checks import all_findings, strict_failures
     from augcli.engine.run import Options, prepare
 
     try:
+        allowed = check_allowed(allow)
         r = load(recipe, copies=copies)
         job, inputs, ignored, tasks = prepare(r, Options(input=input, output=output))
     except AugcliError as exc:
+        if as_json:
+            typer.echo(json.dumps(_error_doc(recipe, exc), indent=1))
         raise fail(exc, exc.exit_code) from None
-    out = [f"recipe: {recipe} (valid)", f"input:  {job.input_root}", f"output: {job.output_root}"]
-    out += _plan_lines(r, job, tasks)
-    for name, desc in r.resources().items():
-        shown = desc.get("path") or desc.get("url")
-        out.append(f"uses {name}: {shown} (fingerprint {desc['fingerprint'][:16]})")
-    out.extend(job.notes)
-    from augcli.engine.checks import dataset_warnings, parameter_warnings
-
-    out.extend(dataset_warnings(inputs, job.input_root, job.modalities))
-    out.extend(parameter_warnings(inputs, job.modalities, job.graphs, r.where))
-    if not inputs:
-        out.append(
-            f"warning: no input files found in {job.input_root} for the sections "
-            f"{', '.join(r.sections)} (check 'include' globs and extensions): expand would "
-            "write nothing"
+    findings = all_findings(r, job, inputs, tasks.held_out)
+    refused = strict_failures(findings, allowed) if strict else []
+    doc = _document(recipe, r, job, tasks, ignored)
+    doc["findings"] = [f.as_json() for f in findings]
+    if strict:
+        doc["strict"] = {"allowed": list(allowed), "refused": len(refused)}
+    if as_json:
+        typer.echo(json.dumps(doc, indent=1))
+    else:
+        typer.echo("\n".join([*_text(doc), *(str(f) for f in findings), *_ignored(ignored)]))
+    if refused:
+        kinds = ", ".join(sorted({f.kind for f in refused}))
+        typer.echo(
+            f"augcli: error: --strict: {len(refused)} finding(s) of kind {kinds}; fix the "
+            f"inputs or the recipe, or accept a kind with --allow KIND",
+            err=True,
         )
-    if ignored:
-        out.append(f"ignored: {ignored} files that no section includes")
-    typer.echo("\n".join(out))
+        raise typer.Exit(3)
 
 
-def _plan_lines(r: Recipe, job: Job, tasks: Plan) -> list[str]:
-    """Per section: inputs and output files, its graph, and the counts per class."""
-    out = []
-    for modality, section in r.sections.items():
-        mine = [t for t in tasks if t.modality == modality]
-        # A chunked record file is several tasks but one input and one output file.
-        files = {t.source: t for t in mine}
-        outputs = {(t.source, o.path) for t in mine for o in t.outputs}
-        n_orig = sum(t.original is not None for t in files.values())
-        spans = [tasks.spans[src] for src in files if src in tasks.spans]
-        records = sum(stop - first for s in spans for first, stop in s)
-        out.append(
-            f"{modality}: {len(files)} input files"
-            + (f" ({records} records in {len(spans)} record files)" if spans else "")
-            + f" -> {len(outputs)} output files"
-            + (f" (+{n_orig} originals)" if n_orig else "")
+def _document(path: Path, r: Recipe, job: Job, tasks: Plan, ignored: int) -> dict[str, Any]:
+    """The plan as data: what ``--json`` prints and the text is made from."""
+    resources = {
+        name: {"at": desc.get("path") or desc.get("url"), "fingerprint": desc["fingerprint"]}
+        for name, desc in r.resources().items()
+    }
+    return {
+        "schema": NAME,
+        "recipe": str(path),
+        "valid": True,
+        "input": str(job.input_root),
+        "output": str(job.output_root),
+        "sections": {m: _section(m, s.graph, job, tasks) for m, s in r.sections.items()},
+        "resources": resources,
+        "notes": list(job.notes),
+        "ignored": ignored,
+    }
+
+
+def _section(modality: str, graph: Any, job: Job, tasks: Plan) -> dict[str, Any]:
+    """One section: inputs and output files, its graph, and the counts per class."""
+    mine = [t for t in tasks if t.modality == modality]
+    files = {t.source: t for t in mine}  # a chunked record file: several tasks, one input
+    outputs = {(t.source, o.path) for t in mine for o in t.outputs}
+    spans = [tasks.spans[src] for src in files if src in tasks.spans]
+    handler = job.modalities[modality]
+    per_class = Counter(t.label or "(no class)" for t in files.values())
+    outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
+    classes = {}
+    for label in sorted(per_class):
+        sources = [src for src, t in files.items() if (t.label or "(no class)") == label]
+        detail = handler.class_detail(sources)
+        classes[label] = {
+            "inputs": per_class[label],
+            "outputs": outs[label],
+            "detail": detail or None,
+        }
+    return {
+        "inputs": len(files),
+        "outputs": len(outputs),
+        "originals": sum(t.original is not None for t in files.values()),
+        "records": sum(stop - first for s in spans for first, stop in s) if spans else None,
+        "record_files": len(spans) if spans else None,
+        "graph": graph.as_json(),
+        "graph_lines": graph.describe(),
+        "classes": classes,
+        "note": handler.plan_note or None,
+    }
+
+
+def _text(doc: dict[str, Any]) -> list[str]:
+    """The plan as a person reads it."""
+    out = [f"recipe: {doc['recipe']} (valid)", f"input:  {doc['input']}"]
+    out.append(f"output: {doc['output']}")
+    for modality, s in doc["sections"].items():
+        records = (
+            f" ({s['records']} records in {s['record_files']} record files)"
+            if s["records"] is not None
+            else ""
         )
-        out.extend(f"  {line}" for line in section.graph.describe())
-        per_class = Counter(t.label or "(no class)" for t in files.values())
-        outs = Counter(files[src].label or "(no class)" for src, _ in outputs)
-        modality_of = job.modalities[modality]
-        for label in sorted(per_class):
-            sources = [src for src, t in files.items() if (t.label or "(no class)") == label]
-            detail = modality_of.class_detail(sources)
+        originals = f" (+{s['originals']} originals)" if s["originals"] else ""
+        out.append(
+            f"{modality}: {s['inputs']} input files{records} -> {s['outputs']} output files"
+            + originals
+        )
+        out.extend(f"  {line}" for line in s["graph_lines"])
+        for label, c in s["classes"].items():
+            detail = f" ({c['detail']})" if c["detail"] else ""
             out.append(
-                f"  class {label}: {per_class[label]} input files"
-                + (f" ({detail})" if detail else "")
-                + f" -> {outs[label]} output files"
+                f"  class {label}: {c['inputs']} input files{detail} -> {c['outputs']} output files"
             )
-        note = modality_of.plan_note
-        if note:
-            out.append(f"  ({note})")
-    return out
+        if s["note"]:
+            out.append(f"  ({s['note']})")
+    for name, res in doc["resources"].items():
+        out.append(f"uses {name}: {res['at']} (fingerprint {res['fingerprint'][:16]})")
+    return [*out, *doc["notes"]]
+
+
+def _ignored(ignored: int) -> list[str]:
+    return [f"ignored: {ignored} files that no section includes"] if ignored else []
+
+
+def _error_doc(path: Path, exc: Exception) -> dict[str, Any]:
+    """``--json`` for a recipe that does not load or plan: the error, as data."""
+    code = getattr(exc, "exit_code", 2)
+    return {
+        "schema": NAME,
+        "recipe": str(path),
+        "valid": False,
+        "error": str(exc),
+        "exit_code": code,
+    }

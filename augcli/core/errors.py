@@ -27,6 +27,22 @@ class UsageError(AugcliError):
     """A bad command-line option or environment: exit code 2."""
 
 
+class StrictFailure(AugcliError):
+    """``--strict``: the checks found problems in the dataset (exit code 3, nothing written);
+    ``findings`` are the problems, one ``warning: ...`` line each."""
+
+    exit_code = 3
+
+    def __init__(self, findings: list[Any]) -> None:
+        self.findings = findings
+        kinds = sorted({f.kind for f in findings})
+        super().__init__(
+            f"--strict: {len(findings)} dataset finding(s) of kind {', '.join(kinds)}; "
+            "nothing was written. Fix the inputs or the recipe, or accept a kind with "
+            f"--allow KIND (e.g. --allow {kinds[0]})"
+        )
+
+
 class OutputError(AugcliError):
     """The output folder cannot be written (read-only, full, no permission): the run stops
     cleanly (exit 2) and a later run resumes once the folder is writable."""

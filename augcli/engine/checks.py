@@ -1,7 +1,7 @@
 """Dataset checks before a run: what in the inputs would hurt a model trained on the output.
 
-``dataset_warnings`` looks at the scanned inputs and returns one line per problem, each starting
-with ``warning: ``, in a fixed order: class imbalance, exact duplicates, each modality's
+``dataset_warnings`` looks at the scanned inputs and returns one ``Finding`` per problem (shown
+as a line starting with ``warning: ``), in a fixed order: class imbalance, exact duplicates, each modality's
 near-duplicates (by modality name: images by difference hash, text records by normalised text),
 folders that look like an evaluation split, and train/eval leakage. Every file is hashed once.
 The engine knows no modality: what to hash and what counts as nearly the same are the
@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from augcli.balance import TEST_SPLITS
+from augcli.core.findings import Finding
 from augcli.engine.scan import InputFile
 from augcli.modality import Modality
+
+if TYPE_CHECKING:
+    from augcli.engine.plan import Job
+    from augcli.recipe import Recipe
 
 TRAIN_SPLITS = ("train", "training")
 MAX_GROUPS = 5  # groups or pairs listed per warning
@@ -30,25 +35,34 @@ def dataset_warnings(
     modalities: dict[str, Modality],
     *,
     imbalance_ratio: float = 3.0,
-) -> list[str]:
-    """Human-readable warnings (``warning: ...``) about ``inputs`` under ``input_root``; each
-    modality hashes its files (``digest``) and finds its own near-duplicates."""
+    held_out: list[InputFile] | None = None,
+) -> list[Finding]:
+    """What is wrong with ``inputs`` under ``input_root``; each modality hashes its files
+    (``digest``) and finds its own near-duplicates. ``held_out``: the inputs of the splits
+    left out of the run (``splits``), compared with the inputs for leakage only."""
     inputs = sorted(inputs, key=lambda f: (f.modality, f.relpath))
+    held, _unread = _digests(held_out or [], input_root, modalities)
     digests, unreadable = _digests(inputs, input_root, modalities)
+    missing = tuple(f.relpath for f in inputs if f.relpath not in digests)
     inputs = [f for f in inputs if f.relpath in digests]
-    out: list[str] = []
+    out: list[Finding] = []
     if unreadable:
         listed = "; ".join(unreadable[:MAX_GROUPS])
         out.append(
-            f"warning: {len(unreadable)} input(s) cannot be read: {listed}"
-            f"{_more(len(unreadable))}; expand will record them as failed"
+            Finding(
+                "unreadable",
+                f"{len(unreadable)} input(s) cannot be read: {listed}"
+                f"{_more(len(unreadable))}; expand will record them as failed",
+                files=missing,
+            )
         )
     out += _imbalance(inputs, imbalance_ratio)
     out += _exact_duplicates(inputs, digests)
     for name, files in _by_modality(inputs).items():
         out += modalities[name].near_duplicates([f.relpath for f in files], digests)
     out += _split_folders(inputs)
-    out += _leakage(inputs, digests)
+    others = [f for f in held_out or [] if f.relpath in held]
+    out += _leakage([*inputs, *others], {**held, **digests})
     return out
 
 
@@ -57,13 +71,13 @@ def parameter_warnings(
     modalities: dict[str, Modality],
     graphs: dict[str, Any],
     where: Callable[[str], str],
-) -> list[str]:
+) -> list[Finding]:
     """``warning: <recipe>:<line>: <op's YAML path>: ...`` for each op whose settings look
     wrong for the data (``Op.implausible``: a noise std below one level, intensity ops on a
     two-valued image), judged on a small sample of each section's inputs: the first
     ``SAMPLE_PER_CLASS`` per class by path, at most ``SAMPLE_MAX``. ``where(yaml_path)``
     names the recipe file and line."""
-    out: list[str] = []
+    out: list[Finding] = []
     for name, files in _by_modality(inputs).items():
         per_class: dict[str | None, list[str]] = defaultdict(list)
         for f in sorted(files, key=lambda f: f.relpath):
@@ -71,7 +85,8 @@ def parameter_warnings(
                 per_class[f.label].append(f.relpath)
         sample = [p for _label, paths in sorted(per_class.items(), key=_label_key) for p in paths]
         for op, why, relpath in modalities[name].implausible(graphs[name], sample[:SAMPLE_MAX]):
-            out.append(f"warning: {where(op.where)}: {why} (seen on {relpath})")
+            message = f"{where(op.where)}: {why} (seen on {relpath})"
+            out.append(Finding("parameters", message, name, (relpath,)))
     return out
 
 
@@ -103,7 +118,7 @@ def _by_modality(inputs: list[InputFile]) -> dict[str, list[InputFile]]:
     return dict(sorted(groups.items()))
 
 
-def _imbalance(inputs: list[InputFile], ratio: float) -> list[str]:
+def _imbalance(inputs: list[InputFile], ratio: float) -> list[Finding]:
     out = []
     for modality, files in _by_modality(inputs).items():
         counts = Counter(f.label for f in files if f.label is not None)
@@ -113,14 +128,19 @@ def _imbalance(inputs: list[InputFile], ratio: float) -> list[str]:
         (big, n_big), (small, n_small) = ranked[0], ranked[-1]
         if n_big > ratio * n_small:
             out.append(
-                f"warning: {modality}: class imbalance: '{big}' has {n_big} inputs but "
-                f"'{small}' has {n_small} ({n_big / n_small:.1f}x, above {ratio:g}x); "
-                f"add 'balance: match_largest' to the {modality} section to even out the output"
+                Finding(
+                    "imbalance",
+                    f"{modality}: class imbalance: '{big}' has {n_big} inputs but "
+                    f"'{small}' has {n_small} ({n_big / n_small:.1f}x, above {ratio:g}x); "
+                    f"add 'balance: match_largest' to the {modality} section to even out the "
+                    "output",
+                    modality,
+                )
             )
     return out
 
 
-def _exact_duplicates(inputs: list[InputFile], digests: dict[str, str]) -> list[str]:
+def _exact_duplicates(inputs: list[InputFile], digests: dict[str, str]) -> list[Finding]:
     out = []
     for modality, files in _by_modality(inputs).items():
         groups: dict[str, list[str]] = defaultdict(list)
@@ -132,14 +152,19 @@ def _exact_duplicates(inputs: list[InputFile], digests: dict[str, str]) -> list[
         listed = "; ".join(", ".join(g) for g in dups[:MAX_GROUPS])
         n_files = sum(len(g) for g in dups)
         out.append(
-            f"warning: {modality}: {len(dups)} group(s) of exact duplicate inputs "
-            f"({n_files} files, same bytes): {listed}{_more(len(dups))}; each copy is augmented "
-            "again, so these samples weigh more in training"
+            Finding(
+                "duplicates",
+                f"{modality}: {len(dups)} group(s) of exact duplicate inputs ({n_files} files, "
+                f"same bytes): {listed}{_more(len(dups))}; each copy is augmented again, so "
+                "these samples weigh more in training",
+                modality,
+                tuple(p for g in dups for p in g),
+            )
         )
     return out
 
 
-def _split_folders(inputs: list[InputFile]) -> list[str]:
+def _split_folders(inputs: list[InputFile]) -> list[Finding]:
     folders: Counter[str] = Counter()
     for f in inputs:
         parts = f.relpath.split("/")[:-1]
@@ -151,9 +176,12 @@ def _split_folders(inputs: list[InputFile]) -> list[str]:
         return []
     listed = ", ".join(f"{d}/ ({n} inputs)" for d, n in sorted(folders.items()))
     return [
-        f"warning: inputs in folders that look like an evaluation split are being augmented: "
-        f"{listed}; augmenting evaluation data leaks into results; add 'splits: [train]' "
-        "to the recipe to augment only the training split"
+        Finding(
+            "evaluation_split",
+            f"inputs in folders that look like an evaluation split are being augmented: "
+            f"{listed}; augmenting evaluation data leaks into results; add 'splits: [train]' "
+            "to the recipe to augment only the training split",
+        )
     ]
 
 
@@ -166,7 +194,7 @@ def _split_kind(folder: str) -> str | None:
     return None
 
 
-def _leakage(inputs: list[InputFile], digests: dict[str, str]) -> list[str]:
+def _leakage(inputs: list[InputFile], digests: dict[str, str]) -> list[Finding]:
     by_digest: dict[str, list[str]] = defaultdict(list)
     for f in inputs:
         if "/" in f.relpath:
@@ -184,7 +212,44 @@ def _leakage(inputs: list[InputFile], digests: dict[str, str]) -> list[str]:
     leaks.sort()
     listed = "; ".join(f"{', '.join(t)} = {', '.join(e)}" for t, e in leaks[:MAX_GROUPS])
     return [
-        f"warning: leakage: {len(leaks)} file(s) in a training folder are byte-identical to "
-        f"files in an evaluation folder: {listed}{_more(len(leaks))}; remove them from one "
-        "side, or evaluation scores will be inflated"
+        Finding(
+            "leakage",
+            f"leakage: {len(leaks)} file(s) in a training folder are byte-identical to files "
+            f"in an evaluation folder: {listed}{_more(len(leaks))}; remove them from one side, "
+            "or evaluation scores will be inflated",
+            files=tuple(p for t, e in leaks for p in (*t, *e)),
+        )
     ]
+
+
+def no_inputs(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Finding]:
+    """The finding when the scan found nothing for any section."""
+    if inputs:
+        return []
+    return [
+        Finding(
+            "no_inputs",
+            f"no input files found in {job.input_root} for the sections "
+            f"{', '.join(recipe.sections)} (check 'include' globs and extensions): nothing "
+            "would be written",
+        )
+    ]
+
+
+def all_findings(
+    recipe: Recipe, job: Job, inputs: list[InputFile], held_out: list[InputFile]
+) -> list[Finding]:
+    """Everything ``validate`` warns of, in the order it prints them: the scan's skips and the
+    limits (``job.findings``), the dataset checks (``held_out``: the splits not augmented,
+    checked for leakage), the op settings, and no inputs at all."""
+    return [
+        *job.findings,
+        *dataset_warnings(inputs, job.input_root, job.modalities, held_out=held_out),
+        *parameter_warnings(inputs, job.modalities, job.graphs, recipe.where),
+        *no_inputs(recipe, job, inputs),
+    ]
+
+
+def strict_failures(findings: list[Finding], allowed: tuple[str, ...]) -> list[Finding]:
+    """What ``--strict`` refuses: every finding whose kind is not ``allowed``."""
+    return [f for f in findings if f.kind not in allowed]

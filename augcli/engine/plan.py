@@ -12,6 +12,7 @@ from typing import Any
 
 from augcli.core.atomic import NAME_MAX
 from augcli.core.errors import RecipeError, UsageError, show
+from augcli.core.findings import Finding
 from augcli.core.layout import RESERVED, clash
 from augcli.core.records import InputFailed, OutputRecord
 from augcli.core.seeding import item_seed
@@ -68,6 +69,7 @@ class Job:
     copies: int = 1
     keep_originals: bool = False
     notes: list[str] = field(default_factory=list)  # what planning decided (splits, budget)
+    findings: list[Finding] = field(default_factory=list)  # what the scan and limits warn of
     links_outside: bool = False  # input symlinks may leave the input folder (follow_symlinks)
     preload: tuple[str, ...] = ()  # modules worth importing once, before workers start
 
@@ -212,6 +214,7 @@ class Plan:
         self.spans: dict[str, list[tuple[int, int]]] = {}  # record file -> its chunks
         self.tasks = self.outputs = 0
         self.lanes: set[int | None] = set()  # the lanes of the tasks (Task.lane)
+        self.held_out: list[InputFile] = []  # inputs of the splits not augmented (leakage checks)
 
     def __iter__(self) -> Iterator[Task]:
         for f in self.inputs:

@@ -23,13 +23,16 @@ from augcli.core.errors import (
     ExecutorLost,
     OutputError,
     RecipeError,
+    StrictFailure,
     Unavailable,
     UsageError,
     output_unwritable,
 )
+from augcli.core.findings import Finding
 from augcli.core.layout import MANIFEST
 from augcli.core.records import InputFailed
 from augcli.engine.budget import select_splits
+from augcli.engine.checks import all_findings, no_inputs, strict_failures
 from augcli.engine.collect import Collector, Summary
 from augcli.engine.executor import (
     DEFAULT_EXECUTOR,
@@ -72,6 +75,8 @@ class Options:
     fail_fast: bool = False
     executor: str | None = None  # None: the recipe's executor, else DEFAULT_EXECUTOR
     scheduler: str | None = None  # None: the recipe's scheduler, else DASK_SCHEDULER_ADDRESS
+    strict: bool = False  # the dataset checks' findings stop the run before anything is written
+    allow: tuple[str, ...] = ()  # with strict: finding kinds that do not stop it
 
 
 def executor_choice(recipe: Recipe, opts: Options) -> tuple[str, str | None]:
@@ -171,9 +176,9 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
     skip = [d for m in job.modalities.values() for d in m.ignored_dirs()]
     claims = [m.claims for m in job.modalities.values()]
     found = scan(src, recipe.sections, skip, job.links_outside, lambda r: any(c(r) for c in claims))
-    job.notes.extend(found.warnings())
+    job.findings.extend(found.warnings())
     inputs, ignored = found.inputs, found.ignored
-    inputs, left_out = select_splits(inputs, recipe.splits)
+    inputs, left_out = select_splits(found.inputs, recipe.splits)
     if left_out:
         job.notes.append(
             f"splits: augmenting {', '.join(recipe.splits or ('train',))}; "
@@ -184,11 +189,16 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
         modality.check_files()
     job.set_inputs(inputs)
     tasks = plan(recipe, job, inputs)
+    chosen = {f.relpath for f in inputs}
+    tasks.held_out = [f for f in found.inputs if f.relpath not in chosen]
     workers = worker_count(recipe, opts)
     for name, why in tasks.limit_notes.items():
         limit = tasks.limits[name]
         if limit is not None and limit < workers:
-            job.notes.append(why if why.startswith("warning:") else f"{name}: {why}")
+            if why.startswith("warning: "):
+                job.findings.append(Finding("memory", why.removeprefix("warning: "), name))
+            else:
+                job.notes.append(f"{name}: {why}")
     return job, inputs, ignored, tasks
 
 
@@ -335,11 +345,12 @@ def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[Inpu
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     for note in job.notes:
         say.note(f"augcli: {note}")
-    if not inputs:
-        say.warn(
-            f"augcli: warning: no input files found in {job.input_root} for the sections "
-            f"{', '.join(recipe.sections)} (check 'include' globs and extensions)"
-        )
+    findings = all_findings(recipe, job, inputs, tasks.held_out) if opts.strict else job.findings
+    for finding in [*findings, *([] if opts.strict else no_inputs(recipe, job, inputs))]:
+        say.warn(f"augcli: {finding}")
+    refused = strict_failures(findings, opts.allow) if opts.strict else []
+    if refused:
+        raise StrictFailure(refused)
     for note in recipe.fetch():  # downloads a recipe allows, before its fingerprint is taken
         say.note(f"augcli: {note}")
     return job, inputs, tasks

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from augcli.core.findings import Finding
 from augcli.core.paths import OUTSIDE_FIX, file_kind
 from augcli.modality import get_modality
 from augcli.recipe import Section
@@ -69,11 +70,12 @@ class Scan:
     ignored: int  # files no section took (side files a modality reads with its inputs aside)
     skipped: list[str] = field(default_factory=list)  # "<path>: <why>", left out with a warning
 
-    def warnings(self, most: int = MAX_WARNINGS) -> list[str]:
-        """The skips as warning lines (the first ``most``, then how many more)."""
-        out = [f"warning: skipped {line}" for line in self.skipped[:most]]
+    def warnings(self, most: int = MAX_WARNINGS) -> list[Finding]:
+        """The skips as findings (the first ``most``, then how many more)."""
+        out = [Finding("skipped", f"skipped {line}") for line in self.skipped[:most]]
         if len(self.skipped) > most:
-            out.append(f"warning: ... and {len(self.skipped) - most} more files or folders skipped")
+            more = f"... and {len(self.skipped) - most} more files or folders skipped"
+            out.append(Finding("skipped", more))
         return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from augcli.core.errors import InputError, RecipeError, UsageError
+from augcli.core.findings import Finding
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
@@ -233,7 +234,7 @@ class ImageModality(Modality):
 
             cv2.setNumThreads(1)  # the pool is the parallelism; avoid oversubscribing cores
 
-    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
         from augcli.image.similar import near_duplicate_images
 
         return near_duplicate_images(relpaths, self.input_root, digests, self.decode)

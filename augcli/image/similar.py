@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from augcli.core.errors import InputError
+from augcli.core.findings import Finding
 from augcli.image.decode import decoder_notes
 
 MAX_GROUPS = 5  # pairs listed per warning
@@ -57,16 +58,20 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 def near_duplicate_images(
     relpaths: list[str], root: Path, digests: dict[str, str], read: Callable[[Path], Any]
-) -> list[str]:
-    """The warning about pairs of images whose difference hashes are within ``HAMMING_MAX``
+) -> list[Finding]:
+    """The finding about pairs of images whose difference hashes are within ``HAMMING_MAX``
     bits (exact copies aside), after those about inputs that cannot be decoded or that the
     decoder complained about (never its raw lines on stderr); ``read`` decodes one image."""
     if len(relpaths) < 2:
         return []
     if len(relpaths) > MAX_NEAR_DUP_IMAGES:
         return [
-            f"warning: image: near-duplicate check skipped: {len(relpaths)} images, more than "
-            f"{MAX_NEAR_DUP_IMAGES} (exact duplicates were still checked)"
+            Finding(
+                "check_skipped",
+                f"image: near-duplicate check skipped: {len(relpaths)} images, more than "
+                f"{MAX_NEAR_DUP_IMAGES} (exact duplicates were still checked)",
+                "image",
+            )
         ]
     names, hashes, said = [], [], _Said()
     for rel in relpaths:
@@ -85,6 +90,7 @@ class _Said:
     def __init__(self) -> None:
         self.failed: list[str] = []
         self.noted: list[str] = []
+        self.files: dict[str, list[str]] = {"failed": [], "noted": []}
 
     def read(self, read: Callable[[Path], Any], root: Path, rel: str) -> Any:
         """``read(root / rel)``, or None when it cannot be decoded."""
@@ -93,29 +99,41 @@ class _Said:
                 img = read(root / rel)
             except InputError as exc:
                 self.failed.append(f"{rel} ({exc})")
+                self.files["failed"].append(rel)
                 return None
         if notes:
             self.noted.append(f"{rel} ({notes[0]!r})")
+            self.files["noted"].append(rel)
         return img
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[Finding]:
         out = []
         if self.failed:
             out.append(
-                f"warning: image: {len(self.failed)} input(s) cannot be decoded: "
-                f"{'; '.join(self.failed[:MAX_GROUPS])}{_more(len(self.failed))}; expand will "
-                "record them as failed"
+                Finding(
+                    "unreadable",
+                    f"image: {len(self.failed)} input(s) cannot be decoded: "
+                    f"{'; '.join(self.failed[:MAX_GROUPS])}{_more(len(self.failed))}; expand "
+                    "will record them as failed",
+                    "image",
+                    tuple(self.files["failed"]),
+                )
             )
         if self.noted:
             out.append(
-                f"warning: image: the decoder reported errors in {len(self.noted)} input(s) "
-                f"that it still decoded: {'; '.join(self.noted[:MAX_GROUPS])}"
-                f"{_more(len(self.noted))}; check them (re-export or re-download)"
+                Finding(
+                    "decoder_errors",
+                    f"image: the decoder reported errors in {len(self.noted)} input(s) that it "
+                    f"still decoded: {'; '.join(self.noted[:MAX_GROUPS])}"
+                    f"{_more(len(self.noted))}; check them (re-export or re-download)",
+                    "image",
+                    tuple(self.files["noted"]),
+                )
             )
         return out
 
 
-def _near_pairs(names: list[str], hashes: list[int], digests: dict[str, str]) -> list[str]:
+def _near_pairs(names: list[str], hashes: list[int], digests: dict[str, str]) -> list[Finding]:
     """The near-duplicate warning for these difference hashes, or nothing."""
     h = np.array(hashes, dtype=np.uint64)
     pairs = []
@@ -128,7 +146,13 @@ def _near_pairs(names: list[str], hashes: list[int], digests: dict[str, str]) ->
     if not pairs:
         return []
     listed = "; ".join(f"{a} ~ {b} ({d} bits)" for a, b, d in pairs[:MAX_GROUPS])
+    files = tuple(sorted({p for a, b, _d in pairs for p in (a, b)}))
     return [
-        f"warning: image: {len(pairs)} pair(s) of near-duplicate images (difference hash within "
-        f"{HAMMING_MAX} of 64 bits): {listed}{_more(len(pairs))}"
+        Finding(
+            "near_duplicates",
+            f"image: {len(pairs)} pair(s) of near-duplicate images (difference hash within "
+            f"{HAMMING_MAX} of 64 bits): {listed}{_more(len(pairs))}",
+            "image",
+            files,
+        )
     ]

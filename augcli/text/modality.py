@@ -14,6 +14,7 @@ from typing import Any
 
 from augcli.core.atomic import TMP_MARK, atomic_path, fit_name, sha256_file
 from augcli.core.errors import InputError, RecipeError
+from augcli.core.findings import Finding
 from augcli.core.records import Event, OutputRecord, PartWritten, WorkStats
 from augcli.modality import Modality, describe_error
 from augcli.params import Nullable, Param
@@ -135,7 +136,7 @@ class TextModality(Modality):
     def plan_outputs(self, relpath: str) -> str | None:
         return relpath if self.kind(relpath) else None
 
-    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
         from augcli.text.similar import near_duplicate_text
 
         return near_duplicate_text(relpaths, self.input_root, self._entries)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from augcli.core.errors import InputError
+from augcli.core.findings import Finding
 
 MAX_GROUPS = 5  # groups listed per warning
 _SPACE = re.compile(r"\s+")
@@ -27,17 +28,17 @@ def normalise_text(text: str) -> str:
 
 def near_duplicate_text(
     relpaths: list[str], root: Path, entries: Callable[[Path, str], Iterable[tuple[str, int]]]
-) -> list[str]:
-    """The warning about groups of records with the same normalised text; ``entries`` gives a
+) -> list[Finding]:
+    """The finding about groups of records with the same normalised text; ``entries`` gives a
     file's (text, line) pairs. A file that cannot be parsed gets a warning of its own, with its
     line (the run fails it); an unreadable one is left to the run to report."""
     seen: dict[str, list[str]] = defaultdict(list)
-    broken: list[str] = []
+    broken: list[Finding] = []
     for rel in relpaths:
         try:
             found = list(entries(root / rel, rel))
         except InputError as exc:
-            broken.append(f"warning: text: {rel} will fail: {exc}")
+            broken.append(Finding("will_fail", f"text: {rel} will fail: {exc}", "text", (rel,)))
             continue
         except (OSError, UnicodeDecodeError, ValueError):
             continue
@@ -49,8 +50,14 @@ def near_duplicate_text(
     if not groups:
         return broken
     listed = "; ".join(", ".join(g) for g in groups[:MAX_GROUPS])
+    files = tuple(sorted({place.rpartition(":")[0] for g in groups for place in g}))
     return [
         *broken,
-        f"warning: text: {len(groups)} group(s) of duplicate records (same text after ignoring "
-        f"case, punctuation and spacing): {listed}{_more(len(groups))}",
+        Finding(
+            "near_duplicates",
+            f"text: {len(groups)} group(s) of duplicate records (same text after ignoring "
+            f"case, punctuation and spacing): {listed}{_more(len(groups))}",
+            "text",
+            files,
+        ),
     ]

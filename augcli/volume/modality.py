@@ -14,6 +14,7 @@ import numpy as np
 
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
+from augcli.core.findings import Finding
 from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
 from augcli.volume import io, memory
@@ -202,7 +203,7 @@ class VolumeModality(Modality):
         if self.side_file_in(header.parent / name, header.parent) is None:
             raise InputError(f"the header names the data file {name!r}, which is not there")
 
-    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[str]:
+    def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
         """``validate``'s dataset warnings for volumes: inputs of mixed voxel spacings or
         orientations (read from the headers only). The ops work in mm whatever the grid, but
         a model trained on the outputs sees each case at its own resolution and axis order."""
@@ -227,7 +228,11 @@ class VolumeModality(Modality):
                     for key, files in sorted(groups.items())
                 )
                 out.append(
-                    f"warning: volume inputs have {len(groups)} different {what}: {listed}; {fix}"
+                    Finding(
+                        "mixed_geometry",
+                        f"volume inputs have {len(groups)} different {what}: {listed}; {fix}",
+                        "volume",
+                    )
                 )
         return out
 
