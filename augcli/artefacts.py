@@ -2,17 +2,25 @@
 
 Every function takes an n-D real array (a 2-D slice or a 3-D volume alike, axes in numpy
 order: (z, y, x) or (y, x); float64, or any real dtype for the k-space ones) and returns
-float64. Where a length matters it takes the voxel spacing in millimetres, in the same axis
+float64; the k-space ones (motion, ghosting, spike, gibbs) take a ``dtype`` to return instead
+(the volume ops pass the stored one, so an int16 CT's result is built, rounded, a slab at a
+time). Where a length matters it takes the voxel spacing in millimetres, in the same axis
 order; every random value is an argument: nothing here draws. The ``draw_*`` functions at the
 end are what ops call in ``sample`` (with the op's generator), so that image and volume ops
 draw alike; their results are JSON-safe lists, recorded in the manifest.
 
 k-space follows TorchIO: ``fftshift(fftn(x))``, the centre of k-space (DC) at index ``n // 2``
-on each axis. The code keeps the uncentred ``spectrum`` and centres its masks and indices
+on each axis. The code keeps the uncentred spectrum and centres its masks and indices
 instead: the same result without the full-size copies that shifting makes. The image comes
 back as the real part of the inverse (the input is real, so a symmetric change of k-space
 gives a real result; a one-sided one, such as a spike, keeps its real part, as TorchIO's
-ghosting and spike do; its motion takes the magnitude, see ``motion``).
+ghosting and spike do; its motion takes the magnitude, see ``motion``). The real part of the
+inverse of K is the inverse of its Hermitian part (K(f) + conj K(-f)) / 2, so every op works
+on ``half_spectrum`` (``rfftn``'s half of k-space) or, for ghosting, along one axis only.
+
+Memory (a worker's peak on a 512x512x300 int16 CT, ``benchmarks/volume_memory.py``): the
+input, the result and at most one full-size complex array (complex64 for 16-bit and float32
+data, ``working_dtype``), everything else a slab of ``SLAB_VOXELS`` at a time in float64.
 """
 
 from __future__ import annotations
@@ -25,21 +33,104 @@ import numpy as np
 
 from augcli.params import Param
 
-
 # -- k-space ---------------------------------------------------------------------------------
-def spectrum(x: np.ndarray) -> np.ndarray:
-    """The uncentred complex128 spectrum of real ``x`` (any dtype: the volume ops pass the
-    stored int16 frame itself): one complex copy, transformed in place; x is not modified."""
+# Whole-array ops run a slab of first-axis planes (or a block of columns) at a time, about this
+# many voxels (16 MB of complex128), so that nothing full-size is held but the result.
+SLAB_VOXELS = 1 << 18
+
+
+def slabs(n: int, plane: int) -> list[slice]:
+    """Slices cutting ``n`` planes of ``plane`` voxels each into slabs of about SLAB_VOXELS."""
+    step = max(1, SLAB_VOXELS // max(1, plane))
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def working_dtype(dtype: Any) -> np.dtype:
+    """The complex type k-space is held in for data of ``dtype``: complex64 for data of at most
+    16 bits (int16 CT, uint8/uint16 scans) and for float32/float16 (its 24-bit mantissa is
+    float32's own precision), complex128 otherwise (float64, 32/64-bit integers). Arithmetic is
+    float64 throughout; only the full-size array is stored at this precision. For int16 CT that
+    changes no voxel by more than one level after rounding (``benchmarks/volume_memory.py
+    --check`` measures it) and halves the op's peak memory."""
+    dtype = np.dtype(dtype)
+    if dtype in (np.float16, np.float32) or (dtype.kind in "biu" and dtype.itemsize <= 2):
+        return np.dtype(np.complex64)
+    return np.dtype(np.complex128)
+
+
+def as_dtype(values: np.ndarray, dtype: Any) -> np.ndarray:
+    """float64 ``values`` in ``dtype`` (``values``, a temporary, is overwritten): float64 as it
+    is, integers rounded to nearest and clipped to the dtype's range (never wrapping), booleans
+    thresholded at 0.5, other floats clipped to the dtype's finite range and cast."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        return values
+    if dtype == np.bool_:
+        return values >= 0.5
+    top: Any = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
+    if np.issubdtype(dtype, np.integer):
+        np.rint(values, out=values)
+    np.clip(values, top.min, top.max, out=values)
+    return values.astype(dtype)
+
+
+def copy_as(x: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """x unchanged, in ``dtype`` (``as_dtype``), converted a slab at a time."""
+    out = np.empty(x.shape, dtype)
+    for planes in slabs(len(x), x[0].size if len(x) else 1):
+        out[planes] = as_dtype(x[planes].astype(np.float64), dtype)
+    return out
+
+
+def along_first(k: np.ndarray, inverse: bool = False) -> None:
+    """The (inverse) FFT along axis 0 of complex ``k``, in place, a block of columns at a time
+    (float64 arithmetic whatever k's precision)."""
     from scipy import fft
 
-    return fft.fftn(np.asarray(x, np.complex128), overwrite_x=True)
+    transform = fft.ifft if inverse else fft.fft
+    columns = k.reshape(len(k), -1)  # a view: k is contiguous
+    for block in slabs(columns.shape[1], len(k)):
+        columns[:, block] = transform(columns[:, block].astype(np.complex128), axis=0)
 
 
-def image_of(k: np.ndarray) -> np.ndarray:
-    """The real part of the inverse of ``spectrum`` (``k`` is overwritten)."""
+def half_spectrum(x: np.ndarray) -> np.ndarray:
+    """The uncentred spectrum of real ``x`` (2-D or more, any real dtype: the volume ops pass
+    the stored int16 frame itself) as ``rfftn`` gives it: the last axis halved (its n // 2 + 1
+    first frequencies; the others follow by Hermitian symmetry, K(-f) = conj K(f)), in
+    ``working_dtype(x.dtype)``. Built a slab of planes at a time (the other axes' transform),
+    then along the first axis a block of columns at a time: the result is the only full-size
+    array it makes (complex64: 2x an int16 volume's size)."""
     from scipy import fft
 
-    return fft.ifftn(k, overwrite_x=True).real
+    k = np.empty((*x.shape[:-1], x.shape[-1] // 2 + 1), working_dtype(x.dtype))
+    axes = tuple(range(1, x.ndim))
+    for planes in slabs(len(x), x[0].size):
+        k[planes] = fft.rfftn(x[planes].astype(np.float64), axes=axes)
+    along_first(k)
+    return k
+
+
+def image_into(
+    k: np.ndarray,
+    shape: Sequence[int],
+    dtype: Any = np.float64,
+    add: Any = None,
+) -> np.ndarray:
+    """The real image of the half spectrum ``k`` (``irfftn`` to ``shape``; ``k`` is overwritten),
+    in ``dtype`` (``as_dtype``), a slab of planes at a time: with an int16 dtype the result is
+    the only other full-size array. ``add(planes, values)`` may change each float64 slab in
+    place before it is stored."""
+    from scipy import fft
+
+    along_first(k, inverse=True)
+    out = np.empty(tuple(shape), dtype)
+    axes = tuple(range(1, len(shape)))
+    for planes in slabs(shape[0], math.prod(shape[1:])):
+        values = fft.irfftn(k[planes].astype(np.complex128), s=tuple(shape[1:]), axes=axes)
+        if add is not None:
+            add(planes, values)
+        out[planes] = as_dtype(values, dtype)
+    return out
 
 
 def uncentred(index: np.ndarray | int, n: int) -> np.ndarray | int:
@@ -48,9 +139,9 @@ def uncentred(index: np.ndarray | int, n: int) -> np.ndarray | int:
 
 
 def peak_magnitude(k: np.ndarray) -> float:
-    """The largest |k|, a slab of planes at a time (no full-size temporary)."""
-    step = max(1, (1 << 20) // max(1, k[0].size))
-    return max(float(np.abs(k[i : i + step]).max()) for i in range(0, len(k), step))
+    """The largest |k|, a slab of planes at a time (no full-size temporary). On a half spectrum
+    it is the whole spectrum's (|K(-f)| = |K(f)|)."""
+    return max(float(np.abs(k[planes]).max()) for planes in slabs(len(k), k[0].size))
 
 
 # -- intensity -------------------------------------------------------------------------------
@@ -194,11 +285,17 @@ def rigid_matrix(
 
 
 def rigid_resample(
-    x: np.ndarray, spacing: Sequence[float], angles: Sequence[float], translation: Sequence[float]
+    x: np.ndarray,
+    spacing: Sequence[float],
+    angles: Sequence[float],
+    translation: Sequence[float],
+    region: Sequence[slice] | None = None,
+    cval: float | None = None,
 ) -> np.ndarray:
     """x moved rigidly about the grid's centre in physical space (linear interpolation; the
     array's minimum outside, as TorchIO's resampler): out(p) = x(R (p - c) + c + t), float64
-    whatever x's dtype."""
+    whatever x's dtype. ``region`` (a slice per axis) gives only that box of the output (the
+    same values, a block at a time); ``cval`` the value outside (x's minimum by default)."""
     from scipy import ndimage
 
     rot, t = rigid_matrix(angles, translation)
@@ -206,9 +303,38 @@ def rigid_resample(
     centre = s * (np.asarray(x.shape) - 1) / 2
     matrix = rot * s[None, :] / s[:, None]
     offset = (centre - rot @ centre + t) / s
+    shape = x.shape
+    if region is not None:
+        first = np.array([r.indices(n)[0] for r, n in zip(region, x.shape, strict=True)])
+        shape = tuple(len(range(*r.indices(n))) for r, n in zip(region, x.shape, strict=True))
+        offset = offset + matrix @ first
     return ndimage.affine_transform(
-        x, matrix, offset, output=np.float64, order=1, mode="constant", cval=float(x.min())
+        x,
+        matrix,
+        offset,
+        output_shape=shape,
+        output=np.float64,
+        order=1,
+        mode="constant",
+        cval=float(x.min()) if cval is None else cval,
     )
+
+
+def motion_planes(times: Sequence[float], n: int) -> np.ndarray:
+    """Which copy (0 the unmoved one, i the i-th movement) fills each plane of the uncentred
+    spectrum along the first axis, ``n`` planes: segments of centred k-space cut at ``times``
+    filled in turn, the segment holding the centre swapped with copy 0's."""
+    above = [i for i, time in enumerate(times) if time > 0.5]
+    centre = min(above) if above else len(times)
+    order = list(range(len(times) + 1))  # segment i is filled by copy order[i]
+    order[0], order[centre] = order[centre], order[0]
+    bounds = [int(n * time) for time in times] + [n]
+    filled = np.empty(n, int)  # by centred plane
+    start = 0
+    for copy, stop in zip(order, bounds, strict=True):
+        filled[start : max(start, stop)] = copy
+        start = max(start, stop)
+    return filled[(np.arange(n) + n // 2) % n]  # uncentred plane u is centred (u + n // 2) % n
 
 
 def motion(
@@ -217,39 +343,63 @@ def motion(
     angles: Sequence[Sequence[float]],
     translations: Sequence[Sequence[float]],
     times: Sequence[float],
-    axis: int = 0,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
-    """Motion during the acquisition: k-space filled, in segments along ``axis``, from the
-    spectra of rigidly moved copies (``rigid_resample``: angles in degrees, translations in mm).
+    """Motion during the acquisition: k-space filled, in segments along the first axis, from
+    the spectra of rigidly moved copies (``rigid_resample``: angles in degrees, translations in
+    mm); the real part of its inverse, in ``dtype`` (``as_dtype``).
 
     As TorchIO's RandomMotion (Shaw et al. 2019): copy 0 is the unmoved image, ``times``
     (sorted fractions in (0, 1), one per movement) cut the axis into segments filled in turn by
     the copies, and the unmoved spectrum is swapped into the segment holding the centre of
     k-space (the first time above 0.5), so the image stays recognisable. Differences: TorchIO
-    splits along the last axis of its (x, y, z) array, which is z = axis 0 here (the default),
-    and for 2-D images along a length-1 axis; here 2-D images split along rows. TorchIO rotates
-    about physical (LPS) axes through the direction cosines and about the index centre
-    size / 2; here about the grid's own axes and its true centre (n - 1) / 2. TorchIO returns
-    the magnitude of the inverse transform (warning that negative values are lost); here the
-    real part, so CT keeps its negative HU. Copies are made one at a time (TorchIO holds all of
-    them and their spectra at once).
+    splits along the last axis of its (x, y, z) array, which is z = axis 0 here, and for 2-D
+    images along a length-1 axis; here 2-D images split along rows. TorchIO rotates about
+    physical (LPS) axes through the direction cosines and about the index centre size / 2; here
+    about the grid's own axes and its true centre (n - 1) / 2. TorchIO returns the magnitude of
+    the inverse transform (warning that negative values are lost); here the real part, so CT
+    keeps its negative HU.
+
+    Memory: TorchIO holds every moved copy and its full spectrum at once; here one half
+    spectrum (``half_spectrum``'s layout) is the only full-size array besides the result. The
+    real part of the inverse of K is the inverse of its Hermitian part (K(f) + conj K(-f)) / 2,
+    and each copy's spectrum is Hermitian, so a plane f of that part is the mean of the copies
+    filling planes f and -f: each copy adds its planes, weighted, to one accumulator. A copy is
+    resampled and transformed a block of rows (axis 1) at a time along the first and last axes,
+    the middle axis transformed once at the end (the transforms along different axes commute).
     """
+    from scipy import fft
+
     moves = list(zip(angles, translations, strict=True))
-    above = [i for i, time in enumerate(times) if time > 0.5]
-    centre = min(above) if above else len(times)
-    order = list(range(len(times) + 1))  # segment i is filled by copy order[i]
-    order[0], order[centre] = order[centre], order[0]
-    n = x.shape[axis]
-    bounds = [int(n * time) for time in times] + [n]
-    out = np.empty(x.shape, np.complex128)
-    start = 0
-    for copy, stop in zip(order, bounds, strict=True):  # one moved copy in memory at a time
-        moved = x if copy == 0 else rigid_resample(x, spacing, *moves[copy - 1])
-        cut: list[Any] = [slice(None)] * x.ndim
-        cut[axis] = uncentred(np.arange(start, max(start, stop)), n)
-        out[tuple(cut)] = spectrum(moved)[tuple(cut)]
-        start = max(start, stop)
-    return image_of(out)
+    n = x.shape[0]
+    by_plane = motion_planes(times, n)
+    mirror = by_plane[(-np.arange(n)) % n]
+    k = np.zeros((*x.shape[:-1], x.shape[-1] // 2 + 1), working_dtype(x.dtype))
+    cval = float(x.min())
+    full = [slice(None)] * x.ndim
+    blocks = (
+        [tuple(full)]
+        if x.ndim < 3
+        else [(slice(None), rows, *full[2:]) for rows in slabs(x.shape[1], n * x[0, 0].size)]
+    )
+    for copy in range(len(moves) + 1):
+        weight = 0.5 * (by_plane == copy) + 0.5 * (mirror == copy)
+        planes = np.flatnonzero(weight)
+        if not planes.size:
+            continue
+        w = weight[planes].reshape(-1, *[1] * (x.ndim - 1))
+        for block in blocks:  # one block of one moved copy in memory at a time
+            if copy == 0:
+                moved = x[block].astype(np.float64)
+            else:
+                moved = rigid_resample(x, spacing, *moves[copy - 1], region=block, cval=cval)
+            part = fft.fft(fft.rfft(moved, axis=-1), axis=0, overwrite_x=True)
+            k[(planes, *block[1:])] += w * part[planes]
+    if x.ndim > 2:  # the middle axes, a slab of planes at a time
+        middle = tuple(range(1, x.ndim - 1))
+        for planes in slabs(n, k[0].size):
+            k[planes] = fft.fftn(k[planes].astype(np.complex128), axes=middle)
+    return image_into(k, x.shape, dtype)
 
 
 def ghosting_mask(n: int, num_ghosts: int, intensity: float, restore: float) -> np.ndarray:
@@ -266,25 +416,46 @@ def ghosting_mask(n: int, num_ghosts: int, intensity: float, restore: float) -> 
 
 
 def ghosting(
-    x: np.ndarray, num_ghosts: int, axis: int, intensity: float, restore: float
+    x: np.ndarray,
+    num_ghosts: int,
+    axis: int,
+    intensity: float,
+    restore: float,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
     """Periodic ghosts along ``axis`` (the phase-encoding direction): k-space planes attenuated
-    by ``ghosting_mask`` along that axis.
+    by ``ghosting_mask`` along that axis; the real part, in ``dtype`` (``as_dtype``).
 
     As TorchIO's RandomGhosting: planes ``[::num_ghosts]`` of the centred spectrum times
     (1 - intensity), and the centre plane restored. TorchIO always restores only the centre
     plane (its ``restore`` fraction is computed but unused in the version read); here
     ``restore`` is the fraction of planes around the centre kept (0: the centre plane only,
     TorchIO's behaviour). ``num_ghosts`` 0 or ``intensity`` 0 leaves the image as it is.
+
+    The mask varies along ``axis`` only, so the transforms along the other axes cancel: the
+    same result is a 1-D filter along ``axis``, and its real part the filter by the mask
+    symmetrised about DC, (m(f) + m(-f)) / 2. It runs a slab at a time in float64: memory
+    holds little more than the input and the result.
     """
     if not num_ghosts or not intensity:
-        return np.array(x, np.float64)
-    mask = np.fft.ifftshift(ghosting_mask(x.shape[axis], num_ghosts, intensity, restore))
-    shape = [1] * x.ndim
-    shape[axis] = -1
-    k = spectrum(x)
-    k *= mask.reshape(shape)
-    return image_of(k)
+        return copy_as(x, dtype)
+    from scipy import fft
+
+    n = x.shape[axis]
+    mask = np.fft.ifftshift(ghosting_mask(n, num_ghosts, intensity, restore))  # uncentred
+    mask = (mask + np.roll(mask[::-1], 1)) / 2  # np.roll(mask[::-1], 1)[f] is mask[-f]
+    view = [1] * x.ndim
+    view[axis] = -1
+    half = mask[: n // 2 + 1].reshape(view)
+    cut = 1 if axis == 0 else 0  # slabs along another axis
+    out = np.empty(x.shape, dtype)
+    for part in slabs(x.shape[cut], x.size // max(1, x.shape[cut])):
+        index: list[Any] = [slice(None)] * x.ndim
+        index[cut] = part
+        lines = fft.rfft(x[tuple(index)].astype(np.float64), axis=axis)
+        lines *= half
+        out[tuple(index)] = as_dtype(fft.irfft(lines, n, axis=axis), dtype)
+    return out
 
 
 def spike_indices(shape: Sequence[int], positions: Sequence[Sequence[float]]) -> list[tuple]:
@@ -296,53 +467,95 @@ def spike_indices(shape: Sequence[int], positions: Sequence[Sequence[float]]) ->
     ]
 
 
-def spike(x: np.ndarray, positions: Sequence[Sequence[float]], intensity: float) -> np.ndarray:
+def spike(
+    x: np.ndarray, positions: Sequence[Sequence[float]], intensity: float, dtype: Any = np.float64
+) -> np.ndarray:
     """Herringbone stripes: k-space points set to ``intensity`` times the spectrum's largest
-    magnitude, at ``spike_indices(x.shape, positions)``.
+    magnitude, at ``spike_indices(x.shape, positions)``; the real part, in ``dtype``.
 
     As TorchIO's RandomSpike: a spike on one side of k-space only (a real scanner's bad data
     point), its value set (not added), the real part kept. TorchIO takes the spectrum's
     ``max()``, which for complex numbers compares real parts; here the largest magnitude (the
     DC term's for a non-negative image, so the same there), with phase 0.
+
+    Setting K(f) to v adds (v - K(f)) at f, whose inverse's real part is a plane wave: the
+    result is x plus one wave per spiked frequency, built a slab at a time. Only the largest
+    magnitude and the spiked values need the spectrum (``half_spectrum``, freed before the
+    result is made); x itself is not transformed back, so it loses nothing to rounding.
     """
-    k = spectrum(x)
+    k = half_spectrum(x)
     top = peak_magnitude(k)
-    for index in spike_indices(x.shape, positions):
-        k[tuple(uncentred(i, n) for i, n in zip(index, x.shape, strict=True))] = top * intensity
-    return image_of(k)
+    shape = x.shape
+    changes: dict[tuple[int, ...], complex] = {}
+    for index in spike_indices(shape, positions):
+        f = tuple(int(uncentred(i, n)) for i, n in zip(index, shape, strict=True))
+        if f[-1] < k.shape[-1]:
+            here = complex(k[f])
+        else:  # in the half not stored: K(f) = conj K(-f)
+            here = complex(k[tuple((-i) % n for i, n in zip(f, shape, strict=True))]).conjugate()
+        changes[f] = top * intensity - here
+    del k
+    size = x.size
+    out = np.empty(shape, dtype)
+    for planes in slabs(shape[0], x[0].size):
+        values = x[planes].astype(np.float64)
+        for f, change in changes.items():
+            wave: Any = change / size
+            for axis, (i, n) in enumerate(zip(f, shape, strict=True)):
+                r = np.arange(n)[planes] if axis == 0 else np.arange(n)
+                view = [1] * len(shape)
+                view[axis] = -1
+                wave = wave * np.exp(2j * np.pi * ((i * r) % n) / n).reshape(view)
+            values += wave.real
+        out[planes] = as_dtype(values, dtype)
+    return out
 
 
-def gibbs_mask(shape: Sequence[int], alpha: float, centred: bool = True) -> np.ndarray:
+def gibbs_mask(
+    shape: Sequence[int],
+    alpha: float,
+    centred: bool = True,
+    planes: slice | None = None,
+    half: bool = False,
+) -> np.ndarray:
     """True where k-space is kept: within radius (1 - alpha) * R of the centre ``n // 2``, R the
     distance from the centre to the farthest corner (alpha 0 keeps all, 1 only the DC term).
-    ``centred=False`` gives the same mask in the uncentred spectrum's order."""
+    ``centred=False`` gives the same mask in the uncentred spectrum's order; ``planes`` only
+    those planes of the first axis, ``half`` only the first n // 2 + 1 of the last (uncentred:
+    ``half_spectrum``'s layout)."""
     far2 = sum(max(n // 2, n - 1 - n // 2) ** 2 for n in shape)
     radius2 = ((1 - alpha) ** 2) * far2 + 1e-9
     dist2: Any = 0.0
     for axis, n in enumerate(shape):  # squared distance, one broadcast axis at a time
         index = np.arange(n)
         offset = index - n // 2 if centred else (index + n // 2) % n - n // 2
+        if axis == 0 and planes is not None:
+            offset = offset[planes]
+        if axis == len(shape) - 1 and half:
+            offset = offset[: n // 2 + 1]
         view = [1] * len(shape)
-        view[axis] = n
+        view[axis] = -1
         dist2 = dist2 + (offset.astype(np.float64) ** 2).reshape(view)
     return dist2 <= radius2
 
 
-def gibbs(x: np.ndarray, alpha: float) -> np.ndarray:
+def gibbs(x: np.ndarray, alpha: float, dtype: Any = np.float64) -> np.ndarray:
     """Gibbs ringing: k-space truncated to a ball (``gibbs_mask``), ripples beside every edge
-    (an overshoot of about 9 % of a step's height).
+    (an overshoot of about 9 % of a step's height); in ``dtype`` (``as_dtype``).
 
     As MONAI's GibbsNoise(alpha): alpha in [0, 1], 0 the identity, the real part kept. MONAI's
     radius is (1 - alpha) * max(shape) * sqrt(2) / 2 about (n - 1) / 2, which in 3-D cuts the
     corners even at alpha 0; here the radius reaches the farthest corner, so alpha 0 is the
-    identity in any dimension, and the ball is centred on the DC term (n // 2).
+    identity in any dimension, and the ball is centred on the DC term (n // 2). The ball is
+    symmetric about DC, so the result is real: the half spectrum (``half_spectrum``) is all it
+    needs, masked a slab at a time.
     """
     if alpha <= 0:
-        return np.array(x, np.float64)
-    keep = gibbs_mask(x.shape, alpha, centred=False)  # before the spectrum: a lower peak
-    k = spectrum(x)
-    k *= keep
-    return image_of(k)
+        return copy_as(x, dtype)
+    k = half_spectrum(x)
+    for planes in slabs(len(k), k[0].size):
+        k[planes] *= gibbs_mask(x.shape, alpha, centred=False, planes=planes, half=True)
+    return image_into(k, x.shape, dtype)
 
 
 def swap(

@@ -245,21 +245,73 @@ def test_ghosting_attenuates_every_nth_k_space_plane_and_keeps_the_centre():
     assert params["axis"] == "y"
 
 
-def test_spike_puts_the_chosen_energy_at_the_chosen_frequency():
+@pytest.mark.parametrize(
+    "position, index, mirror",
+    [
+        ([0.6, 0.3, 0.8], (4, 4, 12), (4, 12, 4)),  # uncentred x 4: in the stored half
+        ([0.6, 0.3, 0.2], (4, 4, 3), (4, 12, 13)),  # uncentred x 11: in the half not stored
+    ],
+)
+def test_spike_puts_the_chosen_energy_at_the_chosen_frequency(position, index, mirror):
     vol = phantom(np.float64, shape=(8, 16, 16))
     op = build("spike", num_spikes=1, intensity=0.5)
     params = op.sample(generator(0), info_of(vol))
-    params["positions"] = [[0.6, 0.3, 0.8]]  # k index (4, 4, 12): floor(p * n)
+    params["positions"] = [position]  # k index floor(p * n), centred (DC at 8)
     out = op.apply(vol, params)
     k = np.fft.fftshift(np.fft.fftn(vol.array))
     spectrum = np.fft.fftshift(np.fft.fftn(out.array))
     spike = 0.5 * np.abs(k).max()
     # real part kept: half the spike at its place, half (conjugated) at the mirror frequency
-    assert spectrum[4, 4, 12] == pytest.approx((spike + np.conj(k[4, 12, 4])) / 2, abs=1e-6)
-    assert spectrum[4, 12, 4] == pytest.approx((np.conj(spike) + k[4, 12, 4]) / 2, abs=1e-6)
+    assert spectrum[index] == pytest.approx((spike + np.conj(k[mirror])) / 2, abs=1e-6)
+    assert spectrum[mirror] == pytest.approx((np.conj(spike) + k[mirror]) / 2, abs=1e-6)
     others = np.ones(k.shape, bool)
-    others[4, 4, 12] = others[4, 12, 4] = False
+    others[index] = others[mirror] = False
     np.testing.assert_allclose(spectrum[others], k[others], atol=1e-6)
+
+
+KSPACE = {
+    "ghosting": lambda x, **kw: artefacts.ghosting(x, 3, 1, 0.8, 0.02, **kw),
+    "spike": lambda x, **kw: artefacts.spike(x, [[0.6, 0.3, 0.8], [0.1, 0.9, 0.6]], 1.5, **kw),
+    "gibbs": lambda x, **kw: artefacts.gibbs(x, 0.4, **kw),
+    "motion": lambda x, **kw: artefacts.motion(
+        x, (2.5, 0.8, 0.8), [[3, -2, 8], [-4, 1, 2]], [[2, -3, 1], [-1, 2, 3]], [0.3, 0.62], **kw
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", [(12, 20, 24), (9, 15, 17)])
+@pytest.mark.parametrize("name", sorted(KSPACE))
+def test_k_space_in_complex64_is_within_a_level_of_float64(name: str, shape):
+    """An int16 CT's k-space is held in complex64 (half the memory): after rounding, no voxel
+    is more than one level from the same maths on float64 data (complex128 throughout), and
+    almost none differ at all; odd sizes too (the half spectrum's last axis)."""
+    ct = phantom(shape=shape).array
+    exact = KSPACE[name](ct.astype(np.float64), dtype=np.int16)
+    held = KSPACE[name](ct, dtype=np.int16)
+    assert artefacts.working_dtype(ct.dtype) == np.complex64
+    assert artefacts.working_dtype(np.float64) == np.complex128
+    diff = np.abs(held.astype(int) - exact.astype(int))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= ct.size // 1000, (diff.max(), diff.sum())
+    assert not np.array_equal(held, ct)
+
+
+@pytest.mark.parametrize("name", sorted(KSPACE))
+def test_k_space_ops_give_the_same_bytes_whatever_the_slab_size(name: str, monkeypatch):
+    """The k-space ops run a slab (or a block of columns) at a time to bound memory: where the
+    slabs are cut must not change a byte."""
+    ct = phantom().array
+    whole = KSPACE[name](ct, dtype=np.int16)
+    for voxels in (1, 3 * 24 + 5, 1000):
+        monkeypatch.setattr(artefacts, "SLAB_VOXELS", voxels)
+        assert KSPACE[name](ct, dtype=np.int16).tobytes() == whole.tobytes(), voxels
+
+
+def test_rigid_resample_of_a_region_is_that_part_of_the_whole():
+    x = phantom().array
+    whole = artefacts.rigid_resample(x, (2.5, 0.8, 0.8), (3, -2, 8), (2, -3, 1))
+    box = (slice(2, 9), slice(5, 11), slice(None))
+    part = artefacts.rigid_resample(x, (2.5, 0.8, 0.8), (3, -2, 8), (2, -3, 1), region=box)
+    np.testing.assert_allclose(part, whole[box], atol=1e-9)
 
 
 def test_gibbs_rings_with_a_9_percent_overshoot_and_alpha_0_is_identity():

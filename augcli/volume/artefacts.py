@@ -3,8 +3,8 @@
 Thin ops over ``augcli.artefacts`` (where each one's semantics are set side by side with
 TorchIO's or MONAI's). ``sample`` draws every random value (movements and their times, the
 ghosting axis, k-space spike positions, patch corners) and records it, so ``apply`` rebuilds
-the output from the params alone. float64 inside, written back in the input's dtype (rounded,
-clipped); the same draw on every frame of a 4-D scan; the label map is left as it is.
+the output from the params alone. float64 arithmetic, the result built a slab at a time in
+the input's dtype (rounded, clipped; k-space held as ``artefacts.working_dtype`` says); the same draw on every frame of a 4-D scan; the label map is left as it is.
 """
 
 from __future__ import annotations
@@ -60,7 +60,12 @@ class Motion(VolumeOp):
         return per_frame(
             data,
             lambda x: artefacts.motion(
-                x, spacing, params["angles"], params["translations"], params["times"], axis=0
+                x,
+                spacing,
+                params["angles"],
+                params["translations"],
+                params["times"],
+                data.array.dtype,
             ),
             raw=True,
         )
@@ -99,7 +104,12 @@ class Ghosting(VolumeOp):
         return per_frame(
             data,
             lambda x: artefacts.ghosting(
-                x, params["num_ghosts"], axis, params["intensity"], params["restore"]
+                x,
+                params["num_ghosts"],
+                axis,
+                params["intensity"],
+                params["restore"],
+                data.array.dtype,
             ),
             raw=True,
         )
@@ -133,7 +143,11 @@ class Spike(VolumeOp):
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
         return per_frame(
-            data, lambda x: artefacts.spike(x, params["positions"], params["intensity"]), raw=True
+            data,
+            lambda x: artefacts.spike(
+                x, params["positions"], params["intensity"], data.array.dtype
+            ),
+            raw=True,
         )
 
 
@@ -158,7 +172,9 @@ class Gibbs(VolumeOp):
     }
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
-        return per_frame(data, lambda x: artefacts.gibbs(x, params["alpha"]), raw=True)
+        return per_frame(
+            data, lambda x: artefacts.gibbs(x, params["alpha"], data.array.dtype), raw=True
+        )
 
 
 class Swap(VolumeOp):

@@ -30,28 +30,22 @@ NOISE_SEED_END = 2**53
 SLAB_VOXELS = 1 << 20
 
 
-def as_stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float64 results back in ``dtype`` (``values``, a temporary, is overwritten): integers
-    rounded to nearest and clipped to the dtype's range (never wrapping), booleans thresholded
-    at 0.5, floats clipped to the dtype's finite range and cast."""
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return values >= 0.5
-    top: Any = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
-    if np.issubdtype(dtype, np.integer):
-        np.rint(values, out=values)
-    np.clip(values, top.min, top.max, out=values)
-    return values.astype(dtype)
+# float64 results back in the stored dtype (rounded and clipped): shared with the k-space maths,
+# which store their result a slab at a time.
+as_stored = artefacts.as_dtype
 
 
 def per_frame(vol: Volume, fn: Callable[[np.ndarray], np.ndarray], raw: bool = False) -> Volume:
-    """``fn`` on each whole (z, y, x) frame as float64 (``raw``: as stored, for k-space ops
-    that make their own complex copy), the same params for every frame of a 4-D scan, written
-    back in the stored dtype; label and geometry kept. For ops that need the whole frame."""
+    """``fn`` on each whole (z, y, x) frame as float64, written back in the stored dtype
+    (``raw``: ``fn`` takes the frame as stored and returns it in the stored dtype itself, for
+    k-space ops that build their result a slab at a time), the same params for every frame of
+    a 4-D scan; label and geometry kept. For ops that need the whole frame."""
     array = vol.array
 
     def one(frame: np.ndarray) -> np.ndarray:
-        return as_stored(fn(frame if raw else frame.astype(np.float64)), array.dtype)
+        if raw:
+            return fn(frame)
+        return as_stored(fn(frame.astype(np.float64)), array.dtype)
 
     if array.ndim == 3:
         return vol.with_array(one(array))

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The resampling ops (affine, elastic) hold the int16 input, its float32 working copy, the
-# float32 result and a label map: ~3.2x an int16 array measured, ~7 bytes a voxel; the FFT
-# ops hold complex64 k-space. 12 bytes a voxel covers both with the label map beside them.
-PEAK_BYTES_PER_VOXEL = 12
+# Measured per op on a 512x512x300 int16 CT (benchmarks/volume_memory.py, benchmarks/README.md):
+# the resampling ops peak at ~3.2x the int16 array (~6.4 bytes a voxel), the k-space ops at
+# 2.1-4.2x, blur (scipy's float64 gaussian_filter) at 9.1x, ~18 bytes a voxel. 20 covers the
+# worst with a margin; a label map adds 1-2 bytes.
+PEAK_BYTES_PER_VOXEL = 20
 PROCESS_BYTES = 200 * 2**20  # Python, numpy, SimpleITK and nibabel loaded in a worker
 HEADROOM = 0.2  # of the available memory, left to the parent and everything else
 

@@ -142,7 +142,7 @@ class MriMotion(_ScannerOp):
         return on_planes(
             data,
             lambda x: artefacts.motion(
-                x, PIXEL, params["angles"], params["translations"], params["times"], axis=0
+                x, PIXEL, params["angles"], params["translations"], params["times"]
             ),
         )
 
