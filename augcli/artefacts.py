@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from augcli.core.errors import RecipeError
 from augcli.params import Param
 
 # -- k-space ---------------------------------------------------------------------------------
@@ -683,3 +684,31 @@ SPIKE_COUNT = Param(kind="int", default=1, low=0, high=100, help="number of spik
 SWAP_ITERATIONS = Param(
     kind="int", default=100, low=0, high=100000, help="number of patch pairs swapped"
 )
+RESCALE_BY = ("window", "percentiles")  # where rescale takes its input range from
+LOW_PERCENTILE = Param(
+    default=0.5, low=0.0, high=100.0, unit="percent", help="input minimum (percentiles)"
+)
+HIGH_PERCENTILE = Param(
+    default=99.5, low=0.0, high=100.0, unit="percent", help="input maximum (percentiles)"
+)
+
+
+def check_rescale(config: dict[str, Any], path: str) -> None:
+    """A rescale's settings (either section's): percentiles in order, out_min below out_max."""
+    lo, hi = config["low_percentile"], config["high_percentile"]
+    low = max(lo) if isinstance(lo, tuple) else lo
+    high = min(hi) if isinstance(hi, tuple) else hi
+    if config["by"] == "percentiles" and low >= high:
+        raise RecipeError(
+            "low_percentile must stay below high_percentile",
+            path=f"{path}.low_percentile",
+            value=lo,
+            fix=f"Use values below high_percentile ({hi}).",
+        )
+    if config["out_min"] >= config["out_max"]:
+        raise RecipeError(
+            "out_min must be below out_max",
+            path=f"{path}.out_min",
+            value=config["out_min"],
+            fix=f"Use a value below out_max ({config['out_max']:g}).",
+        )

@@ -177,7 +177,7 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
     claims = [m.claims for m in job.modalities.values()]
     found = scan(src, recipe.sections, skip, job.links_outside, lambda r: any(c(r) for c in claims))
     job.findings.extend(found.warnings())
-    inputs, ignored = found.inputs, found.ignored
+    ignored = found.ignored
     inputs, left_out = select_splits(found.inputs, recipe.splits)
     if left_out:
         job.notes.append(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from augcli import artefacts
-from augcli.core.errors import InputError, RecipeError
+from augcli.core.errors import InputError
 from augcli.params import Param
 from augcli.volume.base import Volume, VolumeOp
 
@@ -276,39 +276,21 @@ class Rescale(VolumeOp):
         "by": Param(
             kind="choice",
             default="window",
-            choices=("window", "percentiles"),
+            choices=artefacts.RESCALE_BY,
             help="take the input range from center/width or from the percentiles",
         ),
         "center": Param(default=40.0, unit="intensity", help="window centre (HU: 40 soft tissue)"),
         "width": Param(
             default=400.0, low=0.0, low_open=True, unit="intensity", help="window width"
         ),
-        "low_percentile": Param(
-            default=0.5, low=0.0, high=100.0, unit="percent", help="input minimum (percentiles)"
-        ),
-        "high_percentile": Param(
-            default=99.5, low=0.0, high=100.0, unit="percent", help="input maximum (percentiles)"
-        ),
+        "low_percentile": artefacts.LOW_PERCENTILE,
+        "high_percentile": artefacts.HIGH_PERCENTILE,
         "out_min": Param(default=0.0, sampled=False, unit="intensity", help="output minimum"),
         "out_max": Param(default=1.0, sampled=False, unit="intensity", help="output maximum"),
     }
 
     def check_config(self, path: str) -> None:
-        lo, hi = self.config["low_percentile"], self.config["high_percentile"]
-        if self.config["by"] == "percentiles" and _most(lo) >= _least(hi):
-            raise RecipeError(
-                "low_percentile must stay below high_percentile",
-                path=f"{path}.low_percentile",
-                value=lo,
-                fix=f"Use values below high_percentile ({hi}).",
-            )
-        if self.config["out_min"] >= self.config["out_max"]:
-            raise RecipeError(
-                "out_min must be below out_max",
-                path=f"{path}.out_min",
-                value=self.config["out_min"],
-                fix=f"Use a value below out_max ({self.config['out_max']:g}).",
-            )
+        artefacts.check_rescale(self.config, path)
 
     def check_input(self, info: dict[str, Any]) -> None:
         dtype = np.dtype(info.get("dtype", "float64"))
@@ -329,11 +311,3 @@ class Rescale(VolumeOp):
             )
         out_min, out_max = params["out_min"], params["out_max"]
         return per_slab(data, lambda x, _, __: artefacts.rescale(x, lo, hi, out_min, out_max))
-
-
-def _most(value: Any) -> float:
-    return max(value) if isinstance(value, tuple) else value
-
-
-def _least(value: Any) -> float:
-    return min(value) if isinstance(value, tuple) else value

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from augcli import artefacts
-from augcli.core.errors import RecipeError
 from augcli.image.ops.arrays import full_scale, on_color, to_dtype
 from augcli.image.ops.base import ImageOp
 from augcli.image.ops.pixel import clip_top, from_float
@@ -199,19 +198,15 @@ class Rescale(ImageOp):
         "by": Param(
             kind="choice",
             default="percentiles",
-            choices=("window", "percentiles"),
+            choices=artefacts.RESCALE_BY,
             help="take the input range from center/width or from the percentiles",
         ),
         "center": Param(default=2048.0, unit="intensity", help="window centre, in image levels"),
         "width": Param(
             default=4096.0, low=0.0, low_open=True, unit="intensity", help="window width"
         ),
-        "low_percentile": Param(
-            default=0.5, low=0.0, high=100.0, unit="percent", help="input minimum (percentiles)"
-        ),
-        "high_percentile": Param(
-            default=99.5, low=0.0, high=100.0, unit="percent", help="input maximum (percentiles)"
-        ),
+        "low_percentile": artefacts.LOW_PERCENTILE,
+        "high_percentile": artefacts.HIGH_PERCENTILE,
         "out_min": Param(
             default=0.0,
             low=0.0,
@@ -231,23 +226,7 @@ class Rescale(ImageOp):
     }
 
     def check_config(self, path: str) -> None:
-        if self.config["out_min"] >= self.config["out_max"]:
-            raise RecipeError(
-                "out_min must be below out_max",
-                path=f"{path}.out_min",
-                value=self.config["out_min"],
-                fix=f"Use a value below out_max ({self.config['out_max']:g}).",
-            )
-        lo, hi = self.config["low_percentile"], self.config["high_percentile"]
-        low = max(lo) if isinstance(lo, tuple) else lo
-        high = min(hi) if isinstance(hi, tuple) else hi
-        if self.config["by"] == "percentiles" and low >= high:
-            raise RecipeError(
-                "low_percentile must stay below high_percentile",
-                path=f"{path}.low_percentile",
-                value=lo,
-                fix=f"Use values below high_percentile ({hi}).",
-            )
+        artefacts.check_rescale(self.config, path)
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         def fn(x: np.ndarray) -> np.ndarray:
