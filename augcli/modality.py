@@ -192,6 +192,26 @@ class Modality(ABC):
         dot = name.rfind(".")  # as PurePosixPath's stem and suffix
         return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
 
+    def output_parts(self, relpath: str) -> tuple[str, str, str]:
+        """(folder, stem, suffix) of an input's outputs, ``<folder>/<stem>__<node>_<copy>
+        <suffix>``: by default the input's own folder and ``split_name``."""
+        folder = relpath.rpartition("/")[0]
+        return (folder, *self.split_name(relpath))
+
+    @classmethod
+    def inspects(cls, relpath: str) -> bool:
+        """Whether this modality tells by content (``inspect``) if a file of this name is
+        its own, before any section takes it by name. Default: no."""
+        return False
+
+    @classmethod
+    def inspect(cls, root: Path, relpath: str) -> str | None:
+        """For a file ``inspects`` names: 'input' (one of this section's inputs), 'folder'
+        (an input that stands for the files of its folder, such as a DICOM series: its class
+        is the folder above), 'part' (read with one of them, so no section takes it), or None
+        (other sections may)."""
+        return None
+
     @classmethod
     def accepts(cls, relpath: str) -> bool:
         """Whether a file is this modality's by its name (one of ``extensions``)."""
@@ -203,6 +223,13 @@ class Modality(ABC):
         input is made again) and what duplicate and leakage checks compare (sha256 of the
         file)."""
         return sha256_file(path)
+
+    @classmethod
+    def stamp(cls, path: Path) -> tuple[int, int]:
+        """(size, mtime in ns) of an input, which a resume compares before hashing it again:
+        the file's own (a DICOM series: over all its slices)."""
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime_ns
 
     def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
         """Findings about inputs of this modality that are nearly the same,

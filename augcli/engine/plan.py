@@ -116,11 +116,19 @@ class Job:
         return item_seed(self.seed, source, node_path, copy)
 
 
-def output_name(relpath: str, node: str, copy: int, suffix: str, stem: str | None = None) -> str:
-    """``<dir>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root.
+def output_name(
+    relpath: str,
+    node: str,
+    copy: int,
+    suffix: str,
+    stem: str | None = None,
+    folder: str | None = None,
+) -> str:
+    """``<folder>/<stem>__<node>_<copy><suffix>``: deterministic, and inside the output root.
     ``stem`` is the name without its full suffix (``brain`` for ``brain.nii.gz``; by default
-    the name without its last suffix)."""
-    folder, name = posixpath.split(relpath)
+    the name without its last suffix); ``folder`` is the input's own by default."""
+    own, name = posixpath.split(relpath)
+    folder = own if folder is None else folder
     if stem is None:
         stem = PurePosixPath(name).stem
     return f"{folder}/{stem}__{node}_{copy}{suffix}" if folder else f"{stem}__{node}_{copy}{suffix}"
@@ -296,7 +304,7 @@ def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None)
     """One input's task: ``count`` outputs, taken copy by copy over the graph's emitters."""
     graph = job.graphs[f.modality]
     modality = job.modalities[f.modality]
-    stem, source_suffix = modality.split_name(f.relpath)
+    folder, stem, source_suffix = modality.output_parts(f.relpath)
     suffix = modality.output_suffix(source_suffix)
     task = Task(f.relpath, f.modality, f.label, f.relpath if keep else None, lane=lane)
     emitted = 0
@@ -306,7 +314,7 @@ def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None)
                 break
             emitted += 1
             task.outputs.append(
-                OutputSpec(e.id, copy, output_name(f.relpath, e.id, copy, suffix, stem))
+                OutputSpec(e.id, copy, output_name(f.relpath, e.id, copy, suffix, stem, folder))
             )
     return task
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from augcli.core.atomic import TMP_MARK, sweep_tmp, write_text_atomic
-from augcli.core.errors import OutputError, UnsafePath, UsageError
+from augcli.core.errors import InputError, OutputError, UnsafePath, UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.core.paths import inside
 from augcli.core.records import side_files, unpack_seen
@@ -139,6 +139,7 @@ def resume_state(job: Job) -> Resume:
         previous.values(),
         lambda modality, path: job.modalities[modality].digest(path),
         _read_cache(dst),
+        lambda modality, path: job.modalities[modality].stamp(path),
     )
     done = {
         k
@@ -154,10 +155,12 @@ def changed_sources(
     lines: Iterable[dict[str, Any]],
     digest_of: Callable[[str, Path], str],
     cache: dict[str, Any] | None = None,
+    stamp_of: Callable[[str, Path], tuple[int, int]] | None = None,
 ) -> set[str]:
     """Inputs whose digest (``digest_of(modality, path)``) differs from the one their outputs
     were made from, or that are gone or cannot be hashed. With ``cache`` (the last run's size,
-    mtime and digest per input), a file that still matches it is not hashed again."""
+    mtime and digest per input), an input whose ``stamp_of`` (size and mtime; a file's own by
+    default) still matches it is not hashed again."""
     recorded = {
         r["source"]: (r["source_sha256"], r.get("modality") or "")
         for r in lines
@@ -166,25 +169,32 @@ def changed_sources(
     return {
         source
         for source, (digest, modality) in recorded.items()
-        if not _same(input_root / source, digest, modality, digest_of, cache or {}, source)
+        if not _same(
+            input_root / source, digest, (modality, digest_of, stamp_of), cache or {}, source
+        )
     }
 
 
 def _same(
     path: Path,
     digest: str,
-    modality: str,
-    digest_of: Callable[[str, Path], str],
+    how: tuple[str, Callable[[str, Path], str], Callable[[str, Path], tuple[int, int]] | None],
     cache: dict[str, Any],
     source: str,
 ) -> bool:
+    modality, digest_of, stamp_of = how
     try:
-        stat = path.stat()
-        if cache.get(source) == [stat.st_size, stat.st_mtime_ns, digest]:
+        size, mtime = stamp_of(modality, path) if stamp_of else _stamp(path)
+        if cache.get(source) == [size, mtime, digest]:
             return True
         return digest_of(modality, path) == digest
-    except (OSError, KeyError):  # gone, unreadable, or a modality this recipe does not have
+    except (OSError, KeyError, InputError):  # gone, unreadable, or a modality not in the recipe
         return False
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def write_source_cache(job: Job, digests: dict[str, str | bytes]) -> None:

@@ -50,16 +50,34 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 class _Matcher:
     def __init__(self, section: Section) -> None:
         self.modality = section.modality
-        self.accepts = get_modality(section.modality).accepts
+        kind = get_modality(section.modality)
+        self.accepts, self.inspects, self.inspect = kind.accepts, kind.inspects, kind.inspect
         self.include = [glob_regex(g) for g in section.include] if section.include else None
         self.exclude = [glob_regex(g) for g in section.exclude]
 
-    def __call__(self, relpath: str) -> bool:
+    def allowed(self, relpath: str) -> bool:
+        """Not excluded, and included when the section names what it includes."""
         if any(rx.match(relpath) for rx in self.exclude):
             return False
-        if self.include is not None:
-            return any(rx.match(relpath) for rx in self.include)
-        return self.accepts(relpath)
+        return self.include is None or any(rx.match(relpath) for rx in self.include)
+
+    def __call__(self, relpath: str) -> bool:
+        if not self.allowed(relpath):
+            return False
+        return self.include is not None or self.accepts(relpath)
+
+
+def _match(matchers: list[_Matcher], root: Path, rel: str) -> tuple[str | None, _Matcher | None]:
+    """Who takes a file: a section whose modality inspects it by content first ('input';
+    'folder': an input standing for its folder's files; 'part': read with one of its inputs),
+    then the first section that takes it by name."""
+    for m in matchers:
+        if m.inspects(rel) and m.allowed(rel):
+            role = m.inspect(root, rel)
+            if role is not None:
+                return role, m
+    match = next((m for m in matchers if m(rel)), None)
+    return ("input" if match is not None else None), match
 
 
 @dataclass
@@ -102,11 +120,13 @@ def scan(
     found: list[InputFile] = []
     ignored = 0
     for rel, entry in walk.files():
-        match = next((m for m in matchers if m(rel)), None)
+        role, match = _match(matchers, root, rel)
         if match is None:
             ignored += not (claims is not None and claims(rel))
-        elif walk.usable(rel, entry):
+        elif role in ("input", "folder") and walk.usable(rel, entry):
             rel_dir = rel.rpartition("/")[0]
+            if role == "folder":  # an input standing for its folder: the class is the one above
+                rel_dir = rel_dir.rpartition("/")[0]
             label = sys.intern(rel_dir.rpartition("/")[2]) if rel_dir else None
             found.append(InputFile(sys.intern(rel), match.modality, label))  # one copy per name
     found.sort(key=lambda f: f.relpath)

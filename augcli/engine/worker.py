@@ -54,11 +54,11 @@ class Worker:
         record file usually reach the same worker in a row (each would otherwise hash the
         whole file)."""
         path = self.job.input_root / task.source
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        size, mtime = modality.stamp(path)
+        key = (str(path), size, mtime)
         if self._last is None or self._last[0] != key:
             self._last = (key, modality.digest(path))
-        return InputSeen(task.source, stat.st_size, stat.st_mtime_ns, self._last[1])
+        return InputSeen(task.source, size, mtime, self._last[1])
 
     def setup(self) -> None:
         """Once per process: the modalities' environment and per-process guards."""

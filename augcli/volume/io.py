@@ -1,5 +1,6 @@
 """Reading and writing CT and MRI volumes: NIfTI-1/2 (``.nii``, ``.nii.gz``), NRRD (``.nrrd``,
-``.nhdr`` + data file) and MetaImage (``.mha``, ``.mhd`` + data file), 3-D and 4-D.
+``.nhdr`` + data file) and MetaImage (``.mha``, ``.mhd`` + data file), 3-D and 4-D; DICOM
+series and multi-frame files are read here through ``augcli.volume.dicom``.
 
 Why these libraries. SimpleITK reads and writes NRRD and MetaImage with their geometry
 (spacing, origin, direction) and their key/value fields (NRRD ``key:=value`` lines, MetaImage
@@ -28,7 +29,9 @@ bytes), ``scale`` ((slope, intercept) or None: real values are ``stored * slope 
 e.g. HU); NRRD/MetaImage: ``keys`` (the header's key/value fields), ``compressed``,
 ``dimension``, ``components`` (multi-component voxels, held as the first array axis), ``time``
 (the 4th axis' spacing, origin and the full direction), ``data_file`` (a detached header's data
-file). The modality adds ``label`` (the label map's own file, volume and grid as read).
+file); DICOM (``augcli.volume.dicom``): ``dicom`` (``kind``: series or multiframe, ``files``:
+the source files in slice order, ``order``: a multi-frame file's frames by position) and
+``scale``. The modality adds ``label`` (the label map's own file, volume and grid as read).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import numpy as np
 
 from augcli.core.atomic import TMP_MARK
 from augcli.core.errors import InputError
+from augcli.volume import dicom
 from augcli.volume.base import Volume
 
 NIFTI = (".nii", ".nii.gz")
@@ -66,8 +70,16 @@ def suffix_of(name: str) -> str:
     return next((e for e in sorted(EXTENSIONS, key=len, reverse=True) if lower.endswith(e)), "")
 
 
+def is_dicom(name: str) -> bool:
+    """A DICOM volume's file (a series' slice or a multi-frame image): ``.dcm``, ``.dicom``
+    or no suffix (``augcli.volume.dicom``)."""
+    return not suffix_of(name) and dicom.candidate(name.rpartition("/")[2])
+
+
 def format_of(name: str) -> str:
-    """``nifti``, ``nrrd`` or ``meta`` by the file's suffix."""
+    """``nifti``, ``nrrd``, ``meta`` or ``dicom`` by the file's suffix."""
+    if is_dicom(name):
+        return "dicom"
     suffix = suffix_of(name)
     if suffix in NIFTI:
         return "nifti"
@@ -82,6 +94,8 @@ def format_of(name: str) -> str:
 def probe(path: Path) -> dict[str, Any]:
     """What the header says, without reading the voxels: ``size`` (x, y, z[, t]), voxel
     ``components``, ``voxels`` (their product) and ``dtype``."""
+    if is_dicom(path.name):
+        return dicom.probe(path)
     if format_of(path.name) == "nifti":
         hdr = _nifti_header(path)
         shape = tuple(int(s) for s in hdr.get_data_shape())
@@ -155,9 +169,12 @@ def _itk_reason(exc: Exception) -> str:
 # -- reading ---------------------------------------------------------------------------------
 def read_volume(path: Path, max_voxels: int | None = None) -> Volume:
     """One volume as stored (dtype kept), with its geometry in ITK's LPS (x, y, z) order."""
-    check_size(path, max_voxels)
     fmt = format_of(path.name)
-    vol = _read_nifti(path) if fmt == "nifti" else _read_itk(path, fmt)
+    if fmt == "dicom":
+        vol = dicom.read(path, max_voxels)  # sized from the headers before any pixel
+    else:
+        check_size(path, max_voxels)
+        vol = _read_nifti(path) if fmt == "nifti" else _read_itk(path, fmt)
     check_volume(vol)
     return vol
 
@@ -338,7 +355,7 @@ def data_file_name(path: Path) -> str | None:
     """The data file a NRRD or MetaImage header names (``ElementDataFile``, ``data file``), as
     written; None when the voxels are in the file itself. A list or pattern of data files is
     an InputError (not supported)."""
-    if format_of(path.name) == "nifti":
+    if format_of(path.name) in ("nifti", "dicom"):
         return None
     for line in _header_text(path).splitlines():
         key, sep, value = line.partition("=" if format_of(path.name) == "meta" else ":")

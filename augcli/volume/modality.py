@@ -17,7 +17,7 @@ from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
 from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
-from augcli.volume import io, memory
+from augcli.volume import dicom, io, memory
 from augcli.volume.base import Volume
 
 # 2**28 voxels: a 512x512x1024 CT, 512 MiB as int16 and 1 GiB as float32; a worker holds about
@@ -71,6 +71,38 @@ class VolumeModality(Modality):
         "retries": RETRIES,
     }
 
+    # -- which files, and their names -----------------------------------------------------------
+    @classmethod
+    def inspects(cls, relpath: str) -> bool:
+        """DICOM files (``.dcm``, ``.dicom``, or no suffix): told apart by their headers."""
+        return io.is_dicom(relpath)
+
+    @classmethod
+    def inspect(cls, root: Path, relpath: str) -> str | None:
+        """A multi-frame DICOM image, or a series' first slice: an input; a series' other
+        slices: parts of it; a lone slice: not a volume (the image section's)."""
+        if not _installed("pydicom"):  # refused by check_installed, with the fix
+            return "input" if relpath.lower().endswith(dicom.SUFFIXES) else None
+        return dicom.role(root / relpath)
+
+    def output_parts(self, relpath: str) -> tuple[str, str, str]:
+        """A DICOM series is named by its folder and written as a folder of slices:
+        ``ct/IM1.dcm`` (and the rest of its series) -> ``ct__aug_0/0001.dcm``, ...; other
+        inputs by their file name (``brain.nii.gz`` -> ``brain__aug_0.nii.gz``)."""
+        if io.is_dicom(relpath) and dicom.is_series(self.input_root / relpath):
+            return _series_parts(relpath)
+        return super().output_parts(relpath)
+
+    @classmethod
+    def digest(cls, path: Path) -> str:
+        """A series' digest covers every slice, so editing any one of them makes it new."""
+        return dicom.digest(path) if io.is_dicom(path.name) else super().digest(path)
+
+    @classmethod
+    def stamp(cls, path: Path) -> tuple[int, int]:
+        """A series': its slices' total size and latest mtime."""
+        return dicom.stamp(path) if io.is_dicom(path.name) else super().stamp(path)
+
     # -- recipe ---------------------------------------------------------------------------------
     @classmethod
     def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
@@ -117,9 +149,17 @@ class VolumeModality(Modality):
         if not relpaths:
             return
         need = [("SimpleITK", relpaths[0])]
-        nifti = next((r for r in relpaths if io.suffix_of(r) in io.NIFTI), None)
-        if nifti is not None:
-            need.append(("nibabel", nifti))
+        for module, suffixes in (("nibabel", io.NIFTI), ("pydicom", None)):
+            first = next(
+                (
+                    r
+                    for r in relpaths
+                    if (io.suffix_of(r) in suffixes if suffixes else io.is_dicom(r))
+                ),
+                None,
+            )
+            if first is not None:
+                need.append((module, first))
         for module, relpath in need:
             if not _installed(module):
                 raise UsageError(
@@ -161,9 +201,15 @@ class VolumeModality(Modality):
 
     def preload_modules(self, sources: list[str]) -> tuple[str, ...]:
         """SimpleITK always; nibabel when there are NIfTI inputs."""
-        if any(io.suffix_of(s) in io.NIFTI for s in sources):
-            return (*self.preload, "nibabel")
-        return self.preload
+        extra = [
+            module
+            for module, present in (
+                ("nibabel", any(io.suffix_of(s) in io.NIFTI for s in sources)),
+                ("pydicom", any(io.is_dicom(s) for s in sources)),
+            )
+            if present
+        ]
+        return (*self.preload, *extra)
 
     def setup_process(self, pooled: bool) -> None:
         if pooled:
@@ -242,11 +288,10 @@ class VolumeModality(Modality):
         cfg = self.labels
         assert cfg is not None
         relpath = path.relative_to(self.input_root).as_posix()
-        stem, suffix = self.split_name(relpath)
-        parent = PurePosixPath(relpath).parent
+        parent, stem, suffix = self.output_parts(relpath)  # a series: named by its folder
         root = cfg.dir if cfg.dir is not None else self.input_root
         tried = []
-        for ext in dict.fromkeys((suffix, *io.EXTENSIONS)):
+        for ext in dict.fromkeys((suffix if io.suffix_of(suffix) else ".nii.gz", *io.EXTENSIONS)):
             cand = root / parent / f"{stem}{cfg.suffix}{ext}"
             if self.side_file_in(cand, root) is not None:
                 return cand
@@ -283,7 +328,11 @@ class VolumeModality(Modality):
     def write(self, data: Volume, path: Path, source: Path, meta: dict[str, Any]) -> str | None:
         out_rel = meta["output"]
         final = PurePosixPath(out_rel).name
-        digest, moved = io.write_volume(data, path, final)
+        if data.meta.get("format") == "dicom":
+            out = dicom.Output(out_rel, meta.get("seed"), meta.get("ops") or [])
+            digest, moved = dicom.write(data, path, out, self.output_root)
+        else:
+            digest, moved = io.write_volume(data, path, final)
         parent = PurePosixPath(out_rel).parent
         sides = [str(parent / m.name) for m in moved]
         record: dict[str, Any] = {
@@ -296,7 +345,7 @@ class VolumeModality(Modality):
             }
         }
         if data.label is not None and "label" in data.meta:
-            rel, extra = self._write_label(data, out_rel, path.parent)
+            rel, extra = self._write_label(data, out_rel, path.parent, _is_series(data))
             record["label_map"] = rel
             sides += [rel, *extra]
         if sides:
@@ -304,24 +353,27 @@ class VolumeModality(Modality):
         meta["record"] = record
         return digest
 
-    def label_rel(self, out_rel: str, label_source: str) -> str:
-        """Where an output's label map goes: beside it (``<stem><suffix><label ext>``) or, with
-        ``labels.output``, at the same place under that folder."""
+    def label_rel(self, out_rel: str, label_source: str, series: bool = False) -> str:
+        """Where an output's label map goes: beside it (``<stem><suffix><label ext>``; a
+        series' beside its folder) or, with ``labels.output``, at the same place under that
+        folder."""
         cfg = self.labels
         assert cfg is not None
-        stem, _ = self.split_name(out_rel)
+        folder, stem, _ = _series_parts(out_rel) if series else Modality.output_parts(self, out_rel)
         _, ext = self.split_name(label_source)
         name = f"{stem}{cfg.suffix or '_seg'}{ext}"
-        parent = PurePosixPath(out_rel).parent
+        parent = PurePosixPath(folder)
         if cfg.output is not None:
             parent = PurePosixPath(cfg.output) / parent
         return str(parent / name)
 
-    def _write_label(self, data: Volume, out_rel: str, folder: Path) -> tuple[str, list[str]]:
+    def _write_label(
+        self, data: Volume, out_rel: str, folder: Path, series: bool
+    ) -> tuple[str, list[str]]:
         """The moved label map, in its own file's format and header, on the output's grid."""
         source = data.meta["label"]
         like: Volume = source["volume"]
-        rel = self.label_rel(out_rel, Path(source["path"]).name)
+        rel = self.label_rel(out_rel, Path(source["path"]).name, series)
         moved_grid = (data.spacing, data.origin, data.direction) != source["grid"]
         geometry = (
             {"spacing": data.spacing, "origin": data.origin, "direction": data.direction}
@@ -346,8 +398,14 @@ class VolumeModality(Modality):
         return (root / rel).resolve()
 
     def keep_original(self, data: Any, out_rel: str) -> dict[str, Any]:
-        """A kept original brings its data file (detached header) and its label map."""
+        """A kept original brings its data file (detached header), the rest of its series and
+        its label map."""
         sides = []
+        for part in (data.meta.get("dicom") or {}).get("files", []) if _is_series(data) else []:
+            rel = str(PurePosixPath(out_rel).parent / Path(part).name)
+            if rel != out_rel:
+                self._copy(Path(part), rel)
+                sides.append(rel)
         data_file = data.meta.get("data_file")
         if data_file is not None:
             rel = str(PurePosixPath(out_rel).parent / data_file.name)
@@ -356,7 +414,7 @@ class VolumeModality(Modality):
         label = data.meta.get("label")
         out: dict[str, Any] = {}
         if label is not None:
-            rel = self.label_rel(out_rel, Path(label["path"]).name)
+            rel = self.label_rel(out_rel, Path(label["path"]).name, _is_series(data))
             self._copy(Path(label["path"]), rel)
             sides.append(rel)
             label_data = label["volume"].meta.get("data_file")
@@ -372,6 +430,22 @@ class VolumeModality(Modality):
     def _copy(self, source: Path, rel: str) -> None:
         with atomic_path(self.output_root / rel, self.output_root) as tmp:
             shutil.copyfile(source, tmp)
+
+
+def _is_series(data: Volume) -> bool:
+    return (data.meta.get("dicom") or {}).get("kind") == "series"
+
+
+def _series_parts(relpath: str) -> tuple[str, str, str]:
+    """(folder, stem, suffix) of a series whose slice is ``relpath``: named by its folder
+    (``ct/IM1.dcm`` -> ``ct`` + ``/0001.dcm``); one at the input's top by its first file."""
+    folder, _, name = relpath.rpartition("/")
+    ext = next((s for s in dicom.SUFFIXES if name.lower().endswith(s)), ".dcm")
+    suffix = "/" + dicom.slice_name(0, ext)
+    if not folder:
+        return "", name[: -len(ext)] if name.lower().endswith(ext) else name, suffix
+    parent, _, stem = folder.rpartition("/")
+    return parent, stem, suffix
 
 
 def _installed(module: str) -> bool:
