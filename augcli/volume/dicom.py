@@ -44,6 +44,7 @@ INSTALL = "pip install 'augcli[volume,dicom]'"
 GAP_TOL = 0.01  # a slice spacing may differ from the median by this fraction (and 0.05 mm)
 ORIENT_TOL = 1e-4
 HEAD_TAGS = ("SeriesInstanceUID", "NumberOfFrames", "Rows", "Columns", "SOPClassUID")
+PLACE_TAGS = ("ImageOrientationPatient", "ImagePositionPatient")
 
 
 def candidate(name: str) -> bool:
@@ -407,8 +408,15 @@ def _read_multiframe(pydicom: Any, path: Path, max_voxels: int | None) -> Volume
 
 def probe(path: Path) -> dict[str, Any]:
     """What the headers say, without decoding voxels: ``size`` (x, y, z), ``voxels``,
-    ``dtype``, ``spacing`` and ``direction``."""
+    ``dtype``, ``spacing`` and ``direction`` (kept while the folder and file are unchanged)."""
+    stat = path.stat()
+    return dict(_probe(str(path), path.parent.stat().st_mtime_ns, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _probe(name: str, _folder: int, _file: int) -> dict[str, Any]:
     pydicom = _pydicom()
+    path = Path(name)
     files = members(path)
     head = _dataset(pydicom, files[0], pixels=False)
     if len(files) == 1:
@@ -417,7 +425,10 @@ def probe(path: Path) -> dict[str, Any]:
         g = grid(orients, positions, spacing, [str(i) for i in range(n)])
     else:
         n = len(files)
-        heads = [_dataset(pydicom, f, pixels=False) for f in files]
+        heads = [
+            pydicom.dcmread(f, stop_before_pixels=True, specific_tags=list(PLACE_TAGS))
+            for f in files
+        ]
         g = grid(
             [h.get("ImageOrientationPatient") for h in heads],
             [h.get("ImagePositionPatient") for h in heads],
