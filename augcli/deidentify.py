@@ -346,6 +346,52 @@ def _shifted(value: str, days: int) -> str | None:
 
 
 # -- the recipe setting -------------------------------------------------------------------------
+_FLAG = {"type": "boolean", "default": False}
+SCHEMA: dict[str, Any] = {
+    "description": "DICOM outputs: the PS3.15 Annex E Basic Application Level Confidentiality "
+    "Profile (Table E.1-1) and the options named; the salt for new UIDs is read from the "
+    "environment variable salt_env. No effect on other formats (see the README)",
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "null"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                **{k: {**_FLAG, "description": OPTIONS[k][2]} for k in OPTIONS},
+                "salt_env": {"type": "string", "default": DEFAULT_SALT_ENV},
+                "retain_dates": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {"const": False},
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["shift_days"],
+                            "properties": {
+                                "shift_days": {
+                                    "type": "integer",
+                                    "minimum": -MAX_SHIFT_DAYS,
+                                    "maximum": MAX_SHIFT_DAYS,
+                                }
+                            },
+                        },
+                    ]
+                },
+                "keep_private": {
+                    "anyOf": [
+                        {"type": "string", "minLength": 1},
+                        {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    ],
+                    "description": "private tags ('(0029,1010)') or private creators kept",
+                },
+                "allow_burned_in": _FLAG,
+            },
+        },
+    ],
+}
+
+
 def parse(value: Any, where: str, environ: Mapping[str, str] | None = None) -> Profile | None:
     """``deidentify``: true (the basic profile), false/null (off), or a mapping of ``KEYS``. The
     salt is read here from the variable ``salt_env`` names: missing or short, a RecipeError

@@ -17,7 +17,7 @@ TOOLS = {"preview", "report", "replay", "verify", "schema"}
 TOOLS |= {"opdocs", "starter"}
 RECIPE = {"recipe", "graph", "balance"}
 MODALITIES = {"modality", "image", "text", "audio", "volume"}
-OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts"}  # ops and shared helpers
+OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "deidentify"}  # ops, helpers
 
 
 def layer(module: str) -> str:
