@@ -192,10 +192,6 @@ class Profile:
             return {"DA": "S", "DT": "S", "TM": "K"}.get(vr, basic)
         return "C"
 
-    def uid(self, uid: str) -> str:
-        """``uid`` as the de-identified files name it (kept under ``retain_uids``)."""
-        return uid if "retain_uids" in self.options else remap_uid(uid, self.salt)
-
     def check_burned_in(self, ds: Any) -> None:
         """Refuse (InputError) a file that says its pixels show identifying text."""
         value = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
@@ -298,7 +294,10 @@ class _Walk:
 
     def uids(self, value: Any) -> Any:
         values = [str(v) for v in _values(value)]
-        new = [v if not v or v.startswith(STANDARD_UID) else self.profile.uid(v) for v in values]
+        new = [
+            v if not v or v.startswith(STANDARD_UID) else remap_uid(v, self.profile.salt)
+            for v in values
+        ]
         return new[0] if len(new) == 1 else new
 
     def dummy(self, elem: Any, vr: str) -> None:

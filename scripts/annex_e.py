@@ -44,7 +44,7 @@ def rows(source: list[dict[str, str]]) -> list[list[str]]:
     """The table's rows in the shipped file's column order, sorted by tag; every code checked."""
     out = []
     for entry in source:
-        row = [str(entry.get(key, "")).strip() for key in COLUMNS]
+        row = [" ".join(str(entry.get(key, "")).split()) for key in COLUMNS]
         row[0] = row[0].upper()
         bad = [code for code in row[2:] if code and code not in CODES]
         if bad:
