@@ -203,8 +203,12 @@ class Profile:
             )
 
     def apply(self, ds: Any) -> None:
-        """De-identify ``ds`` in place (elements at any depth), then mark it de-identified."""
-        _Walk(self).dataset(ds)
+        """De-identify ``ds`` in place (elements at any depth, its file meta too: the table
+        has rows for group 0002), then mark it de-identified."""
+        walk = _Walk(self)
+        walk.dataset(ds)
+        if getattr(ds, "file_meta", None) is not None:
+            walk.dataset(ds.file_meta)
         self.mark(ds)
 
     def mark(self, ds: Any) -> None:

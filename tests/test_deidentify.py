@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_recipe
+from conftest import ROOT, read_manifest, write_recipe
 from typer.testing import CliRunner
 
 from augcli import deidentify
@@ -326,6 +326,22 @@ def test_no_source_uid_and_no_private_element_is_left(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.pixel_array, src.pixel_array[:, ::-1])
 
 
+def test_an_rt_plan_keeps_no_uid_at_any_depth() -> None:
+    """rtplan.dcm: references to a structure set and a plan inside nested sequences."""
+    ds = pydicom.dcmread(shipped("rtplan.dcm"))
+    uids = source_uids(ds) - {ds.file_meta.ImplementationClassUID}  # the writing software's
+    assert ds.file_meta.MediaStorageSOPInstanceUID in uids
+    nested = {
+        str(e.value) for item in ds.ReferencedStructureSetSequence for e in item if e.VR == "UI"
+    }
+    assert nested & uids
+    profile().apply(ds)
+    assert not uids & source_uids(ds)
+    ref = ds.ReferencedStructureSetSequence[0].ReferencedSOPInstanceUID
+    assert ref == deidentify.remap_uid(sorted(nested - {ds.SOPClassUID})[0], SALT.encode())
+    assert "PatientName" not in ds or not ds.PatientName
+
+
 def test_the_marks_name_the_profile_and_the_options(tmp_path: Path) -> None:
     out = derived(
         shipped("MR_small.dcm"),
@@ -491,10 +507,10 @@ def test_unknown_keys_and_bad_values_are_located(tmp_path: Path) -> None:
     assert deidentify.parse(False, "d", {}) is None and deidentify.parse(None, "d", {}) is None
 
 
-def run_expand(tmp_path: Path, out: str, workers: str, deid: str = "true") -> Path:
+def run_expand(tmp_path: Path, out: str, workers: str, deid: str = "true", code: int = 0) -> Path:
     recipe = write_recipe(tmp_path / f"{out}.yaml", RECIPE.format(out=out, deid=deid))
     result = runner.invoke(app, ["expand", str(recipe), "--quiet", "--workers", workers])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return tmp_path / out
 
 
@@ -504,7 +520,13 @@ def test_expand_writes_de_identified_dicom_and_never_the_salt(tmp_path: Path, mo
     (data / "ct").mkdir(parents=True)
     rich_source(data / "ct")
     shutil.copy(shipped("MR_small.dcm"), data / "ct/MR_small.dcm")
-    a, b = run_expand(tmp_path, "out1", "1"), run_expand(tmp_path, "out2", "2")
+    burned = pydicom.dcmread(shipped("MR_small.dcm"))
+    burned.BurnedInAnnotation = "YES"
+    burned.save_as(data / "ct/burned.dcm")
+    a, b = (run_expand(tmp_path, out, n, code=1) for out, n in (("out1", "1"), ("out2", "2")))
+    failed = [r for r in read_manifest(a) if r["status"] == "failed"]
+    assert [r["source"] for r in failed] == ["ct/burned.dcm"], "refused alone, the run went on"
+    assert "BurnedInAnnotation is YES" in failed[0]["error"]
     files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*.dcm"))
     assert files == [f"ct/{s}__aug_{k}.dcm" for s in ("MR_small", "rich") for k in (0, 1)]
     for rel in files:
