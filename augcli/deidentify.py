@@ -160,8 +160,8 @@ def pseudonym(value: str, salt: bytes) -> str:
 @dataclass(frozen=True)
 class Profile:
     """What a recipe's ``deidentify`` asks for. ``apply`` works on a Dataset read from the source,
-    before the writer sets its own UIDs and derivation attributes (it then refers only to the
-    remapped ones: ``uid``)."""
+    before the writer sets its own UIDs and derivation attributes: the writer then takes the
+    dataset's (remapped) UIDs for its references, and never sees the source's."""
 
     salt: bytes = field(repr=False, compare=False)
     salt_env: str = DEFAULT_SALT_ENV

@@ -543,6 +543,8 @@ def test_expand_writes_de_identified_dicom_and_never_the_salt(tmp_path: Path, mo
         assert ds.SeriesDescription == "augcli"  # the source's description is removed (X)
     assert copies[0].SeriesInstanceUID != copies[1].SeriesInstanceUID  # one series per copy
     assert copies[0].StudyInstanceUID == copies[1].StudyInstanceUID
+    again = runner.invoke(app, ["replay", str(tmp_path / "out1.yaml"), "--to", str(tmp_path / "r")])
+    assert again.exit_code == 0 and "0 differ" in again.output, again.output
 
 
 # -- a new series, de-identified or not --------------------------------------------------------
