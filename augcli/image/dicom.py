@@ -286,13 +286,13 @@ def _final_name(path: Path) -> str:
 
 
 def _output_tail(source: Path, output: str) -> str:
-    """What an output's name adds to its source's (``__<node>_<copy>`` as the plan names
-    outputs: ``CT_small.dcm`` -> ``CT_small__aug_0.dcm``), with the output's folder; the whole
-    name when it does not start with the source's stem."""
-    folder, _, name = output.rpartition("/")
+    """What an output's name adds to its source's: ``__<node>_<copy>`` as the plan names
+    outputs (``CT_small.dcm`` -> ``CT_small__aug_0.dcm``); the whole output path when its name
+    does not start with the source's stem."""
+    name = output.rpartition("/")[2]
     stem = source.name[: -len(source.suffix)] if source.suffix else source.name
     base = name[: -len(source.suffix)] if source.suffix and name.endswith(source.suffix) else name
-    return f"{folder}/{base[len(stem) :]}" if base.startswith(stem) else output
+    return base[len(stem) :] if base.startswith(stem) else output
 
 
 def _to_little_endian(ds: Any) -> None:
