@@ -211,8 +211,7 @@ def write_dicom(
     and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation) updated. Nothing
     in the file depends on the time, the worker or the output folder."""
     pydicom = _pydicom()
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
+    from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     ds = pydicom.dcmread(source, stop_before_pixels=True, force=True)
@@ -234,6 +233,24 @@ def write_dicom(
     ]
     uid = generate_uid(entropy_srcs=entropy)
     new_series(ds, recipe_key, _output_tail(source, str(meta.get("output") or name)))
+    _mark_derived(ds, meta, source_uid)
+    ds.SOPInstanceUID = uid
+
+    file_meta = FileMetaDataset()
+    file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    file_meta.MediaStorageSOPInstanceUID = uid
+    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = file_meta
+    if ds.original_encoding[1] is False:  # retired big endian: swap what pydicom leaves as bytes
+        _to_little_endian(ds)
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+
+def _mark_derived(ds: Any, meta: dict[str, Any], source_uid: str) -> None:
+    """ImageType DERIVED, DerivationDescription naming the ops, SourceImageSequence naming
+    the source (by the UID ``ds`` holds for it)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
 
     image_type = ds.get("ImageType")
     values = [] if image_type in (None, "") else [str(v) for v in np.atleast_1d(image_type)]
@@ -249,16 +266,6 @@ def write_dicom(
         ref.ReferencedSOPClassUID = ds.SOPClassUID
         ref.ReferencedSOPInstanceUID = source_uid
         ds.SourceImageSequence = Sequence([ref])
-    ds.SOPInstanceUID = uid
-
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    file_meta.MediaStorageSOPInstanceUID = uid
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = file_meta
-    if ds.original_encoding[1] is False:  # retired big endian: swap what pydicom leaves as bytes
-        _to_little_endian(ds)
-    pydicom.dcmwrite(path, ds, enforce_file_format=True)
 
 
 SERIES_SUFFIX = " augcli"
