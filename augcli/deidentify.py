@@ -1,6 +1,7 @@
 """DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile (and the options the
 standard names) applied to a pydicom Dataset, from the standard's Table E.1-1 shipped as data
-(``augcli/data/annex_e.csv``); the ``deidentify`` recipe setting; salted, deterministic UIDs.
+(``augcli/data/annex_e.csv``); the ``deidentify`` recipe setting; salted, deterministic UIDs;
+the new series every derived DICOM starts (``new_series``).
 
 Modality-free: the image section applies it to derived 2-D DICOM, a DICOM series can use the
 same ``Profile``. pydicom is imported only inside the functions that touch a Dataset.
@@ -148,6 +149,23 @@ def remap_uid(uid: str, salt: bytes) -> str:
     back."""
     mac = hmac.new(salt, b"augcli-uid\x00" + str(uid).strip().encode(), hashlib.sha256)
     return uid_from(mac.digest())
+
+
+SERIES_SUFFIX = " augcli"
+
+
+def new_series(ds: Any, recipe_key: str, tail: str) -> None:
+    """Put a derived image in a series of its own, never its source's (de-identified or not; 2-D
+    images and series alike): SeriesInstanceUID from the source's (as ``ds`` holds it: remapped
+    when de-identified), the recipe (``recipe_key``) and what tells the outputs of one source
+    apart (``tail``: the node and copy), so the outputs of one source series, node and copy
+    share one new series in every run; SeriesDescription gets `` augcli``."""
+    series = str(ds.get("SeriesInstanceUID", "") or "")
+    digest = hashlib.sha256("\x00".join(["augcli-series", recipe_key, series, tail]).encode())
+    ds.SeriesInstanceUID = uid_from(digest.digest())
+    described = str(ds.get("SeriesDescription", "") or "").strip()
+    if not described.endswith(SERIES_SUFFIX.strip()):
+        ds.SeriesDescription = (described[: 64 - len(SERIES_SUFFIX)] + SERIES_SUFFIX).strip()
 
 
 def pseudonym(value: str, salt: bytes) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from augcli.core.atomic import TMP_MARK
 from augcli.core.errors import InputError, UsageError
-from augcli.deidentify import Profile, uid_from
+from augcli.deidentify import Profile, new_series
 from augcli.image.io import check_pixels
 
 EXTENSIONS = (".dcm", ".dicom")
@@ -207,7 +207,7 @@ def write_dicom(
 ) -> None:
     """Write ``data`` as a derived copy of ``source``: Explicit VR Little Endian, its metadata
     kept (or de-identified by ``profile`` first, when given); new SOP Instance UID, a new series
-    (``new_series``), ImageType DERIVED, DerivationDescription, SourceImageSequence, pixel module
+    (``deidentify.new_series``), ImageType DERIVED, DerivationDescription, SourceImageSequence, pixel module
     and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation) updated. Nothing
     in the file depends on the time, the worker or the output folder."""
     pydicom = _pydicom()
@@ -266,22 +266,6 @@ def _mark_derived(ds: Any, meta: dict[str, Any], source_uid: str) -> None:
         ref.ReferencedSOPClassUID = ds.SOPClassUID
         ref.ReferencedSOPInstanceUID = source_uid
         ds.SourceImageSequence = Sequence([ref])
-
-
-SERIES_SUFFIX = " augcli"
-
-
-def new_series(ds: Any, recipe_key: str, tail: str) -> None:
-    """Put a derived image in a series of its own, never its source's: SeriesInstanceUID from
-    the source's (as ``ds`` holds it: remapped when de-identified), the recipe (``recipe_key``)
-    and the output's node and copy (``tail``), so the outputs of one source series, node and
-    copy share one new series in every run; SeriesDescription gets `` augcli``."""
-    series = str(ds.get("SeriesInstanceUID", "") or "")
-    digest = hashlib.sha256("\x00".join(["augcli-series", recipe_key, series, tail]).encode())
-    ds.SeriesInstanceUID = uid_from(digest.digest())
-    described = str(ds.get("SeriesDescription", "") or "").strip()
-    if not described.endswith(SERIES_SUFFIX.strip()):
-        ds.SeriesDescription = (described[: 64 - len(SERIES_SUFFIX)] + SERIES_SUFFIX).strip()
 
 
 def _final_name(path: Path) -> str:
