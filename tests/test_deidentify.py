@@ -545,6 +545,8 @@ def test_expand_writes_de_identified_dicom_and_never_the_salt(tmp_path: Path, mo
     assert copies[0].StudyInstanceUID == copies[1].StudyInstanceUID
     again = runner.invoke(app, ["replay", str(tmp_path / "out1.yaml"), "--to", str(tmp_path / "r")])
     assert again.exit_code == 0 and "0 differ" in again.output, again.output
+    plan = runner.invoke(app, ["validate", str(tmp_path / "out1.yaml"), "--json"])
+    assert plan.exit_code == 0 and json.loads(plan.stdout) and SALT not in plan.output
 
 
 # -- a new series, de-identified or not --------------------------------------------------------
