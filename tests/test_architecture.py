@@ -17,7 +17,8 @@ TOOLS = {"preview", "report", "replay", "verify", "schema"}
 TOOLS |= {"opdocs", "starter"}
 RECIPE = {"recipe", "graph", "balance"}
 MODALITIES = {"modality", "image", "text", "audio", "volume"}
-OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "deidentify"}  # ops, helpers
+# ops and shared helpers
+OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "deidentify"}
 
 
 def layer(module: str) -> str:
