@@ -155,6 +155,14 @@ class Recipe:
         except RecipeError as exc:
             raise self.locate(exc) from None
 
+    def settings_of(self, modality: str) -> dict[str, Any]:
+        """A section's settings as its modality is made with them, plus ``recipe_key``: what
+        tells this recipe's outputs from another's (the seed and the section as written), for
+        formats that record where an output belongs (a derived DICOM's new series)."""
+        s = self.sections[modality]
+        blob = json.dumps([self.seed, modality, s.raw], sort_keys=True, default=str).encode()
+        return {**s.settings, "recipe_key": hashlib.sha256(blob).hexdigest()[:32]}
+
     def fingerprint(self) -> str:
         """Hash of everything that decides output bytes (not paths, not the worker count)."""
         doc = {
@@ -265,12 +273,29 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
     for modality in modalities():
         if modality in data:
             recipe.sections[modality] = parse_section(data[modality], modality, base)
+    _check_deidentified(recipe)
     if not recipe.sections:
         raise RecipeError(
             "the recipe has no modality section",
             fix=f"Add one of: {', '.join(modalities())}, each with a 'pipeline:' of ops.",
         )
     return recipe
+
+
+def _check_deidentified(recipe: Recipe) -> None:
+    """A section that de-identifies its outputs cannot also keep the originals: they are
+    copied byte for byte, the patient's identity with them."""
+    if not recipe.keep_originals:
+        return
+    for name, s in recipe.sections.items():
+        if s.settings.get("deidentify") is not None:
+            raise RecipeError(
+                f"keep_originals copies every input byte for byte, so the {name} section's "
+                "de-identified outputs would sit beside their identified sources",
+                path="keep_originals",
+                value=True,
+                fix=f"Set keep_originals: false, or turn {name}.deidentify off.",
+            )
 
 
 def parse_workers(value: Any, where: str) -> int | None:

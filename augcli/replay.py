@@ -36,7 +36,7 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
 
     def modality(name: str) -> Any:
         if name not in mods:
-            mods[name] = get_modality(name)(recipe.sections[name].settings)
+            mods[name] = get_modality(name)(recipe.settings_of(name))
             mods[name].bind(input_root, dest, outside)
         return mods[name]
 

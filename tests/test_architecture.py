@@ -17,15 +17,8 @@ TOOLS = {"preview", "report", "replay", "verify", "schema"}
 TOOLS |= {"opdocs", "starter"}
 RECIPE = {"recipe", "graph", "balance"}
 MODALITIES = {"modality", "image", "text", "audio", "volume"}
-OPS = {
-    "ops",
-    "steps",
-    "params",
-    "drawing",
-    "preview_kit",
-    "artefacts",
-    "dicomkit",
-}  # ops and shared helpers
+# ops and shared helpers
+OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "dicomkit", "deidentify"}
 
 
 def layer(module: str) -> str:

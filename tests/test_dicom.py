@@ -64,7 +64,7 @@ def test_hflip_round_trip_keeps_pixels_and_metadata(pydicom, tmp_path: Path, nam
         "PatientID",
         "PatientName",
         "StudyInstanceUID",
-        "SeriesInstanceUID",
+        "FrameOfReferenceUID",
         "SOPClassUID",
         "Modality",
         "RescaleIntercept",
@@ -76,6 +76,9 @@ def test_hflip_round_trip_keeps_pixels_and_metadata(pydicom, tmp_path: Path, nam
         assert key not in src or ds[key].value == src[key].value, key
     assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert ds.SOPInstanceUID != src.SOPInstanceUID
+    # A series of its own (issue #18 §3): a PACS never mixes it with the source's slices.
+    assert ds.SeriesInstanceUID != src.SeriesInstanceUID
+    assert ds.SeriesDescription.endswith("augcli")
     assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
     assert ds.ImageType[0] == "DERIVED" and "ORIGINAL" not in ds.ImageType
     assert list(ds.ImageType[1:]) == list(src.ImageType[1:])

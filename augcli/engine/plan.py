@@ -80,7 +80,7 @@ class Job:
             output_root=output_root,
             seed=recipe.seed,
             graphs={m: s.graph for m, s in recipe.sections.items()},
-            modalities={m: get_modality(m)(s.settings) for m, s in recipe.sections.items()},
+            modalities={m: get_modality(m)(recipe.settings_of(m)) for m in recipe.sections},
             fuse={
                 m: bool(s.settings.get("fuse_geometry", True)) for m, s in recipe.sections.items()
             },

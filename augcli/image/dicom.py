@@ -1,5 +1,6 @@
 """DICOM images via pydicom: single-frame pixels read at their own bit depth, and a derived DICOM
-written back that keeps the source's metadata (new deterministic UID, geometry updated)."""
+written back that keeps the source's metadata or de-identifies it (``augcli.deidentify``), in a
+new series (new deterministic UIDs, geometry updated)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from augcli.core.atomic import TMP_MARK
 from augcli.core.errors import InputError, UsageError
+from augcli.deidentify import Profile, new_series
 from augcli.image.io import check_pixels
 
 EXTENSIONS = (".dcm", ".dicom")
@@ -75,13 +77,16 @@ def _pydicom() -> Any:
     return pydicom
 
 
-def read_dicom(path: Path, max_pixels: int | None = None) -> np.ndarray:
+def read_dicom(
+    path: Path, max_pixels: int | None = None, profile: Profile | None = None
+) -> np.ndarray:
     """Decode a single-frame DICOM image into what ops take: uint8/uint16, gray or BGR.
 
     Signed data with negative values is shifted up by ``signed_offset``: the smallest power of
     two that makes it non-negative (-1024..3071 becomes 0..4095, as vendors store CT unsigned),
-    so full scale keeps its meaning; ``write_dicom`` subtracts the same offset exactly."""
-    ds, stored = _decode(path, max_pixels)
+    so full scale keeps its meaning; ``write_dicom`` subtracts the same offset exactly.
+    With a de-identification ``profile``, a file with burned-in text is refused first."""
+    ds, stored = _decode(path, max_pixels, profile)
     offset = signed_offset(stored, ds)
     _remember(path, offset)
     alloc = int(ds.BitsAllocated)
@@ -130,12 +135,16 @@ def _offset_of(source: Path) -> int:
     return _OFFSETS[key]
 
 
-def _decode(path: Path, max_pixels: int | None) -> tuple[Any, np.ndarray]:
+def _decode(
+    path: Path, max_pixels: int | None, profile: Profile | None = None
+) -> tuple[Any, np.ndarray]:
     pydicom = _pydicom()
     try:
         ds = pydicom.dcmread(path, force=True)
     except Exception as exc:
         raise InputError(f"is not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    if profile is not None:
+        profile.check_burned_in(ds)
     _check_header(ds, max_pixels)
     try:
         return ds, ds.pixel_array
@@ -188,25 +197,33 @@ def _check_header(ds: Any, max_pixels: int | None) -> None:
         )
 
 
-def write_dicom(data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]) -> None:
+def write_dicom(
+    data: np.ndarray,
+    path: Path,
+    source: Path,
+    meta: dict[str, Any],
+    profile: Profile | None = None,
+    recipe_key: str = "",
+) -> None:
     """Write ``data`` as a derived copy of ``source``: Explicit VR Little Endian, its metadata
-    kept; new SOP Instance UID, ImageType DERIVED, DerivationDescription, SourceImageSequence,
-    pixel module and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation)
-    updated. Nothing in the file depends on the time, the worker or the output folder."""
+    kept (or de-identified by ``profile`` first, when given); new SOP Instance UID, a new series
+    (``deidentify.new_series``), ImageType DERIVED, DerivationDescription, SourceImageSequence, pixel module
+    and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation) updated. Nothing
+    in the file depends on the time, the worker or the output folder."""
     pydicom = _pydicom()
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
+    from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     ds = pydicom.dcmread(source, stop_before_pixels=True, force=True)
+    if profile is not None:
+        profile.check_burned_in(ds)
+        profile.apply(ds)  # every UID in ds is the remapped one from here on
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     pixels = _set_pixels(ds, data, _offset_of(source) if signed else 0)
     _update_geometry(ds, meta.get("matrix"), data.shape[0], data.shape[1])
 
-    source_uid = str(ds.get("SOPInstanceUID", ""))
-    name = path.name
-    if name.startswith(TMP_MARK):  # the atomic writer's temporary name: <mark><pid>-<final name>
-        name = name[len(TMP_MARK) :].partition("-")[2]
+    source_uid = str(ds.get("SOPInstanceUID", "") or "")
+    name = _final_name(path)
     entropy = [
         "augcli",
         source_uid,
@@ -215,21 +232,8 @@ def write_dicom(data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]
         hashlib.sha256(pixels).hexdigest(),
     ]
     uid = generate_uid(entropy_srcs=entropy)
-
-    image_type = ds.get("ImageType")
-    values = [] if image_type in (None, "") else [str(v) for v in np.atleast_1d(image_type)]
-    ds.ImageType = ["DERIVED", *values[1:]] if values else ["DERIVED", "SECONDARY"]
-    applied = [e["op"] for e in meta.get("ops") or [] if e.get("applied")]
-    text = "augcli augmentation" + (
-        f": {', '.join(applied)}" if applied else " (ops and parameters: the run's manifest.jsonl)"
-    )
-    previous = str(ds.get("DerivationDescription", "") or "")
-    ds.DerivationDescription = (f"{previous}; {text}" if previous else text)[:1024]
-    if source_uid:
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = ds.SOPClassUID
-        ref.ReferencedSOPInstanceUID = source_uid
-        ds.SourceImageSequence = Sequence([ref])
+    new_series(ds, recipe_key, _output_tail(source, str(meta.get("output") or name)))
+    _mark_derived(ds, meta, source_uid)
     ds.SOPInstanceUID = uid
 
     file_meta = FileMetaDataset()
@@ -240,6 +244,46 @@ def write_dicom(data: np.ndarray, path: Path, source: Path, meta: dict[str, Any]
     if ds.original_encoding[1] is False:  # retired big endian: swap what pydicom leaves as bytes
         _to_little_endian(ds)
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+
+def _mark_derived(ds: Any, meta: dict[str, Any], source_uid: str) -> None:
+    """ImageType DERIVED, DerivationDescription naming the ops, SourceImageSequence naming
+    the source (by the UID ``ds`` holds for it)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    image_type = ds.get("ImageType")
+    values = [] if image_type in (None, "") else [str(v) for v in np.atleast_1d(image_type)]
+    ds.ImageType = ["DERIVED", *values[1:]] if values else ["DERIVED", "SECONDARY"]
+    applied = [e["op"] for e in meta.get("ops") or [] if e.get("applied")]
+    text = "augcli augmentation" + (
+        f": {', '.join(applied)}" if applied else " (ops and parameters: the run's manifest.jsonl)"
+    )
+    previous = str(ds.get("DerivationDescription", "") or "")
+    ds.DerivationDescription = (f"{previous}; {text}" if previous else text)[:1024]
+    if source_uid and ds.get("SOPClassUID"):
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = ds.SOPClassUID
+        ref.ReferencedSOPInstanceUID = source_uid
+        ds.SourceImageSequence = Sequence([ref])
+
+
+def _final_name(path: Path) -> str:
+    """The output's file name, without the atomic writer's temporary prefix."""
+    name = path.name
+    if name.startswith(TMP_MARK):  # the atomic writer's temporary name: <mark><pid>-<final name>
+        name = name[len(TMP_MARK) :].partition("-")[2]
+    return name
+
+
+def _output_tail(source: Path, output: str) -> str:
+    """What an output's name adds to its source's: ``__<node>_<copy>`` as the plan names
+    outputs (``CT_small.dcm`` -> ``CT_small__aug_0.dcm``); the whole output path when its name
+    does not start with the source's stem."""
+    name = output.rpartition("/")[2]
+    stem = source.name[: -len(source.suffix)] if source.suffix else source.name
+    base = name[: -len(source.suffix)] if source.suffix and name.endswith(source.suffix) else name
+    return base[len(stem) :] if base.startswith(stem) else output
 
 
 def _to_little_endian(ds: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from augcli import deidentify
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
 from augcli.image import annotations, dicom
@@ -86,11 +87,21 @@ class ImageModality(Modality):
         "retries": RETRIES,
     }
 
-    extra_keys = annotations.KEYS
+    extra_keys = (*annotations.KEYS, "deidentify")
+    extra_schema = {"deidentify": deidentify.SCHEMA}  # read by augcli schema
 
     @classmethod
     def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
-        return {"annotations": annotations.parse_config(section, where, base)}
+        """The annotations' settings; ``deidentify`` (its salt read from the environment)."""
+        return {
+            "annotations": annotations.parse_config(section, where, base),
+            "deidentify": deidentify.parse(section.get("deidentify"), f"{where}.deidentify"),
+        }
+
+    @property
+    def profile(self) -> deidentify.Profile | None:
+        """The de-identification written DICOM gets (None: off). Other formats: no effect."""
+        return self.config.get("deidentify")
 
     @property
     def annotations(self) -> annotations.AnnotationConfig:
@@ -248,8 +259,10 @@ class ImageModality(Modality):
     def decode(self, path: Path) -> Any:
         """The pixels of one input (DICOM or an image file), without its annotations."""
         max_pixels, max_bytes = self.limits()
-        read = dicom.read_dicom if dicom.is_dicom(path) else read_image
-        image = read(path, max_pixels)
+        if dicom.is_dicom(path):
+            image = dicom.read_dicom(path, max_pixels, self.profile)
+        else:
+            image = read_image(path, max_pixels)
         over = over_limits(self.info(image), None, max_bytes)
         if over is not None:
             raise InputError(
@@ -273,7 +286,8 @@ class ImageModality(Modality):
             meta["record"] = {"annotations": saved}
             data = data.image
         if dicom.is_dicom(source):
-            dicom.write_dicom(data, path, source, meta)
+            key = self.config.get("recipe_key", "")
+            dicom.write_dicom(data, path, source, meta, self.profile, key)
             return None
         encoded = self.encode(data, path.suffix)
         path.write_bytes(encoded)
