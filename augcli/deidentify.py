@@ -217,7 +217,8 @@ class Profile:
             raise InputError(
                 "DICOM BurnedInAnnotation is YES: its pixels show text (a name, an ID, a date) "
                 "that de-identification cannot remove, so it is not augmented. Leave it out, "
-                "or set image.deidentify.allow_burned_in: true if the text is known to be safe"
+                "or set the section's deidentify.allow_burned_in: true if the text is known to "
+                "be safe"
             )
 
     def apply(self, ds: Any) -> None:

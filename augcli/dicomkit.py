@@ -72,7 +72,7 @@ def mark_derived(ds: Any, ops: list[dict[str, Any]], source_uid: str) -> None:
     )
     previous = str(ds.get("DerivationDescription", "") or "")
     ds.DerivationDescription = (f"{previous}; {text}" if previous else text)[:1024]
-    if source_uid:
+    if source_uid and ds.get("SOPClassUID"):
         ref = Dataset()
         ref.ReferencedSOPClassUID = ds.SOPClassUID
         ref.ReferencedSOPInstanceUID = source_uid

@@ -51,6 +51,7 @@ class Modality(ABC):
             _MODALITIES[cls.name] = cls
 
     extra_keys: ClassVar[tuple[str, ...]] = ()  # section keys parsed by ``parse_extra``
+    extra_schema: ClassVar[dict[str, Any]] = {}  # JSON Schema of those keys (augcli schema)
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.config = settings

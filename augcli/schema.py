@@ -150,7 +150,7 @@ def _section(modality: str) -> dict[str, Any]:
         "balance": BALANCE,
     }
     props.update({k: param_schema(s) for k, s in mod.settings.items()})
-    extra = getattr(mod, "extra_schema", {})  # a modality may describe its richer keys
+    extra = mod.extra_schema  # a modality may describe its richer keys
     props.update({k: extra.get(k, {"description": "see the README"}) for k in mod.extra_keys})
     assert set(SECTION_KEYS) <= set(props)
     return {

@@ -7,6 +7,7 @@ series; broken series failing alone with their reason; a lone slice left to the 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import numpy as np
@@ -367,3 +368,78 @@ def test_cine_multiframe_without_positions_is_refused_with_the_reason(tmp_path: 
     proc = run_augcli("expand", str(recipe(tmp_path, tmp_path / "data", FLIP_X, copies=1)))
     assert proc.returncode == 1 and "without frame positions" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- de-identified volumes ---------------------------------------------------------------------------
+SALT = "volume-test-salt-0123456789"
+DEID = "  deidentify: true\n" + FLIP_X
+
+
+def _uids(ds) -> set[str]:
+    return {str(e.value) for e in ds.iterall() if e.VR == "UI" and e.value} - {str(ds.SOPClassUID)}
+
+
+def test_a_de_identified_series_names_no_patient_and_no_source_uid(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    sources = write_series(data / "pos" / "case1")
+    burned = write_series(
+        data / "pos" / "case2", tweak=lambda ds, z: setattr(ds, "BurnedInAnnotation", "YES")
+    )
+    env = {**os.environ, "AUGCLI_DEID_SALT": SALT}
+    r = recipe(tmp_path, data, DEID, copies=1)
+    outs = []
+    for n in ("a", "b"):
+        proc = run_augcli("expand", str(r), "--output", str(tmp_path / n), env=env)
+        assert proc.returncode == 1 and "BurnedInAnnotation is YES" in proc.stderr, proc.stderr
+        outs.append(tmp_path / n)
+    assert tree_digest(outs[0]) == tree_digest(outs[1])  # the same salt: the same bytes
+    assert not (outs[0] / "pos" / "case2__aug_0").exists() and burned
+    src = [pydicom.dcmread(p) for p in sources]
+    every_source_uid = set().union(*map(_uids, src))
+    folder = outs[0] / "pos" / "case1__aug_0"
+    for k in range(1, 9):
+        raw = (folder / f"{k:04d}.dcm").read_bytes()
+        ds = pydicom.dcmread(folder / f"{k:04d}.dcm")
+        assert ds.PatientIdentityRemoved == "YES" and str(src[0].PatientName) not in str(ds)
+        assert not _uids(ds) & every_source_uid
+        assert not any(uid.encode() in raw for uid in every_source_uid)
+        assert SALT.encode() not in raw
+    for path in outs[0].rglob("*"):
+        if path.is_file():
+            assert SALT.encode() not in path.read_bytes(), path
+    no_salt = run_augcli(
+        "validate", str(r), env={k: v for k, v in env.items() if k != "AUGCLI_DEID_SALT"}
+    )
+    assert no_salt.returncode == 2 and "volume.deidentify" in no_salt.stderr
+
+
+def test_de_identified_nifti_and_nrrd_lose_their_free_text(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    data = tmp_path / "data" / "mr"
+    data.mkdir(parents=True)
+    img = nib.Nifti1Image(np.arange(24, dtype=np.int16).reshape(2, 3, 4), np.eye(4))
+    img.header["descrip"] = b"Doe^Jane 1970-01-01"
+    img.header["aux_file"] = b"MRN12345"
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(6, b"PatientName=Doe^Jane"))
+    nib.save(img, data / "a.nii.gz")
+    nrrd = sitk.GetImageFromArray(np.arange(24, dtype=np.int16).reshape(2, 3, 4))
+    nrrd.SetMetaData("patient", "Doe^Jane")
+    sitk.WriteImage(nrrd, str(data / "b.nrrd"))
+    env = {**os.environ, "AUGCLI_DEID_SALT": SALT}
+    proc = run_augcli("expand", str(recipe(tmp_path, tmp_path / "data", DEID, copies=1)), env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out" / "mr"
+    hdr = nib.load(out / "a__aug_0.nii.gz").header
+    assert hdr["descrip"].tobytes().strip(b"\0") == b"" and not hdr.extensions
+    assert b"MRN12345" not in bytes(hdr.binaryblock)
+    assert "patient" not in sitk.ReadImage(str(out / "b__aug_0.nrrd")).GetMetaDataKeys()
+    kept = run_augcli(
+        "expand",
+        str(recipe(tmp_path, tmp_path / "data", FLIP_X, copies=1)),
+        "--output",
+        str(tmp_path / "k"),
+    )
+    assert kept.returncode == 0 and nib.load(tmp_path / "k" / "mr" / "a__aug_0.nii.gz").header[
+        "descrip"
+    ].tobytes().startswith(b"Doe")

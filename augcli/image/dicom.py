@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from augcli import dicomkit
 from augcli.core.atomic import TMP_MARK
 from augcli.core.errors import InputError, UsageError
 from augcli.deidentify import Profile, new_series
@@ -28,8 +29,6 @@ PHOTOMETRICS = (
     "YBR_ICT",
     "YBR_RCT",
 )
-# Attributes the augmented pixels make stale: pixel value extremes, the icon (thumbnail).
-STALE = (0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00880200)
 
 
 def is_dicom(path: Path) -> bool:
@@ -211,9 +210,6 @@ def write_dicom(
     and geometry (PixelSpacing, ImagerPixelSpacing, ImagePosition/Orientation) updated. Nothing
     in the file depends on the time, the worker or the output folder."""
     pydicom = _pydicom()
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
     ds = pydicom.dcmread(source, stop_before_pixels=True, force=True)
     if profile is not None:
         profile.check_burned_in(ds)
@@ -225,47 +221,15 @@ def write_dicom(
     source_uid = str(ds.get("SOPInstanceUID", "") or "")
     name = _final_name(path)
     entropy = [
-        "augcli",
         source_uid,
         str(meta.get("output") or name),
         str(meta.get("seed", "")),
         hashlib.sha256(pixels).hexdigest(),
     ]
-    uid = generate_uid(entropy_srcs=entropy)
     new_series(ds, recipe_key, _output_tail(source, str(meta.get("output") or name)))
-    _mark_derived(ds, meta, source_uid)
-    ds.SOPInstanceUID = uid
-
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    file_meta.MediaStorageSOPInstanceUID = uid
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = file_meta
-    if ds.original_encoding[1] is False:  # retired big endian: swap what pydicom leaves as bytes
-        _to_little_endian(ds)
+    dicomkit.mark_derived(ds, meta.get("ops") or [], source_uid)
+    dicomkit.set_file_meta(ds, dicomkit.uid(entropy))
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
-
-
-def _mark_derived(ds: Any, meta: dict[str, Any], source_uid: str) -> None:
-    """ImageType DERIVED, DerivationDescription naming the ops, SourceImageSequence naming
-    the source (by the UID ``ds`` holds for it)."""
-    from pydicom.dataset import Dataset
-    from pydicom.sequence import Sequence
-
-    image_type = ds.get("ImageType")
-    values = [] if image_type in (None, "") else [str(v) for v in np.atleast_1d(image_type)]
-    ds.ImageType = ["DERIVED", *values[1:]] if values else ["DERIVED", "SECONDARY"]
-    applied = [e["op"] for e in meta.get("ops") or [] if e.get("applied")]
-    text = "augcli augmentation" + (
-        f": {', '.join(applied)}" if applied else " (ops and parameters: the run's manifest.jsonl)"
-    )
-    previous = str(ds.get("DerivationDescription", "") or "")
-    ds.DerivationDescription = (f"{previous}; {text}" if previous else text)[:1024]
-    if source_uid and ds.get("SOPClassUID"):
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = ds.SOPClassUID
-        ref.ReferencedSOPInstanceUID = source_uid
-        ds.SourceImageSequence = Sequence([ref])
 
 
 def _final_name(path: Path) -> str:
@@ -284,16 +248,6 @@ def _output_tail(source: Path, output: str) -> str:
     stem = source.name[: -len(source.suffix)] if source.suffix else source.name
     base = name[: -len(source.suffix)] if source.suffix and name.endswith(source.suffix) else name
     return base[len(stem) :] if base.startswith(stem) else output
-
-
-def _to_little_endian(ds: Any) -> None:
-    """Byte-swap the word-valued binary elements of a dataset read as big endian (pydicom keeps
-    them as raw bytes; the pixel data has already been replaced)."""
-    sizes = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
-    for elem in ds.iterall():
-        n = sizes.get(elem.VR)
-        if n and isinstance(elem.value, bytes) and elem.tag != 0x7FE00010:
-            elem.value = np.frombuffer(elem.value, f">u{n}").astype(f"<u{n}").tobytes()
 
 
 def _set_pixels(ds: Any, img: np.ndarray, offset: int) -> bytes:
@@ -318,9 +272,7 @@ def _set_pixels(ds: Any, img: np.ndarray, offset: int) -> bytes:
     raw = values.astype(kind).tobytes()
     if len(raw) % 2:
         raw += b"\x00"
-    for tag in [*STALE, *(e.tag for e in ds if e.tag.element == 0)]:  # + retired group lengths
-        if tag in ds:
-            del ds[tag]
+    dicomkit.drop_stale(ds)
     ds.Rows, ds.Columns = int(img.shape[0]), int(img.shape[1])
     ds.SamplesPerPixel = 1 if img.ndim == 2 else 3
     if img.ndim == 3:
@@ -340,13 +292,6 @@ def _floats(value: Any, n: int) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     return out if out.shape == (n,) and np.isfinite(out).all() else None
-
-
-def _ds(x: float) -> str:
-    from pydicom.valuerep import format_number_as_ds
-
-    x = round(float(x), 10)
-    return format_number_as_ds(x if x != 0 else 0.0)
 
 
 def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
@@ -374,7 +319,7 @@ def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
         nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
         if nu == 0 or nv == 0:
             continue
-        ds[keyword].value = [_ds(nv), _ds(nu)]
+        ds[keyword].value = [dicomkit.number(nv), dicomkit.number(nu)]
         iop = _floats(ds.get("ImageOrientationPatient"), 6)
         ipp = _floats(ds.get("ImagePositionPatient"), 3)
         if keyword != "PixelSpacing" or iop is None or ipp is None:
@@ -383,5 +328,5 @@ def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
         vx, vy = u[0] * row + u[1] * col, v[0] * row + v[1] * col
         middle = ipp + src[0] * dx * row + src[1] * dy * col
         origin = middle - centre[0] * vx - centre[1] * vy  # centre of output pixel (0, 0)
-        ds.ImageOrientationPatient = [_ds(x) for x in (*(vx / nu), *(vy / nv))]
-        ds.ImagePositionPatient = [_ds(x) for x in origin]
+        ds.ImageOrientationPatient = [dicomkit.number(x) for x in (*(vx / nu), *(vy / nv))]
+        ds.ImagePositionPatient = [dicomkit.number(x) for x in origin]

@@ -37,6 +37,7 @@ import numpy as np
 from augcli import dicomkit
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError
+from augcli.deidentify import Profile, new_series
 from augcli.volume.base import Volume
 
 SUFFIXES = (".dcm", ".dicom")
@@ -245,10 +246,16 @@ def _check_steps(steps: np.ndarray, names: list[str]) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def read(path: Path, max_voxels: int | None) -> Volume:
-    """The volume ``path`` belongs to (its series, or its frames)."""
+def read(path: Path, max_voxels: int | None, profile: Profile | None = None) -> Volume:
+    """The volume ``path`` belongs to (its series, or its frames); with a de-identification
+    ``profile``, a file with burned-in text is refused before any pixel is decoded."""
     pydicom = _pydicom()
     files = members(path)
+    if profile is not None:
+        for f in files:
+            profile.check_burned_in(
+                pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["BurnedInAnnotation"])
+            )
     if len(files) == 1:
         return _read_multiframe(pydicom, path, max_voxels)
     return _read_series(pydicom, files, max_voxels)
@@ -455,11 +462,14 @@ def slice_name(k: int, suffix: str) -> str:
 
 @dataclass(frozen=True)
 class Output:
-    """What names one output: its path in the output folder, its seed, the op log."""
+    """What names one output: its path in the output folder, its seed, the op log; the
+    de-identification ``profile`` (None: off) and the recipe's key (the new series)."""
 
     rel: str
     seed: Any
     ops: list[dict[str, Any]]
+    profile: Profile | None = None
+    recipe_key: str = ""
 
 
 def write(vol: Volume, path: Path, out: Output, root: Path) -> tuple[str, list[Path]]:
@@ -469,12 +479,8 @@ def write(vol: Volume, path: Path, out: Output, root: Path) -> tuple[str, list[P
     written); returns the sha256 of ``path`` and the other files written."""
     pydicom = dicomkit.pydicom(INSTALL)
     sources = [Path(p) for p in vol.meta["dicom"]["files"]]
-    first = pydicom.dcmread(sources[0], stop_before_pixels=True)
-    series = dicomkit.uid(
-        ["series", str(first.get("SeriesInstanceUID", "")), out.rel, str(out.seed)]
-    )
     if vol.meta["dicom"]["kind"] == "multiframe":
-        ds = _derived(first, vol, 0, out, series)
+        ds = _derived(_dataset(pydicom, sources[0], pixels=False), vol, 0, out)
         _multiframe_geometry(ds, vol)
         return _save(pydicom, ds, path), []
     suffix = Path(out.rel).suffix or ".dcm"
@@ -484,15 +490,21 @@ def write(vol: Volume, path: Path, out: Output, root: Path) -> tuple[str, list[P
             dest = path.parent / slice_name(k, suffix)
             tmp = stack.enter_context(atomic_path(dest, root))
             source = _dataset(pydicom, sources[min(k, len(sources) - 1)], pixels=False)
-            _save(pydicom, _derived(source, vol, k, out, series), tmp)
+            _save(pydicom, _derived(source, vol, k, out), tmp)
             written.append(dest)
-        digest = _save(pydicom, _derived(first, vol, 0, out, series), path)
+        first = _dataset(pydicom, sources[0], pixels=False)
+        digest = _save(pydicom, _derived(first, vol, 0, out), path)
     return digest, written
 
 
-def _derived(ds: Any, vol: Volume, k: int, out: Output, series_uid: str) -> Any:
+def _derived(ds: Any, vol: Volume, k: int, out: Output) -> Any:
     """Slice ``k`` of ``vol`` (every frame, for a multi-frame source) as a derived copy of the
-    source dataset ``ds`` (changed in place): pixel module, slice geometry, UIDs, derivation."""
+    source dataset ``ds`` (changed in place): de-identified first when asked (every UID it
+    holds is then the remapped one), pixel module, slice geometry, a new series of its own,
+    UIDs, derivation."""
+    if out.profile is not None:
+        out.profile.check_burned_in(ds)
+        out.profile.apply(ds)
     multiframe = vol.meta["dicom"]["kind"] == "multiframe"
     raw = _set_pixels(ds, vol.array if multiframe else vol.array[k])
     if multiframe:
@@ -501,11 +513,7 @@ def _derived(ds: Any, vol: Volume, k: int, out: Output, series_uid: str) -> Any:
         _slice_geometry(ds, vol, k)
     source_uid = str(ds.get("SOPInstanceUID", ""))
     dicomkit.mark_derived(ds, out.ops, source_uid)
-    ds.SeriesInstanceUID = series_uid
-    description = str(ds.get("SeriesDescription", "") or "")
-    ds.SeriesDescription = (f"{description} {dicomkit.MARK}" if description else dicomkit.MARK)[
-        -64:
-    ]
+    new_series(ds, out.recipe_key, out.rel)  # each output volume is a series of its own
     entropy = [source_uid, out.rel, str(out.seed), str(k), hashlib.sha256(raw).hexdigest()]
     dicomkit.set_file_meta(ds, dicomkit.uid(entropy))
     return ds

@@ -167,11 +167,12 @@ def _itk_reason(exc: Exception) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------
-def read_volume(path: Path, max_voxels: int | None = None) -> Volume:
-    """One volume as stored (dtype kept), with its geometry in ITK's LPS (x, y, z) order."""
+def read_volume(path: Path, max_voxels: int | None = None, profile: Any = None) -> Volume:
+    """One volume as stored (dtype kept), with its geometry in ITK's LPS (x, y, z) order
+    (``profile``: a DICOM volume's de-identification, which refuses burned-in text)."""
     fmt = format_of(path.name)
     if fmt == "dicom":
-        vol = dicom.read(path, max_voxels)  # sized from the headers before any pixel
+        vol = dicom.read(path, max_voxels, profile)  # sized from the headers before any pixel
     else:
         check_size(path, max_voxels)
         vol = _read_nifti(path) if fmt == "nifti" else _read_itk(path, fmt)
@@ -381,6 +382,29 @@ def _data_file(path: Path) -> Path | None:
 
 
 # -- writing ---------------------------------------------------------------------------------
+NIFTI_TEXT = ("descrip", "aux_file", "db_name", "intent_name")  # free text a header may hold
+KEPT_KEYS = ("NRRD_kinds", "NRRD_space", "NRRD_centerings", "NRRD_thicknesses", "NRRD_labels")
+
+
+def without_free_text(vol: Volume) -> Volume:
+    """``vol`` with the header text that can name a patient cleared (de-identified outputs):
+    NIfTI ``descrip``, ``aux_file``, ``db_name``, ``intent_name`` and every header extension
+    (they may carry a DICOM header); NRRD and MetaImage key/value fields other than NRRD's
+    structural ones (``content``, comments-turned-keys and custom ``key:=value`` lines)."""
+    meta = dict(vol.meta)
+    hdr = meta.get("header")
+    if hdr is not None:
+        hdr = hdr.copy()
+        for key in NIFTI_TEXT:
+            if key in hdr:
+                hdr[key] = b""
+        del hdr.extensions[:]
+        meta["header"] = hdr
+    if "keys" in meta:
+        meta["keys"] = {k: v for k, v in meta["keys"].items() if k.startswith(KEPT_KEYS)}
+    return Volume(vol.array, vol.spacing, vol.origin, vol.direction, vol.label, meta)
+
+
 def write_volume(vol: Volume, path: Path, final_name: str) -> tuple[str, list[Path]]:
     """Write ``vol`` at ``path`` (a temporary name with the final suffix) in the format and
     with the header ``vol.meta`` carries from its input; ``final_name`` is the name ``path``

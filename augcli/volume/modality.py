@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from augcli import deidentify
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
@@ -45,7 +46,8 @@ class VolumeModality(Modality):
     preview = "augcli.volume.preview"
     preload = ("SimpleITK",)
     extensions = io.EXTENSIONS
-    extra_keys = ("labels",)
+    extra_keys = ("labels", "deidentify")
+    extra_schema = {"deidentify": deidentify.SCHEMA}
     plan_note = "volumes keep format, dtype, geometry and header; label maps move with them"
     settings = {
         "max_voxels": Nullable(
@@ -107,9 +109,15 @@ class VolumeModality(Modality):
     @classmethod
     def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
         raw = section.get("labels")
-        if raw is None:
-            return {"labels": None}
-        return {"labels": _label_config(raw, f"{where}.labels", base)}
+        profile = deidentify.parse(section.get("deidentify"), f"{where}.deidentify")
+        labels = None if raw is None else _label_config(raw, f"{where}.labels", base)
+        return {"labels": labels, "deidentify": profile}
+
+    @property
+    def profile(self) -> deidentify.Profile | None:
+        """DICOM outputs de-identified (PS3.15 Annex E), and the free text of NIfTI, NRRD and
+        MetaImage headers cleared; None: off."""
+        return self.config.get("deidentify")
 
     @classmethod
     def excludes(cls, settings: dict[str, Any]) -> list[str]:
@@ -220,7 +228,7 @@ class VolumeModality(Modality):
     # -- reading --------------------------------------------------------------------------------
     def read(self, path: Path) -> Volume:
         self.check_data_file(path)
-        vol = io.read_volume(path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS))
+        vol = io.read_volume(path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS), self.profile)
         cfg = self.labels
         if cfg is None:
             return vol
@@ -329,10 +337,12 @@ class VolumeModality(Modality):
         out_rel = meta["output"]
         final = PurePosixPath(out_rel).name
         if data.meta.get("format") == "dicom":
-            out = dicom.Output(out_rel, meta.get("seed"), meta.get("ops") or [])
+            key = self.config.get("recipe_key", "")
+            out = dicom.Output(out_rel, meta.get("seed"), meta.get("ops") or [], self.profile, key)
             digest, moved = dicom.write(data, path, out, self.output_root)
         else:
-            digest, moved = io.write_volume(data, path, final)
+            clean = io.without_free_text(data) if self.profile is not None else data
+            digest, moved = io.write_volume(clean, path, final)
         parent = PurePosixPath(out_rel).parent
         sides = [str(parent / m.name) for m in moved]
         record: dict[str, Any] = {
@@ -381,6 +391,8 @@ class VolumeModality(Modality):
             else {}  # the label's own header geometry, exactly as read
         )
         label = like.with_array(np.ascontiguousarray(data.label, like.array.dtype), **geometry)
+        if self.profile is not None:
+            label = io.without_free_text(label)
         dest = self._label_dest(folder, out_rel, rel)
         out_root = self.output_root.resolve()
         root = out_root if dest.is_relative_to(out_root) else None
