@@ -5,6 +5,7 @@ SourceImageSequence), deterministic UIDs, and big-endian sources turned little e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from augcli.core.errors import InputError
 
 INSTALL = "pip install 'augcli[dicom]'"
 MARK = "augcli"
+SUFFIXES = (".dcm", ".dicom")
 # Attributes augmented pixels make stale: pixel value extremes, the icon (thumbnail).
 STALE = (0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00880200)
 
@@ -33,6 +35,31 @@ def pydicom(install: str = INSTALL) -> Any:
     # without a Python warning per value reaching the user; they are written back unchanged.
     module.config.settings.reading_validation_mode = module.config.IGNORE
     return module
+
+
+def attribute(path: Path, keyword: str) -> str | None:
+    """The value of a DICOM attribute of ``path`` as text, or None: not a DICOM file (by its
+    suffix or its ``DICM`` preamble), pydicom missing, unreadable, or the attribute absent or
+    empty."""
+    if not path.name.lower().endswith(SUFFIXES) and not _says_dicm(path):
+        return None
+    try:
+        module = pydicom()
+        ds = module.dcmread(path, stop_before_pixels=True, specific_tags=[keyword])
+    except Exception:  # the input itself fails later with the reason
+        return None
+    value = ds.get(keyword)
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def _says_dicm(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def number(x: float) -> str:

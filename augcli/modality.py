@@ -226,6 +226,25 @@ class Modality(ABC):
         return sha256_file(path)
 
     @classmethod
+    def attribute(cls, path: Path, keyword: str) -> str | None:
+        """A DICOM attribute of an input (``PatientID`` for ``groups``), None when the input
+        is no DICOM file or lacks it."""
+        from augcli import dicomkit
+
+        return dicomkit.attribute(path, keyword)
+
+    def group_name(self, group: str) -> str:
+        """How the manifest names a patient group: as found, or, when this section
+        de-identifies its outputs (``deidentify``), by the salted pseudonym its DICOM
+        PatientID gets, so no identifier reaches the manifest."""
+        profile = self.config.get("deidentify")
+        if profile is None:
+            return group
+        from augcli.deidentify import pseudonym
+
+        return pseudonym(group, profile.salt)
+
+    @classmethod
     def stamp(cls, path: Path) -> tuple[int, int]:
         """(size, mtime in ns) of an input, which a resume compares before hashing it again:
         the file's own (a DICOM series: over all its slices)."""

@@ -14,6 +14,7 @@ from augcli.balance import MAX_COPIES, parse_balance, parse_splits
 from augcli.core.errors import RecipeError
 from augcli.core.yamlfile import line_of, load_yaml
 from augcli.graph import Graph, parse_section_graph
+from augcli.groups import GroupSpec, parse_groups
 from augcli.modality import get_modality
 from augcli.ops import modalities
 from augcli.params import Nullable, Param, recipe_dir_is
@@ -77,9 +78,20 @@ TASK_TIMEOUT = Nullable(
     help="longest one input (or chunk of records) may take in a worker before it is stopped "
     "and recorded failed",
 )
+_PER_GROUP = Nullable(
+    kind="int",
+    default=None,
+    low=0,
+    sampled=False,
+    meaning="no budget per group",
+    help="most augmented outputs per group (patient: see groups), taken round-robin over its "
+    "inputs, so a 40-slice patient does not outweigh forty one-image patients",
+)
 OTHER_KEYS = (
     "workers",
     "max_outputs",
+    "groups",
+    "max_outputs_per_group",
     "splits",
     "allow_test_split",
     "task_timeout",
@@ -115,6 +127,8 @@ class Recipe:
     version: int = RECIPE_VERSION
     max_outputs: int | None = None
     splits: tuple[str, ...] | None = None
+    groups: GroupSpec = field(default_factory=GroupSpec)
+    max_outputs_per_group: int | None = None
     task_timeout: float | None = TASK_TIMEOUT.default
     executor: str | None = None  # where tasks run (the engine knows the names); None: local
     scheduler: str | None = None  # a Dask scheduler's address, for executor: dask
@@ -172,6 +186,8 @@ class Recipe:
             "keep_originals": self.keep_originals,
             "max_outputs": self.max_outputs,
             "splits": self.splits,
+            "max_outputs_per_group": self.max_outputs_per_group,
+            "groups": [self.groups.describe(), sorted(self.groups.mapping.items())],
             "sections": {m: s.raw for m, s in sorted(self.sections.items())},
             # files a section names (lexicons, tables) by content, not by path
             "files": {
@@ -261,6 +277,10 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
         version=values["version"],
         max_outputs=_MAX_OUTPUTS.validate(data.get("max_outputs"), "max_outputs"),
         splits=parse_splits(data.get("splits"), data.get("allow_test_split"), "splits"),
+        groups=parse_groups(data.get("groups"), base),
+        max_outputs_per_group=_PER_GROUP.validate(
+            data.get("max_outputs_per_group"), "max_outputs_per_group"
+        ),
         task_timeout=TASK_TIMEOUT.validate(
             data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
         ),

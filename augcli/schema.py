@@ -127,6 +127,26 @@ def _steps(modality: str) -> dict[str, Any]:
     return {"anyOf": variants}
 
 
+GROUPS = {
+    "description": "what a patient is: a DICOM attribute keyword, {attribute: K}, {pattern: "
+    "REGEX} on the path (its capture group), or {file: CSV or JSON of path -> group}",
+    "anyOf": [
+        {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]+$"},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "attribute": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]+$"},
+                "pattern": {"type": "string", "minLength": 1},
+                "file": {"type": "string", "minLength": 1},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
 def _section(modality: str) -> dict[str, Any]:
     mod = get_modality(modality)
     steps = {"type": "array", "minItems": 1, "items": {"$ref": f"#/$defs/{modality}_step"}}
@@ -184,6 +204,11 @@ def recipe_schema() -> dict[str, Any]:
         "description": "top-level folders to augment (default: train, if there is one)",
     }
     props["allow_test_split"] = {"type": "boolean"}
+    props["groups"] = GROUPS
+    props["max_outputs_per_group"] = {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+        "description": "most augmented outputs per group (patient)",
+    }
     props["task_timeout"] = {
         "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}],
         "description": TASK_TIMEOUT.help,

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "augcli"
 LAYERS = ("cli", "tools", "engine", "recipe", "modalities", "ops", "core")
 TOOLS = {"preview", "report", "replay", "verify", "schema"}
 TOOLS |= {"opdocs", "starter"}
-RECIPE = {"recipe", "graph", "balance"}
+RECIPE = {"recipe", "graph", "balance", "groups"}
 MODALITIES = {"modality", "image", "text", "audio", "volume"}
 # ops and shared helpers
 OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "dicomkit", "deidentify"}

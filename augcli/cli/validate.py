@@ -62,7 +62,7 @@ def validate(
         if as_json:
             typer.echo(json.dumps(_error_doc(recipe, exc), indent=1))
         raise fail(exc, exc.exit_code) from None
-    findings = all_findings(r, job, inputs, tasks.held_out)
+    findings = all_findings(r, job, inputs, tasks.held_out, tasks.groups)
     refused = strict_failures(findings, allowed) if strict else []
     doc = _document(recipe, r, job, tasks, ignored)
     doc["findings"] = [f.as_json() for f in findings]

@@ -21,7 +21,9 @@ KINDS: dict[str, str] = {
     "check_skipped": "a check that was not made (too many images for the near-duplicate check)",
     "mixed_geometry": "volume inputs of mixed voxel spacings or orientations",
     "evaluation_split": "inputs in folders that look like an evaluation split are augmented",
-    "leakage": "a file in a training folder is byte-identical to one in an evaluation folder",
+    "leakage": "a file in a training folder is byte-identical to one in an evaluation folder, "
+    "or a patient (groups) has inputs in both",
+    "groups": "inputs an explicit groups setting could not place (each counts as its own)",
     "parameters": "op settings that look wrong for the data, judged on a sample of inputs",
     "memory": "the largest case needs more memory than this machine has available",
     "no_inputs": "no input files for the recipe's sections: expand would write nothing",

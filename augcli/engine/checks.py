@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augcli.balance import TEST_SPLITS
+from augcli.core.errors import InputError
 from augcli.core.findings import Finding
+from augcli.engine.groups import Groups
 from augcli.engine.scan import InputFile
 from augcli.modality import Modality
 
@@ -104,6 +106,8 @@ def _digests(
             digests[f.relpath] = modalities[f.modality].digest(root / f.relpath)
         except OSError as exc:
             unreadable.append(f"{f.relpath} ({exc.strerror or exc})")
+        except InputError as exc:  # a DICOM series whose slices cannot be listed
+            unreadable.append(f"{f.relpath} ({exc})")
     return digests, unreadable
 
 
@@ -222,6 +226,31 @@ def _leakage(inputs: list[InputFile], digests: dict[str, str]) -> list[Finding]:
     ]
 
 
+def group_leakage(inputs: list[InputFile], groups: Groups) -> list[Finding]:
+    """A patient (``groups``) with inputs in a training folder and in an evaluation folder."""
+    where: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for f in inputs:
+        kind = _split_kind(f.relpath.split("/", 1)[0]) if "/" in f.relpath else None
+        if kind is not None and f.relpath in groups.of:
+            where[groups.of[f.relpath]][kind].append(f.relpath)
+    leaks = sorted((g, k) for g, k in where.items() if len(k) == 2)
+    if not leaks:
+        return []
+    listed = "; ".join(
+        f"{g!r}: {', '.join(sorted(k['train'])[:2])} and {', '.join(sorted(k['eval'])[:2])}"
+        for g, k in leaks[:MAX_GROUPS]
+    )
+    return [
+        Finding(
+            "leakage",
+            f"leakage: {len(leaks)} patient(s) by {groups.how} have inputs in a training folder "
+            f"and in an evaluation folder: {listed}{_more(len(leaks))}; move each patient's "
+            "inputs to one split, or evaluation scores will be inflated",
+            files=tuple(p for _g, k in leaks for p in (*k["train"], *k["eval"])),
+        )
+    ]
+
+
 def no_inputs(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Finding]:
     """The finding when the scan found nothing for any section."""
     if inputs:
@@ -237,14 +266,20 @@ def no_inputs(recipe: Recipe, job: Job, inputs: list[InputFile]) -> list[Finding
 
 
 def all_findings(
-    recipe: Recipe, job: Job, inputs: list[InputFile], held_out: list[InputFile]
+    recipe: Recipe,
+    job: Job,
+    inputs: list[InputFile],
+    held_out: list[InputFile],
+    groups: Groups | None = None,
 ) -> list[Finding]:
     """Everything ``validate`` warns of, in the order it prints them: the scan's skips and the
     limits (``job.findings``), the dataset checks (``held_out``: the splits not augmented,
-    checked for leakage), the op settings, and no inputs at all."""
+    checked for leakage; ``groups``: patients in two splits), the op settings, and no inputs
+    at all."""
     return [
         *job.findings,
         *dataset_warnings(inputs, job.input_root, job.modalities, held_out=held_out),
+        *group_leakage([*inputs, *held_out], groups or Groups()),
         *parameter_warnings(inputs, job.modalities, job.graphs, recipe.where),
         *no_inputs(recipe, job, inputs),
     ]

@@ -17,6 +17,7 @@ from augcli.core.layout import RESERVED, clash
 from augcli.core.records import InputFailed, OutputRecord
 from augcli.core.seeding import item_seed
 from augcli.engine.budget import cap, copies_needed, output_counts
+from augcli.engine.groups import Groups
 from augcli.engine.scan import InputFile
 from augcli.graph import Graph
 from augcli.modality import Modality, get_modality
@@ -41,10 +42,15 @@ class Task:
     outputs: list[OutputSpec] = field(default_factory=list)
     chunk: tuple[int, int, int, int] | None = None  # (index, count, first, stop) of a record file
     lane: int | None = None  # at most this many processes may run such tasks (a model op)
+    group: str | None = None  # the patient (groups) the input belongs to, if known
 
     def output_record(self, **fields: Any) -> OutputRecord:
-        """The record of one output of this task (fields as in ``OutputRecord``)."""
-        return OutputRecord(self.source, self.modality, self.label, **fields)
+        """The record of one output of this task (fields as in ``OutputRecord``; its group
+        first among the extra fields)."""
+        rec = OutputRecord(self.source, self.modality, self.label, **fields)
+        if self.group is not None:
+            rec.extra = {"group": self.group, **rec.extra}
+        return rec
 
     def failed(self, error: str) -> InputFailed:
         """This task's input failed as a whole."""
@@ -209,8 +215,16 @@ class Plan:
     of its input list, not of its two million outputs. A task of a modality with a
     ``worker_limit`` (a model op) carries it as its ``lane``."""
 
-    def __init__(self, job: Job, inputs: list[InputFile], counts: dict[str, int], keep: bool):
+    def __init__(
+        self,
+        job: Job,
+        inputs: list[InputFile],
+        counts: dict[str, int],
+        keep: bool,
+        groups: Groups | None = None,
+    ):
         self.job, self.inputs, self.keep = job, inputs, keep
+        self.groups = groups or Groups()
         # outputs per input: the most common count, and only the inputs that differ from it
         self.usual = Counter(counts.values()).most_common(1)[0][0] if counts else 0
         self.counts = {k: n for k, n in counts.items() if n != self.usual}
@@ -264,7 +278,10 @@ class Plan:
                 self.spans[f.relpath] = modality.plan_chunks(path, models=lane is not None)
             return _record_file_tasks(f, single, self.spans[f.relpath], lane)
         count = self.counts.get(f.relpath, self.usual)
-        return [_file_task(self.job, f, count, self.keep, lane)]
+        task = _file_task(self.job, f, count, self.keep, lane)
+        group = self.groups.of.get(f.relpath)
+        task.group = None if group is None else modality.group_name(group)
+        return [task]
 
 
 def _claims(task: Task) -> Iterator[str]:
@@ -276,9 +293,12 @@ def _claims(task: Task) -> Iterator[str]:
         yield from (o.path for o in task.outputs)
 
 
-def plan(recipe: Recipe, job: Job, inputs: list[InputFile]) -> Plan:
-    """The recipe's plan over ``inputs``, checked (see ``Plan``)."""
-    return Plan(job, inputs, _counts(recipe, job, inputs), recipe.keep_originals).check()
+def plan(recipe: Recipe, job: Job, inputs: list[InputFile], groups: Groups | None = None) -> Plan:
+    """The recipe's plan over ``inputs`` (``groups``: each input's patient), checked (see
+    ``Plan``)."""
+    groups = groups or Groups()
+    counts = _counts(recipe, job, inputs, groups)
+    return Plan(job, inputs, counts, recipe.keep_originals, groups).check()
 
 
 def _record_file_tasks(
@@ -319,8 +339,9 @@ def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None)
     return task
 
 
-def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]:
-    """Outputs per input (not record files): copies, or balance per class, then the budget."""
+def _counts(recipe: Recipe, job: Job, inputs: list[InputFile], groups: Groups) -> dict[str, int]:
+    """Outputs per input (not record files): copies, or balance per class, then the budget per
+    group (``max_outputs_per_group``), then the run's."""
     counts: dict[str, int] = {}
     for name, section in recipe.sections.items():
         mine = [
@@ -336,6 +357,7 @@ def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]
             )
         except RecipeError as exc:
             raise recipe.locate(exc) from None
+    counts = _per_group(counts, recipe.max_outputs_per_group, groups, job)
     counts, cut = cap(counts, recipe.max_outputs)
     if cut:
         job.notes.append(
@@ -343,6 +365,28 @@ def _counts(recipe: Recipe, job: Job, inputs: list[InputFile]) -> dict[str, int]
             f"{cut + sum(counts.values())} planned outputs"
         )
     return counts
+
+
+def _per_group(
+    counts: dict[str, int], most: int | None, groups: Groups, job: Job
+) -> dict[str, int]:
+    """At most ``most`` outputs per group, round-robin over its inputs (``budget.cap``)."""
+    if most is None:
+        return counts
+    members: dict[str, dict[str, int]] = {}
+    for path, n in counts.items():
+        members.setdefault(groups.key(path), {})[path] = n
+    out: dict[str, int] = {}
+    cut = 0
+    for group in members.values():
+        kept, dropped = cap(group, most)
+        out.update(kept)
+        cut += dropped
+    if cut:
+        job.notes.append(
+            f"max_outputs_per_group {most} cuts {cut} of {cut + sum(out.values())} planned outputs"
+        )
+    return out
 
 
 class Todo:

@@ -41,6 +41,7 @@ from augcli.engine.executor import (
     executor_names,
     make_executor,
 )
+from augcli.engine.groups import assign
 from augcli.engine.manifest import ManifestWriter, write_run_info
 from augcli.engine.plan import Job, Plan, Todo, plan, remaining
 from augcli.engine.resume import (
@@ -188,7 +189,12 @@ def prepare(recipe: Recipe, opts: Options) -> tuple[Job, list[InputFile], int, P
         modality.check_installed([f.relpath for f in inputs if f.modality == name])
         modality.check_files()
     job.set_inputs(inputs)
-    tasks = plan(recipe, job, inputs)
+    groups = assign(recipe.groups, found.inputs, src, job.modalities)  # held-out splits too
+    note = groups.note(inputs)
+    if note:
+        job.notes.append(note)
+    job.findings.extend(groups.findings)
+    tasks = plan(recipe, job, inputs, groups)
     chosen = {f.relpath for f in inputs}
     tasks.held_out = [f for f in found.inputs if f.relpath not in chosen]
     workers = worker_count(recipe, opts)
@@ -345,7 +351,11 @@ def _start(recipe: Recipe, opts: Options, say: Reporter) -> tuple[Job, list[Inpu
     job, inputs, _ignored, tasks = prepare(recipe, opts)
     for note in job.notes:
         say.note(f"augcli: {note}")
-    findings = all_findings(recipe, job, inputs, tasks.held_out) if opts.strict else job.findings
+    findings = (
+        all_findings(recipe, job, inputs, tasks.held_out, tasks.groups)
+        if opts.strict
+        else job.findings
+    )
     for finding in [*findings, *([] if opts.strict else no_inputs(recipe, job, inputs))]:
         say.warn(f"augcli: {finding}")
     refused = strict_failures(findings, opts.allow) if opts.strict else []

@@ -1,0 +1,175 @@
+"""Patients, not files: the recipe's ``groups`` (a DICOM attribute, PatientID by default for
+DICOM; a pattern on the path; a mapping file), leakage counted per patient across splits,
+``max_outputs_per_group``, and the group on every manifest line (a pseudonym when the section
+de-identifies)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import read_manifest, run_augcli, write_recipe
+
+from augcli.core.errors import RecipeError
+from augcli.groups import parse_groups
+from augcli.recipe import load_recipe
+
+BODY = "image:\n  pipeline:\n    - hflip: {}\n    - gaussian_noise: {std: 4}\n"
+
+
+def png(path: Path, seed: int) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.random.default_rng(seed).integers(0, 255, (24, 32), dtype=np.uint8)
+    assert cv2.imwrite(str(path), img)
+
+
+def dicom(path: Path, patient: str, seed: int) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.PatientID = patient
+    ds.SOPInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[str(path)])
+    ds.PixelData = (ds.pixel_array + seed).astype(np.int16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def recipe(tmp_path: Path, data: Path, top: str = "", body: str = BODY, copies: int = 1) -> Path:
+    return write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {data}\noutput: {tmp_path / 'out'}\ncopies: {copies}\n{top}{body}",
+    )
+
+
+def validate_json(r: Path, *args: str) -> tuple[int, dict]:
+    proc = run_augcli("validate", str(r), "--json", *args)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+
+def leaks(doc: dict) -> list[dict]:
+    return [f for f in doc.get("findings", []) if f["kind"] == "leakage"]
+
+
+# -- the setting ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("patient id", "must be a DICOM attribute keyword"),
+        ({"pattern": "sub-(\\d+"}, "is not a valid regular expression"),
+        ({"pattern": "(a)(b)"}, "has 2 capture groups"),
+        ({"by": "x"}, "is not a way to group inputs"),
+        (["PatientID"], "is not a way to group inputs"),
+    ],
+)
+def test_bad_groups_are_located_with_the_fix(tmp_path: Path, raw, message: str) -> None:
+    with pytest.raises(RecipeError, match=message) as err:
+        parse_groups(raw, tmp_path)
+    assert err.value.path.startswith("groups") and err.value.fix
+
+
+def test_a_mapping_file_row_error_names_its_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("path,group\ntrain/a.png,p1\ntrain/b.png\n")
+    r = write_recipe(tmp_path / "r.yaml", f"input: .\ngroups: {{file: p.csv}}\n{BODY}")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(r)
+    text = str(err.value)
+    assert "r.yaml:2: groups.file" in text and "p.csv:3: a row must be path,group" in text
+    (tmp_path / "p.json").write_text('["a"]')
+    r.write_text(f"input: .\ngroups: {{file: p.json}}\n{BODY}")
+    with pytest.raises(RecipeError, match="must be a JSON object of path -> group"):
+        load_recipe(r)
+
+
+# -- leakage by patient ---------------------------------------------------------------------------
+def test_the_same_patient_in_train_and_test_is_leakage_by_default_for_dicom(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    dicom(data / "train" / "ct" / "a.dcm", "P1", 1)
+    dicom(data / "train" / "ct" / "b.dcm", "P2", 2)
+    dicom(data / "test" / "ct" / "c.dcm", "P1", 3)  # other pixels: no byte-identical leak
+    code, doc = validate_json(recipe(tmp_path, data))
+    assert code == 0
+    (leak,) = leaks(doc)
+    assert "'P1'" in leak["message"] and "PatientID" in leak["message"]
+    assert set(leak["files"]) == {"train/ct/a.dcm", "test/ct/c.dcm"}
+    strict, _ = validate_json(recipe(tmp_path, data), "--strict")
+    assert strict == 3
+    allowed = ("--allow", "leakage", "--allow", "near_duplicates")
+    assert validate_json(recipe(tmp_path, data), "--strict", *allowed)[0] == 0
+
+
+def test_a_pattern_groups_a_bids_tree(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    png(data / "train" / "sub-01" / "anat" / "a.png", 1)
+    png(data / "train" / "sub-02" / "anat" / "b.png", 2)
+    png(data / "val" / "sub-01" / "anat" / "c.png", 3)
+    png(data / "val" / "sub-03" / "anat" / "d.png", 4)
+    r = recipe(tmp_path, data, top="groups: {pattern: 'sub-(\\d+)'}\n")
+    (leak,) = leaks(validate_json(r)[1])
+    assert "'01'" in leak["message"] and "'02'" not in leak["message"]
+    proc = run_augcli("expand", str(r))
+    assert proc.returncode == 0, proc.stderr
+    got = {line["source"]: line.get("group") for line in read_manifest(tmp_path / "out")}
+    assert got == {"train/sub-01/anat/a.png": "01", "train/sub-02/anat/b.png": "02"}
+
+
+def test_a_mapping_file_places_inputs_and_reports_those_it_misses(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for i, rel in enumerate(("train/x/a.png", "train/x/b.png", "test/x/c.png")):
+        png(data / rel, i)
+    (tmp_path / "patients.csv").write_text("train/x/a.png,anna\n./test/x/c.png,anna\n")
+    _code, doc = validate_json(recipe(tmp_path, data, top="groups: {file: patients.csv}\n"))
+    (leak,) = leaks(doc)
+    assert "'anna'" in leak["message"]
+    (missing,) = [f for f in doc["findings"] if f["kind"] == "groups"]
+    assert missing["files"] == ["train/x/b.png"]
+
+
+def test_without_groups_nothing_is_grouped_and_no_group_is_written(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    png(data / "train" / "x" / "a.png", 1)
+    png(data / "test" / "x" / "a.png", 2)  # same name, other pixels, no groups: no leak
+    code, doc = validate_json(recipe(tmp_path, data))
+    assert code == 0 and not leaks(doc)
+    assert run_augcli("expand", str(recipe(tmp_path, data))).returncode == 0
+    assert all("group" not in line for line in read_manifest(tmp_path / "out"))
+
+
+# -- budgets ------------------------------------------------------------------------------------------
+def test_max_outputs_per_group_takes_outputs_round_robin_over_a_patients_inputs(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    for i, (name, patient) in enumerate((("a", "P1"), ("b", "P2"), ("c", "P2"), ("d", "P2"))):
+        dicom(data / "ct" / f"{name}.dcm", patient, i)
+    r = recipe(tmp_path, data, top="max_outputs_per_group: 4\n", copies=3)
+    proc = run_augcli("expand", str(r))
+    assert proc.returncode == 0, proc.stderr
+    assert "max_outputs_per_group 4 cuts 5 of 12 planned outputs" in proc.stderr
+    lines = read_manifest(tmp_path / "out")
+    per_source = {
+        s: sum(1 for x in lines if x["source"] == s) for s in {x["source"] for x in lines}
+    }
+    assert per_source == {"ct/a.dcm": 3, "ct/b.dcm": 2, "ct/c.dcm": 1, "ct/d.dcm": 1}
+    assert {x["source"]: x["group"] for x in lines}["ct/c.dcm"] == "P2"
+
+
+def test_a_de_identified_section_writes_the_patients_pseudonym_as_its_group(
+    tmp_path: Path,
+) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    data = tmp_path / "data"
+    dicom(data / "ct" / "a.dcm", "Doe-123", 1)
+    body = "image:\n  deidentify: true\n  pipeline:\n    - hflip: {}\n"
+    env = {**os.environ, "AUGCLI_DEID_SALT": "a-salt-long-enough-0123"}
+    proc = run_augcli("expand", str(recipe(tmp_path, data, body=body)), env=env)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = read_manifest(tmp_path / "out")
+    written = pydicom.dcmread(tmp_path / "out" / line["output"])
+    assert line["group"] == written.PatientID != "Doe-123"
+    assert b"Doe-123" not in (tmp_path / "out" / "manifest.jsonl").read_bytes()
