@@ -9,6 +9,7 @@ from typing import Any
 from augcli.core.errors import RecipeError
 
 TEST_SPLITS = ("test", "testing", "val", "valid", "validation", "holdout", "dev")
+TRAIN_SPLITS = ("train", "training")
 MAX_COPIES = 10_000  # outputs per input per emitting node: `copies`, and what balance may ask
 
 

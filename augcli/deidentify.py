@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from augcli.core.errors import InputError, RecipeError
+from augcli.core.salted import DEFAULT_SALT_ENV, env_name, read_salt
 
 TABLE_FILE = Path(__file__).resolve().parent / "data" / "annex_e.csv"
 EDITION = "2024b"
-DEFAULT_SALT_ENV = "AUGCLI_DEID_SALT"
-MIN_SALT = 16  # characters: a short salt can be guessed from a known source UID and its output
+# MIN_SALT (core.salted): a short salt can be guessed from a known source UID and its output
 MAX_SHIFT_DAYS = 36525
 
 # Recipe flag -> (the table's column, CID 7050 code, its meaning).
@@ -465,27 +465,11 @@ def _known_keys(value: dict[str, Any], where: str) -> None:
 
 
 def _salt_env(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise RecipeError(
-            "must be the name of an environment variable",
-            path=where,
-            value=value,
-            fix=f"Use e.g. {DEFAULT_SALT_ENV} (the default).",
-        )
-    return value
+    return env_name(value, where)
 
 
 def _salt(name: str, where: str, environ: Mapping[str, str]) -> bytes:
-    salt = environ.get(name)
-    if salt is None or len(salt) < MIN_SALT:
-        what = "is not set" if salt is None else f"is shorter than {MIN_SALT} characters"
-        raise RecipeError(
-            f"de-identification needs a secret salt in the environment variable {name}, which {what}",
-            path=where,
-            fix=f"Set it to a long random secret kept outside the recipe, e.g. "
-            f"export {name}=$(openssl rand -hex 32); the same salt gives the same UIDs in every run.",
-        )
-    return salt.encode()
+    return read_salt(name, where, "de-identification", environ)
 
 
 def _shift(value: Any, where: str) -> int | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from augcli.balance import MAX_COPIES, parse_balance, parse_splits
 from augcli.core.errors import RecipeError
+from augcli.core.salted import DEFAULT_SALT_ENV, SourceNames, env_name, read_salt
 from augcli.core.yamlfile import line_of, load_yaml
 from augcli.graph import Graph, parse_section_graph
 from augcli.groups import GroupSpec, parse_groups
@@ -92,6 +93,7 @@ OTHER_KEYS = (
     "max_outputs",
     "groups",
     "max_outputs_per_group",
+    "manifest",
     "splits",
     "allow_test_split",
     "task_timeout",
@@ -129,6 +131,7 @@ class Recipe:
     splits: tuple[str, ...] | None = None
     groups: GroupSpec = field(default_factory=GroupSpec)
     max_outputs_per_group: int | None = None
+    names: SourceNames = field(default_factory=SourceNames)  # manifest: {hash_sources: true}
     task_timeout: float | None = TASK_TIMEOUT.default
     executor: str | None = None  # where tasks run (the engine knows the names); None: local
     scheduler: str | None = None  # a Dask scheduler's address, for executor: dask
@@ -187,6 +190,7 @@ class Recipe:
             "max_outputs": self.max_outputs,
             "splits": self.splits,
             "max_outputs_per_group": self.max_outputs_per_group,
+            "hash_sources": self.names.hashed,
             "groups": [self.groups.describe(), sorted(self.groups.mapping.items())],
             "sections": {m: s.raw for m, s in sorted(self.sections.items())},
             # files a section names (lexicons, tables) by content, not by path
@@ -281,6 +285,7 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
         max_outputs_per_group=_PER_GROUP.validate(
             data.get("max_outputs_per_group"), "max_outputs_per_group"
         ),
+        names=parse_manifest(data.get("manifest"), "manifest"),
         task_timeout=TASK_TIMEOUT.validate(
             data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
         ),
@@ -316,6 +321,28 @@ def _check_deidentified(recipe: Recipe) -> None:
                 value=True,
                 fix=f"Set keep_originals: false, or turn {name}.deidentify off.",
             )
+
+
+def parse_manifest(raw: Any, where: str) -> SourceNames:
+    """``manifest: {hash_sources: true, salt_env: NAME}``: input paths and patient groups
+    written as salted names (the salt from the environment)."""
+    if raw is None:
+        return SourceNames()
+    keys = ("hash_sources", "salt_env")
+    if not isinstance(raw, dict) or not set(raw) <= set(keys):
+        raise RecipeError(
+            "must be a mapping of hash_sources and salt_env",
+            path=where,
+            value=raw,
+            fix="Write e.g. manifest: {hash_sources: true}.",
+        )
+    on = raw.get("hash_sources", False)
+    if not isinstance(on, bool):
+        raise RecipeError("must be true or false", path=f"{where}.hash_sources", value=on)
+    name = env_name(raw.get("salt_env", DEFAULT_SALT_ENV), f"{where}.salt_env")
+    if not on:
+        return SourceNames()
+    return SourceNames(read_salt(name, f"{where}.salt_env", "manifest.hash_sources"))
 
 
 def parse_workers(value: Any, where: str) -> int | None:

@@ -9,6 +9,7 @@ from typing import Any
 from augcli.core.atomic import atomic_path, sha256_file
 from augcli.core.errors import UnsafePath, UsageError
 from augcli.core.paths import inside, reads_inside
+from augcli.core.salted import input_paths
 from augcli.engine.manifest import read_manifest, read_run_info
 from augcli.modality import get_modality
 from augcli.ops import registry
@@ -31,7 +32,8 @@ def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[st
     mods: dict[str, Any] = {}
     done = same = 0
     skipped: list[str] = []
-    lines = list(read_manifest(manifest).values())
+    known = recipe.names.paths(input_paths(input_root)) if recipe.names.hashed else {}
+    lines = [recipe.names.decode(r, known) for r in read_manifest(manifest).values()]
     outside = recipe.follow_symlinks == "outside"  # input links may leave the input folder
 
     def modality(name: str) -> Any:

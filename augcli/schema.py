@@ -205,6 +205,16 @@ def recipe_schema() -> dict[str, Any]:
     }
     props["allow_test_split"] = {"type": "boolean"}
     props["groups"] = GROUPS
+    props["manifest"] = {
+        "type": "object",
+        "properties": {
+            "hash_sources": {"type": "boolean", "default": False},
+            "salt_env": {"type": "string", "default": "AUGCLI_DEID_SALT"},
+        },
+        "additionalProperties": False,
+        "description": "hash_sources: input paths, groups and mixing partners written to the "
+        "manifest as salted names (the salt from the environment variable salt_env)",
+    }
     props["max_outputs_per_group"] = {
         "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
         "description": "most augmented outputs per group (patient)",

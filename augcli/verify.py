@@ -11,6 +11,7 @@ from augcli.core.atomic import sha256_file
 from augcli.core.errors import UsageError
 from augcli.core.layout import MANIFEST, RUN_INFO, STATE_DIR
 from augcli.core.records import side_files
+from augcli.core.salted import HASHED
 from augcli.engine import resume
 from augcli.engine.manifest import read_manifest, read_run_info, run_files
 from augcli.modality import get_modality
@@ -23,6 +24,7 @@ class Verdict:
     changed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     sources_changed: list[str] = field(default_factory=list)  # inputs edited since the run
+    sources_hashed: int = 0  # inputs named by salted hash (hash_sources): not checked
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,9 @@ def verify(out: Path) -> Verdict:
                 verdict.extra.append(rel)
     verdict.extra.sort()
     verdict.sources_changed = changed_sources(out)
+    verdict.sources_hashed = len(
+        {r["source"] for r in read_manifest(out / MANIFEST).values() if HASHED.match(r["source"])}
+    )
     return verdict
 
 
@@ -77,6 +82,10 @@ def changed_sources(out: Path) -> list[str]:
     root = Path((read_run_info(out) or {}).get("input") or "")
     if not root.is_dir():
         return []
-    ok = [r for r in read_manifest(out / MANIFEST).values() if r.get("status") == "ok"]
+    ok = [
+        r
+        for r in read_manifest(out / MANIFEST).values()
+        if r.get("status") == "ok" and not HASHED.match(r["source"])  # hashed: not findable
+    ]
     changed = resume.changed_sources(root, ok, lambda m, path: get_modality(m).digest(path))
     return sorted(changed)

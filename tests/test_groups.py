@@ -173,3 +173,48 @@ def test_a_de_identified_section_writes_the_patients_pseudonym_as_its_group(
     written = pydicom.dcmread(tmp_path / "out" / line["output"])
     assert line["group"] == written.PatientID != "Doe-123"
     assert b"Doe-123" not in (tmp_path / "out" / "manifest.jsonl").read_bytes()
+
+
+# -- a manifest that names no input ------------------------------------------------------------------
+SALT = "manifest-salt-0123456789"
+
+
+def test_hash_sources_leaves_no_input_path_or_group_and_resume_replay_verify_still_work(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    names = (
+        "train/DOE_JANE/pos/scan1.png",
+        "train/DOE_JANE/pos/scan2.png",
+        "train/ROE_RICH/pos/scan1.png",
+    )
+    for i, rel in enumerate(names):
+        png(data / rel, i)
+    top = "groups: {pattern: '^train/([A-Z_]+)/'}\nmanifest: {hash_sources: true}\n"
+    r = recipe(tmp_path, data, top=top, copies=2)
+    env = {**os.environ, "AUGCLI_DEID_SALT": SALT}
+    proc = run_augcli("expand", str(r), env=env)
+    assert proc.returncode == 0 and "6 outputs" in proc.stderr, proc.stderr
+    out = tmp_path / "out"
+    text = (out / "manifest.jsonl").read_text()
+    for word in ("DOE_JANE", "ROE_RICH", "scan1", "scan2"):  # no path, group or name left
+        assert word not in text
+    assert {p.parent.name for p in out.rglob("*.png")} == {"pos"}  # the class folder kept
+    lines = read_manifest(out)
+    assert all(x["source"].startswith("h-") and x["group"].startswith("h-") for x in lines)
+    assert len({x["source"] for x in lines}) == 3 and len({x["group"] for x in lines}) == 2
+    cache = (out / ".augcli" / "sources.json").read_text()
+    assert "DOE_JANE" not in cache and SALT not in text + cache
+    assert len({p.parent.parent.name for p in out.rglob("*.png")}) == 2  # one folder a patient
+    again = run_augcli("expand", str(r), env=env)
+    assert "6 already done" in again.stderr, again.stderr
+    assert (out / "manifest.jsonl").read_text() == text  # resumed: the same names, no plain path
+    replay = run_augcli("replay", str(r), "--to", str(tmp_path / "rep"), env=env)
+    assert "6 byte-identical, 0 differ" in replay.stdout, replay.stdout + replay.stderr
+    verify = run_augcli("verify", str(out))
+    assert verify.returncode == 0 and "3 inputs named by salted hash" in verify.stdout
+    png(data / names[1], 99)  # an input edited: a resume finds it by its salted name
+    edited = run_augcli("expand", str(r), env=env)
+    assert "4 already done" in edited.stderr, edited.stderr
+    missing = run_augcli("validate", str(r), env={k: v for k, v in env.items() if "SALT" not in k})
+    assert missing.returncode == 2 and "manifest.salt_env" in missing.stderr

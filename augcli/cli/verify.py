@@ -37,5 +37,11 @@ def verify(
         f"verified {verdict.checked} files: {len(verdict.missing)} missing, "
         f"{len(verdict.changed)} changed, {len(verdict.extra)} extra"
         + (f", {len(verdict.sources_changed)} inputs changed" if verdict.sources_changed else "")
+        + (
+            f"; {verdict.sources_hashed} inputs named by salted hash (manifest.hash_sources) "
+            "were not checked for changes"
+            if verdict.sources_hashed
+            else ""
+        )
     )
     raise typer.Exit(0 if verdict.ok else 1)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from augcli.balance import TEST_SPLITS
+from augcli.balance import TEST_SPLITS, TRAIN_SPLITS
 from augcli.core.errors import InputError
 from augcli.core.findings import Finding
 from augcli.engine.groups import Groups
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from augcli.engine.plan import Job
     from augcli.recipe import Recipe
 
-TRAIN_SPLITS = ("train", "training")
 MAX_GROUPS = 5  # groups or pairs listed per warning
 SAMPLE_PER_CLASS = 2  # inputs per class read for the parameter checks
 SAMPLE_MAX = 12  # and at most this many per section

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from augcli.core.atomic import atomic_path, write_text_atomic
 from augcli.core.layout import RUN_INFO, STATE_DIR
 from augcli.core.records import COUNTS, Line, OutputRecord, count_of, records_of
+from augcli.core.salted import SourceNames
 
 
 def record_key(rec: dict[str, Any]) -> str:
@@ -107,8 +108,11 @@ class ManifestWriter:
     folder, and the final manifest is a merge of the runs, so the parent's memory does not
     grow with the dataset."""
 
-    def __init__(self, path: Path, previous: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, path: Path, previous: dict[str, dict[str, Any]], names: SourceNames | None = None
+    ) -> None:
         self.path = path
+        self.names = names or SourceNames()  # how lines name inputs on disk (hash_sources)
         self.spill = path.parent / STATE_DIR / "manifest-runs"
         # key -> (order, line, tag: what it counts as, ``_tag``): the lines of the current run
         self._held: dict[str, tuple[str, str, str]] = {}
@@ -126,7 +130,7 @@ class ManifestWriter:
         lines = [_line(rec) for rec in previous.values()]
         if path.is_file():  # keep only what the resume kept: the log starts as those lines
             with atomic_path(path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(lines)
+                f.writelines(map(self.names.line, lines))
         for rec, text in zip(previous.values(), lines, strict=True):
             self._hold(record_key(rec), order_of(rec), text, _tag(count_of(rec), records_of(rec)))
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
@@ -163,7 +167,7 @@ class ManifestWriter:
     def flush(self) -> None:
         """Write the appended lines to the log."""
         if self._buffer and self._fh is not None:
-            self._fh.write("".join(self._buffer))
+            self._fh.write("".join(map(self.names.line, self._buffer)))
             self._fh.flush()
         self._buffer, self._size = [], 0
 
@@ -226,7 +230,7 @@ class ManifestWriter:
         tally = _Tally()
         if finalize:
             with atomic_path(self.path, None) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(tally.passing(self._merged()))
+                f.writelines(map(self.names.line, tally.passing(self._merged())))
             self._final = True
         else:
             for _item in tally.passing(self._merged()):

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from augcli.balance import TEST_SPLITS, TRAIN_SPLITS
 from augcli.core.atomic import NAME_MAX
 from augcli.core.errors import RecipeError, UsageError, show
 from augcli.core.findings import Finding
 from augcli.core.layout import RESERVED, clash
 from augcli.core.records import InputFailed, OutputRecord
+from augcli.core.salted import SourceNames
 from augcli.core.seeding import item_seed
 from augcli.engine.budget import cap, copies_needed, output_counts
 from augcli.engine.groups import Groups
@@ -78,6 +80,7 @@ class Job:
     findings: list[Finding] = field(default_factory=list)  # what the scan and limits warn of
     links_outside: bool = False  # input symlinks may leave the input folder (follow_symlinks)
     preload: tuple[str, ...] = ()  # modules worth importing once, before workers start
+    names: SourceNames = field(default_factory=SourceNames)  # how the manifest names inputs
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, input_root: Path, output_root: Path) -> Job:
@@ -93,6 +96,7 @@ class Job:
             copies=recipe.copies,
             keep_originals=recipe.keep_originals,
             links_outside=recipe.follow_symlinks == "outside",
+            names=recipe.names,
         )
 
     def bind(self) -> Job:
@@ -325,8 +329,12 @@ def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None)
     graph = job.graphs[f.modality]
     modality = job.modalities[f.modality]
     folder, stem, source_suffix = modality.output_parts(f.relpath)
+    original = f.relpath
+    if job.names.hashed:  # no input name in an output's: the class and split folders kept
+        folder, stem = _hidden(job.names, folder, f.relpath)
+        original = f"{folder}/{stem}{source_suffix}" if folder else f"{stem}{source_suffix}"
     suffix = modality.output_suffix(source_suffix)
-    task = Task(f.relpath, f.modality, f.label, f.relpath if keep else None, lane=lane)
+    task = Task(f.relpath, f.modality, f.label, original if keep else None, lane=lane)
     emitted = 0
     for copy in range(copies_needed(count, len(graph.emitters))):
         for e in graph.emitters:
@@ -337,6 +345,19 @@ def _file_task(job: Job, f: InputFile, count: int, keep: bool, lane: int | None)
                 OutputSpec(e.id, copy, output_name(f.relpath, e.id, copy, suffix, stem, folder))
             )
     return task
+
+
+def _hidden(names: SourceNames, folder: str, relpath: str) -> tuple[str, str]:
+    """An output's folder and stem under ``hash_sources``: the stem the input's salted name,
+    each folder between the top-level split (kept when it is one) and the class folder (the
+    last, kept) a salted name too, so the same patient folder is one folder in the output."""
+    parts = folder.split("/") if folder else []
+    kept_top = bool(parts) and parts[0].lower() in (*TRAIN_SPLITS, *TEST_SPLITS)
+    hidden = [
+        part if (k == len(parts) - 1 or (k == 0 and kept_top)) else names.name(part)
+        for k, part in enumerate(parts)
+    ]
+    return "/".join(hidden), names.name(relpath)
 
 
 def _counts(recipe: Recipe, job: Job, inputs: list[InputFile], groups: Groups) -> dict[str, int]:

@@ -126,19 +126,22 @@ def probe_output(dst: Path) -> None:
         ) from None
 
 
-def resume_state(job: Job) -> Resume:
+def resume_state(job: Job, relpaths: Iterable[str] = ()) -> Resume:
     """Sweep leftovers, then read what is done: an output whose line says ok, whose file exists
     and whose input has not changed since it was made. A record file's own line comes after its
-    records' lines, so it marks the whole file done."""
+    records' lines, so it marks the whole file done. A manifest with salted names
+    (``hash_sources``) is read back with the paths of ``relpaths`` (the run's inputs)."""
     dst = job.output_root
     probe_output(dst)
     swept = sweep_tmp(dst)
-    previous = read_manifest(dst / MANIFEST)
+    known = job.names.paths(relpaths)
+    previous = {k: job.names.decode(r, known) for k, r in read_manifest(dst / MANIFEST).items()}
+    cache = {known.get(k, k): v for k, v in _read_cache(dst).items()}
     changed = changed_sources(
         job.input_root,
         previous.values(),
         lambda modality, path: job.modalities[modality].digest(path),
-        _read_cache(dst),
+        cache,
         lambda modality, path: job.modalities[modality].stamp(path),
     )
     done = {
@@ -210,6 +213,7 @@ def write_source_cache(job: Job, digests: dict[str, str | bytes]) -> None:
         with contextlib.suppress(OSError):
             stat = (job.input_root / source).stat()
             cache[source] = [stat.st_size, stat.st_mtime_ns, digest]
+    cache = {job.names.name(source): entry for source, entry in cache.items()}
     with contextlib.suppress(OSError):
         write_text_atomic(
             job.output_root / SOURCE_CACHE, json.dumps(cache, sort_keys=True), job.output_root

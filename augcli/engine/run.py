@@ -274,7 +274,7 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
     executor = _open_executor(recipe, opts, job, workers)  # a cluster that is not there: no write
     try:
         check_output_folder(recipe, dst, opts.overwrite, say.note)
-        state = resume_state(job)
+        state = resume_state(job, (f.relpath for f in inputs))
         executor.check(job)  # every worker sees the input and output folders, before run.json
         todo, skipped = remaining(tasks, state.done)
         workers = min(workers, max(1, len(todo)))
@@ -282,7 +282,8 @@ def expand(recipe: Recipe, opts: Options, reporter: Reporter | None = None) -> R
         run_info = _run_info(recipe, job)
         write_run_info(dst, run_info)
         _resume_notes(state, say)
-        collector = Collector(job, ManifestWriter(dst / MANIFEST, state.kept), summary)
+        writer = ManifestWriter(dst / MANIFEST, state.kept, job.names)
+        collector = Collector(job, writer, summary)
         for rec in state.kept.values():
             if rec.get("source_sha256"):
                 collector.digests.setdefault(rec["source"], rec["source_sha256"])
