@@ -291,3 +291,36 @@ def test_expand_a_folder_of_dicoms(pydicom, tmp_path: Path) -> None:
     np.testing.assert_allclose(float(ds.PixelSpacing[1]), src.PixelSpacing[1] / scale, rtol=1e-6)
     signed = pydicom.dcmread(out / "ct/CT_signed__aug_1.dcm")
     assert signed.PixelRepresentation == 1 and signed.pixel_array.min() < 0
+
+
+@pytest.mark.parametrize(
+    ("matrix", "orientation", "laterality"),
+    [
+        (lambda w, h: hflip_matrix(w), ["R", "F"], "R"),  # mirrored left-right
+        (lambda w, h: np.array([[1.0, 0, 0], [0, -1.0, h - 1.0], [0, 0, 1]]), ["L", "H"], "R"),
+        (lambda w, h: np.array([[0, -1.0, h - 1.0], [1.0, 0, 0], [0, 0, 1]]), ["H", "L"], "L"),
+        (
+            lambda w, h: np.eye(3) * [[1.0], [1.0], [1.0]] + [[0, 0, 3], [0, 0, 0], [0, 0, 0]],
+            ["L", "F"],
+            "L",
+        ),
+    ],
+)
+def test_patient_orientation_and_laterality_follow_the_transform(
+    pydicom, tmp_path: Path, matrix, orientation: list[str], laterality: str
+) -> None:
+    """A radiograph of the left side, rows running to the patient's left and columns to the
+    feet: a horizontal flip runs rows to the right and shows a right side; a vertical flip
+    runs columns to the head and mirrors too; a quarter turn swaps the axes without mirroring;
+    a shift changes neither."""
+    ds = pydicom.dcmread(shipped("MR_small.dcm"))
+    ds.PatientOrientation = ["L", "F"]
+    ds.ImageLaterality = "L"
+    source = tmp_path / "src.dcm"
+    ds.save_as(source)
+    img = modality().read(source)
+    h, w = img.shape
+    out = write(img, tmp_path / "x__aug_0.dcm", source, matrix(w, h))
+    got = pydicom.dcmread(out)
+    assert list(got.PatientOrientation) == orientation
+    assert got.ImageLaterality == laterality

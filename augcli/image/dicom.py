@@ -294,6 +294,32 @@ def _floats(value: Any, n: int) -> np.ndarray | None:
     return out if out.shape == (n,) and np.isfinite(out).all() else None
 
 
+OPPOSITE = str.maketrans("LRAPHF", "RLPAFH")
+MIRRORED = {"L": "R", "R": "L"}
+
+
+def _update_orientation(ds: Any, jac: np.ndarray) -> None:
+    """PatientOrientation (the patient directions of the rows and columns) after the map whose
+    ``jac`` is d(source pixel)/d(output pixel): each output axis takes the letters of the
+    source axis it mostly runs along, reversed when it runs against it. A mirroring map
+    (determinant < 0) swaps ImageLaterality and Laterality (L <-> R): the pixels now show the
+    other side."""
+    value = ds.get("PatientOrientation")
+    letters = [str(v) for v in value] if value is not None and len(value) == 2 else None
+    if letters is not None and all(letters):
+        out = []
+        for k in range(2):  # output x (along a row), then output y (down a column)
+            step = jac[:, k]  # one output step, in source (x, y) pixels
+            axis = int(abs(step[1]) > abs(step[0]))
+            out.append(letters[axis] if step[axis] > 0 else letters[axis].translate(OPPOSITE))
+        ds.PatientOrientation = out
+    if np.linalg.det(jac) < 0:
+        for keyword in ("ImageLaterality", "Laterality"):
+            side = str(ds.get(keyword, "") or "").strip().upper()
+            if side in MIRRORED:
+                setattr(ds, keyword, MIRRORED[side])
+
+
 def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
     """Follow ``matrix`` (source pixel -> output pixel coordinates, 3x3) in the spacing and
     patient-space attributes. Exact for affine maps; a perspective map is linearised at the
@@ -309,6 +335,7 @@ def _update_geometry(ds: Any, matrix: Any, height: int, width: int) -> None:
     q = inv @ centre
     src = q[:2] / q[2]
     jac = (inv[:2, :2] * q[2] - np.outer(q[:2], inv[2, :2])) / q[2] ** 2  # d(source)/d(output)
+    _update_orientation(ds, jac)
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         spacing = _floats(ds.get(keyword), 2)
         if spacing is None:
