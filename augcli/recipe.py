@@ -49,6 +49,14 @@ TOP_LEVEL: dict[str, Param] = {
         help="outputs per input per emitting node",
     ),
     "keep_originals": Param(kind="bool", default=False, help="copy each input to the output too"),
+    "imbalance_ratio": Param(
+        kind="float",
+        default=3.0,
+        low=1.0,
+        sampled=False,
+        help="validate warns (an imbalance finding; an error with --strict) when one class has "
+        "more than this many times the inputs of another",
+    ),
     "follow_symlinks": Param(
         kind="choice",
         default="inside",
@@ -137,6 +145,7 @@ class Recipe:
     scheduler: str | None = None  # a Dask scheduler's address, for executor: dask
     lines: dict[str, int] = field(default_factory=dict, repr=False)
     follow_symlinks: str = "inside"  # or "outside": input links may leave the input folder
+    imbalance_ratio: float = 3.0  # classes more unequal than this are an imbalance finding
 
     def locate(self, exc: RecipeError) -> RecipeError:
         """Name this recipe's file and line in an error found after loading (CLI options stay
@@ -290,6 +299,7 @@ def _parse_recipe(data: dict[str, Any], values: dict[str, Any], file: Path, base
             data.get("task_timeout", TASK_TIMEOUT.default), "task_timeout"
         ),
         follow_symlinks=values["follow_symlinks"],
+        imbalance_ratio=values["imbalance_ratio"],
         executor=parse_word(data.get("executor"), "executor", "e.g. 'local' or 'dask'"),
         scheduler=parse_word(
             data.get("scheduler"), "scheduler", "a Dask scheduler's address, e.g. tcp://host:8786"

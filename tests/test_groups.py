@@ -218,3 +218,38 @@ def test_hash_sources_leaves_no_input_path_or_group_and_resume_replay_verify_sti
     assert "4 already done" in edited.stderr, edited.stderr
     missing = run_augcli("validate", str(r), env={k: v for k, v in env.items() if "SALT" not in k})
     assert missing.returncode == 2 and "manifest.salt_env" in missing.stderr
+
+
+# -- thresholds and splits ---------------------------------------------------------------------------
+def test_imbalance_ratio_is_a_recipe_key(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for i in range(5):
+        png(data / "big" / f"{i}.png", i)
+    png(data / "small" / "0.png", 9)
+
+    def kinds(top: str) -> list[str]:
+        return [f["kind"] for f in validate_json(recipe(tmp_path, data, top=top))[1]["findings"]]
+
+    assert "imbalance" in kinds("")  # 5x against the default 3x
+    assert "imbalance" not in kinds("imbalance_ratio: 6\n")
+    with pytest.raises(RecipeError, match="imbalance_ratio"):
+        load_recipe(recipe(tmp_path, data, top="imbalance_ratio: 0.5\n"))
+
+
+def test_near_duplicates_are_found_across_splits(tmp_path: Path) -> None:
+    import cv2
+
+    data = tmp_path / "data"
+    png(data / "train" / "x" / "a.png", 1)
+    png(data / "train" / "x" / "b.png", 2)
+    img = cv2.imread(str(data / "train" / "x" / "a.png"), cv2.IMREAD_UNCHANGED)
+    (data / "test" / "x").mkdir(parents=True)
+    cv2.imwrite(
+        str(data / "test" / "x" / "a2.png"), np.clip(img.astype(int) + 3, 0, 255).astype(np.uint8)
+    )
+    (near,) = [
+        f
+        for f in validate_json(recipe(tmp_path, data))[1]["findings"]
+        if f["kind"] == "near_duplicates"
+    ]
+    assert "train/x/a.png" in near["message"] and "test/x/a2.png" in near["message"]

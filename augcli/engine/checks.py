@@ -59,11 +59,11 @@ def dataset_warnings(
         )
     out += _imbalance(inputs, imbalance_ratio)
     out += _exact_duplicates(inputs, digests)
-    for name, files in _by_modality(inputs).items():
-        out += modalities[name].near_duplicates([f.relpath for f in files], digests)
+    held_files = [f for f in held_out or [] if f.relpath in held]
+    for name, files in _by_modality([*inputs, *held_files]).items():  # across splits too
+        out += modalities[name].near_duplicates([f.relpath for f in files], {**held, **digests})
     out += _split_folders(inputs)
-    others = [f for f in held_out or [] if f.relpath in held]
-    out += _leakage([*inputs, *others], {**held, **digests})
+    out += _leakage([*inputs, *held_files], {**held, **digests})
     return out
 
 
@@ -277,7 +277,13 @@ def all_findings(
     at all."""
     return [
         *job.findings,
-        *dataset_warnings(inputs, job.input_root, job.modalities, held_out=held_out),
+        *dataset_warnings(
+            inputs,
+            job.input_root,
+            job.modalities,
+            imbalance_ratio=recipe.imbalance_ratio,
+            held_out=held_out,
+        ),
         *group_leakage([*inputs, *held_out], groups or Groups()),
         *parameter_warnings(inputs, job.modalities, job.graphs, recipe.where),
         *no_inputs(recipe, job, inputs),
