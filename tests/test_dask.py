@@ -61,14 +61,15 @@ text:
 """
 
 
-def _volumes_recipe() -> str:
-    """configs/volume.yaml reading ``data`` and writing ``{out}``."""
-    text = (ROOT / "configs/volume.yaml").read_text().replace("{", "{{").replace("}", "}}")
-    text = text.replace("input: ../sample_data/volume", "input: data")
-    return text.replace("output: ../out/volume", "output: {out}")
+def _volumes_recipe(name: str = "volume") -> str:
+    """configs/<name>.yaml reading ``data`` and writing ``{out}``."""
+    text = (ROOT / f"configs/{name}.yaml").read_text().replace("{", "{{").replace("}", "}}")
+    text = text.replace(f"input: ../sample_data/{name}", "input: data")
+    return text.replace(f"output: ../out/{name}", "output: {out}")
 
 
 VOLUMES = _volumes_recipe()
+DICOM_SERIES = _volumes_recipe("volume_dicom")
 
 
 def _text_data(root: Path) -> Path:
@@ -188,7 +189,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 # -- byte identity ----------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["images", "text", "volumes"])
+@pytest.mark.parametrize("kind", ["images", "text", "volumes", "dicom_series"])
 def test_a_local_cluster_writes_what_the_local_pool_writes(tmp_path: Path, kind: str) -> None:
     if kind == "images":
         shutil.copytree(SAMPLE_IMAGES, tmp_path / "data")
@@ -197,6 +198,10 @@ def test_a_local_cluster_writes_what_the_local_pool_writes(tmp_path: Path, kind:
         pytest.importorskip("SimpleITK")
         shutil.copytree(ROOT / "sample_data/volume", tmp_path / "data")
         body = VOLUMES
+    elif kind == "dicom_series":  # a DICOM CT series written as new derived series of slices
+        pytest.importorskip("pydicom")
+        shutil.copytree(ROOT / "sample_data/volume_dicom", tmp_path / "data")
+        body = DICOM_SERIES
     else:
         _text_data(tmp_path)
         body = TEXT
@@ -208,11 +213,12 @@ def test_a_local_cluster_writes_what_the_local_pool_writes(tmp_path: Path, kind:
     assert proc.stderr == ""  # quiet: no Dask logging, no dashboard warnings
     ref, got = tree_digest(tmp_path / "local"), tree_digest(tmp_path / "dask")
     assert "manifest.jsonl" in got and len(read_manifest(tmp_path / "dask")) > (
-        8 if kind == "volumes" else 20
+        {"volumes": 8, "dicom_series": 1}.get(kind, 20)
     )
     assert got == ref
     info = json.loads((tmp_path / "dask/run.json").read_text())
-    assert info["status"] == "complete" and info["workers"] == 2
+    assert info["status"] == "complete"
+    assert info["workers"] == (1 if kind == "dicom_series" else 2)  # one series: one task
 
 
 def test_a_cluster_by_address_writes_the_same_and_stays_up(

@@ -443,3 +443,27 @@ def test_de_identified_nifti_and_nrrd_lose_their_free_text(tmp_path: Path) -> No
     assert kept.returncode == 0 and nib.load(tmp_path / "k" / "mr" / "a__aug_0.nii.gz").header[
         "descrip"
     ].tobytes().startswith(b"Doe")
+
+
+def test_the_shipped_dicom_series_config_runs_as_the_readme_says(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    config = ROOT / "configs" / "volume_dicom.yaml"
+    out = tmp_path / "out"
+    proc = run_augcli("expand", str(config), "--output", str(out))
+    assert proc.returncode == 0 and "2 outputs" in proc.stderr, proc.stderr
+    for k in (0, 1):
+        assert sorted(p.name for p in (out / "ct" / f"case04__aug_{k}").iterdir()) == [
+            f"{i:04d}.dcm" for i in range(1, 17)
+        ]
+        assert (out / "ct" / f"case04__aug_{k}_seg.nii.gz").is_file()
+    source = dicom.read(
+        ROOT / "sample_data" / "volume_dicom" / "ct" / "case04" / "IM0001.dcm", None
+    )
+    assert source.meta["scale"] == (1.0, -1024.0) and source.array.shape == (16, 64, 64)
+    z = [
+        float(pydicom.dcmread(p).ImagePositionPatient[2])
+        for p in sorted((out / "ct" / "case04__aug_0").iterdir())
+    ]
+    assert z == sorted(z)  # written bottom up, whatever the source files' names said
+    assert run_augcli("verify", str(out)).returncode == 0
