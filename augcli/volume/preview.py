@@ -144,7 +144,12 @@ def _tokens(shot: Shot, col: int, window: tuple[float, float]) -> list[str]:
         x, y, z = reversed(v.shape)
         sx, sy, sz = v.spacing
         frames = f" x{v.frames}" if v.array.ndim == 4 else ""
+        dicom = v.meta.get("dicom") or {}
+        kind = {"series": f"DICOM series of {len(dicom.get('files', []))} slices"}.get(
+            dicom.get("kind", ""), "multi-frame DICOM" if dicom else ""
+        )
         return [
+            *([kind] if kind else []),
             f"{x}x{y}x{z}{frames} {v.array.dtype}",
             f"{sx:.2g}x{sy:.2g}x{sz:.2g}mm",
             f"window {window[0]:.0f}..{window[1]:.0f}",
