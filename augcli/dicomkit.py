@@ -5,18 +5,47 @@ SourceImageSequence), deterministic UIDs, and big-endian sources turned little e
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from augcli.core.errors import InputError
+from augcli.core.errors import InputError, UsageError
 
 INSTALL = "pip install 'augcli[dicom]'"
 MARK = "augcli"
 SUFFIXES = (".dcm", ".dicom")
 # Attributes augmented pixels make stale: pixel value extremes, the icon (thumbnail).
 STALE = (0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00880200)
+
+
+def check_installed(relpath: str) -> None:
+    """``relpath`` is DICOM: refuse (UsageError), before any input is read, if pydicom 3 is
+    not installed (found without importing it)."""
+    version = _installed_version()
+    if version is not None and int(version.split(".")[0]) >= 3:
+        return
+    got = "is not installed" if version is None else f"is {version}, older than 3"
+    raise UsageError(
+        f"input {relpath!r} is DICOM, which needs pydicom 3 or later, and pydicom {got}. "
+        f"Run: {INSTALL}{' --upgrade' if version else ''} (or leave DICOM files out with the "
+        "section's exclude: ['**/*.dcm'])."
+    )
+
+
+def _installed_version() -> str | None:
+    """pydicom's version if it is installed (found without importing it), else None."""
+    try:
+        if importlib.util.find_spec("pydicom") is None:
+            return None
+    except ImportError:  # a broken install, or an import hook refusing it
+        return None
+    try:
+        return importlib.metadata.version("pydicom")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
 
 
 def pydicom(install: str = INSTALL) -> Any:

@@ -5,8 +5,6 @@ new series (new deterministic UIDs, geometry updated)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import numpy as np
 
 from augcli import dicomkit
 from augcli.core.atomic import TMP_MARK
-from augcli.core.errors import InputError, UsageError
+from augcli.core.errors import InputError
 from augcli.deidentify import Profile, new_series
 from augcli.image.io import check_pixels
 
@@ -37,28 +35,7 @@ def is_dicom(path: Path) -> bool:
 
 def check_installed(relpath: str) -> None:
     """``relpath`` is DICOM: refuse (UsageError) if pydicom 3 is not installed."""
-    version = _installed_version()
-    if version is not None and int(version.split(".")[0]) >= 3:
-        return
-    got = "is not installed" if version is None else f"is {version}, older than 3"
-    raise UsageError(
-        f"input {relpath!r} is DICOM, which needs pydicom 3 or later, and pydicom {got}. "
-        f"Run: {INSTALL}{' --upgrade' if version else ''} (or leave DICOM files out with the "
-        "section's exclude: ['**/*.dcm'])."
-    )
-
-
-def _installed_version() -> str | None:
-    """pydicom's version if it is installed (found without importing it), else None."""
-    try:
-        if importlib.util.find_spec("pydicom") is None:
-            return None
-    except ImportError:  # a broken install, or an import hook refusing it
-        return None
-    try:
-        return importlib.metadata.version("pydicom")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
+    dicomkit.check_installed(relpath)
 
 
 def _pydicom() -> Any:

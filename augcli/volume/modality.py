@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli import deidentify
+from augcli import deidentify, dicomkit
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
@@ -152,22 +152,15 @@ class VolumeModality(Modality):
         return any((self.input_root / f"{stem}{h}").is_file() for h in io.DETACHED)
 
     def check_installed(self, relpaths: list[str]) -> None:
-        """SimpleITK (and nibabel for NIfTI), the ``volume`` extra: refused by file before any
-        input is read, so ``validate`` fails where ``expand`` would."""
+        """SimpleITK (and nibabel for NIfTI), the ``volume`` extra, and pydicom 3 for DICOM
+        volumes: refused by file before any input is read, so ``validate`` fails where
+        ``expand`` would."""
         if not relpaths:
             return
         need = [("SimpleITK", relpaths[0])]
-        for module, suffixes in (("nibabel", io.NIFTI), ("pydicom", None)):
-            first = next(
-                (
-                    r
-                    for r in relpaths
-                    if (io.suffix_of(r) in suffixes if suffixes else io.is_dicom(r))
-                ),
-                None,
-            )
-            if first is not None:
-                need.append((module, first))
+        nifti = next((r for r in relpaths if io.suffix_of(r) in io.NIFTI), None)
+        if nifti is not None:
+            need.append(("nibabel", nifti))
         for module, relpath in need:
             if not _installed(module):
                 raise UsageError(
@@ -175,6 +168,9 @@ class VolumeModality(Modality):
                     f"installed. Run: {io.INSTALL} (or leave volumes out with the section's "
                     "exclude)."
                 )
+        first_dicom = next((r for r in relpaths if io.is_dicom(r)), None)
+        if first_dicom is not None:
+            dicomkit.check_installed(first_dicom)
 
     def worker_limit(self, graph: Any, relpaths: list[str]) -> tuple[int, str] | None:
         """``max_workers``, or the workers this machine's memory holds for the largest case."""
