@@ -246,6 +246,7 @@ def all_findings(
         *job.findings,
         *dataset_warnings(inputs, job.input_root, job.modalities, held_out=held_out),
         *parameter_warnings(inputs, job.modalities, job.graphs, recipe.where),
+        *[f for m in job.modalities.values() for f in m.setting_findings(inputs, recipe.where)],
         *no_inputs(recipe, job, inputs),
     ]
 
