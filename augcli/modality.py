@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
-from augcli.core.errors import InputError, output_unwritable
+from augcli.core.errors import InputError, RecipeError, output_unwritable
 from augcli.core.findings import Finding
 from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
@@ -44,7 +44,26 @@ KEEP_FOREGROUND = Nullable(
     "then failed and not written: a positive case never loses its lesion. Inputs without "
     "foreground are not checked",
 )
-NO_MIRROR = Nullable(
+
+
+class ClassNames(Nullable):
+    """Class names (input folder names, so text), one or a list; null for none."""
+
+    def validate(self, value: Any, path: str) -> Any:
+        items = [] if value is None else value if isinstance(value, list) else [value]
+        bad = [v for v in items if not isinstance(v, str) or not v]
+        if bad or value == []:
+            raise RecipeError(
+                "must be a class name (an input folder's name) or a list of them",
+                path=path,
+                value=value,
+                fix="Write each name as text, e.g. [left_effusion, '3'] (quote a number), or "
+                "null for none.",
+            )
+        return None if value is None else tuple(items)
+
+
+NO_MIRROR = ClassNames(
     kind="texts",
     default=None,
     sampled=False,

@@ -316,10 +316,10 @@ class RandomCrop(_Crop):
     """Crop a random window holding ``scale`` of the area (same aspect ratio), then resize it to
     the input's size, or to ``size`` [height, width] when given.
 
-    ``around: foreground`` centres the window on a foreground pixel drawn at random (every
-    mask pixel > 0 equally likely; without a mask, the centre of a box drawn at random),
-    clamped inside the image, so the window always holds some of the lesion; an image with no
-    foreground falls back to anywhere. The drawn pixel is recorded (``pixel``: [x, y]). Such a
+    `around: foreground` centres the window on a foreground pixel drawn at random (every mask
+    pixel > 0 equally likely; without a mask, the centre of a box drawn at random), clamped
+    inside the image, so the window always holds some of the lesion; an image with no
+    foreground falls back to anywhere. The drawn pixel is recorded (`pixel`: [x, y]). Such a
     crop is never fused with the warps before it: its draw needs the mask as it is."""
 
     name = "random_crop"
