@@ -362,6 +362,7 @@ def test_volume_flips_are_refused_for_no_mirror_classes(tmp_path: Path) -> None:
         ("keep_foreground: 0", ["image.keep_foreground", "out of range (0, 1]"]),
         ("keep_foreground: 1.5", ["image.keep_foreground", "out of range (0, 1]"]),
         ("keep_foreground: [0.5, 0.9]", ["image.keep_foreground", "not a range"]),
+        ("keep_foreground: 0.5", ["image.keep_foreground", "needs annotations", "image.masks"]),
     ],
 )
 def test_bad_lesion_settings_are_refused_at_load(
@@ -377,6 +378,16 @@ def test_bad_lesion_settings_are_refused_at_load(
     assert "r.yaml" in text and ":5" in text
     for w in words:
         assert w in text, text
+
+
+def test_keep_foreground_on_volumes_needs_their_label_maps(tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        "version: 1\ninput: data\noutput: o\nvolume:\n  keep_foreground: 0.5\n  pipeline: [flip]\n",
+    )
+    with pytest.raises(RecipeError) as err:
+        load_recipe(recipe)
+    assert "volume.keep_foreground" in str(err.value) and "volume.labels" in str(err.value)
 
 
 def test_validate_warns_of_a_no_mirror_class_without_inputs(tmp_path: Path) -> None:

@@ -161,7 +161,7 @@ class ImageModality(Modality):
         """Refuse ops whose settings alone make an image over the section's limits, whatever
         the input (a fixed pad or resize too large): such a recipe could never write one."""
         limits = settings.get("max_pixels", DEFAULT_MAX_PIXELS), settings.get("max_bytes")
-        _check_foreground_ops(settings, graph)
+        _check_foreground_ops(settings, graph, where)
         for op in graph.ops():
             least = op.least_size()
             if least is None:
@@ -385,11 +385,19 @@ def area_scale(matrix: Any) -> float:
     return scale if scale > 0 else 1.0
 
 
-def _check_foreground_ops(settings: dict[str, Any], graph: Any) -> None:
-    """``random_crop: {around: foreground}`` needs masks or boxes to find the foreground in."""
+def _check_foreground_ops(settings: dict[str, Any], graph: Any, where: str) -> None:
+    """``keep_foreground`` and ``random_crop: {around: foreground}`` need masks or boxes to
+    find the foreground in."""
     cfg = settings.get("annotations")
     if cfg is not None and cfg.active:
         return
+    if settings.get("keep_foreground") is not None:
+        raise RecipeError(
+            "keep_foreground needs annotations to measure the foreground in",
+            path=f"{where}.keep_foreground",
+            value=settings["keep_foreground"],
+            fix="Add image.masks or image.boxes to the section, or remove keep_foreground.",
+        )
     for op in graph.ops():
         if op.config.get("around") == "foreground":
             raise RecipeError(

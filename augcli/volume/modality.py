@@ -130,6 +130,17 @@ class VolumeModality(Modality):
             return []
         return [f"**/*{cfg.suffix}{ext}" for ext in io.EXTENSIONS]
 
+    @classmethod
+    def check_graph(cls, settings: dict[str, Any], graph: Any, where: str) -> None:
+        """``keep_foreground`` needs label maps to measure the foreground in."""
+        if settings.get("keep_foreground") is not None and settings.get("labels") is None:
+            raise RecipeError(
+                "keep_foreground needs label maps to measure the foreground in",
+                path=f"{where}.keep_foreground",
+                value=settings["keep_foreground"],
+                fix="Add volume.labels (e.g. labels: {suffix: _seg}), or remove keep_foreground.",
+            )
+
     @property
     def labels(self) -> LabelConfig | None:
         return self.config.get("labels")
