@@ -468,8 +468,8 @@ class Modality(ABC):
                     seen.keep(key)
                     break
                 made.unchanged = why
-            if made.kept is not None and made.kept < keep:
-                made.error = ForegroundLost(self.name, best, keep, retries + 1)
+            if made.kept is not None and made.kept < keep:  # the best draw, as the error says
+                made.kept, made.error = best, ForegroundLost(self.name, best, keep, retries + 1)
             yield made
 
 

@@ -118,6 +118,18 @@ def test_when_no_draw_keeps_the_lesion_the_output_fails_and_nothing_is_written(
     assert all((tmp_path / "out" / r["output"]).exists() for r in negatives)
 
 
+def test_a_failed_output_records_its_best_draw(tmp_path: Path) -> None:
+    make_images(tmp_path / "data")
+    recipe = image_recipe(tmp_path, "  keep_foreground: 0.9\n  retries: 1\n", CROP)
+    assert expand(recipe)[0] == 1
+    failed = [r for r in read_manifest(tmp_path / "out") if r["status"] == "failed"]
+    assert failed and all(r["attempt"] == 1 for r in failed)
+    for rec in failed:
+        assert rec["foreground_kept"] < 0.9
+        assert f"kept at most {rec['foreground_kept']:.2f} of" in rec["error"]
+    assert any(r["foreground_kept"] > 0 for r in failed)
+
+
 def test_foreground_is_counted_in_source_pixels_through_the_geometry() -> None:
     modality = ImageModality({})
     ann = Annotated(textured(H, W, 3, np.uint8), lesion_mask())
