@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from augcli.core.atomic import atomic_path, sha256_file
-from augcli.core.errors import InputError, RecipeError, output_unwritable
+from augcli.core.errors import InputError, output_unwritable
 from augcli.core.findings import Finding
 from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
 from augcli.core.sameness import Seen
 from augcli.ops import load_modality
-from augcli.params import Nullable, Param
+from augcli.params import ClassNames, Nullable, Param
 from augcli.steps import PLAIN, Applier, Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
@@ -44,23 +44,6 @@ KEEP_FOREGROUND = Nullable(
     "then failed and not written: a positive case never loses its lesion. Inputs without "
     "foreground are not checked",
 )
-
-
-class ClassNames(Nullable):
-    """Class names (input folder names, so text), one or a list; null for none."""
-
-    def validate(self, value: Any, path: str) -> Any:
-        items = [] if value is None else value if isinstance(value, list) else [value]
-        bad = [v for v in items if not isinstance(v, str) or not v]
-        if bad or value == []:
-            raise RecipeError(
-                "must be a class name (an input folder's name) or a list of them",
-                path=path,
-                value=value,
-                fix="Write each name as text, e.g. [left_effusion, '3'] (quote a number), or "
-                "null for none.",
-            )
-        return None if value is None else tuple(items)
 
 
 NO_MIRROR = ClassNames(
@@ -452,12 +435,14 @@ class Modality(ABC):
                 made.error = exc
             return made
 
-        for out in outputs:
+        def settled(out: Any) -> Made:
+            """The first attempt that kept its foreground and is new; else the last one,
+            ``unchanged`` or failed (``ForegroundLost``, with the best draw's share)."""
             best = 0.0
             for k in range(retries + 1):
                 made = attempt(out, k)
                 if made.error is not None:
-                    break
+                    return made
                 if source_fg:
                     made.kept = (self.foreground(made.result, made.matrix) or 0.0) / source_fg
                     if made.kept < keep:
@@ -466,11 +451,14 @@ class Modality(ABC):
                 why, key = seen.refusal(self.content(made.result))
                 if not why:
                     seen.keep(key)
-                    break
+                    return made
                 made.unchanged = why
-            if made.kept is not None and made.kept < keep:  # the best draw, as the error says
+            if made.kept is not None and made.kept < keep:
                 made.kept, made.error = best, ForegroundLost(self.name, best, keep, retries + 1)
-            yield made
+            return made
+
+        for out in outputs:
+            yield settled(out)
 
 
 @dataclass
