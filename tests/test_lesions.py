@@ -348,20 +348,38 @@ def test_lesion_settings_give_the_same_bytes_for_one_and_two_workers(tmp_path: P
     assert all(r["ops"][0]["applied"] is not r["source"].startswith("left/") for r in lines)
 
 
-def test_volume_flips_are_refused_for_no_mirror_classes(tmp_path: Path) -> None:
+def _label(path: Path) -> np.ndarray:
+    import SimpleITK as sitk
+
+    return sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+
+
+def test_volume_flips_are_refused_for_no_mirror_classes_the_same_for_any_workers(
+    tmp_path: Path,
+) -> None:
     pytest.importorskip("SimpleITK")
     for cls in ("left", "other"):
         vol = blob_volume((1.0, 1.0, 2.0), (6, 24, 30), IDENTITY, (-6.0, 0.0, 0.0), 4.0, (0, 0, 0))
         write_case(vol, tmp_path / "data" / cls, "a")
     body = (
-        "  no_mirror: left\n  pipeline:\n    - flip: {axes: LR}\n    - gamma: {gamma: [0.8, 1.2]}\n"
+        "  no_mirror: left\n  keep_foreground: 0.8\n  pipeline:\n    - flip: {axes: LR}\n"
+        "    - gamma: {gamma: [0.8, 1.2]}\n    - random_crop: {shape: [24, 24, 6]}\n"
     )
-    proc = run_augcli("expand", str(_volume_recipe(tmp_path, body)), "-q")
-    assert proc.returncode == 0, proc.stderr
-    for rec in read_manifest(tmp_path / "out"):
-        flip = rec["ops"][0]
+    for workers in ("1", "2"):
+        recipe = _volume_recipe(tmp_path, body, out=f"w{workers}")
+        proc = run_augcli("expand", str(recipe), "-q", "--workers", workers)
+        assert proc.returncode == 0, proc.stderr
+    assert tree_digest(tmp_path / "w1") == tree_digest(tmp_path / "w2")
+    source = _label(tmp_path / "data/left/a_seg.nii.gz")
+    for rec in read_manifest(tmp_path / "w1"):
+        flip, crop = rec["ops"][0], rec["ops"][2]["params"]
         left = rec["source"].startswith("left/")
         assert flip["applied"] is not left and (flip.get("skipped") == "no_mirror") is left
+        x0, y0, _ = crop["start"]
+        flipped = source if left else source[:, :, ::-1]
+        want = flipped[:, y0 : y0 + 24, x0 : x0 + 24]
+        np.testing.assert_array_equal(_label(tmp_path / "w1" / rec["label_map"]), want)
+        assert rec["foreground_kept"] >= 0.8
 
 
 # -- recipe checks -----------------------------------------------------------------------------
