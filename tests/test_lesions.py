@@ -430,3 +430,14 @@ def test_validate_warns_of_a_no_mirror_class_without_inputs(tmp_path: Path) -> N
     message = found[0]["message"]
     assert "r.yaml:" in message and "class 'lefty' has no image inputs" in message
     assert "['left', 'other']" in message
+
+
+def test_preview_captions_name_a_refused_mirror() -> None:
+    from augcli.preview_kit import captions
+
+    log = [
+        {"node": "aug", "op": "hflip", "applied": False, "params": {}, "skipped": "no_mirror"},
+        {"node": "aug", "op": "vflip", "applied": False, "params": None},
+        {"node": "aug", "op": "rot90", "applied": True, "params": {"k": 1}},
+    ]
+    assert captions(log, []) == ["hflip skipped: no_mirror", "rot90"]
