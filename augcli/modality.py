@@ -17,7 +17,7 @@ from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
 from augcli.core.sameness import Seen
 from augcli.ops import load_modality
-from augcli.params import Param
+from augcli.params import ClassNames, Nullable, Param
 from augcli.steps import PLAIN, Applier, Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
@@ -30,6 +30,29 @@ RETRIES = Param(
     sampled=False,
     help="new sub-seeds tried for an output identical to its source or to another output of "
     "the same input, before it is recorded as unchanged (and not written)",
+)
+KEEP_FOREGROUND = Nullable(
+    kind="float",
+    default=None,
+    low=0.0,
+    low_open=True,
+    high=1.0,
+    sampled=False,
+    meaning="no foreground check",
+    help="an output that kept less than this fraction of its source's foreground (mask or "
+    "label pixels, box and polygon area) is drawn again as an unchanged one is (retries), "
+    "then failed and not written: a positive case never loses its lesion. Inputs without "
+    "foreground are not checked",
+)
+
+
+NO_MIRROR = ClassNames(
+    kind="texts",
+    default=None,
+    sampled=False,
+    meaning="every class may be mirrored",
+    help="classes (input folder names) whose inputs no mirroring op touches (a flip, or any "
+    "transform with a negative determinant): logged as not applied, skipped: no_mirror",
 )
 
 
@@ -311,7 +334,8 @@ class Modality(ABC):
             return rec
         where = {"output": out.path, "node": out.node, "copy": out.copy, "seed": made.seed}
         if made.error is not None:
-            return task.output_record(**where, status="failed", error=describe_error(made.error))
+            rec = task.output_record(**where, status="failed", error=describe_error(made.error))
+            return _with_kept(rec, made)
         dest = job.output_root / out.path
         meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
         try:
@@ -322,9 +346,7 @@ class Modality(ABC):
                 raise
             return task.output_record(**where, status="failed", error=describe_error(exc))
         digest = digest or sha256_file(dest)
-        rec = task.output_record(**where, ops=made.log, sha256=digest)
-        if made.attempt:  # attempt 0 is left out: the records of earlier versions stay as they were
-            rec.extra["attempt"] = made.attempt
+        rec = _with_kept(task.output_record(**where, ops=made.log, sha256=digest), made)
         rec.extra.update(meta.get("record", {}))
         _with_side_digests(rec, job.output_root)
         soft = [
@@ -360,6 +382,27 @@ class Modality(ABC):
                     found[id(op)] = (op, why, relpath)
         return [found[id(op)] for op in graph.ops() if id(op) in found]
 
+    def foreground(self, data: Any, matrix: Any = None) -> float | None:
+        """How much foreground (lesion) ``data`` holds, in the source's units (``matrix``: the
+        output's composed geometry, for a modality whose units change with it); None: nothing
+        to measure (default). ``keep_foreground`` compares an output's with its source's."""
+        return None
+
+    def setting_findings(self, inputs: list[Any], where: Callable[[str], str]) -> list[Finding]:
+        """``validate``'s warnings about this section's settings, given the scan's ``inputs``
+        (``InputFile``s): a ``no_mirror`` class that no input of the section has."""
+        classes = {f.label for f in inputs if f.modality == self.name}
+        return [
+            Finding(
+                "parameters",
+                f"{where(self.name + '.no_mirror')}: class {name!r} has no {self.name} inputs, so "
+                f"it refuses nothing; classes found: {sorted(c for c in classes if c)}",
+                self.name,
+            )
+            for name in self.config.get("no_mirror") or ()
+            if name not in classes
+        ]
+
     def content(self, data: Any) -> tuple[Any, ...] | None:
         """The arrays that make a made output (or the input as read) what it is: compared,
         shapes and dtypes first, then bytes (``core.sameness``), to find an output identical
@@ -382,12 +425,15 @@ class Modality(ABC):
                 )
             return partners[relpath]
 
-        item = Item(task.source, task.label, job.pools.get(self.name, {}), load)
+        no_mirror = task.label in (self.config.get("no_mirror") or ())
+        item = Item(task.source, task.label, job.pools.get(self.name, {}), load, no_mirror)
         applier = self.applier()
         fuse = job.fuse.get(self.name, True)
         caches: dict[int, dict[str, Any]] = {}
         seen = Seen(self.content(data))
         retries = self.config.get("retries", RETRIES.default)
+        keep = self.config.get("keep_foreground")
+        source_fg = self.foreground(data) if keep else None  # None or 0: nothing to keep
 
         def attempt(out: Any, k: int) -> Made:
             """Attempt ``k``: attempt 0 draws from the output's own seeds (shared prefixes
@@ -408,17 +454,30 @@ class Modality(ABC):
                 made.error = exc
             return made
 
-        for out in outputs:
+        def settled(out: Any) -> Made:
+            """The first attempt that kept its foreground and is new; else the last one,
+            ``unchanged`` or failed (``ForegroundLost``, with the best draw's share)."""
+            best = 0.0
             for k in range(retries + 1):
                 made = attempt(out, k)
                 if made.error is not None:
-                    break
+                    return made
+                if source_fg:
+                    made.kept = (self.foreground(made.result, made.matrix) or 0.0) / source_fg
+                    if made.kept < keep:
+                        best = max(best, made.kept)
+                        continue
                 why, key = seen.refusal(self.content(made.result))
                 if not why:
                     seen.keep(key)
-                    break
+                    return made
                 made.unchanged = why
-            yield made
+            if made.kept is not None and made.kept < keep:
+                made.kept, made.error = best, ForegroundLost(self.name, best, keep, retries + 1)
+            return made
+
+        for out in outputs:
+            yield settled(out)
 
 
 @dataclass
@@ -434,6 +493,29 @@ class Made:
     error: Exception | None = None
     attempt: int = 0  # 0, or the retry that made it (new sub-seeds)
     unchanged: str = ""  # why it is no new output (after every retry), or ''
+    kept: float | None = None  # foreground kept / the source's (``keep_foreground``), or None
+
+
+class ForegroundLost(InputError):
+    """Every draw of an output lost more of its source's foreground than ``keep_foreground``
+    allows: it fails, rather than be written as a positive case without its lesion."""
+
+    def __init__(self, section: str, best: float, keep: float, draws: int) -> None:
+        super().__init__(
+            f"the output kept at most {best:.2f} of its source's foreground in {draws} draw(s), "
+            f"under {section}.keep_foreground: {keep:g}, so it was not written. Lower "
+            f"{section}.keep_foreground, or crop with random_crop: {{around: foreground}}"
+        )
+
+
+def _with_kept(rec: OutputRecord, made: Made) -> OutputRecord:
+    """The retry that made an output (attempt 0 is left out: the records of earlier versions
+    stay as they were) and, under ``keep_foreground``, the share of foreground it kept."""
+    if made.attempt:
+        rec.extra["attempt"] = made.attempt
+    if made.kept is not None:
+        rec.extra["foreground_kept"] = round(made.kept, 4)
+    return rec
 
 
 def _with_side_digests(rec: OutputRecord, root: Path) -> OutputRecord:

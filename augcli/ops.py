@@ -164,6 +164,13 @@ class Op(ABC):
         """The op's transform of sample coordinates (a 3x3 matrix for images), or None."""
         return None
 
+    def mirrors(self, params: dict[str, Any], info: dict[str, Any]) -> bool:
+        """Whether these params mirror the data (turn left into right): by default, whether
+        ``geometry`` has a negative determinant (an op without one never mirrors). The
+        recipe's ``no_mirror`` classes refuse such an op (``steps``)."""
+        m = self.geometry(params, info)
+        return m is not None and bool(np.linalg.det(np.asarray(m, dtype=np.float64)) < 0)
+
     @classmethod
     def apply_chain(
         cls, data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]]

@@ -225,3 +225,20 @@ class Nullable(Param):
         except RecipeError as exc:
             fix = f"{exc.fix} Or null for {self.meaning}.".strip()
             raise RecipeError(exc.what, path=exc.path, value=exc.value, fix=fix) from None
+
+
+class ClassNames(Nullable):
+    """Class names (input folder names, so text), one or a list; null for none."""
+
+    def validate(self, value: Any, path: str) -> Any:
+        items = [] if value is None else value if isinstance(value, list) else [value]
+        bad = [v for v in items if not isinstance(v, str) or not v]
+        if bad or value == []:
+            raise RecipeError(
+                "must be a class name (an input folder's name) or a list of them",
+                path=path,
+                value=value,
+                fix="Write each name as text, e.g. [left_effusion, '3'] (quote a number), or "
+                "null for none.",
+            )
+        return None if value is None else tuple(items)

@@ -224,12 +224,15 @@ def _drawn(cls: type[Op], key: str, value: Any) -> bool:
 
 def captions(log: list[dict[str, Any]], ops: list[Op]) -> list[str]:
     """Each op that fired, with the values drawn for the params the recipe gave as ranges:
-    ``rotate 12.3°``, ``hflip``, ``gaussian_blur sigma=1.1``, ``mixup w=0.62``."""
+    ``rotate 12.3°``, ``hflip``, ``gaussian_blur sigma=1.1``, ``mixup w=0.62``; one refused
+    (``no_mirror``) as ``hflip skipped: no_mirror``."""
     pairs: list[tuple[dict[str, Any], Op | None]] = list(
         zip(log, ops if len(ops) == len(log) else [None] * len(log), strict=True)
     )
     out = []
     for entry, op in pairs:
+        if entry.get("skipped"):
+            out.append(f"{entry['op']} skipped: {entry['skipped']}")
         if not entry["applied"]:
             continue
         params = entry["params"] or {}

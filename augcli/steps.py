@@ -23,6 +23,7 @@ class Item:
     label: str | None
     pools: Mapping[str | None, tuple[str, ...]]  # class label -> inputs of that class
     load: Callable[[str], Any]  # decode another input (a mixing partner), cached
+    no_mirror: bool = False  # its class is in the section's ``no_mirror``: no mirroring op
 
 
 class Applier:
@@ -100,6 +101,14 @@ class Ctx:
             }
         return info
 
+    def refuses(self, op: Op, entry: dict[str, Any], info: dict[str, Any]) -> bool:
+        """Whether the op, drawn as ``entry["params"]``, mirrors an input whose class refuses
+        it (``no_mirror``): then it is logged not applied, with the reason."""
+        if self.item is None or not self.item.no_mirror or not op.mirrors(entry["params"], info):
+            return False
+        entry.update(applied=False, skipped="no_mirror")
+        return True
+
     def track(self, op: Op, params: dict[str, Any], info: dict[str, Any]) -> None:
         """Compose the op's pixel-coordinate transform, where it has one (for metadata such as
         DICOM pixel spacing)."""
@@ -137,6 +146,8 @@ class OpStep:
         self.op.check_input(info)
         params = self.op.sample(ctx.rng, info)
         entry["params"] = params
+        if ctx.refuses(self.op, entry, info):
+            return data
         ctx.applier.check(self.op, params, info)
         out = ctx.applier.apply(self.op, data, params, info, ctx.item.load if ctx.item else None)
         ctx.track(self.op, params, info)
@@ -228,6 +239,8 @@ def _run_fused(steps: list[OpStep], data: Any, ctx: Ctx) -> Any:
         step.op.check_input(info)
         params = step.op.sample(ctx.rng, info)
         entry["params"] = params
+        if ctx.refuses(step.op, entry, info):
+            continue
         chain.append((step.op, params, info))
         entries.append(entry)
         ctx.track(step.op, params, info)

@@ -12,7 +12,7 @@ GEOMETRIC_ROWS: dict[str, dict] = {
         "shear": [-10, 10],
     },
     "perspective": {"distortion": [0.05, 0.15], "border_mode": "replicate"},
-    "random_crop": {"scale": [0.3, 0.9]},
+    "random_crop": {"scale": [0.3, 0.9], "around": "foreground"},  # anywhere without a mask
     "random_resized_crop": {"scale": [0.2, 1.0], "size": [24, 30]},
     "center_crop": {"size": [20, 30]},
     "resize": {"size": [50, 40], "interpolation": "cubic"},

@@ -286,6 +286,7 @@ def all_findings(
         ),
         *group_leakage([*inputs, *held_out], groups or Groups()),
         *parameter_warnings(inputs, job.modalities, job.graphs, recipe.where),
+        *[f for m in job.modalities.values() for f in m.setting_findings(inputs, recipe.where)],
         *no_inputs(recipe, job, inputs),
     ]
 

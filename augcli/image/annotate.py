@@ -316,3 +316,28 @@ class ImageApplier(Applier):
             ochain = [(op, mask_params(p, 0), i) for op, p, i in chain]
             objects = move_masks(objects, lambda m: cls.apply_chain(m, ochain)[0])
         return replace(data, image=image, mask=mask, objects=objects), groups
+
+
+def foreground_area(ann: Annotated, mask_fill: float = 0, min_visibility: float = 0.0) -> float:
+    """An image's foreground in its own pixels: the mask's pixels > 0 (``mask_fill``, what
+    warps bring in from outside, is not foreground), else the area of the objects that would
+    be written (``finish``): each one's polygons, its own mask, or its box (boxes overlapping
+    count twice; they are clipped to the image already)."""
+    if ann.mask is not None:
+        fg = ann.mask > 0
+        if mask_fill > 0:
+            fg &= ann.mask != mask_fill
+        return float(np.count_nonzero(fg))
+    kept, _ = finish(ann, min_visibility)
+    objs = kept.objects
+    if objs is None:
+        return 0.0
+    total = 0.0
+    for i in range(len(objs)):
+        if objs.polygons[i]:
+            total += pg.total_area(objs.polygons[i])
+        elif objs.masks[i] is not None:
+            total += float(np.count_nonzero(objs.masks[i]))
+        else:
+            total += float(_area(objs.boxes[i : i + 1])[0])
+    return total

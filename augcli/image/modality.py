@@ -16,7 +16,7 @@ from augcli.core.findings import Finding
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
-from augcli.modality import RETRIES, Modality
+from augcli.modality import KEEP_FOREGROUND, NO_MIRROR, RETRIES, Modality
 from augcli.params import Nullable, Param
 
 # 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras.
@@ -85,6 +85,8 @@ class ImageModality(Modality):
             help="PNG zlib level of written outputs (lossless at any level)",
         ),
         "retries": RETRIES,
+        "keep_foreground": KEEP_FOREGROUND,
+        "no_mirror": NO_MIRROR,
     }
 
     extra_keys = (*annotations.KEYS, "deidentify")
@@ -159,6 +161,7 @@ class ImageModality(Modality):
         """Refuse ops whose settings alone make an image over the section's limits, whatever
         the input (a fixed pad or resize too large): such a recipe could never write one."""
         limits = settings.get("max_pixels", DEFAULT_MAX_PIXELS), settings.get("max_bytes")
+        _check_foreground_ops(settings, graph, where)
         for op in graph.ops():
             least = op.least_size()
             if least is None:
@@ -339,14 +342,70 @@ class ImageModality(Modality):
         return tuple(parts)
 
     def info(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, Annotated):
-            data = data.image
-        return {
-            "height": int(data.shape[0]),
-            "width": int(data.shape[1]),
-            "channels": 1 if data.ndim == 2 else int(data.shape[2]),
-            "dtype": str(data.dtype),
+        """Size, channels and dtype; for an annotated image also its ``mask`` and ``boxes``
+        (the arrays themselves, for random_crop's foreground; None when it has none)."""
+        ann = data if isinstance(data, Annotated) else None
+        image = data.image if ann is not None else data
+        out = {
+            "height": int(image.shape[0]),
+            "width": int(image.shape[1]),
+            "channels": 1 if image.ndim == 2 else int(image.shape[2]),
+            "dtype": str(image.dtype),
         }
+        if ann is not None:
+            out["mask"] = ann.mask
+            out["boxes"] = None if ann.objects is None else ann.objects.boxes
+        return out
+
+    def foreground(self, data: Any, matrix: Any = None) -> float | None:
+        """Mask pixels > 0 (the mask's fill value excepted), else the area of the boxes and
+        polygons that would be written (``min_visibility``), in source pixels: divided by the
+        area scale of ``matrix`` (a crop resized back to full size has not grown its lesion).
+        None for an image without annotations."""
+        from augcli.image.annotate import foreground_area
+
+        if not isinstance(data, Annotated) or (data.mask is None and data.objects is None):
+            return None
+        boxes, masks = self.annotations.boxes, self.annotations.masks
+        area = foreground_area(
+            data,
+            masks.fill if masks is not None else 0,
+            boxes.min_visibility if boxes is not None else 0.0,
+        )
+        return area / area_scale(matrix)
+
+
+def area_scale(matrix: Any) -> float:
+    """How many output pixels a source pixel became under ``matrix`` (3x3, source to output;
+    its Jacobian at the origin for a perspective one); 1 for None."""
+    if matrix is None:
+        return 1.0
+    m = np.asarray(matrix, dtype=np.float64)
+    scale = abs(float(np.linalg.det(m))) / abs(float(m[2, 2])) ** 3
+    return scale if scale > 0 else 1.0
+
+
+def _check_foreground_ops(settings: dict[str, Any], graph: Any, where: str) -> None:
+    """``keep_foreground`` and ``random_crop: {around: foreground}`` need masks or boxes to
+    find the foreground in."""
+    cfg = settings.get("annotations")
+    if cfg is not None and cfg.active:
+        return
+    if settings.get("keep_foreground") is not None:
+        raise RecipeError(
+            "keep_foreground needs annotations to measure the foreground in",
+            path=f"{where}.keep_foreground",
+            value=settings["keep_foreground"],
+            fix="Add image.masks or image.boxes to the section, or remove keep_foreground.",
+        )
+    for op in graph.ops():
+        if op.config.get("around") == "foreground":
+            raise RecipeError(
+                f"{op.name} around: foreground needs annotations to find the foreground in",
+                path=f"{op.where}.around",
+                value="foreground",
+                fix="Add image.masks or image.boxes to the section, or use around: anywhere.",
+            )
 
 
 def over_limits(

@@ -16,7 +16,7 @@ from augcli import deidentify, dicomkit
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
-from augcli.modality import RETRIES, Modality
+from augcli.modality import KEEP_FOREGROUND, NO_MIRROR, RETRIES, Modality
 from augcli.params import Nullable
 from augcli.volume import dicom, io, memory
 from augcli.volume.base import Volume
@@ -71,6 +71,8 @@ class VolumeModality(Modality):
             "workers' memory the planning machine cannot see",
         ),
         "retries": RETRIES,
+        "keep_foreground": KEEP_FOREGROUND,
+        "no_mirror": NO_MIRROR,
     }
 
     # -- which files, and their names -----------------------------------------------------------
@@ -127,6 +129,17 @@ class VolumeModality(Modality):
         if cfg is None or not cfg.suffix:
             return []
         return [f"**/*{cfg.suffix}{ext}" for ext in io.EXTENSIONS]
+
+    @classmethod
+    def check_graph(cls, settings: dict[str, Any], graph: Any, where: str) -> None:
+        """``keep_foreground`` needs label maps to measure the foreground in."""
+        if settings.get("keep_foreground") is not None and settings.get("labels") is None:
+            raise RecipeError(
+                "keep_foreground needs label maps to measure the foreground in",
+                path=f"{where}.keep_foreground",
+                value=settings["keep_foreground"],
+                fix="Add volume.labels (e.g. labels: {suffix: _seg}), or remove keep_foreground.",
+            )
 
     @property
     def labels(self) -> LabelConfig | None:
@@ -320,6 +333,13 @@ class VolumeModality(Modality):
             "dtype": str(data.array.dtype),
             "label_map": data.label,  # the array itself (random_crop's foreground), not a copy
         }
+
+    def foreground(self, data: Any, matrix: Any = None) -> float | None:
+        """The label map's voxels > 0 times the voxel volume (mm^3: a resampled grid compares
+        fairly); None for a case without a label map."""
+        if not isinstance(data, Volume) or data.label is None:
+            return None
+        return float(np.count_nonzero(data.label)) * float(np.prod(data.spacing))
 
     def content(self, data: Volume) -> tuple[Any, ...]:
         """The voxels, the label map and the geometry: a crop that only moved the origin is a

@@ -236,6 +236,10 @@ class Flip(VolumeOp):
             label = swapped
         return data.with_array(array, label=None if label is None else np.ascontiguousarray(label))
 
+    def mirrors(self, params: dict[str, Any], info: dict[str, Any]) -> bool:
+        """An odd number of flipped axes mirrors (two make a half turn, which does not)."""
+        return len(params["array_axes"]) % 2 == 1
+
 
 def _rotate_param(axis: str) -> Param:
     return Param(
@@ -317,6 +321,12 @@ class Affine(VolumeOp):
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
         return resample(data, self.transform(params))
+
+    def mirrors(self, params: dict[str, Any], info: dict[str, Any]) -> bool:
+        """Whether the rotation and scale have a negative determinant (not with the scale's
+        positive bounds: kept for the contract)."""
+        a = rotation([params["rotate_x"], params["rotate_y"], params["rotate_z"]])
+        return bool(np.linalg.det(a @ np.diag(params["scale"])) < 0)
 
 
 class Elastic(VolumeOp):

@@ -314,7 +314,13 @@ class _Crop(WarpOp):
 
 class RandomCrop(_Crop):
     """Crop a random window holding ``scale`` of the area (same aspect ratio), then resize it to
-    the input's size, or to ``size`` [height, width] when given."""
+    the input's size, or to ``size`` [height, width] when given.
+
+    `around: foreground` centres the window on a foreground pixel drawn at random (every mask
+    pixel > 0 equally likely; without a mask, the centre of a box drawn at random), clamped
+    inside the image, so the window always holds some of the lesion; an image with no
+    foreground falls back to anywhere. The drawn pixel is recorded (`pixel`: [x, y]). Such a
+    crop is never fused with the warps before it: its draw needs the mask as it is."""
 
     name = "random_crop"
     params = {
@@ -328,13 +334,57 @@ class RandomCrop(_Crop):
         ),
         "size": SIZE,
         "interpolation": INTERPOLATION,
+        "around": Param(
+            kind="choice",
+            default="anywhere",
+            choices=("anywhere", "foreground"),
+            sampled=False,
+            help="anywhere, or centred on a random foreground pixel (needs image.masks or "
+            "image.boxes)",
+        ),
     }
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        if config.get("around") == "foreground":
+            self.fusable = False  # type: ignore[misc]  # it samples from the current mask
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         params = super().sample(rng, info)
         h, w = info["height"], info["width"]
         side = math.sqrt(params["scale"])
-        return self.window(params, rng, h, w, round(h * side), round(w * side))
+        ch, cw = round(h * side), round(w * side)
+        if params.pop("around") != "foreground":
+            return self.window(params, rng, h, w, ch, cw)
+        pixel = foreground_pixel(rng, info)
+        params = self.window({**params, "around": "foreground", "pixel": pixel}, rng, h, w, ch, cw)
+        if pixel is not None:  # the window centred on it, clamped inside the image
+            ch, cw = params["crop_height"], params["crop_width"]
+            params["left"] = int(np.clip(pixel[0] - cw // 2, 0, w - cw))
+            params["top"] = int(np.clip(pixel[1] - ch // 2, 0, h - ch))
+        return params
+
+
+def foreground_pixel(rng: np.random.Generator, info: dict[str, Any]) -> list[int] | None:
+    """[x, y] of a random foreground pixel: one of the mask's pixels > 0, or (no mask) the
+    centre of one of the boxes with an area; None when there is none."""
+    mask, boxes = info.get("mask"), info.get("boxes")
+    if mask is not None:
+        hits = np.flatnonzero(mask > 0)
+        if not hits.size:
+            return None
+        y, x = divmod(int(hits[int(rng.integers(hits.size))]), mask.shape[1])
+        return [x, y]
+    if boxes is None:
+        return None
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+    if not len(boxes):
+        return None
+    x0, y0, x1, y1 = boxes[int(rng.integers(len(boxes)))]
+    x = min(max(int((x0 + x1) / 2), 0), info["width"] - 1)
+    y = min(max(int((y0 + y1) / 2), 0), info["height"] - 1)
+    return [x, y]
 
 
 class RandomResizedCrop(_Crop):
