@@ -17,7 +17,7 @@ from augcli.core.paths import side_file
 from augcli.core.records import Event, OutputRecord, side_files
 from augcli.core.sameness import Seen
 from augcli.ops import load_modality
-from augcli.params import ClassNames, Nullable, Param
+from augcli.params import ClassNames, ClassPairs, Nullable, Param
 from augcli.steps import PLAIN, Applier, Item
 
 _MODALITIES: dict[str, type[Modality]] = {}
@@ -46,6 +46,16 @@ KEEP_FOREGROUND = Nullable(
 )
 
 
+MIRROR_CLASSES = ClassPairs(
+    kind="pairs",
+    default=None,
+    sampled=False,
+    meaning="no class changes when mirrored",
+    help="pairs of classes that are each other's mirror image ({left_effusion: "
+    "right_effusion}, both ways): an output its ops mirror as a whole (an odd number of "
+    "flips or negative determinants) goes to the partner class (folder and manifest label, "
+    "named <name>__mirrored)",
+)
 NO_MIRROR = ClassNames(
     kind="texts",
     default=None,
@@ -332,12 +342,13 @@ class Modality(ABC):
             )
             rec.extra["attempt"] = made.attempt
             return rec
-        where = {"output": out.path, "node": out.node, "copy": out.copy, "seed": made.seed}
+        path, paired = self._mirror_target(task.label, out.path, made)
+        where = {"output": path, "node": out.node, "copy": out.copy, "seed": made.seed}
         if made.error is not None:
             rec = task.output_record(**where, status="failed", error=describe_error(made.error))
             return _with_kept(rec, made)
-        dest = job.output_root / out.path
-        meta = {"matrix": made.matrix, "ops": made.log, "output": out.path, "seed": made.seed}
+        dest = job.output_root / path
+        meta = {"matrix": made.matrix, "ops": made.log, "output": path, "seed": made.seed}
         try:
             with atomic_path(dest, job.output_root) as tmp:
                 digest = self.write(made.result, tmp, source, meta)
@@ -347,6 +358,9 @@ class Modality(ABC):
             return task.output_record(**where, status="failed", error=describe_error(exc))
         digest = digest or sha256_file(dest)
         rec = _with_kept(task.output_record(**where, ops=made.log, sha256=digest), made)
+        if paired is not None:  # moved to the mirror class: its label, and where it was planned
+            rec.label = paired
+            rec.extra.update(mirrored_from=task.label, planned=out.path)
         rec.extra.update(meta.get("record", {}))
         _with_side_digests(rec, job.output_root)
         soft = [
@@ -357,6 +371,20 @@ class Modality(ABC):
         if soft:
             rec.extra["soft_label"] = soft[-1]
         return rec
+
+    def _mirror_target(self, label: str | None, path: str, made: Made) -> tuple[str, str | None]:
+        """Where a made output goes: its planned path, or, when its ops mirrored it and its
+        class has a mirror partner (``mirror_classes``), the partner class's folder with
+        ``__mirrored`` after the name (``left/x__aug_0.png`` -> ``right/x__aug_0__mirrored
+        .png``), and the partner class."""
+        pairs = self.config.get("mirror_classes") or {}
+        if not made.mirrored or label not in pairs:
+            return path, None
+        parts = path.split("/")
+        k = max(i for i, part in enumerate(parts[:-1]) if part == label)  # the class folder
+        stem, suffix = self.split_name(parts[k + 1])
+        parts[k], parts[k + 1] = pairs[label], f"{stem}__mirrored{suffix}"
+        return "/".join(parts), pairs[label]
 
     def facts(self, path: Path, data: Any) -> dict[str, Any] | None:
         """What ops' ``implausible`` checks see of one input as read (e.g. its full scale, its
@@ -476,8 +504,25 @@ class Modality(ABC):
                 made.kept, made.error = best, ForegroundLost(self.name, best, keep, retries + 1)
             return made
 
+        info = self.info(data)
         for out in outputs:
-            yield settled(out)
+            made = settled(out)
+            if made.error is None and not made.unchanged:
+                made.mirrored = mirrored(graph, made.log, info)
+            yield made
+
+
+def mirrored(graph: Any, log: list[dict[str, Any]], info: dict[str, Any]) -> bool:
+    """Whether the ops applied (``log``) mirror the data as a whole: an odd number of them
+    mirror (``Op.mirrors`` on its drawn params: a flip, a negative determinant), since the
+    determinant of the composition is the product of theirs (two flips make a half turn)."""
+    ops = {(op.name): op for op in graph.ops()}
+    odd = False
+    for entry in log:
+        op = ops.get(entry.get("op"))
+        if entry.get("applied") and op is not None and entry.get("params") is not None:
+            odd ^= bool(op.mirrors(entry["params"], info))
+    return odd
 
 
 @dataclass
@@ -494,6 +539,7 @@ class Made:
     attempt: int = 0  # 0, or the retry that made it (new sub-seeds)
     unchanged: str = ""  # why it is no new output (after every retry), or ''
     kept: float | None = None  # foreground kept / the source's (``keep_foreground``), or None
+    mirrored: bool = False  # the applied ops mirror it as a whole (``mirror_classes``)
 
 
 class ForegroundLost(InputError):

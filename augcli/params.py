@@ -16,7 +16,7 @@ from augcli.core.errors import RecipeError
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "required"})()
 
-KINDS = ("float", "int", "bool", "choice", "size", "text", "texts")
+KINDS = ("float", "int", "bool", "choice", "size", "text", "texts", "pairs")
 
 _RECIPE_DIR: ContextVar[Path | None] = ContextVar("recipe_dir", default=None)
 
@@ -225,6 +225,39 @@ class Nullable(Param):
         except RecipeError as exc:
             fix = f"{exc.fix} Or null for {self.meaning}.".strip()
             raise RecipeError(exc.what, path=exc.path, value=exc.value, fix=fix) from None
+
+
+class ClassPairs(Nullable):
+    """Pairs of class names, ``{left_effusion: right_effusion}``; each pair works both ways
+    (returned as a mapping holding both directions); null for none."""
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        fix = "Write e.g. {left_effusion: right_effusion} (each pair once; it works both ways)."
+        if not isinstance(value, dict) or not value:
+            raise RecipeError(
+                "must be a mapping of class -> class", path=path, value=value, fix=fix
+            )
+        out: dict[str, str] = {}
+        for a, b in value.items():
+            if not isinstance(a, str) or not isinstance(b, str) or not a or not b or a == b:
+                raise RecipeError(
+                    "pairs two different class names (input folder names, as text)",
+                    path=f"{path}.{a}",
+                    value=b,
+                    fix=fix,
+                )
+            for x, y in ((a, b), (b, a)):
+                if out.get(x, y) != y:
+                    raise RecipeError(
+                        f"class {x!r} is paired twice ({out[x]!r} and {y!r})",
+                        path=f"{path}.{a}",
+                        value=b,
+                        fix="Give each class one mirror partner.",
+                    )
+                out[x] = y
+        return out
 
 
 class ClassNames(Nullable):

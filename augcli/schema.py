@@ -55,6 +55,12 @@ def param_schema(spec: Param) -> dict[str, Any]:
     elif spec.kind == "texts":
         one = {"type": "string", "minLength": 1}
         out = {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+    elif spec.kind == "pairs":
+        out = {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": "string", "minLength": 1},
+        }
     else:  # size
         out = {
             "anyOf": [

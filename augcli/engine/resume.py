@@ -149,6 +149,8 @@ def resume_state(job: Job, relpaths: Iterable[str] = ()) -> Resume:
         for k, r in previous.items()
         if r.get("status") == "ok" and r["source"] not in changed and (dst / k).is_file()
     }
+    # an output moved to its mirror class (mirror_classes) is done under its planned path too
+    done |= {p for k in done if isinstance(p := previous[k].get("planned"), str)}
     kept = {k: v for k, v in previous.items() if k in done or v.get("output") in done}
     return Resume(done, kept, swept, sorted(changed))
 

@@ -16,7 +16,7 @@ from augcli.core.findings import Finding
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
-from augcli.modality import KEEP_FOREGROUND, NO_MIRROR, RETRIES, Modality
+from augcli.modality import KEEP_FOREGROUND, MIRROR_CLASSES, NO_MIRROR, RETRIES, Modality
 from augcli.params import Nullable, Param
 
 # 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras.
@@ -87,6 +87,7 @@ class ImageModality(Modality):
         "retries": RETRIES,
         "keep_foreground": KEEP_FOREGROUND,
         "no_mirror": NO_MIRROR,
+        "mirror_classes": MIRROR_CLASSES,
     }
 
     extra_keys = (*annotations.KEYS, "deidentify")

@@ -16,7 +16,7 @@ from augcli import deidentify, dicomkit
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
-from augcli.modality import KEEP_FOREGROUND, NO_MIRROR, RETRIES, Modality
+from augcli.modality import KEEP_FOREGROUND, MIRROR_CLASSES, NO_MIRROR, RETRIES, Modality
 from augcli.params import Nullable
 from augcli.volume import dicom, io, memory
 from augcli.volume.base import Volume
@@ -73,6 +73,7 @@ class VolumeModality(Modality):
         "retries": RETRIES,
         "keep_foreground": KEEP_FOREGROUND,
         "no_mirror": NO_MIRROR,
+        "mirror_classes": MIRROR_CLASSES,
     }
 
     # -- which files, and their names -----------------------------------------------------------
