@@ -467,3 +467,39 @@ def test_the_shipped_dicom_series_config_runs_as_the_readme_says(tmp_path: Path)
     ]
     assert z == sorted(z)  # written bottom up, whatever the source files' names said
     assert run_augcli("verify", str(out)).returncode == 0
+
+
+# -- units: physical -----------------------------------------------------------------------------------
+def _scaled_ct(path: Path) -> None:
+    """A NIfTI CT stored as int16 with slope 2 and intercept -1000: stored 600 is 200 HU."""
+    img = nib.Nifti1Image(np.full((16, 16, 8), 600, np.int16), np.eye(4))
+    img.header.set_slope_inter(2.0, -1000.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(img, path)
+
+
+@pytest.mark.parametrize(("units", "stored_std"), [("physical", 20.0), ("stored", 40.0)])
+def test_units_physical_gives_noise_in_hu(tmp_path: Path, units: str, stored_std: float) -> None:
+    _scaled_ct(tmp_path / "data" / "ct" / "a.nii.gz")
+    body = f"  units: {units}\n  pipeline:\n    - gaussian_noise: {{std: 40, p: 1}}\n"
+    proc = run_augcli("expand", str(recipe(tmp_path, tmp_path / "data", body, copies=1)))
+    assert proc.returncode == 0, proc.stderr
+    img = nib.load(tmp_path / "out" / "ct" / "a__aug_0.nii.gz")
+    stored = np.asarray(img.dataobj.get_unscaled(), np.float64)
+    assert (img.dataobj.slope, img.dataobj.inter) == (2.0, -1000.0)  # the file's scale kept
+    assert abs(stored.std() - stored_std) < 0.1 * stored_std
+    (line,) = read_manifest(tmp_path / "out")
+    assert line["ops"][0]["params"]["std"] == 40.0  # recorded as the recipe gave it
+
+
+def test_units_physical_takes_a_rescale_window_in_hu(tmp_path: Path) -> None:
+    _scaled_ct(tmp_path / "data" / "ct" / "a.nii.gz")
+    body = (
+        "  units: physical\n  pipeline:\n"
+        "    - rescale: {center: 200, width: 100, out_min: 0, out_max: 4000}\n"
+    )
+    proc = run_augcli("expand", str(recipe(tmp_path, tmp_path / "data", body, copies=1)))
+    assert proc.returncode == 0, proc.stderr
+    img = nib.load(tmp_path / "out" / "ct" / "a__aug_0.nii.gz")
+    hu = np.asarray(img.dataobj, np.float64)  # scaled back by nibabel: HU
+    assert np.allclose(hu, 2000.0)  # 200 HU, the window's middle, is the output range's middle

@@ -50,6 +50,17 @@ class Volume:
         x, y, z = self.spacing
         return z, y, x
 
+    def stored(self, value: float, level: bool = True) -> float:
+        """An intensity the recipe gave in physical units (the section's ``units: physical``:
+        HU for a CT, through the file's slope and intercept, ``meta["scale"]``) in the units of
+        the stored voxels: (value - intercept) / slope for a ``level`` (a window's bounds), value
+        / slope for a difference (a noise std, a window's width). Unchanged otherwise."""
+        scale = self.meta.get("scale") if self.meta.get("units") == "physical" else None
+        if not scale:
+            return float(value)
+        slope, intercept = scale
+        return (float(value) - intercept) / slope if level else float(value) / abs(slope)
+
     def with_array(self, array: np.ndarray, **geometry: Any) -> Volume:
         """The same scan with new voxels (and, for spatial ops, new ``label``/``spacing``/
         ``origin``/``direction`` given by keyword); the label is kept unless replaced."""

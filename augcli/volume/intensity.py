@@ -158,8 +158,10 @@ class GaussianNoise(VolumeOp):
         return params
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
+        std, mean = data.stored(params["std"], False), data.stored(params["mean"], False)
+
         def fn(x: np.ndarray, _: slice, rng: np.random.Generator | None) -> np.ndarray:
-            return artefacts.gaussian_noise(x, normals(rng, x.shape), params["std"], params["mean"])
+            return artefacts.gaussian_noise(x, normals(rng, x.shape), std, mean)
 
         return per_slab(data, fn, params["noise_seed"])
 
@@ -189,9 +191,11 @@ class RicianNoise(VolumeOp):
         return params
 
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
+        std = data.stored(params["std"], False)
+
         def fn(x: np.ndarray, _: slice, rng: np.random.Generator | None) -> np.ndarray:
             pair = normals(rng, (x.shape[0], 2, *x.shape[1:]))  # plane by plane: n1, then n2
-            return artefacts.rician_noise(x, pair[:, 0], pair[:, 1], params["std"])
+            return artefacts.rician_noise(x, pair[:, 0], pair[:, 1], std)
 
         return per_slab(data, fn, params["noise_seed"])
 
@@ -332,9 +336,10 @@ class Rescale(VolumeOp):
     def apply(self, data: Volume, params: dict[str, Any]) -> Volume:
         if params["by"] == "window":
             lo, hi = artefacts.window_range(params["center"], params["width"])
+            lo, hi = sorted((data.stored(lo), data.stored(hi)))  # units: physical -> stored
         else:
             lo, hi = artefacts.percentile_range(
                 data.array, params["low_percentile"], params["high_percentile"]
             )
-        out_min, out_max = params["out_min"], params["out_max"]
+        out_min, out_max = data.stored(params["out_min"]), data.stored(params["out_max"])
         return per_slab(data, lambda x, _, __: artefacts.rescale(x, lo, hi, out_min, out_max))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,7 +17,7 @@ from augcli.core.atomic import atomic_path
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
 from augcli.modality import KEEP_FOREGROUND, MIRROR_CLASSES, NO_MIRROR, RETRIES, Modality
-from augcli.params import Nullable
+from augcli.params import Nullable, Param
 from augcli.volume import dicom, io, memory
 from augcli.volume.base import Volume
 
@@ -69,6 +69,16 @@ class VolumeModality(Modality):
             "as the available memory holds, each at its peak on the largest case (from the "
             "headers; `validate` says the number and why). Set it for a Dask cluster, whose "
             "workers' memory the planning machine cannot see",
+        ),
+        "units": Param(
+            kind="choice",
+            default="stored",
+            choices=("stored", "physical"),
+            sampled=False,
+            help="what intensity parameters (noise std and mean, rescale's window and output "
+            "range) are in: the stored voxel values, or physical units through the file's "
+            "slope and intercept (HU for a CT whose stored values are offset by 1024). "
+            "Lengths are always mm and angles degrees",
         ),
         "retries": RETRIES,
         "keep_foreground": KEEP_FOREGROUND,
@@ -239,6 +249,8 @@ class VolumeModality(Modality):
     def read(self, path: Path) -> Volume:
         self.check_data_file(path)
         vol = io.read_volume(path, self.config.get("max_voxels", DEFAULT_MAX_VOXELS), self.profile)
+        if self.config.get("units") == "physical":
+            vol = replace(vol, meta={**vol.meta, "units": "physical"})
         cfg = self.labels
         if cfg is None:
             return vol
