@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import io
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -490,7 +491,7 @@ def write(vol: Volume, path: Path, out: Output, root: Path) -> tuple[str, list[P
             dest = path.parent / slice_name(k, suffix)
             tmp = stack.enter_context(atomic_path(dest, root))
             source = _dataset(pydicom, sources[min(k, len(sources) - 1)], pixels=False)
-            _save(pydicom, _derived(source, vol, k, out), tmp)
+            _save(pydicom, _derived(source, vol, k, out), tmp, digest=False)
             written.append(dest)
         first = _dataset(pydicom, sources[0], pixels=False)
         digest = _save(pydicom, _derived(first, vol, 0, out), path)
@@ -514,7 +515,7 @@ def _derived(ds: Any, vol: Volume, k: int, out: Output) -> Any:
     source_uid = str(ds.get("SOPInstanceUID", ""))
     dicomkit.mark_derived(ds, out.ops, source_uid)
     new_series(ds, out.recipe_key, out.rel)  # each output volume is a series of its own
-    entropy = [source_uid, out.rel, str(out.seed), str(k), hashlib.sha256(raw).hexdigest()]
+    entropy = [source_uid, out.rel, str(out.seed), str(k), out.recipe_key, str(len(raw))]
     dicomkit.set_file_meta(ds, dicomkit.uid(entropy))
     return ds
 
@@ -630,10 +631,11 @@ def _update_group(item: Any, seq: str, key: str, value: Any) -> None:
         setattr(inner[0], key, value)
 
 
-def _save(pydicom: Any, ds: Any, path: Path) -> str:
-    pydicom.dcmwrite(path, ds, enforce_file_format=True)
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _save(pydicom: Any, ds: Any, path: Path, digest: bool = True) -> str:
+    """Write ``ds`` at ``path``; the sha256 of its bytes (``digest``), else ''. The other
+    slices of a series are hashed once, by the caller that records them."""
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    data = buffer.getvalue()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest() if digest else ""
