@@ -94,7 +94,8 @@ class VolumeModality(Modality):
 
     @classmethod
     def inspect(cls, root: Path, relpath: str) -> str | None:
-        """A multi-frame DICOM image, or a series' first slice: an input; a series' other
+        """A multi-frame DICOM image: an input; a series' first slice (by name): an input
+        standing for its folder (``folder``: classed by the folder above); a series' other
         slices: parts of it; a lone slice: not a volume (the image section's)."""
         if not _installed("pydicom"):  # refused by check_installed, with the fix
             return "input" if relpath.lower().endswith(dicom.SUFFIXES) else None
