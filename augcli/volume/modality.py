@@ -18,7 +18,7 @@ from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
 from augcli.modality import KEEP_FOREGROUND, MIRROR_CLASSES, NO_MIRROR, RETRIES, Modality
 from augcli.params import Nullable, Param
-from augcli.volume import dicom, io, memory
+from augcli.volume import dicom, dicom_write, io, memory
 from augcli.volume.base import Volume
 
 # 2**28 voxels: a 512x512x1024 CT, 512 MiB as int16 and 1 GiB as float32; a worker holds about
@@ -368,8 +368,10 @@ class VolumeModality(Modality):
         final = PurePosixPath(out_rel).name
         if data.meta.get("format") == "dicom":
             key = self.config.get("recipe_key", "")
-            out = dicom.Output(out_rel, meta.get("seed"), meta.get("ops") or [], self.profile, key)
-            digest, moved = dicom.write(data, path, out, self.output_root)
+            out = dicom_write.Output(
+                out_rel, meta.get("seed"), meta.get("ops") or [], self.profile, key
+            )
+            digest, moved = dicom_write.write(data, path, out, self.output_root)
         else:
             clean = io.without_free_text(data) if self.profile is not None else data
             digest, moved = io.write_volume(clean, path, final)
@@ -483,7 +485,7 @@ def _series_parts(relpath: str) -> tuple[str, str, str]:
     (``ct/IM1.dcm`` -> ``ct`` + ``/0001.dcm``); one at the input's top by its first file."""
     folder, _, name = relpath.rpartition("/")
     ext = next((s for s in dicom.SUFFIXES if name.lower().endswith(s)), ".dcm")
-    suffix = "/" + dicom.slice_name(0, ext)
+    suffix = "/" + dicom_write.slice_name(0, ext)
     if not folder:
         return "", name[: -len(ext)] if name.lower().endswith(ext) else name, suffix
     parent, _, stem = folder.rpartition("/")
