@@ -186,14 +186,15 @@ class VolumeModality(Modality):
         nifti = next((r for r in relpaths if io.suffix_of(r) in io.NIFTI), None)
         if nifti is not None:
             need.append(("nibabel", nifti))
+        first_dicom = next((r for r in relpaths if io.is_dicom(r)), None)
+        install = io.INSTALL if first_dicom is None else dicom.INSTALL
         for module, relpath in need:
             if not _installed(module):
                 raise UsageError(
                     f"input {relpath!r} is a volume, which needs {module}, and {module} is not "
-                    f"installed. Run: {io.INSTALL} (or leave volumes out with the section's "
+                    f"installed. Run: {install} (or leave volumes out with the section's "
                     "exclude)."
                 )
-        first_dicom = next((r for r in relpaths if io.is_dicom(r)), None)
         if first_dicom is not None:
             dicomkit.check_installed(first_dicom)
 
