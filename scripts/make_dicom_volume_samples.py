@@ -65,7 +65,10 @@ def slice_dataset(hu: np.ndarray, z: int) -> Dataset:
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "-1024", "1", "HU"
     ds.PixelData = (hu[z].astype(np.int32) + 1024).clip(0, 4095).astype("<u2").tobytes()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, ds.SOPInstanceUID
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = (
+        CTImageStorage,
+        ds.SOPInstanceUID,
+    )
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     return ds
