@@ -410,6 +410,11 @@ class Modality(ABC):
                     found[id(op)] = (op, why, relpath)
         return [found[id(op)] for op in graph.ops() if id(op) in found]
 
+    def background(self, path: Path) -> float | None:
+        """The value invented pixels of an input take by default (ops' ``fill``), in the
+        units ops see; None: the ops' own default (0)."""
+        return None
+
     def foreground(self, data: Any, matrix: Any = None) -> float | None:
         """How much foreground (lesion) ``data`` holds, in the source's units (``matrix``: the
         output's composed geometry, for a modality whose units change with it); None: nothing
@@ -454,7 +459,14 @@ class Modality(ABC):
             return partners[relpath]
 
         no_mirror = task.label in (self.config.get("no_mirror") or ())
-        item = Item(task.source, task.label, job.pools.get(self.name, {}), load, no_mirror)
+        item = Item(
+            task.source,
+            task.label,
+            job.pools.get(self.name, {}),
+            load,
+            no_mirror,
+            self.background(job.input_root / task.source),
+        )
         applier = self.applier()
         fuse = job.fuse.get(self.name, True)
         caches: dict[int, dict[str, Any]] = {}

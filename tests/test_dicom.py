@@ -324,3 +324,36 @@ def test_patient_orientation_and_laterality_follow_the_transform(
     got = pydicom.dcmread(out)
     assert list(got.PatientOrientation) == orientation
     assert got.ImageLaterality == laterality
+
+
+@pytest.mark.parametrize(
+    ("name", "padding", "fill", "expected"),
+    [
+        ("MR_small.dcm", 7, None, 7.0),  # the file's PixelPaddingValue
+        ("CT_small.dcm", None, None, 24.0),  # a CT without one: air, -1000 HU (intercept -1024)
+        ("MR_small.dcm", None, None, 0.0),  # neither: 0, as for any image
+        ("MR_small.dcm", 7, 100, 100.0),  # a fill the recipe gives wins
+    ],
+)
+def test_a_constant_border_on_dicom_is_its_padding_or_air(
+    pydicom, tmp_path: Path, name: str, padding, fill, expected: float
+) -> None:
+    ds = pydicom.dcmread(shipped(name))
+    if "PixelPaddingValue" in ds:
+        del ds.PixelPaddingValue
+    if padding is not None:
+        ds.add_new(0x00280120, "SS" if ds.PixelRepresentation else "US", padding)
+    (tmp_path / "data").mkdir()
+    ds.save_as(tmp_path / "data" / "a.dcm")
+    extra = "" if fill is None else f", fill: {fill}"
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: data\noutput: out\nimage:\n  pipeline:\n"
+        f"    - rotate: {{degrees: 45, border_mode: constant{extra}}}\n",
+    )
+    result = CliRunner().invoke(app, ["expand", str(recipe), "--quiet"])
+    assert result.exit_code == 0, result.output
+    line = json.loads((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()[0])
+    assert line["ops"][0]["params"]["fill"] == expected
+    out = pydicom.dcmread(tmp_path / "out" / "a__aug_0.dcm").pixel_array
+    assert int(out[0, 0]) == int(expected)  # a corner the rotation invented

@@ -78,6 +78,31 @@ def read_dicom(
     return np.ascontiguousarray(img)
 
 
+AIR_HU = -1000.0
+
+
+def background(path: Path) -> float | None:
+    """What a border invented by a geometric op holds on this DICOM, in ``read_dicom``'s units
+    (the stored value plus the signed offset): its PixelPaddingValue, else air (-1000 HU
+    through RescaleSlope/Intercept) on a CT, else None (0). Clipped to the image's range."""
+    try:
+        ds = _pydicom().dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:  # unreadable: the input fails with the reason when it is read
+        return None
+    padding = ds.get("PixelPaddingValue")
+    if isinstance(padding, bytes | list) or padding in (None, ""):
+        padding = None
+    if padding is None and str(ds.get("Modality", "")).upper() == "CT":
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        padding = (AIR_HU - float(ds.get("RescaleIntercept", 0) or 0)) / slope
+    if padding is None:
+        return None
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    value = float(padding) + (_offset_of(path) if signed else 0)
+    top = (1 << int(ds.get("BitsAllocated", 16))) - 1
+    return float(min(max(round(value), 0), top))
+
+
 def signed_offset(stored: np.ndarray, ds: Any) -> int:
     """What ``read_dicom`` adds to stored values: 0 for unsigned or non-negative data, else the
     smallest power of two at least -min (never more than 2**(BitsStored - 1))."""

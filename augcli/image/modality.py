@@ -254,6 +254,10 @@ class ImageModality(Modality):
 
         return near_duplicate_images(relpaths, self.input_root, digests, self.decode)
 
+    def background(self, path: Path) -> float | None:
+        """A DICOM's PixelPaddingValue (air on a CT without one), in the units ops see."""
+        return dicom.background(path) if dicom.is_dicom(path) else None
+
     def output_suffix(self, source_suffix: str) -> str:
         fmt = self.config.get("format")
         if fmt is None or source_suffix.lower() in dicom.EXTENSIONS:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from augcli.core.errors import InputError
 from augcli.image.ops.arrays import BORDER_MODES, INTERPOLATIONS
 from augcli.ops import Op
-from augcli.params import Param
+from augcli.params import Nullable, Param
 
 
 class ImageOp(Op):
@@ -23,6 +23,14 @@ class ImageOp(Op):
     channels: ClassVar[tuple[int, ...]] = (1, 3, 4)
     dtypes: ClassVar[tuple[str, ...]] = ("uint8", "uint16")
     keeps_size: ClassVar[bool] = True
+
+    def sample(self, rng: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """The params drawn; a ``fill`` left to the image (null) is its background, a number in
+        the params (``info["background"]``: 0 but for DICOM)."""
+        params = super().sample(rng, info)
+        if "fill" in params and params["fill"] is None:
+            params["fill"] = float(info.get("background", 0.0))
+        return params
 
     def check_input(self, info: dict[str, Any]) -> None:
         if info["channels"] not in self.channels:
@@ -119,12 +127,14 @@ BORDER_MODE = Param(
     choices=BORDER_MODES,
     help="how pixels outside the source are invented",
 )
-FILL = Param(
+FILL = Nullable(
     kind="float",
-    default=0.0,
+    default=None,
     low=0.0,
     sampled=False,
     unit="intensity",
+    meaning="the image's background: 0, or a DICOM's PixelPaddingValue (air on a CT without one)",
     help="value of invented pixels with border_mode constant, in the image's own units "
-    "(clipped to its maximum); alpha of invented pixels is 0",
+    "(clipped to its maximum); alpha of invented pixels is 0. Default: the image's background "
+    "(0; a DICOM's PixelPaddingValue, or air, -1000 HU, on a CT without one), recorded",
 )
