@@ -15,7 +15,8 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="augcli",
-    help="Grow a small image, text or audio dataset from one YAML recipe, reproducibly.",
+    help="Grow a small image, volume (CT/MRI), text or audio dataset from one YAML recipe, "
+    "reproducibly.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
