@@ -16,7 +16,7 @@ from augcli.core.errors import InputError, UsageError
 
 INSTALL = "pip install 'augcli[dicom]'"
 MARK = "augcli"
-SUFFIXES = (".dcm", ".dicom")
+SUFFIXES = (".dcm", ".dicom")  # DICOM file names (a file may also say DICM inside)
 # Attributes augmented pixels make stale: pixel value extremes, the icon (thumbnail).
 STALE = (0x00280106, 0x00280107, 0x00280108, 0x00280109, 0x00880200)
 
@@ -70,7 +70,7 @@ def attribute(path: Path, keyword: str) -> str | None:
     """The value of a DICOM attribute of ``path`` as text, or None: not a DICOM file (by its
     suffix or its ``DICM`` preamble), pydicom missing, unreadable, or the attribute absent or
     empty."""
-    if not path.name.lower().endswith(SUFFIXES) and not _says_dicm(path):
+    if not path.name.lower().endswith(SUFFIXES) and not says_dicm(path):
         return None
     try:
         module = pydicom()
@@ -82,7 +82,8 @@ def attribute(path: Path, keyword: str) -> str | None:
     return text or None
 
 
-def _says_dicm(path: Path) -> bool:
+def says_dicm(path: Path) -> bool:
+    """Whether a file has DICOM's preamble (``DICM`` at byte 128), whatever its name."""
     try:
         with path.open("rb") as f:
             f.seek(128)

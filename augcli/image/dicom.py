@@ -16,7 +16,7 @@ from augcli.core.errors import InputError
 from augcli.deidentify import Profile, new_series
 from augcli.image.io import check_pixels
 
-EXTENSIONS = (".dcm", ".dicom")
+EXTENSIONS = dicomkit.SUFFIXES
 INSTALL = "pip install 'augcli[dicom]'"
 PHOTOMETRICS = (
     "MONOCHROME1",

@@ -34,7 +34,7 @@ from augcli.core.errors import InputError
 from augcli.deidentify import Profile
 from augcli.volume.base import Volume
 
-SUFFIXES = (".dcm", ".dicom")
+SUFFIXES = dicomkit.SUFFIXES
 INSTALL = "pip install 'augcli[volume,dicom]'"
 GAP_TOL = 0.01  # a slice spacing may differ from the median by this fraction (and 0.05 mm)
 ORIENT_TOL = 1e-4
@@ -47,15 +47,6 @@ def candidate(name: str) -> bool:
     (PACS exports name slices ``IM000123``); the latter only if the file says DICM."""
     lower = name.lower()
     return lower.endswith(SUFFIXES) or "." not in name
-
-
-def _magic(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            f.seek(128)
-            return f.read(4) == b"DICM"
-    except OSError:
-        return False
 
 
 def _pydicom() -> Any:
@@ -74,7 +65,7 @@ class Head:
 
 def _head(path: Path) -> Head | None:
     """The file's series and frames, or None when it is no DICOM image."""
-    if not path.name.lower().endswith(SUFFIXES) and not _magic(path):
+    if not path.name.lower().endswith(SUFFIXES) and not dicomkit.says_dicm(path):
         return None
     pydicom = _pydicom()
     try:
