@@ -21,13 +21,35 @@ class Balance:
 
     mode: str  # match_largest | target | copies
     values: Any = None  # int or {class: int}
+    by: str = (
+        "inputs"  # inputs | groups: what a class's outputs are spread over (and copies given to)
+    )
+
+
+BY = ("inputs", "groups")
 
 
 def parse_balance(raw: Any, path: str) -> Balance | None:
+    """``match_largest``, or a one-key map (``target``, ``copies``, ``match_largest: true``)
+    with an optional ``by: groups``."""
     if raw is None:
         return None
     if raw == "match_largest":
         return Balance("match_largest")
+    by = "inputs"
+    if isinstance(raw, dict) and "by" in raw:
+        raw = dict(raw)
+        by = raw.pop("by")
+        if by not in BY:
+            raise RecipeError(
+                "is not what a balance counts in",
+                path=f"{path}.by",
+                value=by,
+                fix="Write 'by: groups' (outputs spread evenly over each class's patients, "
+                "copies given per patient) or 'by: inputs' (the default).",
+            )
+    if raw == {"match_largest": True}:
+        return Balance("match_largest", by=by)
     if isinstance(raw, dict) and len(raw) == 1:
         ((mode, value),) = raw.items()
         ok_int = isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -41,13 +63,15 @@ def parse_balance(raw: Any, path: str) -> Balance | None:
         if mode in ("target", "copies") and (ok_map or (mode == "target" and ok_int)):
             if mode == "copies":
                 _check_copies(value, f"{path}.copies")
-            return Balance(mode, {str(k): v for k, v in value.items()} if ok_map else value)
+            values = {str(k): v for k, v in value.items()} if ok_map else value
+            return Balance(mode, values, by)
     raise RecipeError(
         "is not a balance",
         path=path,
         value=raw,
         fix="Write 'balance: match_largest', 'balance: {target: 500}', "
-        "'balance: {target: {cat: 500, dog: 300}}' or 'balance: {copies: {cat: 1, dog: 4}}'.",
+        "'balance: {target: {cat: 500, dog: 300}}' or 'balance: {copies: {cat: 1, dog: 4}}', "
+        "each optionally with 'by: groups'.",
     )
 
 

@@ -24,11 +24,17 @@ BALANCE = {
             "type": "object",
             "additionalProperties": False,
             "minProperties": 1,
-            "maxProperties": 1,
-            "properties": {"target": _COUNTS, "copies": _COUNTS},
+            "maxProperties": 2,
+            "properties": {
+                "target": _COUNTS,
+                "copies": _COUNTS,
+                "match_largest": {"const": True},
+                "by": {"enum": ["inputs", "groups"]},
+            },
         },
     ],
-    "description": "outputs per class: match_largest, {target: ...} or {copies: ...}",
+    "description": "outputs per class: match_largest, {target: ...} or {copies: ...}; "
+    "by: groups spreads them over each class's patients (copies per patient)",
 }
 
 

@@ -159,6 +159,98 @@ def test_max_outputs_per_group_takes_outputs_round_robin_over_a_patients_inputs(
     assert {x["source"]: x["group"] for x in lines}["ct/c.dcm"] == "P2"
 
 
+def _files(spec: dict[str, list[tuple[str, str]]]) -> tuple[list, dict[str, str]]:
+    """InputFiles of classes {label: [(name, patient), ...]} and their groups."""
+    from augcli.engine.scan import InputFile
+
+    files, of = [], {}
+    for label, members in spec.items():
+        for name, patient in members:
+            rel = f"{label}/{name}.png"
+            files.append(InputFile(rel, "image", label))
+            if patient:
+                of[rel] = patient
+    return files, of
+
+
+def test_a_balance_by_groups_gives_every_patient_of_a_class_an_even_share() -> None:
+    from augcli.balance import parse_balance
+    from augcli.engine.budget import output_counts
+
+    # pos: P1 has 6 slices, P2 and P3 one each; neg: 8 one-image patients
+    pos = [(f"p1_{k}", "P1") for k in range(6)] + [("p2", "P2"), ("p3", "P3")]
+    files, of = _files({"pos": pos, "neg": [(f"n{k}", f"N{k}") for k in range(8)]})
+    bal = parse_balance({"target": 20, "by": "groups"}, "image.balance")
+    counts = output_counts(files, 1, 1, True, bal, "image.balance", of.get)
+    # pos needs 20 - 8 = 12: P2 and P3 are filled up to P1's 6 samples first (5 each), the
+    # other 2 go one per patient in name order; P1's two go to its first slices
+    assert [counts[f"pos/p1_{k}.png"] for k in range(6)] == [1, 0, 0, 0, 0, 0]
+    assert (counts["pos/p2.png"], counts["pos/p3.png"]) == (6, 5)
+    assert sum(counts[f"neg/n{k}.png"] for k in range(8)) == 12
+    assert sorted(counts[f"neg/n{k}.png"] for k in range(8)) == [1] * 4 + [2] * 4
+    # by inputs (the default), P1's six slices take most of the class's outputs
+    plain = output_counts(files, 1, 1, True, parse_balance({"target": 20}, "b"), "b", of.get)
+    assert sum(plain[f"pos/p1_{k}.png"] for k in range(6)) == 10
+
+
+def test_balance_copies_by_groups_are_copies_per_patient_round_robin() -> None:
+    from augcli.balance import parse_balance
+    from augcli.engine.budget import output_counts
+
+    files, of = _files({"pos": [("a", "P1"), ("b", "P1"), ("c", "P1"), ("d", "P2")]})
+    bal = parse_balance({"copies": {"pos": 4}, "by": "groups"}, "image.balance")
+    counts = output_counts(files, 1, 2, False, bal, "image.balance", of.get)  # 2 emitters
+    assert counts == {"pos/a.png": 3, "pos/b.png": 3, "pos/c.png": 2, "pos/d.png": 8}
+    bal = parse_balance({"match_largest": True, "by": "groups"}, "image.balance")
+    assert bal.mode == "match_largest" and bal.by == "groups"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"target": 10, "by": "patients"}, "is not what a balance counts in"),
+        ({"match_largest": False}, "is not a balance"),
+    ],
+)
+def test_bad_balance_by_is_located(raw: dict, message: str) -> None:
+    from augcli.balance import parse_balance
+
+    with pytest.raises(RecipeError, match=message):
+        parse_balance(raw, "image.balance")
+
+
+def test_a_balance_by_groups_without_any_group_is_a_recipe_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for i, rel in enumerate(("a/x.png", "a/y.png", "b/z.png")):
+        png(data / rel, i)
+    body = BODY + "  balance: {match_largest: true, by: groups}\n"
+    proc = run_augcli("validate", str(recipe(tmp_path, data, body=body)))
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "image.balance.by" in proc.stderr and "no input of the section has a group" in proc.stderr
+    )
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_balance_by_groups_runs_end_to_end(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for i, rel in enumerate(("pos/sub-1_a.png", "pos/sub-1_b.png", "pos/sub-2_a.png")):
+        png(data / rel, i)
+    for i in range(6):
+        png(data / f"neg/sub-{10 + i}_a.png", 10 + i)
+    body = BODY + "  balance: {match_largest: true, by: groups}\n"
+    top = "keep_originals: true\ngroups: {pattern: 'sub-(\\d+)'}\n"
+    r = recipe(tmp_path, data, top=top, body=body)
+    proc = run_augcli("expand", str(r))
+    assert proc.returncode == 0, proc.stderr
+    made = [x for x in read_manifest(tmp_path / "out") if x["output"] != x["source"]]
+    per = {s: sum(1 for x in made if x["source"] == s) for s in {x["source"] for x in made}}
+    # neg has 6 inputs, so 12 samples; pos 3 originals + 9: sub-2 filled to sub-1's 2, then even
+    assert per == {"pos/sub-1_a.png": 2, "pos/sub-1_b.png": 2, "pos/sub-2_a.png": 5} | {
+        f"neg/sub-{10 + i}_a.png": 1 for i in range(6)
+    }
+
+
 def test_a_de_identified_section_writes_the_patients_pseudonym_as_its_group(
     tmp_path: Path,
 ) -> None:

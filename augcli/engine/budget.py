@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from augcli.balance import MAX_COPIES, Balance
@@ -38,21 +39,25 @@ def output_counts(
     kept: bool,
     balance: Balance | None,
     path: str = "balance",
+    group_of: Callable[[str], str | None] | None = None,
 ) -> dict[str, int]:
     """Outputs per input (``per_input`` = emitters: one 'copy' makes that many outputs). A
     balance that asks an input for more than ``MAX_COPIES`` copies is a ``RecipeError`` at
-    ``path`` (planning memory grows with the outputs)."""
+    ``path`` (planning memory grows with the outputs). A balance ``by: groups`` spreads a
+    class's outputs over its patients (``group_of``), evenly in what each then has, and gives
+    per-class copies per patient; every patient's share goes round-robin over its inputs."""
     if balance is None:
         return {f.relpath: copies * per_input for f in inputs}
     by_class: dict[Any, list[str]] = defaultdict(list)
     for f in inputs:
         by_class[f.label].append(f.relpath)
-    counts: dict[str, int] = {}
+    units = _units(by_class, balance, group_of, path)
     if balance.mode == "copies":
-        for label, paths in by_class.items():
-            c = balance.values.get(str(label), copies)
-            counts.update({p: c * per_input for p in paths})
-        return counts
+        adds = {
+            label: {u: balance.values.get(str(label), copies) * per_input for u in members}
+            for label, members in units.items()
+        }
+        return _spread(units, adds, per_input, path, None)
     base = int(kept)
     if balance.mode == "match_largest":
         largest = max(len(p) for p in by_class.values())
@@ -64,13 +69,83 @@ def output_counts(
             label: balance.values.get(str(label), len(p) * (base + copies * per_input))
             for label, p in by_class.items()
         }
+    adds = {
+        label: _fill(
+            {u: base * len(m) for u, m in members.items()},
+            max(0, targets[label] - base * len(by_class[label])),
+        )
+        for label, members in units.items()
+    }
+    return _spread(units, adds, per_input, path, targets)
+
+
+def _units(
+    by_class: dict[Any, list[str]],
+    balance: Balance,
+    group_of: Callable[[str], str | None] | None,
+    path: str,
+) -> dict[Any, dict[str, list[str]]]:
+    """Per class, what outputs are spread over: each input, or (``by: groups``) each patient,
+    an input without a group a patient of its own. Named so that sorting them sorts inputs."""
+    if balance.by != "groups":
+        return {label: {p: [p] for p in paths} for label, paths in by_class.items()}
+    of = {p: group_of(p) if group_of else None for paths in by_class.values() for p in paths}
+    if of and all(g is None for g in of.values()):
+        raise RecipeError(
+            "counts in groups, but no input of the section has a group",
+            path=f"{path}.by",
+            value="groups",
+            fix="Say what a patient is with the top-level 'groups:' (a DICOM attribute, "
+            "{pattern: ...} or {file: ...}), or remove 'by: groups'.",
+        )
+    units: dict[Any, dict[str, list[str]]] = {}
     for label, paths in by_class.items():
-        need = max(0, targets[label] - base * len(paths))
-        each, extra = divmod(need, len(paths))
-        if each + (extra > 0) > MAX_COPIES * per_input:
-            raise _too_many(label, targets[label], len(paths), each + (extra > 0), per_input, path)
-        for i, p in enumerate(sorted(paths)):
-            counts[p] = each + (i < extra)
+        mine = units.setdefault(label, {})
+        for p in sorted(paths):
+            key = p if of[p] is None else f"{of[p]}\0"
+            mine.setdefault(key, []).append(p)
+    return units
+
+
+def _fill(have: dict[str, int], need: int) -> dict[str, int]:
+    """``need`` outputs given to units that ``have`` some samples already, the emptiest first,
+    so each ends as near one level as whole outputs allow (ties: in name order)."""
+    if not have:
+        return {}
+    lo, hi = 0, max(have.values()) + need
+    while lo < hi:  # the highest level the need fills up to
+        mid = (lo + hi + 1) // 2
+        if sum(max(0, mid - h) for h in have.values()) <= need:
+            lo = mid
+        else:
+            hi = mid - 1
+    adds = {u: max(0, lo - h) for u, h in have.items()}
+    left = need - sum(adds.values())
+    for u in sorted(have):
+        if left and have[u] <= lo:
+            adds[u] += 1
+            left -= 1
+    return adds
+
+
+def _spread(
+    units: dict[Any, dict[str, list[str]]],
+    adds: dict[Any, dict[str, int]],
+    per_input: int,
+    path: str,
+    targets: dict[Any, int] | None,
+) -> dict[str, int]:
+    """Each unit's outputs over its inputs, round-robin (name order), within ``MAX_COPIES``."""
+    counts: dict[str, int] = {}
+    for label, members in units.items():
+        for unit, paths in members.items():
+            each, extra = divmod(adds[label][unit], len(paths))
+            if each + (extra > 0) > MAX_COPIES * per_input:
+                target = targets[label] if targets else adds[label][unit]
+                n = sum(len(m) for m in members.values())
+                raise _too_many(label, target, n, each + (extra > 0), per_input, path)
+            for i, p in enumerate(paths):
+                counts[p] = each + (i < extra)
     return counts
 
 

@@ -361,8 +361,9 @@ def _hidden(names: SourceNames, folder: str, relpath: str) -> tuple[str, str]:
 
 
 def _counts(recipe: Recipe, job: Job, inputs: list[InputFile], groups: Groups) -> dict[str, int]:
-    """Outputs per input (not record files): copies, or balance per class, then the budget per
-    group (``max_outputs_per_group``), then the run's."""
+    """Outputs per input (not record files): copies, or balance per class (spread over its
+    inputs or, ``by: groups``, its patients), then the budget per group
+    (``max_outputs_per_group``), then the run's."""
     counts: dict[str, int] = {}
     for name, section in recipe.sections.items():
         mine = [
@@ -374,7 +375,14 @@ def _counts(recipe: Recipe, job: Job, inputs: list[InputFile], groups: Groups) -
         balance = (section.balance, f"{name}.balance")
         try:
             counts.update(
-                output_counts(mine, recipe.copies, emitters, recipe.keep_originals, *balance)
+                output_counts(
+                    mine,
+                    recipe.copies,
+                    emitters,
+                    recipe.keep_originals,
+                    *balance,
+                    groups.of.get,
+                )
             )
         except RecipeError as exc:
             raise recipe.locate(exc) from None
