@@ -410,10 +410,12 @@ class Modality(ABC):
                     found[id(op)] = (op, why, relpath)
         return [found[id(op)] for op in graph.ops() if id(op) in found]
 
-    def background(self, path: Path) -> float | None:
-        """The value invented pixels of an input take by default (ops' ``fill``), in the
-        units ops see; None: the ops' own default (0)."""
-        return None
+    def context(self, path: Path) -> dict[str, Any]:
+        """What ops see of an input beyond its data, merged into their ``info`` (default:
+        nothing): for images, the value invented pixels take by default (``background``: a
+        DICOM's PixelPaddingValue) and the spacing and rescale ``units: physical`` converts
+        with."""
+        return {}
 
     def foreground(self, data: Any, matrix: Any = None) -> float | None:
         """How much foreground (lesion) ``data`` holds, in the source's units (``matrix``: the
@@ -465,7 +467,7 @@ class Modality(ABC):
             job.pools.get(self.name, {}),
             load,
             no_mirror,
-            self.background(job.input_root / task.source),
+            self.context(job.input_root / task.source),
         )
         applier = self.applier()
         fuse = job.fuse.get(self.name, True)

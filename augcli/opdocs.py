@@ -84,12 +84,20 @@ def _text_op(d: Described) -> list[str]:
             bits.append(f"in {spec['range']}" + ("" if spec["sampled"] else ", fixed"))
         if "choices" in spec:
             bits.append("one of " + "|".join(spec["choices"]))
-        if "unit" in spec:
-            bits.append(spec["unit"])
+        if "unit" in spec or "physical" in spec:
+            bits.append(_unit(spec))
         default = "required" if spec["required"] else json.dumps(spec["default"])
         lines.append(f"    {pname} = {default}  ({'; '.join(bits)}) {spec['help']}")
     lines.append("")
     return lines
+
+
+def _unit(spec: dict[str, Any]) -> str:
+    """A param's unit, and what it is in under the section's ``units: physical``."""
+    unit = spec.get("unit", "")
+    if "physical" not in spec:
+        return unit
+    return f"{unit}, or {spec['physical']} with units: physical".lstrip(", ")
 
 
 def ops_markdown(described: list[Described]) -> str:
@@ -159,7 +167,7 @@ def _markdown_row(pname: str, spec: dict[str, Any]) -> str:
         allowed = f"`{spec['range']}`, {how}"
     else:
         allowed = ""
-    cells = [f"`{pname}`", spec["kind"], default, allowed, spec.get("unit", ""), spec["help"]]
+    cells = [f"`{pname}`", spec["kind"], default, allowed, _unit(spec), spec["help"]]
     return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
 
 

@@ -76,6 +76,10 @@ class Param:
     choices: tuple[str, ...] = ()
     unit: str = ""
     help: str = ""
+    # What the value measures, where a section can take it in physical units (the image
+    # section's ``units: physical``): "" (nothing physical), "length" (px <-> mm), "level" (an
+    # intensity: stored <-> HU through the rescale) or "difference" (of intensities).
+    quantity: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -199,6 +203,8 @@ class Param:
             out["choices"] = list(self.choices)
         if self.unit:
             out["unit"] = self.unit
+        if self.quantity:
+            out["physical"] = "mm" if self.quantity == "length" else "rescaled (HU on a CT)"
         out["help"] = self.help
         return out
 

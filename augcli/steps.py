@@ -24,7 +24,7 @@ class Item:
     pools: Mapping[str | None, tuple[str, ...]]  # class label -> inputs of that class
     load: Callable[[str], Any]  # decode another input (a mixing partner), cached
     no_mirror: bool = False  # its class is in the section's ``no_mirror``: no mirroring op
-    background: float | None = None  # what invented pixels default to (``fill``): a DICOM's
+    context: Mapping[str, Any] = field(default_factory=dict)  # ``Modality.context``: into info
 
 
 class Applier:
@@ -100,8 +100,8 @@ class Ctx:
                 "label": self.item.label,
                 "pools": self.item.pools,
             }
-            if self.item.background is not None:
-                info["background"] = self.item.background
+            info.update(self.item.context)
+            info["matrix"] = self.matrix  # the geometry so far (source -> current coordinates)
         return info
 
     def refuses(self, op: Op, entry: dict[str, Any], info: dict[str, Any]) -> bool:

@@ -103,6 +103,28 @@ def background(path: Path) -> float | None:
     return float(min(max(round(value), 0), top))
 
 
+def physical(path: Path) -> dict[str, Any] | None:
+    """What ``units: physical`` converts with: ``spacing`` (between rows, between columns; mm;
+    PixelSpacing, else ImagerPixelSpacing; None without either), ``slope`` and ``intercept``
+    (1 and 0 without a rescale), and the ``offset`` ``read_dicom`` adds to signed data."""
+    try:
+        ds = _pydicom().dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:  # unreadable: the input fails with the reason when it is read
+        return None
+    spacing = _floats(ds.get("PixelSpacing"), 2)
+    if spacing is None or not (spacing > 0).all():
+        spacing = _floats(ds.get("ImagerPixelSpacing"), 2)
+    if spacing is not None and not (spacing > 0).all():
+        spacing = None
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    return {
+        "spacing": None if spacing is None else (float(spacing[0]), float(spacing[1])),
+        "slope": float(ds.get("RescaleSlope", 1) or 1),
+        "intercept": float(ds.get("RescaleIntercept", 0) or 0),
+        "offset": _offset_of(path) if signed else 0,
+    }
+
+
 def signed_offset(stored: np.ndarray, ds: Any) -> int:
     """What ``read_dicom`` adds to stored values: 0 for unsigned or non-negative data, else the
     smallest power of two at least -min (never more than 2**(BitsStored - 1))."""

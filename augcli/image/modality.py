@@ -84,6 +84,17 @@ class ImageModality(Modality):
             sampled=False,
             help="PNG zlib level of written outputs (lossless at any level)",
         ),
+        "units": Param(
+            kind="choice",
+            default="stored",
+            choices=("stored", "physical"),
+            sampled=False,
+            help="what ops' lengths and intensities are in: pixels and the stored levels, or "
+            "(DICOM inputs) mm through PixelSpacing (ImagerPixelSpacing on a radiograph; at the "
+            "current size after a resize) and the scanner's units through RescaleSlope/"
+            "Intercept (HU on a CT). Each op's docs name the params it converts; the values "
+            "as given are recorded under 'physical' beside the converted ones",
+        ),
         "retries": RETRIES,
         "keep_foreground": KEEP_FOREGROUND,
         "no_mirror": NO_MIRROR,
@@ -254,9 +265,18 @@ class ImageModality(Modality):
 
         return near_duplicate_images(relpaths, self.input_root, digests, self.decode)
 
-    def background(self, path: Path) -> float | None:
-        """A DICOM's PixelPaddingValue (air on a CT without one), in the units ops see."""
-        return dicom.background(path) if dicom.is_dicom(path) else None
+    def context(self, path: Path) -> dict[str, Any]:
+        """A DICOM's ``background`` (PixelPaddingValue, air on a CT without one) in the units
+        ops see; under ``units: physical`` its spacing and rescale (None: not a DICOM)."""
+        is_dicom = dicom.is_dicom(path)
+        out: dict[str, Any] = {}
+        background = dicom.background(path) if is_dicom else None
+        if background is not None:
+            out["background"] = background
+        if self.config.get("units") == "physical":
+            out["units"] = "physical"
+            out["physical"] = dicom.physical(path) if is_dicom else None
+        return out
 
     def output_suffix(self, source_suffix: str) -> str:
         fmt = self.config.get("format")

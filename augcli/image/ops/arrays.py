@@ -63,7 +63,7 @@ def cv_border(name: str) -> int:
 def border_value(img: np.ndarray, fill: float) -> tuple[float, ...]:
     """``fill`` for colour channels; invented pixels of an alpha channel are transparent (0)."""
     channels = 1 if img.ndim == 2 else img.shape[2]
-    value = float(min(fill, max_value(img.dtype)))
+    value = float(min(max(fill, 0.0), max_value(img.dtype)))
     return (value, value, value, 0.0) if channels == 4 else (value,) * channels
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from augcli.core.errors import InputError
+from augcli.image.ops import physical
 from augcli.image.ops.arrays import BORDER_MODES, INTERPOLATIONS
 from augcli.ops import Op
 from augcli.params import Nullable, Param
@@ -25,9 +26,10 @@ class ImageOp(Op):
     keeps_size: ClassVar[bool] = True
 
     def sample(self, rng: Any, info: dict[str, Any]) -> dict[str, Any]:
-        """The params drawn; a ``fill`` left to the image (null) is its background, a number in
-        the params (``info["background"]``: 0 but for DICOM)."""
-        params = super().sample(rng, info)
+        """The params drawn, lengths and intensities given in physical units converted
+        (``physical.to_stored``); a ``fill`` left to the image (null) is its background, a
+        number in the params (``info["background"]``: 0 but for DICOM)."""
+        params = physical.to_stored(self.name, self.params, super().sample(rng, info), info)
         if "fill" in params and params["fill"] is None:
             params["fill"] = float(info.get("background", 0.0))
         return params
@@ -130,11 +132,11 @@ BORDER_MODE = Param(
 FILL = Nullable(
     kind="float",
     default=None,
-    low=0.0,
     sampled=False,
     unit="intensity",
+    quantity="level",
     meaning="the image's background: 0, or a DICOM's PixelPaddingValue (air on a CT without one)",
     help="value of invented pixels with border_mode constant, in the image's own units "
-    "(clipped to its maximum); alpha of invented pixels is 0. Default: the image's background "
+    "(clipped to its range); alpha of invented pixels is 0. Default: the image's background "
     "(0; a DICOM's PixelPaddingValue, or air, -1000 HU, on a CT without one), recorded",
 )

@@ -82,7 +82,12 @@ class Elastic(_RemapOp):
     name = "elastic"
     params = {
         "alpha": Param(
-            default=[20.0, 40.0], low=0.0, high=10_000.0, unit="px", help="displacement scale"
+            default=[20.0, 40.0],
+            low=0.0,
+            high=10_000.0,
+            unit="px",
+            help="displacement scale",
+            quantity="length",
         ),
         "sigma": Param(
             default=[4.0, 6.0],
@@ -90,6 +95,7 @@ class Elastic(_RemapOp):
             low_open=True,
             high=500.0,
             unit="px",
+            quantity="length",
             help="smoothness of the field",
         ),
         "interpolation": INTERPOLATION,

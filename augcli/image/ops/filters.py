@@ -34,6 +34,7 @@ class GaussianBlur(ImageOp):
             low_open=True,
             high=50.0,
             unit="px",
+            quantity="length",
             help="standard deviation of the Gaussian",
         ),
     }
@@ -65,6 +66,7 @@ class Sharpen(ImageOp):
             low_open=True,
             high=20.0,
             unit="px",
+            quantity="length",
             help="radius of the blur whose difference is added back",
         ),
     }
@@ -94,7 +96,12 @@ class BoxBlur(OddSizeOp):
     odd = ("size",)
     params = {
         "size": Param(
-            kind="int", default=[3, 7], low=3, high=99, unit="px, odd", help="window side"
+            kind="int",
+            default=[3, 7],
+            low=3,
+            high=99,
+            unit="px, odd",
+            help="window side",
         ),
     }
 
@@ -120,7 +127,12 @@ class MedianBlur(OddSizeOp):
     odd = ("size",)
     params = {
         "size": Param(
-            kind="int", default=[3, 5], low=3, high=99, unit="px, odd", help="window side"
+            kind="int",
+            default=[3, 5],
+            low=3,
+            high=99,
+            unit="px, odd",
+            help="window side",
         ),
     }
 
@@ -153,7 +165,12 @@ class MotionBlur(OddSizeOp):
     odd = ("length",)
     params = {
         "length": Param(
-            kind="int", default=[3, 9], low=3, high=99, unit="px, odd", help="streak length"
+            kind="int",
+            default=[3, 9],
+            low=3,
+            high=99,
+            unit="px, odd",
+            help="streak length",
         ),
         "angle": Param(
             default=[0.0, 180.0],
@@ -188,6 +205,7 @@ class UnsharpMask(ImageOp):
             low_open=True,
             high=20.0,
             unit="px",
+            quantity="length",
             help="radius of the blur whose difference is added back",
         ),
         "amount": Param(

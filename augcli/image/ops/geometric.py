@@ -452,7 +452,12 @@ class CenterCrop(_Crop):
 
     name = "center_crop"
     params = {
-        "size": Param(kind="size", default=None, help="[height, width] of the window in pixels"),
+        "size": Param(
+            kind="size",
+            default=None,
+            quantity="length",
+            help="[height, width] of the window in pixels",
+        ),
         "interpolation": INTERPOLATION,
     }
 
@@ -490,7 +495,13 @@ class Pad(WarpOp):
     keeps_size = False
     params = {
         "pixels": Param(
-            kind="int", default=16, low=0, high=100_000, unit="px", help="border added on each side"
+            kind="int",
+            default=16,
+            low=0,
+            high=100_000,
+            unit="px",
+            quantity="length",
+            help="border added on each side",
         ),
         "border_mode": BORDER_MODE,
         "fill": FILL,

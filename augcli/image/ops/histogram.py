@@ -201,9 +201,19 @@ class Rescale(ImageOp):
             choices=artefacts.RESCALE_BY,
             help="take the input range from center/width or from the percentiles",
         ),
-        "center": Param(default=2048.0, unit="intensity", help="window centre, in image levels"),
+        "center": Param(
+            default=2048.0,
+            unit="intensity",
+            quantity="level",
+            help="window centre, in image levels",
+        ),
         "width": Param(
-            default=4096.0, low=0.0, low_open=True, unit="intensity", help="window width"
+            default=4096.0,
+            low=0.0,
+            low_open=True,
+            unit="intensity",
+            help="window width",
+            quantity="difference",
         ),
         "low_percentile": artefacts.LOW_PERCENTILE,
         "high_percentile": artefacts.HIGH_PERCENTILE,

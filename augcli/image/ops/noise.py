@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from augcli.image.ops import physical
 from augcli.image.ops.arrays import full_scale, max_value, on_color, resize
 from augcli.image.ops.base import INTERPOLATION_AUTO, ImageOp, largest, scale_words, shown, times
 from augcli.image.ops.pixel import clip_top, draw_noise_seed, normal_noise, uniform_noise
@@ -63,6 +64,7 @@ class GaussianNoise(_NoiseOp):
             low=0.0,
             high=65535.0,
             unit="intensity",
+            quantity="difference",
             help="standard deviation, in the image's own levels",
         ),
         "mean": Param(
@@ -70,6 +72,7 @@ class GaussianNoise(_NoiseOp):
             low=-65535.0,
             high=65535.0,
             unit="intensity",
+            quantity="difference",
             help="offset added with the noise, in the image's own levels",
         ),
         "per_channel": PER_CHANNEL,
@@ -272,10 +275,10 @@ class Cutout(ImageOp):
         ),
         "fill": Param(
             default=0.0,
-            low=0.0,
             sampled=False,
             unit="intensity",
-            help="value written into the holes, in the image's own units",
+            quantity="level",
+            help="value written into the holes, in the image's own units (clipped to its range)",
         ),
     }
 
@@ -289,12 +292,13 @@ class Cutout(ImageOp):
             top = int(rng.integers(0, h - side + 1))
             left = int(rng.integers(0, w - side + 1))
             boxes.append([top, left, side, side])
-        return {"holes": n, "fill": self.config["fill"], "boxes": boxes}
+        params = {"holes": n, "fill": self.config["fill"], "boxes": boxes}
+        return physical.to_stored(self.name, self.params, params, info)
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         out = data.copy()
         color = out[..., :3] if out.ndim == 3 and out.shape[2] == 4 else out
-        fill = round(min(params["fill"], max_value(data.dtype)))
+        fill = round(min(max(params["fill"], 0.0), max_value(data.dtype)))
         for top, left, bh, bw in params["boxes"]:
             color[top : top + bh, left : left + bw] = fill
         return out

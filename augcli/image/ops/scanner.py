@@ -16,6 +16,7 @@ import numpy as np
 
 from augcli import artefacts
 from augcli.core.errors import InputError
+from augcli.image.ops import physical
 from augcli.image.ops.arrays import full_scale, on_color, to_dtype
 from augcli.image.ops.base import ImageOp, largest, scale_words, shown, times
 from augcli.image.ops.pixel import draw_noise_seed
@@ -61,6 +62,7 @@ class RicianNoise(_ScannerOp):
             low=0.0,
             high=65535.0,
             unit="intensity",
+            quantity="difference",
             help="standard deviation of each complex component, in the image's own levels",
         ),
     }
@@ -127,7 +129,11 @@ class MriMotion(_ScannerOp):
             default=10.0, low=0.0, high=180.0, unit="degrees", help="largest rotation per movement"
         ),
         "translation": Param(
-            default=10.0, low=0.0, unit="pixels", help="largest shift along each axis per movement"
+            default=10.0,
+            low=0.0,
+            unit="pixels",
+            help="largest shift along each axis per movement",
+            quantity="length",
         ),
         "num_transforms": artefacts.MOTION_TRANSFORMS,
     }
@@ -135,8 +141,10 @@ class MriMotion(_ScannerOp):
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         degrees = self.params["degrees"].draw(self.config["degrees"], rng)
         shift = self.params["translation"].draw(self.config["translation"], rng)
+        mm = physical.to_stored(self.name, self.params, {"translation": shift}, info)
         count = self.params["num_transforms"].draw(self.config["num_transforms"], rng)
-        return artefacts.draw_motion(rng, count, degrees, shift, 2)
+        out = artefacts.draw_motion(rng, count, degrees, mm["translation"], 2)
+        return {**out, "physical": mm["physical"]} if "physical" in mm else out
 
     def apply(self, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         return on_planes(
