@@ -46,6 +46,21 @@ def resources_unchecked() -> Iterator[None]:
         _CHECK_RESOURCES.reset(token)
 
 
+_PHYSICAL: ContextVar[bool] = ContextVar("physical_units", default=False)
+
+
+@contextmanager
+def physical_units(on: bool) -> Iterator[None]:
+    """While a section with ``units: physical`` is parsed: params with a ``quantity`` are in mm
+    or the scanner's units, so only their sign is checked here (the op checks its own range
+    in pixels and levels per input, after converting)."""
+    token = _PHYSICAL.set(on)
+    try:
+        yield
+    finally:
+        _PHYSICAL.reset(token)
+
+
 def check_resources() -> bool:
     """Whether ops should check the outside resources they need (see ``resources_unchecked``)."""
     return _CHECK_RESOURCES.get()
@@ -78,7 +93,8 @@ class Param:
     help: str = ""
     # What the value measures, where a section can take it in physical units (the image
     # section's ``units: physical``): "" (nothing physical), "length" (px <-> mm), "level" (an
-    # intensity: stored <-> HU through the rescale) or "difference" (of intensities).
+    # intensity: stored <-> HU through the rescale), "difference" (of intensities) or "extent"
+    # ([x, y] fractions of the image's size <-> mm).
     quantity: str = ""
 
     def __post_init__(self) -> None:
@@ -86,10 +102,19 @@ class Param:
             raise ValueError(f"Param kind must be one of {KINDS}; got {self.kind!r}")
 
     # -- validation -------------------------------------------------------------------------
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(low, high) a recipe value must keep: the param's own, or in physical units (see
+        ``physical_units``) only a lower bound of 0 (a length, a std), and none for a level."""
+        if not (self.quantity and _PHYSICAL.get()):
+            return self.low, self.high
+        keeps_sign = self.quantity != "level" and self.low is not None and self.low >= 0
+        return (0.0 if keeps_sign else None), None
+
     def bounds_text(self) -> str:
-        lo = "-inf" if self.low is None else _num(self.low)
-        hi = "inf" if self.high is None else _num(self.high)
-        return f"{'(' if self.low_open else '['}{lo}, {hi}]"
+        low, high = self.bounds()
+        lo = "-inf" if low is None else _num(low)
+        hi = "inf" if high is None else _num(high)
+        return f"{'(' if self.low_open and low is not None else '['}{lo}, {hi}]"
 
     def _check_number(self, v: Any, path: str, whole: Any) -> float | int:
         is_num = isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -97,8 +122,9 @@ class Param:
             raise RecipeError("must be a whole number", path=path, value=whole, fix=self._form())
         if not is_num or not math.isfinite(v):
             raise RecipeError("must be a finite number", path=path, value=whole, fix=self._form())
-        too_low = self.low is not None and (v <= self.low if self.low_open else v < self.low)
-        too_high = self.high is not None and v > self.high
+        low, high = self.bounds()
+        too_low = low is not None and (v <= low if self.low_open else v < low)
+        too_high = high is not None and v > high
         if too_low or too_high:
             raise RecipeError(
                 f"is out of range {self.bounds_text()}{self._unit()}",
@@ -204,7 +230,8 @@ class Param:
         if self.unit:
             out["unit"] = self.unit
         if self.quantity:
-            out["physical"] = "mm" if self.quantity == "length" else "rescaled (HU on a CT)"
+            mm = self.quantity in ("length", "extent")
+            out["physical"] = "mm" if mm else "rescaled (HU on a CT)"
         out["help"] = self.help
         return out
 

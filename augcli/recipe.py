@@ -18,7 +18,7 @@ from augcli.graph import Graph, parse_section_graph
 from augcli.groups import GroupSpec, parse_groups
 from augcli.modality import get_modality
 from augcli.ops import modalities
-from augcli.params import Nullable, Param, recipe_dir_is
+from augcli.params import Nullable, Param, physical_units, recipe_dir_is
 
 RECIPE_VERSION = 1
 SECTION_KEYS = ("include", "exclude", "pipeline", "graph", "balance")
@@ -409,7 +409,8 @@ def parse_section(raw: Any, modality: str, base: Path) -> Section:
     }
     settings.update(mod.parse_extra(raw, modality, base))
     exclude = [*exclude, *mod.excludes(settings)]
-    graph = parse_section_graph(raw, modality, modality)
+    with physical_units(settings.get("units") == "physical"):
+        graph = parse_section_graph(raw, modality, modality)
     mod.check_graph(settings, graph, modality)
     balance = parse_balance(raw.get("balance"), f"{modality}.balance")
     return Section(modality, include, exclude, settings, graph, raw, balance)

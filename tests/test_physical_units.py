@@ -14,13 +14,15 @@ from conftest import read_manifest, run_augcli, write_recipe
 
 from augcli.core.errors import InputError
 from augcli.ops import registry
+from augcli.params import physical_units
 
 pydicom = pytest.importorskip("pydicom")
 ROOT = Path(__file__).resolve().parents[1]
 CT = ROOT / "sample_data/dicom/CT_small.dcm"  # 0.661468 mm pixels, slope 1, intercept -1024
-GIVEN = {"length": 3.0, "level": 40.0, "difference": 12.0}
+GIVEN = {"length": 3.0, "level": 40.0, "difference": 12.0, "extent": 4.8}
 SOURCE = {"spacing": (0.5, 0.5), "slope": 2.0, "intercept": -1024.0, "offset": 2048}
 EXPECTED = {"length": 6.0, "level": (40.0 + 1024.0) / 2.0 + 2048, "difference": 6.0}
+EXPECTED["extent"] = [4.8 / (0.5 * 96)] * 2  # [x, y]: 9.6 px of 96
 
 
 def physical_ops() -> list[str]:
@@ -52,24 +54,43 @@ INFO = {"height": 96, "width": 96, "channels": 1, "dtype": "uint16"}
 @pytest.mark.parametrize("name", physical_ops())
 def test_every_physical_param_of_every_image_op_is_converted(name: str) -> None:
     cls = registry("image")[name]
-    op = cls.from_recipe(config_for(cls), f"image.pipeline[0].{name}")
+    with physical_units(True):  # as a section with units: physical parses its ops
+        op = cls.from_recipe(config_for(cls), f"image.pipeline[0].{name}")
     info = {**INFO, "units": "physical", "physical": SOURCE, "matrix": np.eye(3)}
     params = op.sample(np.random.default_rng(0), info)
     given = config_for(cls)
-    assert params["physical"] == given
+    assert params["physical"] == {
+        k: [v, v] if cls.params[k].quantity == "extent" else v for k, v in given.items()
+    }
     for key in given:
         spec = cls.params[key]
         if spec.kind == "size":
             assert params[key] == [80, 60]
+        elif spec.quantity == "extent":  # drawn per axis, then converted
+            assert params["physical"][key] == [4.8, 4.8]
+            assert params[key] == pytest.approx(EXPECTED["extent"])
         elif key not in params:  # drawn into others: mri_motion's shifts, within 6 px
             assert np.abs(params["translations"]).max() <= EXPECTED["length"]
             assert np.abs(params["translations"]).max() > GIVEN["length"]
         else:
             assert params[key] == pytest.approx(EXPECTED[spec.quantity]), key
     plain = op.sample(np.random.default_rng(0), {**INFO, "matrix": np.eye(3)})
-    assert "physical" not in plain and all(
-        plain.get(k, v) == v or k == "fill" for k, v in given.items()
-    )
+    assert "physical" not in plain
+    assert all(plain.get(k, v) in (v, [v, v]) or k == "fill" for k, v in given.items())
+
+
+def test_a_physical_section_checks_only_the_sign_of_its_lengths_at_load(tmp_path: Path) -> None:
+    from augcli.core.errors import RecipeError
+    from augcli.recipe import load_recipe
+
+    body = "    - affine: {translate: [-10, 10]}\n    - gaussian_noise: {mean: -100000}\n"
+    (tmp_path / "data").mkdir()
+    load_recipe(recipe(tmp_path, "ok", body, "physical"))  # 10 mm, -100000 HU offset: checked later
+    with pytest.raises(RecipeError, match=r"translate: is out of range \[-1, 1\]"):
+        load_recipe(recipe(tmp_path, "raw", body, "stored"))
+    negative = "    - gaussian_blur: {sigma: -2}\n"
+    with pytest.raises(RecipeError, match=r"sigma: is out of range \(0, inf\]"):
+        load_recipe(recipe(tmp_path, "neg", negative, "physical"))
 
 
 def test_a_length_follows_a_resize_before_it() -> None:

@@ -29,7 +29,16 @@ class ImageOp(Op):
         """The params drawn, lengths and intensities given in physical units converted
         (``physical.to_stored``); a ``fill`` left to the image (null) is its background, a
         number in the params (``info["background"]``: 0 but for DICOM)."""
-        params = physical.to_stored(self.name, self.params, super().sample(rng, info), info)
+        return self.finish(self.draw(rng), info)
+
+    def draw(self, rng: Any) -> dict[str, Any]:
+        """Every param drawn from the recipe's values, as given (no conversion)."""
+        return Op.sample(self, rng, {})
+
+    def finish(self, params: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        """Drawn ``params`` made concrete for this input: physical units converted, a null
+        ``fill`` the background. Ops that draw more than ``Op.sample`` call it last."""
+        params = physical.to_stored(self.name, self.params, params, info)
         if "fill" in params and params["fill"] is None:
             params["fill"] = float(info.get("background", 0.0))
         return params

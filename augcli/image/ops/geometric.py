@@ -135,7 +135,8 @@ class Affine(WarpOp):
             low=-1.0,
             high=1.0,
             unit="fraction of size",
-            help="shift, drawn per axis",
+            quantity="extent",
+            help="shift, drawn per axis (x, y)",
         ),
         "shear": Param(
             default=0.0, low=-80.0, high=80.0, unit="degrees", help="shear angle, drawn per axis"
@@ -146,11 +147,11 @@ class Affine(WarpOp):
     }
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
-        params = super().sample(rng, info)
+        params = self.draw(rng)
         spec_t, spec_s = self.params["translate"], self.params["shear"]
         params["translate"] = [params["translate"], spec_t.draw(self.config["translate"], rng)]
         params["shear"] = [params["shear"], spec_s.draw(self.config["shear"], rng)]
-        return params
+        return self.finish(params, info)
 
     def warp(self, params: dict[str, Any], h: int, w: int) -> tuple[Matrix, int, int]:
         cx, cy = (w - 1) / 2.0, (h - 1) / 2.0

@@ -3,7 +3,8 @@ scanner's units (HU on a CT) turned into the pixels and stored levels ops work i
 
 A parameter says what it measures by its ``Param.quantity``: a ``length`` (px, through the
 DICOM's PixelSpacing, or ImagerPixelSpacing on a projection radiograph, at the image's
-current scale: a resize before it changes the pixel size), a ``level`` (an intensity:
+current scale: a resize before it changes the pixel size), an ``extent`` ([x, y] mm as
+fractions of the width and height), a ``level`` (an intensity:
 (value - RescaleIntercept) / RescaleSlope, plus the offset the reader adds to signed data) or a
 ``difference`` of levels (a noise std: value / |RescaleSlope|). The modality puts what it read
 from the file in ``info["physical"]`` (``ImageModality.context``); ops call ``to_stored`` on
@@ -49,6 +50,9 @@ def to_stored(
 def _convert(
     name: str, key: str, spec: Param, value: Any, source: dict[str, Any], info: dict[str, Any]
 ) -> Any:
+    if spec.quantity == "extent":  # [x, y] in mm -> fractions of the width and the height
+        row, col = _spacing(name, key, source, info)
+        return [value[0] / (col * info["width"]), value[1] / (row * info["height"])]
     if spec.quantity == "length":
         row, col = _spacing(name, key, source, info)
         if spec.kind == "size":
