@@ -155,6 +155,10 @@ def test_signed_data_takes_the_readers_offset_and_a_png_fails_alone(tmp_path: Pa
     ds.save_as(data / "signed.dcm")  # stored -1024..1039: read with an offset of 1024
     assert cv2.imwrite(str(data / "photo.png"), np.zeros((16, 16), np.uint8))
     body = "    - cutout: {holes: 1, size: 0.5, fill: -1000}\n"
+    check = run_augcli("validate", str(recipe(tmp_path, "out", body, "physical")))
+    said = check.stdout + check.stderr
+    assert "image.units: physical, but 1 input(s) are not DICOM" in said, said
+    assert "would fail: photo.png." in said
     proc = run_augcli("expand", str(recipe(tmp_path, "out", body, "physical")))
     assert proc.returncode == 1, proc.stderr
     lines = {x["source"]: x for x in read_manifest(tmp_path / "out")}

@@ -260,6 +260,33 @@ class ImageModality(Modality):
 
             cv2.setNumThreads(1)  # the pool is the parallelism; avoid oversubscribing cores
 
+    def setting_findings(self, inputs: list[Any], where: Callable[[str], str]) -> list[Finding]:
+        """Besides ``no_mirror``'s: under ``units: physical``, the inputs that are not DICOM
+        (no spacing or rescale: each would fail)."""
+        out = super().setting_findings(inputs, where)
+        if self.config.get("units") != "physical":
+            return out
+        plain = [
+            f.relpath
+            for f in inputs
+            if f.modality == self.name and not dicom.is_dicom(self.input_root / f.relpath)
+        ]
+        if plain:
+            shown = ", ".join(plain[:5]) + (
+                f" (and {len(plain) - 5} more)" if len(plain) > 5 else ""
+            )
+            out.append(
+                Finding(
+                    "parameters",
+                    f"{where(self.name + '.units')}: physical, but {len(plain)} input(s) are "
+                    f"not DICOM and have no pixel spacing or rescale, so each would fail: {shown}. "
+                    "Exclude them, or put them in a section with units: stored",
+                    self.name,
+                    files=tuple(plain),
+                )
+            )
+        return out
+
     def near_duplicates(self, relpaths: list[str], digests: dict[str, str]) -> list[Finding]:
         from augcli.image.similar import near_duplicate_images
 
