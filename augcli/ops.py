@@ -17,9 +17,11 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
     "image": (
         "augcli.image.modality",
         "augcli.image.ops.geometric",
+        "augcli.image.ops.dihedral",
         "augcli.image.ops.distort",
         "augcli.image.ops.mixing",
         "augcli.image.ops.color",
+        "augcli.image.ops.tone",
         "augcli.image.ops.filters",
         "augcli.image.ops.histogram",
         "augcli.image.ops.noise",

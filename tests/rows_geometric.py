@@ -4,6 +4,8 @@ GEOMETRIC_ROWS: dict[str, dict] = {
     "hflip": {},
     "vflip": {},
     "rot90": {"k": [1, 3]},
+    "transpose": {},
+    "d4": {},
     "rotate": {"degrees": [-30, 30], "border_mode": "reflect"},
     "affine": {
         "degrees": [-20, 20],

@@ -12,6 +12,9 @@ PIXEL_ROWS: dict[str, dict] = {
     "solarize": {"threshold": [0.3, 0.7]},
     "clahe": {"clip_limit": [1.0, 4.0], "tile_grid": 4},
     "equalize": {"by_channels": False},
+    "rgb_shift": {"r": [-0.1, 0.1], "g": [-0.1, 0.1], "b": [-0.1, 0.1]},
+    "auto_contrast": {"cutoff": [0, 2]},
+    "tone_curve": {"scale": 0.15, "per_channel": True},
     "rescale": {"by": "percentiles", "low_percentile": [0.5, 2.0], "high_percentile": [98, 99.5]},
     # kernel filters
     "gaussian_blur": {"sigma": [0.5, 2.0]},
