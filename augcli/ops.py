@@ -25,6 +25,8 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.ops.filters",
         "augcli.image.ops.histogram",
         "augcli.image.ops.noise",
+        "augcli.image.ops.sensor",
+        "augcli.image.ops.dropout",
         "augcli.image.ops.scanner",
     ),
     "text": (

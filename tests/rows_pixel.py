@@ -30,5 +30,9 @@ PIXEL_ROWS: dict[str, dict] = {
     "salt_pepper": {"amount": [0.02, 0.1], "salt_vs_pepper": [0.3, 0.7]},
     "jpeg_compression": {"quality": [30, 80]},
     "downscale": {"factor": [0.25, 0.5], "interpolation": "auto"},
+    "shot_noise": {"photons": [50, 500]},
+    "iso_noise": {"color_shift": [0.01, 0.05], "intensity": [0.2, 0.5]},
+    "grid_dropout": {"ratio": [0.3, 0.6], "unit": [0.15, 0.3], "fill": 7},
+    "mask_dropout": {"max_objects": 2},
     "cutout": {"holes": [2, 5], "size": [0.1, 0.3], "fill": 128},
 }

@@ -18,7 +18,10 @@ from augcli.ops import registry
 
 INFO = ImageModality({"jpeg_quality": 95, "png_compression": 3}).info
 # Every pixel op except the two that existed before and clip to the dtype's maximum.
-NEW_OPS = sorted(set(PIXEL_ROWS) - {"brightness_contrast", "gaussian_blur", "sharpen"})
+# mask_dropout does nothing without a mask: tests/test_sensor_dropout.py gives it one
+NEW_OPS = sorted(
+    set(PIXEL_ROWS) - {"brightness_contrast", "gaussian_blur", "sharpen", "mask_dropout"}
+)
 
 
 def build(name: str, **config):
