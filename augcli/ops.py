@@ -24,6 +24,8 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.ops.tone",
         "augcli.image.ops.filters",
         "augcli.image.ops.histogram",
+        "augcli.image.ops.reference",
+        "augcli.image.ops.stain",
         "augcli.image.ops.noise",
         "augcli.image.ops.sensor",
         "augcli.image.ops.dropout",

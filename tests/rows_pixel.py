@@ -15,6 +15,7 @@ PIXEL_ROWS: dict[str, dict] = {
     "rgb_shift": {"r": [-0.1, 0.1], "g": [-0.1, 0.1], "b": [-0.1, 0.1]},
     "auto_contrast": {"cutoff": [0, 2]},
     "tone_curve": {"scale": 0.15, "per_channel": True},
+    "hed_stain": {"alpha": [-0.1, 0.1], "beta": [-0.03, 0.03]},
     "rescale": {"by": "percentiles", "low_percentile": [0.5, 2.0], "high_percentile": [98, 99.5]},
     # kernel filters
     "gaussian_blur": {"sigma": [0.5, 2.0]},

@@ -10,6 +10,7 @@ from conftest import textured
 from rows_geometric import GEOMETRIC_ROWS
 from rows_mixing import MIXING_ROWS
 from rows_pixel import PIXEL_ROWS
+from rows_reference import REFERENCE_ROWS
 from rows_scanner import SCANNER_ROWS
 
 from augcli.core.errors import InputError
@@ -30,7 +31,7 @@ def build(name: str, params: dict | None = None):
 
 
 def test_every_op_has_a_table_row():
-    rows = set(OP_TABLE) | set(MIXING_ROWS)
+    rows = set(OP_TABLE) | set(MIXING_ROWS) | set(REFERENCE_ROWS)
     assert rows == set(registry("image")), "add a row to a rows_*.py table for every new op"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 from collections.abc import Callable
@@ -13,11 +14,12 @@ import numpy as np
 from augcli import deidentify
 from augcli.core.errors import InputError, RecipeError, UsageError
 from augcli.core.findings import Finding
+from augcli.core.folders import named_folders
 from augcli.image import annotations, dicom
 from augcli.image.io import EXTENSIONS, FORMATS, encode_image, read_image
 from augcli.image.targets import Annotated
 from augcli.modality import KEEP_FOREGROUND, MIRROR_CLASSES, NO_MIRROR, RETRIES, Modality
-from augcli.params import Nullable, Param
+from augcli.params import Nullable, Param, check_resources
 
 # 2**26 = 8192 x 8192: above any radiograph or mammogram (~40 MP at most) and 61-MP cameras.
 # A 16-bit BGRA image is then 512 MB and a worker holds several at once (an op's float working
@@ -101,15 +103,29 @@ class ImageModality(Modality):
         "mirror_classes": MIRROR_CLASSES,
     }
 
-    extra_keys = (*annotations.KEYS, "deidentify")
-    extra_schema = {"deidentify": deidentify.SCHEMA}  # read by augcli schema
+    extra_keys = (*annotations.KEYS, "deidentify", "folders")
+    extra_schema = {  # read by augcli schema
+        "deidentify": deidentify.SCHEMA,
+        "folders": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "named folders of reference images (histogram_matching, fda, "
+            "stain_normalize), relative to the recipe",
+        },
+    }
 
     @classmethod
     def parse_extra(cls, section: dict[str, Any], where: str, base: Path) -> dict[str, Any]:
-        """The annotations' settings; ``deidentify`` (its salt read from the environment)."""
+        """The annotations' settings; ``deidentify`` (its salt read from the environment);
+        ``folders`` of reference images, listed once."""
+        raw = section.get("folders", {})
         return {
             "annotations": annotations.parse_config(section, where, base),
             "deidentify": deidentify.parse(section.get("deidentify"), f"{where}.deidentify"),
+            "folders": _folders(raw, f"{where}.folders", base),
+            "folder_roots": tuple(str((base / d).resolve()) for d in raw.values())
+            if isinstance(raw, dict)
+            else (),
         }
 
     @property
@@ -127,6 +143,7 @@ class ImageModality(Modality):
         dirs = [cfg.masks.dir] if cfg.masks is not None else []
         if cfg.boxes is not None and cfg.boxes.dir is not None:
             dirs.append(cfg.boxes.dir)
+        dirs += [Path(p) for p in self.config.get("folder_roots", ())]
         return [d for d in dirs if d.resolve() != self.input_root.resolve()]
 
     def claims(self, relpath: str) -> bool:
@@ -174,6 +191,7 @@ class ImageModality(Modality):
         the input (a fixed pad or resize too large): such a recipe could never write one."""
         limits = settings.get("max_pixels", DEFAULT_MAX_PIXELS), settings.get("max_bytes")
         _check_foreground_ops(settings, graph, where)
+        _check_folders(settings, graph, where)
         for op in graph.ops():
             least = op.least_size()
             if least is None:
@@ -296,7 +314,9 @@ class ImageModality(Modality):
         """A DICOM's ``background`` (PixelPaddingValue, air on a CT without one) in the units
         ops see; under ``units: physical`` its spacing and rescale (None: not a DICOM)."""
         is_dicom = dicom.is_dicom(path)
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"folders": self.config.get("folders") or {}}
+        if out["folders"]:
+            out["reference"] = self.reference
         background = dicom.background(path) if is_dicom else None
         if background is not None:
             out["background"] = background
@@ -304,6 +324,11 @@ class ImageModality(Modality):
             out["units"] = "physical"
             out["physical"] = dicom.physical(path) if is_dicom else None
         return out
+
+    def reference(self, path: str) -> np.ndarray:
+        """A reference image of the section's ``folders`` (pixels only), decoded once per
+        process: ops that match an input to it draw their statistics from it in ``sample``."""
+        return _reference(path, self.limits())
 
     def output_suffix(self, source_suffix: str) -> str:
         fmt = self.config.get("format")
@@ -472,3 +497,35 @@ def over_limits(
     if max_bytes is not None and size > max_bytes:
         return "max_bytes", f"{w}x{h} {channels}-channel {8 * depth}-bit image = {size:,} bytes"
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _reference(path: str, limits: tuple[int | None, int | None]) -> np.ndarray:
+    image = read_image(Path(path), limits[0])
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    return image
+
+
+def _check_folders(settings: dict[str, Any], graph: Any, where: str) -> None:
+    """Every op that draws from a folder of references names one of the section's."""
+    folders = settings.get("folders") or {}
+    for op in graph.ops():
+        name = op.config.get("folder") if "folder" in op.params else None
+        if name is not None and name not in folders:
+            raise RecipeError(
+                f"{op.name} draws references from folder {name!r}, which is not one of "
+                f"{where}.folders ({', '.join(folders) or 'none defined'})",
+                path=f"{where}.folders",
+                value=sorted(folders),
+                fix=f"Add it, e.g. folders: {{{name}: path/to/reference/images}} (relative to "
+                "the recipe).",
+            )
+
+
+def _folders(raw: Any, where: str, base: Path) -> dict[str, tuple[str, ...]]:
+    """The section's reference folders, listed; for ``replay`` (whose ops take what they
+    used from their recorded params) only their names, so a folder since moved is no error."""
+    if not check_resources() and isinstance(raw, dict):
+        return {str(name): () for name in raw}
+    return named_folders(raw, where, base, EXTENSIONS, "images", "{site_b: ../site_b}")
