@@ -12,6 +12,7 @@ from augcli.core.errors import RecipeError
 from augcli.core.seeding import generator
 from augcli.ops import Op, p_spec, registry
 from augcli.params import Param
+from augcli.policies import BINS, DEFAULT_SET, Policy, PolicyOp, menu
 from augcli.steps import (
     PLAIN,
     Applier,
@@ -31,6 +32,7 @@ NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
 MAX_EMITTERS = 256
 MAX_NODE_NAME = 64
 COMBINATORS = ("one_of", "some_of")
+POLICIES = ("rand_augment", "trivial_augment")
 
 
 # -- graph -------------------------------------------------------------------------------------
@@ -117,6 +119,8 @@ class Graph:
 
 
 def _step_text(step: Step) -> str:
+    if isinstance(step, Policy):
+        return step.text()
     p = "" if step.p >= 1.0 else f" p={step.p:g}"
     if isinstance(step, OpStep):
         return step.op.name + p
@@ -286,8 +290,10 @@ def _parse_step(item: Any, path: str, ops: dict[str, type[Op]], modality: str) -
     opath = f"{path}.{name}"
     if name in COMBINATORS:
         return _parse_combinator(name, args, opath, ops, modality)
+    if name in POLICIES:
+        return _parse_policy(name, args, opath, modality)
     if name not in ops:
-        close = difflib.get_close_matches(name, [*ops, *COMBINATORS], n=1)
+        close = difflib.get_close_matches(name, [*ops, *COMBINATORS, *POLICIES], n=1)
         raise RecipeError(
             f"unknown {modality} op",
             path=path,
@@ -361,3 +367,53 @@ def _parse_combinator(
             fix=f"Use n <= {len(children)}.",
         )
     return SomeOf(children, p, n)
+
+
+_MAGNITUDE = Param(kind="int", default=9, low=0, high=BINS, sampled=False)
+
+
+def _parse_policy(kind: str, args: Any, path: str, modality: str) -> Policy:
+    """``rand_augment: {n, magnitude, ops, p}`` or ``trivial_augment: {ops, p}``; ``ops`` a
+    set's name or a list of the modality's policy ops (``augcli ops`` lists both)."""
+    args = {} if args is None else args
+    allowed = {"ops", "p", "n", "magnitude"} if kind == "rand_augment" else {"ops", "p"}
+    if not isinstance(args, dict) or set(args) - allowed:
+        bad = sorted(set(args) - allowed) if isinstance(args, dict) else args
+        raise RecipeError(
+            f"is not a {kind} setting",
+            path=path,
+            value=bad,
+            fix=f"{kind} takes: {', '.join(sorted(allowed))}.",
+        )
+    chosen = _policy_ops(args.get("ops", DEFAULT_SET), f"{path}.ops", modality)
+    p = p_spec().validate(args.get("p", 1.0), f"{path}.p")
+    if kind == "trivial_augment":
+        policy = Policy(kind, chosen, modality, path, 1, None, p)
+    else:
+        n = Param(kind="int", low=1, high=len(chosen), sampled=False).validate(
+            args.get("n", min(2, len(chosen))), f"{path}.n"
+        )
+        magnitude = _MAGNITUDE.validate(args.get("magnitude", 9), f"{path}.magnitude")
+        policy = Policy(kind, chosen, modality, path, n, magnitude, p)
+    for k in range(len(chosen)):  # every op at its strongest, both signs: errors at load
+        policy.op_for(k, BINS), policy.op_for(k, -BINS)
+    return policy
+
+
+def _policy_ops(raw: Any, path: str, modality: str) -> list[PolicyOp]:
+    known, sets = menu(modality)
+    if isinstance(raw, str) and raw in sets:
+        return [known[name] for name in sets[raw]]
+    names = raw if isinstance(raw, list) and raw else None
+    if names is None or not all(isinstance(n, str) and n in known for n in names):
+        bad = [n for n in names or [raw] if not (isinstance(n, str) and n in known)]
+        raise RecipeError(
+            f"is not a {modality} policy set or a list of its policy ops",
+            path=path,
+            value=bad[0] if len(bad) == 1 else bad,
+            fix=f"Name a set ({', '.join(sorted(sets)) or 'none'}) or list ops from: "
+            f"{', '.join(sorted(known)) or 'none'} (augcli ops lists each op's magnitude).",
+        )
+    if len(set(names)) != len(names):
+        raise RecipeError("lists an op twice", path=path, value=names, fix="List each op once.")
+    return [known[name] for name in names]

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from augcli.ops import modalities, registry
+from augcli.policies import DEFAULT_SET, menu
 
 Described = dict[str, Any]  # one op's ``Op.describe()``
 
 _TEXT_RULES = [
     "Every op takes p (probability, default 1). A sampled parameter takes a fixed value",
     "or a [lo, hi] range, drawn per output. Combinators: one_of (ops, weights, p),",
-    "some_of (ops, n, p).",
+    "some_of (ops, n, p). Policies (rand_augment, trivial_augment): at the end.",
     "",
 ]
 
@@ -30,6 +31,9 @@ _MARKDOWN_HEAD = [
     "  uniformly per output (whole numbers for `int`). One marked *fixed* takes a value only.",
     "- Combinators: `one_of` (`ops`, `weights`, `p`) applies exactly one of its ops; `some_of`",
     "  (`ops`, `n`, `p`) applies `n` distinct ones in the order listed.",
+    "- Policies: `rand_augment` (`ops`, `n`, `magnitude` 0..30, `p`) applies `n` distinct ops",
+    "  of a named set in a random order at one magnitude; `trivial_augment` (`ops`, `p`) one op",
+    "  at a magnitude drawn per output. Each modality's sets follow its ops below.",
     "",
 ]
 
@@ -59,7 +63,40 @@ def ops_text(described: list[Described]) -> str:
     lines = list(_TEXT_RULES)
     for d in described:
         lines += _text_op(d)
+    for m in dict.fromkeys(d["modality"] for d in described):
+        lines += policy_lines(m)
     return "\n".join(lines).rstrip()
+
+
+def policy_lines(modality: str, markdown: bool = False) -> list[str]:
+    """What ``rand_augment`` and ``trivial_augment`` draw from in a modality: its sets and
+    each policy op's settings at the strongest magnitude (30)."""
+    ops, sets = menu(modality)
+    if not ops:
+        return []
+    tick = "`" if markdown else ""
+    lines = [
+        ("### " if markdown else "")
+        + f"{modality} policies: {tick}rand_augment{tick} (ops, n, magnitude 0..30, p) and "
+        f"{tick}trivial_augment{tick} (ops, p)",
+        "",
+        "Sets (ops: a set's name or a list of the ops below):",
+    ]
+    for name, members in sets.items():
+        if name != DEFAULT_SET:
+            default = " (the default)" if sets.get(DEFAULT_SET) == members else ""
+            lines.append(
+                f"{'- ' if markdown else '  '}{tick}{name}{tick}{default}: {', '.join(members)}"
+            )
+    lines += ["", "Each op at magnitude 30 (settings scale linearly; signed ops draw a sign):"]
+    for pol in ops.values():
+        sign = ", signed" if pol.signed else ""
+        settings = json.dumps(pol.build(1.0))
+        lines.append(
+            f"{'- ' if markdown else '  '}{tick}{pol.name}{tick} = {tick}{pol.op}{tick} "
+            f"{settings}{sign}: {pol.help}"
+        )
+    return [*lines, ""]
 
 
 def _text_op(d: Described) -> list[str]:
@@ -114,6 +151,7 @@ def ops_markdown(described: list[Described]) -> str:
         out.append("")
         for d in ops:
             out += _markdown_op(m, d)
+        out += policy_lines(m, markdown=True)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -30,6 +30,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.image.ops.sensor",
         "augcli.image.ops.dropout",
         "augcli.image.ops.scanner",
+        "augcli.image.ops.policy",
     ),
     "text": (
         "augcli.text.modality",

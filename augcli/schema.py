@@ -8,6 +8,7 @@ from typing import Any
 from augcli.modality import get_modality
 from augcli.ops import modalities, p_spec, registry
 from augcli.params import Nullable, Param
+from augcli.policies import menu
 from augcli.recipe import PATH_KEYS, SECTION_KEYS, TASK_TIMEOUT, TOP_LEVEL
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
@@ -130,13 +131,38 @@ def _steps(modality: str) -> dict[str, Any]:
             ]
         },
     }
-    variants: list[dict[str, Any]] = [{"enum": sorted(ops)}]
+    combinator.update(_policies(modality))
+    names = [*ops, *(k for k in combinator if k not in COMBINATOR_NAMES)]
+    variants: list[dict[str, Any]] = [{"enum": sorted(names)}]
     variants += [_op_schema(n, c) for n, c in ops.items()]
     variants += [
         {"type": "object", "properties": {k: v}, "required": [k], "additionalProperties": False}
         for k, v in combinator.items()
     ]
     return {"anyOf": variants}
+
+
+COMBINATOR_NAMES = ("one_of", "some_of")  # need ops; a policy alone is a step
+
+
+def _policies(modality: str) -> dict[str, Any]:
+    """``rand_augment`` and ``trivial_augment``: a set's name or a list of policy ops."""
+    known, sets = menu(modality)
+    if not known:
+        return {}
+    ops = {
+        "anyOf": [
+            {"enum": sorted(sets)},
+            {"type": "array", "minItems": 1, "items": {"enum": sorted(known)}},
+        ]
+    }
+    p = param_schema(p_spec())
+    magnitude = {"type": "integer", "minimum": 0, "maximum": 30}
+    rand = {"ops": ops, "p": p, "n": {"type": "integer", "minimum": 1}, "magnitude": magnitude}
+    return {
+        name: {"type": ["object", "null"], "additionalProperties": False, "properties": props}
+        for name, props in (("rand_augment", rand), ("trivial_augment", {"ops": ops, "p": p}))
+    }
 
 
 GROUPS = {

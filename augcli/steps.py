@@ -125,7 +125,8 @@ def fires(p: float, rng: np.random.Generator) -> bool:
     return p >= 1.0 or (p > 0.0 and rng.random() < p)
 
 
-def _entry(ctx: Ctx, op: Op, fire: bool) -> dict[str, Any]:
+def log_entry(ctx: Ctx, op: Op, fire: bool) -> dict[str, Any]:
+    """The op's line in the output's op log (params filled in once drawn)."""
     entry: dict[str, Any] = {"node": ctx.node, "op": op.name, "applied": fire, "params": None}
     ctx.log.append(entry)
     return entry
@@ -142,7 +143,7 @@ class OpStep:
         yield self
 
     def run(self, data: Any, ctx: Ctx) -> Any:
-        entry = _entry(ctx, self.op, fires(self.p, ctx.rng))
+        entry = log_entry(ctx, self.op, fires(self.p, ctx.rng))
         if not entry["applied"]:
             return data
         info = ctx.describe(data)
@@ -180,7 +181,7 @@ class Combinator(ABC):
                 data = child.run(data, ctx)
             else:
                 for leaf in child.leaves():
-                    _entry(ctx, leaf.op, False)
+                    log_entry(ctx, leaf.op, False)
         return data
 
 
@@ -236,7 +237,7 @@ def _run_fused(steps: list[OpStep], data: Any, ctx: Ctx) -> Any:
     chain: list[tuple[Op, dict[str, Any], dict[str, Any]]] = []
     entries: list[dict[str, Any]] = []
     for step in steps:
-        entry = _entry(ctx, step.op, fires(step.p, ctx.rng))
+        entry = log_entry(ctx, step.op, fires(step.p, ctx.rng))
         if not entry["applied"]:
             continue
         step.op.check_input(info)

@@ -19,6 +19,7 @@ RECIPE = {"recipe", "graph", "balance", "groups"}
 MODALITIES = {"modality", "image", "text", "audio", "volume"}
 # ops and shared helpers
 OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "dicomkit", "deidentify"}
+OPS |= {"policies"}
 
 
 def layer(module: str) -> str:

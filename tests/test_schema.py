@@ -40,7 +40,20 @@ def test_every_config_validates(validator, path: Path) -> None:
         {"input": "d", "output": "o", "image": {"pipeline": ["hflip"], "graph": {}}},
         {"input": "d", "output": "o"},
         {"input": "d", "output": "o", "image": {"pipeline": [{"rotate": {"border_mode": "wrap"}}]}},
+        {"input": "d", "output": "o", "image": {"pipeline": [{"rand_augment": {"ops": "x"}}]}},
+        {"input": "d", "output": "o", "image": {"pipeline": [{"trivial_augment": {"n": 2}}]}},
     ],
 )
 def test_broken_recipes_are_rejected(validator, doc: dict) -> None:
     assert list(validator.iter_errors(doc))
+
+
+def test_policies_validate(validator) -> None:
+    steps = [
+        "trivial_augment",
+        {"rand_augment": {"n": 2, "magnitude": 9, "ops": "medical", "p": 0.8}},
+        {"rand_augment": {"ops": ["rotate", "blur"]}},
+        {"trivial_augment": None},
+    ]
+    doc = {"input": "d", "output": "o", "image": {"pipeline": steps}}
+    assert not [e.message for e in validator.iter_errors(doc)]
