@@ -17,9 +17,12 @@ GEOMETRIC_ROWS: dict[str, dict] = {
     "random_crop": {"scale": [0.3, 0.9], "around": "foreground"},  # anywhere without a mask
     "random_resized_crop": {"scale": [0.2, 1.0], "size": [24, 30]},
     "center_crop": {"size": [20, 30]},
+    "box_safe_crop": {"scale": [0.3, 0.9]},
     "resize": {"size": [50, 40], "interpolation": "cubic"},
     "scale": {"factor": [0.5, 1.5]},
     "pad": {"pixels": [2, 6], "border_mode": "reflect"},
     "elastic": {"alpha": [10, 30], "sigma": [3, 5]},
     "grid_distortion": {"steps": 4, "distort": [-0.3, 0.3]},
+    "optical_distortion": {"k": [-0.3, 0.3]},
+    "thin_plate_spline": {"scale": [0.02, 0.06], "points": 3},
 }

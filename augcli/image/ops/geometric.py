@@ -269,7 +269,7 @@ class Resize(WarpOp):
         return resize(data, oh, ow, params["interpolation"])
 
 
-class _Crop(WarpOp):
+class CropOp(WarpOp):
     """Shared by crops: a window (top, left, crop_height, crop_width) resized to ``size``."""
 
     keeps_size = False
@@ -313,7 +313,7 @@ class _Crop(WarpOp):
         return params
 
 
-class RandomCrop(_Crop):
+class RandomCrop(CropOp):
     """Crop a random window holding ``scale`` of the area (same aspect ratio), then resize it to
     the input's size, or to ``size`` [height, width] when given.
 
@@ -388,7 +388,7 @@ def foreground_pixel(rng: np.random.Generator, info: dict[str, Any]) -> list[int
     return [x, y]
 
 
-class RandomResizedCrop(_Crop):
+class RandomResizedCrop(CropOp):
     """Crop a window of random area (``scale``) and aspect ratio (``ratio``, width/height, drawn
     log-uniformly), then resize it to ``size`` (default: the input size), as in Inception/torchvision.
 
@@ -447,7 +447,7 @@ class RandomResizedCrop(_Crop):
         return params
 
 
-class CenterCrop(_Crop):
+class CenterCrop(CropOp):
     """Cut the centred window of ``size`` [height, width]; larger than the image is a per-file
     error (pad first)."""
 
