@@ -12,7 +12,7 @@ from augcli.core.errors import RecipeError
 from augcli.core.seeding import generator
 from augcli.ops import Op, p_spec, registry
 from augcli.params import Param
-from augcli.policies import BINS, DEFAULT_SET, Policy, PolicyOp, menu
+from augcli.policies import BINS, DEFAULT_SET, AugMix, Policy, PolicyOp, menu
 from augcli.steps import (
     PLAIN,
     Applier,
@@ -32,7 +32,7 @@ NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
 MAX_EMITTERS = 256
 MAX_NODE_NAME = 64
 COMBINATORS = ("one_of", "some_of")
-POLICIES = ("rand_augment", "trivial_augment")
+POLICIES = ("rand_augment", "trivial_augment", "augmix")
 
 
 # -- graph -------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class Graph:
 
 
 def _step_text(step: Step) -> str:
-    if isinstance(step, Policy):
+    if isinstance(step, Policy | AugMix):
         return step.text()
     p = "" if step.p >= 1.0 else f" p={step.p:g}"
     if isinstance(step, OpStep):
@@ -376,7 +376,11 @@ def _parse_policy(kind: str, args: Any, path: str, modality: str) -> Policy:
     """``rand_augment: {n, magnitude, ops, p}`` or ``trivial_augment: {ops, p}``; ``ops`` a
     set's name or a list of the modality's policy ops (``augcli ops`` lists both)."""
     args = {} if args is None else args
-    allowed = {"ops", "p", "n", "magnitude"} if kind == "rand_augment" else {"ops", "p"}
+    allowed = {
+        "rand_augment": {"ops", "p", "n", "magnitude"},
+        "trivial_augment": {"ops", "p"},
+        "augmix": {"ops", "p", "width", "depth", "magnitude", "alpha"},
+    }[kind]
     if not isinstance(args, dict) or set(args) - allowed:
         bad = sorted(set(args) - allowed) if isinstance(args, dict) else args
         raise RecipeError(
@@ -387,6 +391,8 @@ def _parse_policy(kind: str, args: Any, path: str, modality: str) -> Policy:
         )
     chosen = _policy_ops(args.get("ops", DEFAULT_SET), f"{path}.ops", modality)
     p = p_spec().validate(args.get("p", 1.0), f"{path}.p")
+    if kind == "augmix":
+        return _parse_augmix(args, chosen, path, modality, p)
     if kind == "trivial_augment":
         policy = Policy(kind, chosen, modality, path, 1, None, p)
     else:
@@ -417,3 +423,41 @@ def _policy_ops(raw: Any, path: str, modality: str) -> list[PolicyOp]:
     if len(set(names)) != len(names):
         raise RecipeError("lists an op twice", path=path, value=names, fix="List each op once.")
     return [known[name] for name in names]
+
+
+_WIDTH = Param(kind="int", default=3, low=1, high=10, sampled=False)
+AUGMIX_DEPTH = Param(kind="int", default=[1, 3], low=1, high=10)
+_ALPHA = Param(default=1.0, low=0.0, low_open=True, high=100.0, sampled=False)
+
+
+def _parse_augmix(args: dict, chosen: list[PolicyOp], path: str, modality: str, p: float) -> AugMix:
+    """``augmix: {width, depth, magnitude, alpha, ops, p}``: only the set's ops that keep the
+    geometry (the chains are blended pixel by pixel)."""
+    probe = Policy("augmix", chosen, modality, path)
+    keep = [pol for k, pol in enumerate(chosen) if not _moves(probe.op_for(k, BINS))]
+    if not keep:
+        raise RecipeError(
+            "has no op that keeps the geometry (augmix blends its chains pixel by pixel)",
+            path=f"{path}.ops",
+            value=[pol.name for pol in chosen],
+            fix="List intensity ops, e.g. [brightness, contrast, gamma, blur].",
+        )
+    mix = AugMix(
+        "augmix",
+        keep,
+        modality,
+        path,
+        _WIDTH.validate(args.get("width", 3), f"{path}.width"),
+        AUGMIX_DEPTH.validate(args.get("depth", [1, 3]), f"{path}.depth"),
+        _MAGNITUDE.validate(args.get("magnitude", 9), f"{path}.magnitude"),
+        _ALPHA.validate(args.get("alpha", 1.0), f"{path}.alpha"),
+        p,
+    )
+    for k in range(len(keep)):
+        mix.op_for(k, BINS), mix.op_for(k, -BINS)
+    return mix
+
+
+def _moves(op: Op) -> bool:
+    """Whether an op moves pixels (a warp, a remap, a volume's spatial op)."""
+    return type(op).group == "geometric" or bool(getattr(type(op), "spatial", False))

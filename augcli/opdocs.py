@@ -13,7 +13,7 @@ Described = dict[str, Any]  # one op's ``Op.describe()``
 _TEXT_RULES = [
     "Every op takes p (probability, default 1). A sampled parameter takes a fixed value",
     "or a [lo, hi] range, drawn per output. Combinators: one_of (ops, weights, p),",
-    "some_of (ops, n, p). Policies (rand_augment, trivial_augment): at the end.",
+    "some_of (ops, n, p). Policies (rand_augment, trivial_augment, augmix): at the end.",
     "",
 ]
 
@@ -33,7 +33,9 @@ _MARKDOWN_HEAD = [
     "  (`ops`, `n`, `p`) applies `n` distinct ones in the order listed.",
     "- Policies: `rand_augment` (`ops`, `n`, `magnitude` 0..30, `p`) applies `n` distinct ops",
     "  of a named set in a random order at one magnitude; `trivial_augment` (`ops`, `p`) one op",
-    "  at a magnitude drawn per output. Each modality's sets follow its ops below.",
+    "  at a magnitude drawn per output; `augmix` (`ops`, `width`, `depth`, `magnitude`, `alpha`,",
+    "  `p`) blends `width` chains of the set's ops that keep the geometry with the input.",
+    "  Each modality's sets follow its ops below.",
     "",
 ]
 
@@ -77,8 +79,9 @@ def policy_lines(modality: str, markdown: bool = False) -> list[str]:
     tick = "`" if markdown else ""
     lines = [
         ("### " if markdown else "")
-        + f"{modality} policies: {tick}rand_augment{tick} (ops, n, magnitude 0..30, p) and "
-        f"{tick}trivial_augment{tick} (ops, p)",
+        + f"{modality} policies: {tick}rand_augment{tick} (ops, n, magnitude 0..30, p), "
+        f"{tick}trivial_augment{tick} (ops, p) and {tick}augmix{tick} (ops, width, depth, "
+        "magnitude, alpha, p; only ops that keep the geometry)",
         "",
         "Sets (ops: a set's name or a list of the ops below):",
     ]

@@ -13,7 +13,7 @@ from augcli.core.salted import input_paths
 from augcli.engine.manifest import read_manifest, read_run_info
 from augcli.modality import get_modality
 from augcli.ops import registry
-from augcli.steps import replay
+from augcli.steps import MIX, replay
 
 
 def replay_run(output: Path, dest: Path, recipe: Any) -> tuple[int, int, list[str]]:
@@ -134,7 +134,7 @@ def geometry(log: list[dict[str, Any]], ops: Any, info: dict[str, Any], start: A
 
     matrix = start
     for entry in log:
-        if not entry["applied"]:
+        if not entry["applied"] or "chain" in entry or entry["op"] == MIX:  # no geometry
             continue
         op = ops[entry["op"]].for_replay()
         m = op.geometry(entry["params"], info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from augcli.graph import AUGMIX_DEPTH
 from augcli.modality import get_modality
 from augcli.ops import modalities, p_spec, registry
 from augcli.params import Nullable, Param
@@ -159,9 +160,18 @@ def _policies(modality: str) -> dict[str, Any]:
     p = param_schema(p_spec())
     magnitude = {"type": "integer", "minimum": 0, "maximum": 30}
     rand = {"ops": ops, "p": p, "n": {"type": "integer", "minimum": 1}, "magnitude": magnitude}
+    mix = {
+        "ops": ops,
+        "p": p,
+        "magnitude": magnitude,
+        "width": {"type": "integer", "minimum": 1, "maximum": 10},
+        "depth": param_schema(AUGMIX_DEPTH),
+        "alpha": {"type": "number", "exclusiveMinimum": 0},
+    }
+    kinds = (("rand_augment", rand), ("trivial_augment", {"ops": ops, "p": p}), ("augmix", mix))
     return {
         name: {"type": ["object", "null"], "additionalProperties": False, "properties": props}
-        for name, props in (("rand_augment", rand), ("trivial_augment", {"ops": ops, "p": p}))
+        for name, props in kinds
     }
 
 

@@ -13,6 +13,7 @@ from augcli.ops import Op
 
 InfoFn = Callable[[Any], dict[str, Any]]
 OpLog = list[dict[str, Any]]
+MIX = "augmix"  # the log line that blends the chains logged before it (``chain``: i)
 
 
 @dataclass
@@ -67,6 +68,10 @@ class Applier:
         self, data: Any, chain: list[tuple[Op, dict[str, Any], dict[str, Any]]]
     ) -> tuple[Any, list[int]]:
         return type(chain[0][0]).apply_chain(data, chain)
+
+    def mix(self, parts: list[Any], weights: list[float]) -> Any:
+        """The weighted sum of versions of one input (``augmix``); the first is the input."""
+        raise TypeError("this modality cannot blend versions of an input (augmix)")
 
 
 PLAIN = Applier()
@@ -284,7 +289,20 @@ def replay(
     i = 0
     while i < len(log):
         entry = log[i]
-        if not entry["applied"]:
+        if "chain" in entry:  # augmix: its chains, each from ``data``, then their blend
+            j = i
+            while "chain" in log[j]:
+                j += 1
+            chains: dict[int, OpLog] = {}
+            for e in log[i:j]:
+                chains.setdefault(e["chain"], []).append(
+                    {k: v for k, v in e.items() if k != "chain"}
+                )
+            parts = [replay(chains[c], data, ops, info, load, applier) for c in sorted(chains)]
+            data = applier.mix([data, *parts], log[j]["params"]["weights"])
+            i = j + 1
+            continue
+        if not entry["applied"] or entry["op"] == MIX:
             i += 1
             continue
         op = ops[entry["op"]].for_replay()

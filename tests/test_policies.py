@@ -116,3 +116,74 @@ def test_policies_run_end_to_end_replay_and_agree_across_workers(tmp_path, image
     again = run_augcli("replay", str(tmp_path / "r1.yaml"), "--to", str(tmp_path / "again"))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "identical" in (again.stdout + again.stderr)
+
+
+# -- augmix -------------------------------------------------------------------------------------
+def augmix_run(step, img, seed: int):
+    from augcli.image.annotate import ImageApplier
+
+    graph = parse_section_graph({"pipeline": [step]}, "image", "image")
+    return graph.run(graph.emitters[0], img, lambda n: seed, INFO, {}, None, True, ImageApplier())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_augmix_blends_its_chains_with_the_weights_it_records(seed: int) -> None:
+    from augcli.image.annotate import ImageApplier
+    from augcli.ops import registry
+    from augcli.steps import replay
+
+    img = textured(30, 40, 3, np.uint16, seed)
+    out, log, _ = augmix_run({"augmix": {"width": 3, "depth": [1, 2], "magnitude": 20}}, img, seed)
+    *chain_lines, mix = log
+    assert mix["op"] == "augmix" and len(mix["params"]["weights"]) == 4
+    assert sum(mix["params"]["weights"]) == pytest.approx(1.0, abs=1e-5)
+    assert {e["chain"] for e in chain_lines} == {0, 1, 2}
+    assert all(1 <= sum(e["chain"] == c for e in chain_lines) <= 2 for c in range(3))
+    assert all(e["policy_op"] in MEDICAL[4:] for e in chain_lines), "no geometric op"
+    ops = registry("image")
+    parts = [
+        replay(
+            [{k: v for k, v in e.items() if k != "chain"} for e in chain_lines if e["chain"] == c],
+            img,
+            ops,
+            INFO,
+        )
+        for c in range(3)
+    ]
+    want = sum(
+        w * p.astype(np.float64)
+        for w, p in zip(mix["params"]["weights"], [img, *parts], strict=True)
+    )
+    np.testing.assert_array_equal(out, np.clip(np.rint(want), 0, 65535).astype(np.uint16))
+    np.testing.assert_array_equal(replay(log, img, ops, INFO, None, ImageApplier()), out)
+
+
+def test_augmix_keeps_a_mask_and_refuses_a_set_of_warps_only() -> None:
+    from augcli.image.targets import Annotated
+
+    img = textured(20, 24, 1, np.uint8, 3)
+    mask = (img > 128).astype(np.uint8)
+    out, _, _ = augmix_run("augmix", Annotated(img, mask), 1)
+    np.testing.assert_array_equal(out.mask, mask)
+    with pytest.raises(RecipeError, match="keeps the geometry") as err:
+        parse_section_graph(
+            {"pipeline": [{"augmix": {"ops": ["rotate", "zoom"]}}]}, "image", "image"
+        )
+    assert err.value.path == "image.pipeline[0].augmix.ops"
+    with pytest.raises(RecipeError, match="out of range") as err:
+        parse_section_graph({"pipeline": [{"augmix": {"alpha": 0}}]}, "image", "image")
+    assert err.value.path == "image.pipeline[0].augmix.alpha"
+
+
+def test_augmix_runs_end_to_end_and_replays(tmp_path, images) -> None:
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {images}\noutput: {tmp_path / 'out'}\ncopies: 2\nimage:\n  pipeline:\n"
+        "    - hflip\n    - augmix: {width: 2, ops: imagenet}\n",
+    )
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 0, proc.stderr
+    lines = [x for x in read_manifest(tmp_path / "out") if x.get("ops")]
+    assert all(x["ops"][-1]["op"] == "augmix" for x in lines)
+    again = run_augcli("replay", str(recipe), "--to", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stdout + again.stderr

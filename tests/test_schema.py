@@ -54,6 +54,7 @@ def test_policies_validate(validator) -> None:
         {"rand_augment": {"n": 2, "magnitude": 9, "ops": "medical", "p": 0.8}},
         {"rand_augment": {"ops": ["rotate", "blur"]}},
         {"trivial_augment": None},
+        {"augmix": {"width": 2, "depth": [1, 3], "alpha": 0.5, "ops": ["blur", "gamma"]}},
     ]
     doc = {"input": "d", "output": "o", "image": {"pipeline": steps}}
     assert not [e.message for e in validator.iter_errors(doc)]

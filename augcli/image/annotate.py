@@ -297,6 +297,17 @@ class ImageApplier(Applier):
         mask, objects = op.targets(data, params, info, partners, self)
         return replace(data, image=image, mask=mask, objects=objects)
 
+    def mix(self, parts: list[Any], weights: list[float]) -> Any:
+        """The weighted sum of the images (rounded into their dtype); an annotated input
+        keeps its own mask and objects (augmix blends only ops that keep the geometry)."""
+        images = [p.image if isinstance(p, Annotated) else p for p in parts]
+        acc = np.zeros(images[0].shape, np.float64)
+        for image, w in zip(images, weights, strict=True):
+            acc += w * image
+        top = np.iinfo(images[0].dtype).max
+        mixed = np.clip(np.rint(acc), 0, top).astype(images[0].dtype)
+        return replace(parts[0], image=mixed) if isinstance(parts[0], Annotated) else mixed
+
     def apply_chain(
         self, data: Any, chain: list[tuple[Any, dict[str, Any], dict[str, Any]]]
     ) -> tuple[Any, list[int]]:
