@@ -25,7 +25,7 @@ from augcli.text.edits import (
     replace_spans,
     sentence_spans,
     swap_pieces,
-    synonyms_of,
+    synonyms_at,
     usable_words,
 )
 from augcli.text.lexicon import Lexicon
@@ -71,7 +71,7 @@ class SynonymReplace(_SynonymWordOp):
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         drawn, doc, lex, editable, count = self.draw_words(rng, info)
-        cands = [(i, syns) for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text))]
+        cands = [(i, syns) for i in editable if (syns := synonyms_at(lex, doc.pieces, i))]
         replace = [[i, syns[int(rng.integers(len(syns)))]] for i, syns in choose(rng, cands, count)]
         return {**drawn, "replace": replace}
 
@@ -92,7 +92,7 @@ class RandomInsert(_SynonymWordOp):
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         drawn, doc, lex, editable, count = self.draw_words(rng, info)
-        sources = [syns for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text.lower()))]
+        sources = [s for i in editable if (s := synonyms_at(lex, doc.pieces, i, cased=False))]
         spots = [k for k in range(len(doc)) if can_insert_before(doc.pieces, k)]
         insert: list[list[Any]] = []
         if sources and spots:

@@ -79,7 +79,7 @@ class Lexicon:
         self._layers = layers
         self.source = source  # what it was loaded from, for messages
         self.fingerprint = fingerprint  # sha256 of the bytes it was built from
-        self.memo: dict[str, list[str]] = {}  # for callers: results per word, made once
+        self.memo: dict[Any, list[str]] = {}  # for callers: results per word, made once
 
     def __repr__(self) -> str:
         return f"Lexicon({self.source!r})"
