@@ -31,10 +31,14 @@ including satellites, ``r`` adverb), so that a synonym keeps the word's everyday
 - for which this synset is one of their own first ``OWN_SENSES`` senses (``spunk`` means
   courage first, so it is no synonym of ``heart``; ``wicked`` means evil first);
 - that are common: a Zipf frequency of at least ``MIN_ZIPF`` in ``wordfreq`` 3.1.1 (English;
-  3 is once per million words), so rare and archaic words drop (``pectus``, ``ebullition``,
-  ``knifelike``); at most ``MAX_SYNONYMS``.
-- a noun lemma that is also the plural of another noun (``arms``: weapons, or two arms) gets
-  none: the text most likely means the plural.
+  3 is once per million words) and at most ``MAX_ZIPF_DROP`` below the word's own, so rare and
+  archaic words drop (``pectus``, ``ebullition``, ``knifelike``, ``morn``); at most
+  ``MAX_SYNONYMS``.
+- a lemma that is also an inflected form of another (``arms``: weapons, or two arms;
+  ``noted``, ``lower``, ``wound``; regular endings, and the irregular forms of WordNet's
+  ``*.exc`` lists) gets none: the text most likely means the inflection. Such forms are no
+  synonyms either (``stalls`` for ``stable``), nor are clippings (``doc`` for ``doctor``),
+  nor phrases for a single word (``small fry`` for ``child``).
 - Function words (``FUNCTION_WORDS``: pronouns, determiners, prepositions, conjunctions,
   auxiliaries, modals, negations and a few particles) get no entry: their WordNet entries are
   other words' senses (``I`` is iodine, ``in`` an inch, ``can`` a tin, ``will`` a testament).
@@ -76,6 +80,8 @@ MIN_TAGS = 3  # SemCor tags the first sense needs
 DOMINANCE = 0.6  # its share of the lemma's tags in that part of speech
 OWN_SENSES = 2  # the synset is among a synonym's own first senses
 MIN_ZIPF = 3.0  # wordfreq Zipf frequency of a synonym (3: once per million words)
+MAX_ZIPF_DROP = 2.0  # and at most this much below the word's own (morning 5.3, morn 3.05)
+EXCEPTIONS = ("noun.exc", "verb.exc", "adj.exc", "adv.exc")
 FUNCTION_WORDS = frozenset(
     str.split(
         """
@@ -165,11 +171,38 @@ def dominant(tags: dict[int, int]) -> bool:
     return first >= MIN_TAGS and first >= DOMINANCE * total
 
 
-def common(word: str) -> bool:
-    """Frequent enough in English today (wordfreq's Zipf scale)."""
+def zipf(word: str) -> float:
+    """How common ``word`` is in English today (wordfreq's Zipf scale)."""
     from wordfreq import zipf_frequency
 
-    return zipf_frequency(word, "en") >= MIN_ZIPF
+    return zipf_frequency(word, "en")
+
+
+def read_inflections(wordnet: Path) -> set[str]:
+    """The irregular inflected forms WordNet's exception lists name (``wound``, ``given``)."""
+    forms: set[str] = set()
+    for name in EXCEPTIONS:
+        with (wordnet / name).open(encoding="utf-8") as fh:
+            forms.update(line.split()[0].replace("_", " ") for line in fh if line.strip())
+    return forms
+
+
+def stems(word: str) -> set[str]:
+    """What a regular inflection (-s, -es, -ies, -ed, -ing, -er, -est) could come from."""
+    out: set[str] = set()
+    if word.endswith("ies"):
+        out.add(word[:-3] + "y")
+    if word.endswith("es"):
+        out.add(word[:-2])
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        out.add(word[:-1])
+    for suffix in ("ed", "ing", "er", "est"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            out |= {stem, stem + "e"}
+            if stem[-1] == stem[-2]:
+                out.add(stem[:-1])  # stopped, bigger
+    return out - {word}
 
 
 class WordNet:
@@ -179,15 +212,15 @@ class WordNet:
         self.counts = read_counts(wordnet / "cntlist.rev")
         self.synsets = {p: read_synsets(wordnet / f"data.{n}") for p, n in POS_FILES.items()}
         self.index = {p: read_index(wordnet / f"index.{n}") for p, n in POS_FILES.items()}
+        self.irregular = read_inflections(wordnet)
 
-    def plural(self, key: str, pos: str) -> bool:
-        """A noun lemma that is also another noun's plural (``arms``, ``glasses``)."""
-        if pos != "n" or not key.endswith("s") or key.endswith("ss"):
-            return False
-        stems = {key[:-1], key[:-2] if key.endswith("es") else key[:-1]}
-        if key.endswith("ies"):
-            stems.add(key[:-3] + "y")
-        return any(s in self.index["n"] for s in stems)
+    def inflected(self, key: str) -> bool:
+        """``key`` is also an inflected form of another lemma (``arms``, ``noted``, ``lower``,
+        ``wound``): a text most likely means the inflection, whose sense the lemma's synonyms
+        do not carry."""
+        if key in self.irregular or " " in key:
+            return key in self.irregular
+        return any(stem in index for stem in stems(key) for index in self.index.values())
 
     def own_sense(self, lemma: str, pos: str, offset: int) -> bool:
         """``offset`` is among ``lemma``'s first OWN_SENSES senses in ``pos``."""
@@ -203,13 +236,16 @@ class WordNet:
         own = [m for m in members if m.casefold() == key]
         if not own or not any(m == m.lower() for m in own):
             return []  # a proper-noun sense (Bill, Mars): not this lemma's meaning
+        floor = max(MIN_ZIPF, zipf(key) - MAX_ZIPF_DROP)
         found: list[str] = []
         for m in members:
             if m.casefold() == key or m != m.lower() or m in found:
                 continue
-            if m in FUNCTION_WORDS or not is_words(m):
+            if m in FUNCTION_WORDS or not is_words(m) or m.count(" ") > key.count(" "):
                 continue
-            if self.own_sense(m, pos, offsets[0]) and common(m):
+            if key.startswith(m) or self.inflected(m):
+                continue  # a clipping (doc, doctor) or another word's inflection (stalls)
+            if self.own_sense(m, pos, offsets[0]) and zipf(m) >= floor:
                 found.append(m)
         return found[:MAX_SYNONYMS]
 
@@ -226,7 +262,7 @@ def build(wordnet: Path) -> str:
             key = lemma.casefold()
             tags = wn.counts.get((key, pos), {})
             rank = (-sum(tags.values()), -len(tags), order[pos])
-            syns = [] if wn.plural(key, pos) else wn.synonyms(key, pos)
+            syns = [] if wn.inflected(key) else wn.synonyms(key, pos)
             readings.setdefault(key, []).append((rank, pos, syns))
     lines = [HEADER]
     for word in sorted(readings):

@@ -5,7 +5,8 @@ The shipped lexicon lists every part of speech of a word that has synonyms, most
 rules on closed word classes (no tagger model, nothing downloaded):
 
 - after a determiner or possessive (``the``, ``a``, ``his``, ``no``): a noun, unless the word
-  is an adjective followed by a word (``a stable patient``); after a preposition: the same;
+  is mostly an adjective and a content word follows (``a stable patient``, but ``the mass
+  measures``); after a preposition: the same;
 - after a copula or a degree adverb (``is``, ``remains``, ``very``, ``more``): an adjective;
 - after a modal, ``to``, or a subject pronoun (``will``, ``to``, ``we``): a verb;
 - before a determiner (``improve the``): a verb;
@@ -15,9 +16,8 @@ rules on closed word classes (no tagger model, nothing downloaded):
 A context that asks for a part of speech the word does not have (a noun after ``very``) gives no
 reading, so the word is left alone.
 
-An inflected form is not replaced by a lemma's synonyms (``arms`` is a lemma, weapons, but also
-the plural of ``arm``; ``stalls`` would not fit ``stables``): a word ending in ``s``/``es``/
-``ies``, ``ed``, ``ing``, ``er``/``est`` whose stem is also in the lexicon gets no reading.
+Inflected forms are not in the lexicon (``scripts/build_lexicon.py`` leaves out lemmas that are
+also another word's inflection, ``arms``, ``noted``, ``wound``), so they are left alone.
 """
 
 from __future__ import annotations
@@ -87,31 +87,12 @@ def _neighbour(pieces: Sequence[_Piece], i: int, step: int) -> str | None:
     return fold(pieces[k].text)
 
 
-def inflected(word: str, lex: _Readings) -> bool:
-    """``word`` looks like an inflection of another word the lexicon knows."""
-    w = fold(word)
-    stems: list[str] = []
-    if w.endswith("ies"):
-        stems.append(w[:-3] + "y")
-    if w.endswith("es"):
-        stems.append(w[:-2])
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        stems.append(w[:-1])
-    for suffix in ("ed", "ing", "er", "est"):
-        if w.endswith(suffix) and len(w) > len(suffix) + 2:
-            stem = w[: -len(suffix)]
-            stems += [stem, stem + "e"]
-            if len(stem) > 2 and stem[-1] == stem[-2]:
-                stems.append(stem[:-1])  # stopped, bigger
-    return any(s != w and lex.pos_of(s) for s in stems)
-
-
 def reading(pieces: Sequence[_Piece], i: int, lex: _Readings) -> str | None:
     """The part of speech (``n``, ``v``, ``a``, ``r``) of word ``i`` here, among the lexicon's
     readings of it; None when the lexicon does not know it or it is an inflected form."""
     word = pieces[i].text
     readings = [p for p in lex.pos_of(word) if p in "nvar"]
-    if not readings or inflected(word, lex):
+    if not readings:
         return None
     prev, nxt = _neighbour(pieces, i, -1), _neighbour(pieces, i, 1)
     guess = _by_context(prev, nxt, readings)
@@ -125,7 +106,7 @@ def reading(pieces: Sequence[_Piece], i: int, lex: _Readings) -> str | None:
 def _by_context(prev: str | None, nxt: str | None, readings: list[str]) -> str | None:
     if prev in DETERMINERS or prev in PREPOSITIONS:
         modifies = nxt is not None and nxt not in FUNCTION_WORDS
-        return "a" if "a" in readings and modifies else "n"
+        return "a" if readings[0] == "a" and modifies else "n"
     if prev in COPULAS or prev in DEGREE:
         return "a" if "a" in readings else "r"
     if prev in VERB_CUES:
