@@ -223,8 +223,18 @@ class WordNet:
         return any(stem in index for stem in stems(key) for index in self.index.values())
 
     def own_sense(self, lemma: str, pos: str, offset: int) -> bool:
-        """``offset`` is among ``lemma``'s first OWN_SENSES senses in ``pos``."""
-        return offset in self.index[pos].get(lemma.casefold(), [])[:OWN_SENSES]
+        """``offset`` is ``lemma``'s own everyday sense in ``pos``: among its first OWN_SENSES,
+        the first when SemCor tagged it (and then dominant), and ``pos`` its main part of
+        speech (``minor`` is mostly an adjective, so not a noun for ``child``)."""
+        key = lemma.casefold()
+        offsets = self.index[pos].get(key, [])
+        if offset not in offsets[:OWN_SENSES]:
+            return False
+        tags = self.counts.get((key, pos), {})
+        if tags and (offsets[0] != offset or not dominant(tags)):
+            return False
+        here = sum(tags.values())
+        return all(sum(self.counts.get((key, p), {}).values()) <= here for p in POS_FILES)
 
     def synonyms(self, key: str, pos: str) -> list[str]:
         """The synonyms kept for ``key`` in ``pos`` (see the module docstring)."""
