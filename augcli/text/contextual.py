@@ -196,7 +196,7 @@ class ContextualSubstitute(TextOp):
         c = self.config
         if prob < c["min_probability"] or sim < c["min_similarity"]:
             return False
-        if fold(word) in STOP_WORDS or fold(word) == fold(doc.pieces[i].text):
+        if len(word) < 2 or fold(word) in STOP_WORDS or fold(word) == fold(doc.pieces[i].text):
             return False
         return _same_protection(doc, i, span, match_case(doc.pieces[i].text, word), rules)
 
@@ -251,8 +251,8 @@ def _check_masked(path: str, where: str) -> None:
         names = []
     if names and not any(str(n).endswith(("ForMaskedLM", "ForPreTraining")) for n in names):
         raise RecipeError(
-            "is not a masked language model",
+            f"is not a masked language model (config.json: {', '.join(map(str, names))})",
             path=where,
-            value=f"{path} ({', '.join(map(str, names))})",
+            value=path,
             fix=f"Use a BERT-style model with a masked-LM head, e.g. {CLINICAL_MODEL}.",
         )

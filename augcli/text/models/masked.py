@@ -143,7 +143,7 @@ class MaskedBackend:
         ids = torch.tensor([i for i, _ in batch], device=self.device)
         with torch.inference_mode():
             logits = model(input_ids=ids).logits
-        table = model.get_input_embeddings().weight
+        table = model.get_input_embeddings().weight.detach()
         answers: list[str | ModelError] = []
         for row, (seq, word) in enumerate(batch):
             if tok.mask_token_id not in seq:
