@@ -37,7 +37,7 @@ including satellites, ``r`` adverb), so that a synonym keeps the word's everyday
 - a lemma that is also an inflected form of another (``arms``: weapons, or two arms;
   ``noted``, ``lower``, ``wound``; regular endings, and the irregular forms of WordNet's
   ``*.exc`` lists) gets none: the text most likely means the inflection. Such forms are no
-  synonyms either (``stalls`` for ``stable``), nor are clippings (``doc`` for ``doctor``),
+  synonyms either (``stalls`` for ``stable``), nor are clippings and abbreviations (``doc`` for ``doctor``, ``hr``),
   nor phrases for a single word (``small fry`` for ``child``).
 - Function words (``FUNCTION_WORDS``: pronouns, determiners, prepositions, conjunctions,
   auxiliaries, modals, negations and a few particles) get no entry: their WordNet entries are
@@ -253,8 +253,8 @@ class WordNet:
                 continue
             if m in FUNCTION_WORDS or not is_words(m) or m.count(" ") > key.count(" "):
                 continue
-            if key.startswith(m) or self.inflected(m):
-                continue  # a clipping (doc, doctor) or another word's inflection (stalls)
+            if key.startswith(m) or self.inflected(m) or not set(m) & set("aeiou"):
+                continue  # a clipping (doc), an abbreviation (hr) or an inflection (stalls)
             if self.own_sense(m, pos, offsets[0]) and zipf(m) >= floor:
                 found.append(m)
         return found[:MAX_SYNONYMS]
