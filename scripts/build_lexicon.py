@@ -50,7 +50,7 @@ synonyms where it has none (``stable<TAB>a<TAB>`` and ``stable<TAB>n<TAB>``): th
 ``augcli.text.senses`` reads them to tell the readings apart in context. A word with no synonyms
 in any part of speech has no line.
 
-Needs ``wordfreq`` 3.1.1 (``pip install wordfreq==3.1.1``) besides Debian's ``wordnet-base``;
+Needs ``wordfreq`` 3.1.1 (``pip install 'augcli[lexicon]'``) besides Debian's ``wordnet-base``;
 augcli itself never imports it: the frequencies are applied here, once.
 """
 
