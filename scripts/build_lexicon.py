@@ -21,18 +21,20 @@ including satellites, ``r`` adverb), so that a synonym keeps the word's everyday
 
 - one sense only, the most frequent (WordNet's first), and only when SemCor shows it dominant:
   tagged at least ``MIN_TAGS`` times and at least ``DOMINANCE`` of the lemma's tags in that part
-  of speech (``heart``: the organ is 25 of 84 tags, the inner self 42: no synonyms; ``chest``,
-  34 of 35: the thorax sense). A lemma never tagged (rare and technical words: ``effusion``)
-  gets none: nothing says which sense is the everyday one;
+  of speech (``mass``: 35 of 84 tags, no synonyms; ``chest``, 34 of 35: the thorax sense). A
+  lemma never tagged (rare and technical words: ``effusion``) gets none: nothing says which
+  sense is the everyday one;
 - of that synset's other lemmas, in synset order: lower-case ones (capitalised lemmas are proper
   nouns and acronyms, and a synset where the lemma itself is capitalised is a proper-noun
   sense), of at most ``MAX_WORDS`` words, each a word token of augcli's tokenizer (no digits,
   dots or slashes), without the lemma itself, repeats or function words;
-- for which this synset is one of their own first ``OWN_SENSES`` senses (``spunk`` means
-  courage first, so it is no synonym of ``heart``; ``wicked`` means evil first);
+- for which this synset is one of their own first ``OWN_SENSES`` senses, their first and
+  dominant one when SemCor tagged them, in their own main part of speech (``bosom`` is no
+  synonym of ``heart``, the inner self; ``wicked`` means evil first; ``minor`` is mostly an
+  adjective, so no noun for ``child``);
 - that are common: a Zipf frequency of at least ``MIN_ZIPF`` in ``wordfreq`` 3.1.1 (English;
   3 is once per million words) and at most ``MAX_ZIPF_DROP`` below the word's own, so rare and
-  archaic words drop (``pectus``, ``ebullition``, ``knifelike``, ``morn``); at most
+  archaic words drop (``pectus``, ``ebullition``, ``knifelike``); at most
   ``MAX_SYNONYMS``.
 - a lemma that is also an inflected form of another (``arms``: weapons, or two arms;
   ``noted``, ``lower``, ``wound``; regular endings, and the irregular forms of WordNet's
@@ -77,10 +79,10 @@ SS_TYPES = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
 MAX_SYNONYMS = 8
 MAX_WORDS = 3
 MIN_TAGS = 3  # SemCor tags the first sense needs
-DOMINANCE = 0.6  # its share of the lemma's tags in that part of speech
+DOMINANCE = 0.5  # its share of the lemma's tags in that part of speech
 OWN_SENSES = 2  # the synset is among a synonym's own first senses
 MIN_ZIPF = 3.0  # wordfreq Zipf frequency of a synonym (3: once per million words)
-MAX_ZIPF_DROP = 2.0  # and at most this much below the word's own (morning 5.3, morn 3.05)
+MAX_ZIPF_DROP = 2.5  # and at most this much below the word's own (year 5.96, twelvemonth)
 EXCEPTIONS = ("noun.exc", "verb.exc", "adj.exc", "adv.exc")
 FUNCTION_WORDS = frozenset(
     str.split(
@@ -104,7 +106,8 @@ HEADER = (
     f"# augcli synonym lexicon, derived from WordNet 3.0 (see {LICENSE_NAME}) by "
     f"scripts/build_lexicon.py: word<TAB>pos<TAB>synonyms; the first sense when SemCor "
     f"shows it dominant (>= {MIN_TAGS} tags, >= {DOMINANCE:.0%}), synonyms for which it is "
-    f"one of their first {OWN_SENSES} senses, wordfreq 3.1.1 Zipf >= {MIN_ZIPF}, "
+    f"one of their first {OWN_SENSES} senses, wordfreq 3.1.1 Zipf >= {MIN_ZIPF} and within "
+    f"{MAX_ZIPF_DROP} of the word's, "
     f"at most {MAX_SYNONYMS} synonyms of at most {MAX_WORDS} words"
 )
 
