@@ -1,7 +1,7 @@
 """Which reading of a word its sentence means: the part of speech in context, and inflected forms.
 
 The shipped lexicon lists every part of speech of a word that has synonyms, most frequent first
-(``stable``: adjective, noun, verb). ``reading`` picks one from the neighbouring words, with
+(``doctor``: noun, verb). ``reading`` picks one from the neighbouring words, with
 rules on closed word classes (no tagger model, nothing downloaded):
 
 - after a determiner or possessive (``the``, ``a``, ``his``, ``no``): a noun, unless the word
