@@ -40,6 +40,7 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.text.substitute",
         "augcli.text.chars",
         "augcli.text.generative",
+        "augcli.text.contextual",
     ),
     "audio": (
         "augcli.audio.modality",

@@ -17,26 +17,43 @@ The database files are parsed here directly (format: wndb(5)); nothing else is n
   each sense was tagged in SemCor, summed here per lemma and part of speech.
 
 What is kept, for each lemma and part of speech (``n`` noun, ``v`` verb, ``a`` adjective,
-including satellites, ``r`` adverb):
+including satellites, ``r`` adverb), so that a synonym keeps the word's everyday meaning:
 
-- the synsets of its SemCor-attested senses (the first ``tagsense_cnt``; only the first sense when
-  none is attested), so rare senses do not bring odd synonyms (``car`` gets ``automobile`` but not
-  ``gondola``);
-- of those synsets' other lemmas, in sense order then synset order: lower-case ones (capitalised
-  lemmas are proper nouns and acronyms, and a synset where the lemma itself is capitalised is a
-  proper-noun sense), of at most ``MAX_WORDS`` words, each a word token of augcli's tokenizer
-  (no digits, dots or slashes), without the lemma itself, repeats or function words, at most
+- one sense only, the most frequent (WordNet's first), and only when SemCor shows it dominant:
+  tagged at least ``MIN_TAGS`` times and at least ``DOMINANCE`` of the lemma's tags in that part
+  of speech (``mass``: 35 of 84 tags, no synonyms; ``chest``, 34 of 35: the thorax sense). A
+  lemma never tagged (rare and technical words: ``effusion``) gets none: nothing says which
+  sense is the everyday one;
+- of that synset's other lemmas, in synset order: lower-case ones (capitalised lemmas are proper
+  nouns and acronyms, and a synset where the lemma itself is capitalised is a proper-noun
+  sense), of at most ``MAX_WORDS`` words, each a word token of augcli's tokenizer (no digits,
+  dots or slashes), without the lemma itself, repeats or function words;
+- for which this synset is one of their own first ``OWN_SENSES`` senses, their first and
+  dominant one when SemCor tagged them, in their own main part of speech (``bosom`` is no
+  synonym of ``heart``, the inner self; ``wicked`` means evil first; ``minor`` is mostly an
+  adjective, so no noun for ``child``);
+- that are common: a Zipf frequency of at least ``MIN_ZIPF`` in ``wordfreq`` 3.1.1 (English;
+  3 is once per million words) and at most ``MAX_ZIPF_DROP`` below the word's own, so rare and
+  archaic words drop (``pectus``, ``ebullition``, ``knifelike``); at most
   ``MAX_SYNONYMS``.
+- a lemma that is also an inflected form of another (``arms``: weapons, or two arms;
+  ``noted``, ``lower``, ``wound``; regular endings, and the irregular forms of WordNet's
+  ``*.exc`` lists) gets none: the text most likely means the inflection. Such forms are no
+  synonyms either (``stalls`` for ``stable``), nor are clippings and abbreviations (``doc`` for ``doctor``, ``hr``),
+  nor phrases for a single word (``small fry`` for ``child``).
 - Function words (``FUNCTION_WORDS``: pronouns, determiners, prepositions, conjunctions,
   auxiliaries, modals, negations and a few particles) get no entry: their WordNet entries are
   other words' senses (``I`` is iodine, ``in`` an inch, ``can`` a tin, ``will`` a testament).
 
 The file is ``word<TAB>pos<TAB>syn1|syn2|...`` lines after one ``#`` comment line, sorted by word;
 a word's parts of speech come most frequent first (SemCor tag counts, then attested senses, then
-n, v, a, r), so the first line is the word's likeliest reading when nothing else is known. A part
-of speech with no synonyms is still listed (``stable<TAB>a<TAB>`` before ``stable<TAB>n<TAB>stalls``)
-when it outranks one that has some, so that reading is not taken for the word's main one; a word
-with no synonyms in any part of speech has no line.
+n, v, a, r). Every part of speech of a word that has synonyms in one of them is listed, with no
+synonyms where it has none (``stable<TAB>a<TAB>`` and ``stable<TAB>n<TAB>``): the tagger in
+``augcli.text.senses`` reads them to tell the readings apart in context. A word with no synonyms
+in any part of speech has no line.
+
+Needs ``wordfreq`` 3.1.1 (``pip install 'augcli[lexicon]'``) besides Debian's ``wordnet-base``;
+augcli itself never imports it: the frequencies are applied here, once.
 """
 
 from __future__ import annotations
@@ -61,6 +78,12 @@ POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 SS_TYPES = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
 MAX_SYNONYMS = 8
 MAX_WORDS = 3
+MIN_TAGS = 3  # SemCor tags the first sense needs
+DOMINANCE = 0.5  # its share of the lemma's tags in that part of speech
+OWN_SENSES = 2  # the synset is among a synonym's own first senses
+MIN_ZIPF = 3.0  # wordfreq Zipf frequency of a synonym (3: once per million words)
+MAX_ZIPF_DROP = 2.5  # and at most this much below the word's own (year 5.96, twelvemonth)
+EXCEPTIONS = ("noun.exc", "verb.exc", "adj.exc", "adv.exc")
 FUNCTION_WORDS = frozenset(
     str.split(
         """
@@ -81,7 +104,10 @@ FUNCTION_WORDS = frozenset(
 )
 HEADER = (
     f"# augcli synonym lexicon, derived from WordNet 3.0 (see {LICENSE_NAME}) by "
-    f"scripts/build_lexicon.py: word<TAB>pos<TAB>synonyms; attested senses, "
+    f"scripts/build_lexicon.py: word<TAB>pos<TAB>synonyms; the first sense when SemCor "
+    f"shows it dominant (>= {MIN_TAGS} tags, >= {DOMINANCE:.0%}), synonyms for which it is "
+    f"one of their first {OWN_SENSES} senses, wordfreq 3.1.1 Zipf >= {MIN_ZIPF} and within "
+    f"{MAX_ZIPF_DROP} of the word's, "
     f"at most {MAX_SYNONYMS} synonyms of at most {MAX_WORDS} words"
 )
 
@@ -106,9 +132,9 @@ def read_synsets(path: Path) -> dict[int, list[str]]:
     return synsets
 
 
-def read_index(path: Path) -> list[tuple[str, list[int], int]]:
-    """(lemma, offsets of its attested senses, how many are attested) from an ``index.<pos>``."""
-    entries = []
+def read_index(path: Path) -> dict[str, list[int]]:
+    """lemma -> the offsets of its senses in WordNet's sense order, from an ``index.<pos>``."""
+    entries: dict[str, list[int]] = {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("  "):
@@ -116,22 +142,21 @@ def read_index(path: Path) -> list[tuple[str, list[int], int]]:
             fields = line.split()
             synset_cnt = int(fields[2])
             p_cnt = int(fields[3])
-            tagsense_cnt = int(fields[5 + p_cnt])
             offsets = [int(f) for f in fields[6 + p_cnt : 6 + p_cnt + synset_cnt]]
-            lemma = fields[0].replace("_", " ")
-            entries.append((lemma, offsets[: max(1, tagsense_cnt)], tagsense_cnt))
+            entries[fields[0].replace("_", " ")] = offsets
     return entries
 
 
-def read_counts(path: Path) -> dict[tuple[str, str], int]:
-    """(lemma, pos) -> SemCor tag count over its senses, from ``cntlist.rev``."""
-    counts: dict[tuple[str, str], int] = {}
+def read_counts(path: Path) -> dict[tuple[str, str], dict[int, int]]:
+    """(lemma, pos) -> {sense number: SemCor tag count}, from ``cntlist.rev``."""
+    counts: dict[tuple[str, str], dict[int, int]] = {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:
-            sense_key, _number, tag_cnt = line.split()
+            sense_key, number, tag_cnt = line.split()
             lemma, rest = sense_key.split("%", 1)
             key = (lemma.replace("_", " ").casefold(), SS_TYPES[rest[0]])
-            counts[key] = counts.get(key, 0) + int(tag_cnt)
+            senses = counts.setdefault(key, {})
+            senses[int(number)] = senses.get(int(number), 0) + int(tag_cnt)
     return counts
 
 
@@ -143,37 +168,120 @@ def is_words(text: str) -> bool:
     return all(t.kind == "word" if k % 2 == 0 else t.text == " " for k, t in enumerate(tokens))
 
 
+def dominant(tags: dict[int, int]) -> bool:
+    """The first sense is the everyday one: tagged often enough, and most of the tags."""
+    first, total = tags.get(1, 0), sum(tags.values())
+    return first >= MIN_TAGS and first >= DOMINANCE * total
+
+
+def zipf(word: str) -> float:
+    """How common ``word`` is in English today (wordfreq's Zipf scale)."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def read_inflections(wordnet: Path) -> set[str]:
+    """The irregular inflected forms WordNet's exception lists name (``wound``, ``given``)."""
+    forms: set[str] = set()
+    for name in EXCEPTIONS:
+        with (wordnet / name).open(encoding="utf-8") as fh:
+            forms.update(line.split()[0].replace("_", " ") for line in fh if line.strip())
+    return forms
+
+
+def stems(word: str) -> set[str]:
+    """What a regular inflection (-s, -es, -ies, -ed, -ing, -er, -est) could come from."""
+    out: set[str] = set()
+    if word.endswith("ies"):
+        out.add(word[:-3] + "y")
+    if word.endswith("es"):
+        out.add(word[:-2])
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        out.add(word[:-1])
+    for suffix in ("ed", "ing", "er", "est"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            out |= {stem, stem + "e"}
+            if stem[-1] == stem[-2]:
+                out.add(stem[:-1])  # stopped, bigger
+    return out - {word}
+
+
+class WordNet:
+    """The three files the build reads, per part of speech."""
+
+    def __init__(self, wordnet: Path) -> None:
+        self.counts = read_counts(wordnet / "cntlist.rev")
+        self.synsets = {p: read_synsets(wordnet / f"data.{n}") for p, n in POS_FILES.items()}
+        self.index = {p: read_index(wordnet / f"index.{n}") for p, n in POS_FILES.items()}
+        self.irregular = read_inflections(wordnet)
+
+    def inflected(self, key: str) -> bool:
+        """``key`` is also an inflected form of another lemma (``arms``, ``noted``, ``lower``,
+        ``wound``): a text most likely means the inflection, whose sense the lemma's synonyms
+        do not carry."""
+        if key in self.irregular or " " in key:
+            return key in self.irregular
+        return any(stem in index for stem in stems(key) for index in self.index.values())
+
+    def own_sense(self, lemma: str, pos: str, offset: int) -> bool:
+        """``offset`` is ``lemma``'s own everyday sense in ``pos``: among its first OWN_SENSES,
+        the first when SemCor tagged it (and then dominant), and ``pos`` its main part of
+        speech (``minor`` is mostly an adjective, so not a noun for ``child``)."""
+        key = lemma.casefold()
+        offsets = self.index[pos].get(key, [])
+        if offset not in offsets[:OWN_SENSES]:
+            return False
+        tags = self.counts.get((key, pos), {})
+        if tags and (offsets[0] != offset or not dominant(tags)):
+            return False
+        here = sum(tags.values())
+        return all(sum(self.counts.get((key, p), {}).values()) <= here for p in POS_FILES)
+
+    def synonyms(self, key: str, pos: str) -> list[str]:
+        """The synonyms kept for ``key`` in ``pos`` (see the module docstring)."""
+        tags = self.counts.get((key, pos), {})
+        offsets = self.index[pos][key]
+        if not dominant(tags):
+            return []
+        members = self.synsets[pos][offsets[0]]
+        own = [m for m in members if m.casefold() == key]
+        if not own or not any(m == m.lower() for m in own):
+            return []  # a proper-noun sense (Bill, Mars): not this lemma's meaning
+        floor = max(MIN_ZIPF, zipf(key) - MAX_ZIPF_DROP)
+        found: list[str] = []
+        for m in members:
+            if m.casefold() == key or m != m.lower() or m in found:
+                continue
+            if m in FUNCTION_WORDS or not is_words(m) or m.count(" ") > key.count(" "):
+                continue
+            if key.startswith(m) or self.inflected(m) or not set(m) & set("aeiou"):
+                continue  # a clipping (doc), an abbreviation (hr) or an inflection (stalls)
+            if self.own_sense(m, pos, offsets[0]) and zipf(m) >= floor:
+                found.append(m)
+        return found[:MAX_SYNONYMS]
+
+
 def build(wordnet: Path) -> str:
     """The lexicon as text (before compression)."""
-    counts = read_counts(wordnet / "cntlist.rev")
+    wn = WordNet(wordnet)
     order = {pos: k for k, pos in enumerate(POS_FILES)}
     readings: dict[str, list[tuple[tuple[int, int, int], str, list[str]]]] = {}
-    for pos, name in POS_FILES.items():
-        synsets = read_synsets(wordnet / f"data.{name}")
-        for lemma, offsets, tagged in read_index(wordnet / f"index.{name}"):
+    for pos in POS_FILES:
+        for lemma in wn.index[pos]:
             if lemma in FUNCTION_WORDS or not is_words(lemma):
                 continue
             key = lemma.casefold()
-            found: list[str] = []
-            for offset in offsets:
-                members = synsets[offset]
-                own = [m for m in members if m.casefold() == key]
-                if not own or not any(m == m.lower() for m in own):
-                    continue  # a proper-noun sense (Bill, Mars): not this lemma's meaning
-                for m in members:
-                    if m.casefold() == key or m != m.lower() or m in found:
-                        continue
-                    if m in FUNCTION_WORDS or not is_words(m):
-                        continue
-                    found.append(m)
-            rank = (-counts.get((key, pos), 0), -tagged, order[pos])
-            readings.setdefault(key, []).append((rank, pos, found[:MAX_SYNONYMS]))
+            tags = wn.counts.get((key, pos), {})
+            rank = (-sum(tags.values()), -len(tags), order[pos])
+            syns = [] if wn.inflected(key) else wn.synonyms(key, pos)
+            readings.setdefault(key, []).append((rank, pos, syns))
     lines = [HEADER]
     for word in sorted(readings):
         ranked = sorted(readings[word])
-        while ranked and not ranked[-1][2]:
-            ranked.pop()  # nothing to say after the last reading with synonyms
-        lines.extend(f"{word}\t{pos}\t{'|'.join(syns)}" for _, pos, syns in ranked)
+        if any(syns for _, _, syns in ranked):
+            lines.extend(f"{word}\t{pos}\t{'|'.join(syns)}" for _, pos, syns in ranked)
     return "\n".join(lines) + "\n"
 
 

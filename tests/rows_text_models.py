@@ -1,5 +1,5 @@
 """Op-contract table rows for the model text ops: recipe params, where ``{marian}``,
-``{marian_back}``, ``{causal}`` and ``{url}`` are filled in with the tiny test models and a
+``{marian_back}``, ``{causal}``, ``{bert}`` and ``{url}`` are filled in with the tiny test models and a
 loopback chat server (tests/tinymodels.py, tests/chat_server.py). Filters are off: tiny models
 with random weights write nonsense, which the default filters reject."""
 
@@ -34,5 +34,8 @@ MODEL_ROWS: dict[str, list[dict]] = {
         {"model": "{causal}", "max_length": 12, **NO_FILTERS},
         {"model": "{marian}", "max_length": 12, "sample": False, "beams": 2, **NO_FILTERS},
         {"backend": "openai", "base_url": "{url}", "model": "fake", "backoff": 0.01},
+    ],
+    "contextual_substitute": [
+        {"model": "{bert}", "n": 2, "top_k": 5, "min_probability": 0.0, "min_similarity": -1.0},
     ],
 }

@@ -81,3 +81,37 @@ def test_real_endpoint_paraphrase(tmp_path: Path) -> None:
         "model": os.environ["AUGCLI_TEST_OPENAI_MODEL"],
     }
     check_outputs(run(tmp_path, "paraphrase", params))
+
+
+def masked_model() -> str | None:
+    """A masked LM to try: AUGCLI_TEST_MLM_MODEL, else a clinical BERT in the local cache."""
+    if os.environ.get("AUGCLI_TEST_MLM_MODEL"):
+        return os.environ["AUGCLI_TEST_MLM_MODEL"]
+    for repo in (
+        "microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext",
+        "emilyalsentzer/Bio_ClinicalBERT",
+    ):
+        if cached(repo):
+            return repo
+    return None
+
+
+@pytest.mark.skipif(
+    masked_model() is None,
+    reason="set AUGCLI_TEST_MLM_MODEL, or hf download "
+    "microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext, to run this",
+)
+def test_real_contextual_substitute(tmp_path: Path) -> None:
+    from augcli.text.doc import TextDoc
+    from augcli.text.protect import compile_rules
+
+    rules = compile_rules({"protect_defaults": True, "protect": []}, "text")
+    records = run(tmp_path, "contextual_substitute", {"model": masked_model(), "n": 1})
+    ok = [r for r in records if r["status"] == "ok"]
+    assert len(ok) >= len(records) // 2, [r.get("error") or r.get("reason") for r in records]
+    sources = [json.loads(x)["text"] for x in NOTES.read_text().splitlines()]
+    for r in ok:
+        doc = TextDoc.parse(sources[r["record"]["input"]], rules)
+        params = r["ops"][0]["params"]
+        for (i, word), (prob, sim) in zip(params["replace"], params["scores"], strict=True):
+            assert doc.pieces[i].editable and word.isalpha() and prob >= 0.005 and sim >= 0.3

@@ -388,12 +388,12 @@ FIXED_SEED_OUTPUTS = {
     "keyboard_typo": "Tmd patoenh felortx xevere chwst psin. No evidence of pneumothorax.",
     "ocr_error": "7hc patleht rcport5 seuere ehcst pa1h. No evidence of pneumothorax.",
     "random_delete": ". No evidence of pneumothorax.",
-    "random_insert": "The hard terrible patient reports pain sensation pain sensation severe chest "
-    "pain sensation pectus pain. No evidence of pneumothorax.",
+    # no sense-safe synonym for these words (was "hard terrible ... pain sensation pectus pain")
+    "random_insert": "The patient reports severe chest pain. No evidence of pneumothorax.",
     "random_swap": "severe chest reports The patient pain. No evidence of pneumothorax.",
     "sentence_shuffle": "No evidence of pneumothorax. The patient reports severe chest pain.",
     "substitute": "The patient reports severe thoracic pain. No evidence of pneumothorax.",
-    "synonym_replace": "The patient reports hard thorax hurting. No evidence of pneumothorax.",
+    "synonym_replace": "The patient reports severe chest pain. No evidence of pneumothorax.",
     "word_shuffle": "severe reports pain chest The patient. No evidence of pneumothorax.",
 }
 

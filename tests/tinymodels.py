@@ -121,3 +121,37 @@ def make_causal(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
+
+
+def make_bert(folder: Path, seed: int = 0) -> Path:
+    """A BERT masked LM (one layer, hidden 16) with a WordPiece vocabulary of ``CORPUS``'s
+    lower-cased words, a few synonyms and the letters: the files a BERT checkpoint holds."""
+    import re
+
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    _quiet()
+    folder.mkdir(parents=True, exist_ok=True)
+    words = sorted({w for line in CORPUS for w in re.findall(r"[a-z]+", line.lower())})
+    extra = ["slight", "minor", "large", "lung", "heart", "normal", "small", "seen", "not"]
+    letters = [c for c in "abcdefghijklmnopqrstuvwxyz"] + [
+        f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"
+    ]
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = special + list(".,;:") + sorted(set(words + extra)) + letters
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tok = BertTokenizer(str(folder / "vocab.txt"), do_lower_case=True)
+    tok.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    BertForMaskedLM(config).save_pretrained(folder)
+    return folder

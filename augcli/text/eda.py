@@ -25,7 +25,7 @@ from augcli.text.edits import (
     replace_spans,
     sentence_spans,
     swap_pieces,
-    synonyms_of,
+    synonyms_at,
     usable_words,
 )
 from augcli.text.lexicon import Lexicon
@@ -63,15 +63,18 @@ class SynonymReplace(_SynonymWordOp):
 
     EDA's synonym replacement: ``n`` words (when > 0), else ``fraction`` of the editable words,
     chosen among the editable words the lexicon has synonyms for (stop words excluded); each gets
-    one of its synonyms at random. Unknown words (and non-English text) are left alone. Params:
-    ``{"replace": [[piece_index, "synonym"], ...]}``.
+    one of its synonyms at random. Synonyms are for the word's reading in its sentence: its part
+    of speech from the neighbouring words, and the shipped lexicon keeps only a word's dominant
+    sense and common synonyms (README: Offline synonyms). Unknown, ambiguous and inflected words
+    (and non-English text) are left alone. Params: ``{"replace": [[piece_index, "synonym"],
+    ...]}``.
     """
 
     name = "synonym_replace"
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         drawn, doc, lex, editable, count = self.draw_words(rng, info)
-        cands = [(i, syns) for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text))]
+        cands = [(i, syns) for i in editable if (syns := synonyms_at(lex, doc.pieces, i))]
         replace = [[i, syns[int(rng.integers(len(syns)))]] for i, syns in choose(rng, cands, count)]
         return {**drawn, "replace": replace}
 
@@ -83,7 +86,8 @@ class RandomInsert(_SynonymWordOp):
     """Insert synonyms of the text's own words at random places.
 
     EDA's random insertion: ``n`` times (when > 0), else ``fraction`` of the editable words
-    (rounded, at least one), a synonym of a random editable word goes before a random word (after
+    (rounded, at least one), a synonym of a random editable word (for its reading in its
+    sentence, as in ``synonym_replace``) goes before a random word (after
     a space, not at a sentence start, never between two protected words), followed by one space.
     Params: ``{"insert": [[before_index, "word"], ...]}``.
     """
@@ -92,7 +96,7 @@ class RandomInsert(_SynonymWordOp):
 
     def sample(self, rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
         drawn, doc, lex, editable, count = self.draw_words(rng, info)
-        sources = [syns for i in editable if (syns := synonyms_of(lex, doc.pieces[i].text.lower()))]
+        sources = [s for i in editable if (s := synonyms_at(lex, doc.pieces, i, cased=False))]
         spots = [k for k in range(len(doc)) if can_insert_before(doc.pieces, k)]
         insert: list[list[Any]] = []
         if sources and spots:

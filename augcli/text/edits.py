@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from augcli.text.doc import Piece, TextDoc
-from augcli.text.lexicon import Lexicon, key_of, match_case
+from augcli.text.lexicon import ANY_POS, Lexicon, key_of, match_case
 from augcli.text.protect import fold
+from augcli.text.senses import reading
 from augcli.text.tokens import tokenize
 
 
@@ -141,21 +142,30 @@ def lexicon_of(info: dict[str, Any]) -> Lexicon:
     return lex if lex is not None else Lexicon.default()
 
 
-def synonyms_of(lex: Lexicon, word: str) -> list[str]:
-    """The lexicon's synonyms of ``word`` in its case, other than the word itself (worked out
-    once per word and lexicon)."""
-    known = lex.memo.get(word)
+def synonyms_at(lex: Lexicon, pieces: Sequence[Piece], i: int, cased: bool = True) -> list[str]:
+    """The lexicon's synonyms of word ``i`` (in its case, unless ``cased`` is false), for the reading its sentence gives it
+    (``augcli.text.senses``: part of speech in context, inflected forms left alone), other
+    than the word itself; a user lexicon's entry applies whatever the reading. Worked out once
+    per word and reading."""
+    word = pieces[i].text
+    if len(word) < 2 or fold(word) in STOP_WORDS:
+        return []
+    readings = lex.pos_of(word)
+    pos = ANY_POS if readings[:1] == [ANY_POS] else reading(pieces, i, lex)
+    if pos is None:
+        return []
+    if not cased:
+        word = word.lower()
+    known = lex.memo.get((word, pos))
     if known is None:
-        known = lex.memo[word] = _synonyms_of(lex, word)
+        known = lex.memo[(word, pos)] = _synonyms_of(lex, word, pos)
     return list(known)
 
 
-def _synonyms_of(lex: Lexicon, word: str) -> list[str]:
-    if len(word) < 2 or fold(word) in STOP_WORDS:
-        return []
+def _synonyms_of(lex: Lexicon, word: str, pos: str) -> list[str]:
     own = key_of(word)
     out: list[str] = []
-    for syn in lex.synonyms(word):
+    for syn in lex.synonyms(word, "any" if pos == ANY_POS else pos):
         syn = clean(syn)
         if syn and key_of(syn) != own:
             cased = match_case(word, syn)

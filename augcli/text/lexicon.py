@@ -3,7 +3,9 @@
 - ``Lexicon.default()``: English synonyms derived from WordNet 3.0 (``data/wordnet-synonyms.tsv.gz``,
   licence in ``data/WORDNET-LICENSE``, rebuilt by ``scripts/build_lexicon.py``), loaded on first
   use and cached per process. Entries are lemmas (``car``, not ``cars``), lower case, by part of
-  speech: ``n`` noun, ``v`` verb, ``a`` adjective, ``r`` adverb.
+  speech: ``n`` noun, ``v`` verb, ``a`` adjective, ``r`` adverb; only a word's dominant sense,
+  and only common synonyms whose own everyday sense it is (see the script). Every part of
+  speech of a listed word is there, with or without synonyms, for ``augcli.text.senses``.
 - ``Lexicon.from_file(path)``: a user lexicon, any part of speech.
 
   - ``.csv`` (``.tsv``): one row per word, ``word,synonym1,synonym2,...``; no header; blank rows
@@ -79,7 +81,7 @@ class Lexicon:
         self._layers = layers
         self.source = source  # what it was loaded from, for messages
         self.fingerprint = fingerprint  # sha256 of the bytes it was built from
-        self.memo: dict[str, list[str]] = {}  # for callers: results per word, made once
+        self.memo: dict[Any, list[str]] = {}  # for callers: results per word, made once
 
     def __repr__(self) -> str:
         return f"Lexicon({self.source!r})"

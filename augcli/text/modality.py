@@ -163,6 +163,7 @@ class TextModality(Modality):
             "lexicon": self.lexicon,
             "substitutions": self.substitutions,
             "models": self.models,
+            "rules": self.config["rules"],  # contextual_substitute keeps protection as it was
         }
 
     def applier(self) -> Applier:

@@ -25,6 +25,7 @@ from augcli.text.models.base import ModelError, Request
 EXTRAS = {
     "translate": ("torch", "transformers", "sentencepiece", "huggingface_hub"),
     "llm": ("torch", "transformers", "huggingface_hub"),
+    "contextual": ("torch", "transformers", "huggingface_hub"),
 }
 
 
