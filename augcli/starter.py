@@ -38,6 +38,8 @@ image:                         # every image extension under input/ (include:/ex
 text:                          # .txt documents and .jsonl/.csv/.tsv record files under input/
   text_field: text             # JSONL field holding the text (text_column: for CSV/TSV)
   max_change: 0.4              # an output may differ from its source by at most 40% of its words
+  domain: clinical             # findings, anatomy, drugs, devices, hedges, side: never changed
+  protect: ["left lobe"]       # and your own words, phrases or 're:' patterns
   pipeline:                    # negations and numbers with units are protected by default
     - one_of:                                 # exactly one word-level edit per output
         - synonym_replace: {fraction: [0.1, 0.2]}  # replace 10-20% of words with synonyms

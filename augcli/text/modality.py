@@ -62,6 +62,16 @@ class TextModality(Modality):
         "protect_defaults": Param(
             kind="bool", default=True, help="protect negations and their scope, numbers with units"
         ),
+        "domain": Param(
+            kind="choice",
+            default="general",
+            choices=("general", "clinical"),
+            sampled=False,
+            help="clinical: no op replaces, deletes, moves or misspells a finding, anatomy, "
+            "device, drug or their abbreviations, or a word of certainty, severity or side "
+            "(7,700 terms from WordNet's body and disease, drug and instrument entries, and "
+            "lists curated for augcli; augcli/text/data/clinical-terms.tsv)",
+        ),
         "max_change": Param(
             kind="float",
             default=1.0,
@@ -111,6 +121,7 @@ class TextModality(Modality):
         values = {
             "protect_defaults": section.get("protect_defaults", True),
             "protect": section.get("protect", []),
+            "domain": section.get("domain", "general"),
         }
         out: dict[str, Any] = {"rules": compile_rules(values, where)}
         for key in ("lexicon", "substitutions"):

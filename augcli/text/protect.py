@@ -98,14 +98,21 @@ NUMBER_WORDS = _words(
 _SUPERSCRIPTS = "0123456789²³"
 
 
+DOMAINS = ("general", "clinical")
+CLINICAL_TERMS = "clinical-terms.tsv"  # augcli/text/data, built by scripts/build_clinical_terms.py
+
+
 @dataclass(frozen=True)
 class ProtectRules:
-    """What to protect: the built-ins (``defaults``) and the recipe's words, phrases and regexes."""
+    """What to protect: the built-ins (``defaults``), the recipe's words, phrases and regexes,
+    and a domain's vocabulary (``domain``: ``clinical`` protects findings, anatomy, devices,
+    drugs, abbreviations and the words of certainty, severity and side)."""
 
     defaults: bool = True
     phrases: tuple[tuple[str, ...], ...] = ()  # each: folded non-space token texts
     patterns: tuple[re.Pattern[str], ...] = ()
     entries: tuple[str, ...] = ()  # the recipe's list as written
+    domain: str = "general"
 
 
 def fold(text: str) -> str:
@@ -121,6 +128,15 @@ def phrase_key(text: str) -> tuple[str, ...]:
 def compile_rules(values: Mapping[str, Any], path: str = "text") -> ProtectRules:
     """``protect_defaults`` and ``protect`` from a recipe section; RecipeError on a bad entry."""
     defaults = values.get("protect_defaults", True)
+    domain = values.get("domain", "general")
+    if domain not in DOMAINS:
+        raise RecipeError(
+            "is not a known domain",
+            path=f"{path}.domain",
+            value=domain,
+            fix="Write domain: clinical (findings, anatomy, drugs, devices, hedges protected) "
+            "or domain: general.",
+        )
     if not isinstance(defaults, bool):
         raise RecipeError(
             "must be true or false",
@@ -161,7 +177,7 @@ def compile_rules(values: Mapping[str, Any], path: str = "text") -> ProtectRules
                 fix="Write a word or phrase to protect, or remove the entry.",
             )
         phrases.append(key)
-    return ProtectRules(defaults, tuple(phrases), tuple(patterns), tuple(raw))
+    return ProtectRules(defaults, tuple(phrases), tuple(patterns), tuple(raw), domain)
 
 
 def _compile_pattern(source: str, where: str, entry: str) -> re.Pattern[str]:
@@ -242,11 +258,9 @@ def protected(tokens: Sequence[Token], rules: ProtectRules) -> list[bool]:
         _negations(view, hit)
         _quantities(view, hit)
     if rules.phrases:
-        by_first = _by_first(rules.phrases)
-        for k, word in enumerate(view.folded):
-            for key in by_first.get(word, ()):
-                if view.matches(k, key):
-                    hit[k : k + len(key)] = [True] * len(key)
+        _mark(view, _by_first(rules.phrases), hit)
+    if rules.domain != "general":
+        _mark(view, domain_table(rules.domain), hit)
     out = [False] * len(tokens)
     for k, flag in enumerate(hit):
         if flag:
@@ -254,6 +268,63 @@ def protected(tokens: Sequence[Token], rules: ProtectRules) -> list[bool]:
     if rules.patterns:
         _regexes(tokens, rules.patterns, out)
     return out
+
+
+def _mark(view: _View, by_first: Mapping[str, Sequence[tuple[str, ...]]], hit: list[bool]) -> None:
+    """Protect every place a phrase of ``by_first`` (first word -> phrases) matches."""
+    for k, word in enumerate(view.folded):
+        for key in by_first.get(word, ()):
+            if view.matches(k, key):
+                hit[k : k + len(key)] = [True] * len(key)
+
+
+@functools.cache
+def domain_terms(domain: str) -> dict[str, str]:
+    """A domain's vocabulary, term -> category, as shipped (``clinical``: 7,700 terms)."""
+    from importlib.resources import files
+
+    text = (files("augcli.text") / "data" / CLINICAL_TERMS).read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return {term: category for term, category in rows} if domain == "clinical" else {}
+
+
+@functools.cache
+def domain_table(domain: str) -> dict[str, list[tuple[str, ...]]]:
+    """First word -> the domain's phrases as folded words, with their plural, and hyphen and
+    space spellings (``ground-glass``, ``ground glass``; ``effusions``), loaded once."""
+    table: dict[str, list[tuple[str, ...]]] = {}
+    seen: set[tuple[str, ...]] = set()
+    for term in domain_terms(domain):
+        for variant in _spellings(term):
+            key = tuple(variant.split())
+            if key not in seen:
+                seen.add(key)
+                table.setdefault(key[0], []).append(key)
+    return table
+
+
+def _spellings(term: str) -> list[str]:
+    """A term, its plural (last word), and its hyphens as spaces and spaces as hyphens."""
+    forms = {term, term.replace("-", " ")}
+    if " " in term and len(term.split()) == 2:
+        forms.add(term.replace(" ", "-"))
+    for form in list(forms):
+        head, _, last = form.rpartition(" ")
+        for plural in _plurals(last):
+            forms.add(f"{head} {plural}".strip())
+    return sorted(forms)
+
+
+def _plurals(word: str) -> list[str]:
+    if len(word) < 3 or not word.isalpha():
+        return []
+    if word.endswith("is"):
+        return [word[:-2] + "es"]  # metastasis, metastases
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return [word + "es"]
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return [word[:-1] + "ies"]
+    return [word + "s"]
 
 
 @functools.lru_cache(maxsize=64)
