@@ -29,9 +29,18 @@ class TextDoc:
     pieces: tuple[Piece, ...]
 
     @classmethod
-    def parse(cls, text: str, rules: ProtectRules) -> TextDoc:
+    def parse(cls, text: str, rules: ProtectRules, keep: Sequence[tuple[int, int]] = ()) -> TextDoc:
+        """The text's tokens, protected by ``rules`` and wherever they overlap a character
+        range of ``keep`` (entity spans: [start, end))."""
         tokens = tokenize(text)
         flags = protected(tokens, rules)
+        if keep:
+            at = 0
+            for k, tok in enumerate(tokens):
+                end = at + len(tok.text)
+                if tok.kind != "space" and any(s < end and at < e for s, e in keep):
+                    flags[k] = True
+                at = end
         return cls(tuple(Piece(t.text, t.kind, p) for t, p in zip(tokens, flags, strict=True)))
 
     @classmethod

@@ -28,6 +28,7 @@ from augcli.text.records import (
     render_part,
     with_text,
 )
+from augcli.text.spans import Spans, of_record, realign, with_spans
 
 SUFFIX_KIND = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 CHUNK_RECORDS = 2000  # records per task (chunk_records' default)
@@ -59,6 +60,17 @@ class TextModality(Modality):
             help="JSONL field / CSV column recorded as the label (if present)",
         ),
         "encoding": Param(kind="text", default="utf-8", help="encoding of the input files"),
+        "spans_field": Nullable(
+            kind="text",
+            default=None,
+            sampled=False,
+            meaning="no entity spans",
+            help="JSONL field (or CSV/TSV column, as JSON) holding each record's entity spans, "
+            '[{"start": s, "end": e, "label": L}] or [[s, e, L]] (character offsets, end '
+            "exclusive): the spanned text is protected, and each output's spans are "
+            "recomputed and written in the same layout; a span that cannot be aligned fails "
+            "that output",
+        ),
         "protect_defaults": Param(
             kind="bool", default=True, help="protect negations and their scope, numbers with units"
         ),
@@ -339,18 +351,50 @@ class TextModality(Modality):
             if job.keep_originals:
                 rows.append(rec.row)
             label = rec.label if rec.label is not None else task.label
-            key, doc = record_key(task.source, i), self.record_doc(rec)
-            for one in self.make_record(task, job, key, doc, label, wanted):
+            where = f"{task.source}:{rec.line}"
+            key = record_key(task.source, i)
+            try:
+                spans = self.spans_of(rf, rec, where)
+                made_all = self.make_record(
+                    task, job, key, self.record_doc(rec, spans), label, wanted
+                )
+            except InputError as exc:  # bad spans: this record's outputs fail, not the file
+                spans = None
+                made_all = [
+                    MadeText(
+                        task.output_record(
+                            node=w.node, copy=w.copy, status="failed", error=str(exc)
+                        )
+                    )
+                    for w in wanted
+                ]
+            for one in made_all:
                 made = one.record
                 made.output, made.label = out_path, label
                 made.extra["record"] = {"input": i, "line": rec.line}
                 if task.chunk:
                     made.extra["record"]["chunk"] = task.chunk[0]
-                if one.text is not None:
+                row = self._output_row(rf, rec, one, spans, where)
+                if row is not None:
                     made.extra["record"]["output"] = len(rows)
-                    rows.append(with_text(rf, rec, one.text))
+                    rows.append(row)
                 records.append(made)
         return rows, records
+
+    def _output_row(self, rf: Any, rec: Any, one: MadeText, spans: Spans | None, where: str) -> Any:
+        """The output file's row of a made record (None: not written), its spans moved to the
+        new text; a span that cannot be aligned fails the output instead."""
+        if one.text is None:
+            return None
+        row = with_text(rf, rec, one.text)
+        if spans is None:
+            return row
+        try:
+            moved = realign(spans, rec.text, one.text, where)
+            return with_spans(rf, row, self.config["spans_field"], moved)
+        except InputError as exc:
+            one.record.status, one.record.error, one.record.sha256 = "failed", str(exc), None
+            return None
 
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
         parts = sorted(parts, key=lambda p: p["index"])
@@ -373,9 +417,15 @@ class TextModality(Modality):
             raise TypeError(f"{path} is a whole document, not a record file")
         return self._records(path, kind)
 
-    def record_doc(self, record: Any) -> TextDoc:
-        """One record's text, parsed with the section's protection rules."""
-        return TextDoc.parse(record.text, self.config["rules"])
+    def record_doc(self, record: Any, spans: Spans | None = None) -> TextDoc:
+        """One record's text, parsed with the section's protection rules (and its entity
+        spans protected)."""
+        keep = spans.ranges() if spans is not None else ()
+        return TextDoc.parse(record.text, self.config["rules"], keep)
+
+    def spans_of(self, rf: Any, record: Any, where: str) -> Spans | None:
+        """A record's entity spans (``spans_field``), or None."""
+        return of_record(rf, record, self.config.get("spans_field"), where)
 
     def make_record(
         self, task: Any, job: Any, key: str, doc: TextDoc, label: Any, outputs: Any

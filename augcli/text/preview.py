@@ -58,11 +58,12 @@ def _texts(modality: Any, job: Any, task: Any, room: int) -> list[tuple[str, Any
     source = job.input_root / task.source
     if modality.kind(task.source) is None:
         return [(task.source, modality.read(source), task.label)]
-    records = modality.record_file(source).records[:room]
+    rf = modality.record_file(source)
+    records = rf.records[:room]
     return [
         (
             record_key(task.source, i),
-            modality.record_doc(rec),
+            modality.record_doc(rec, modality.spans_of(rf, rec, f"{task.source}:{rec.line}")),
             rec.label if rec.label is not None else task.label,
         )
         for i, rec in enumerate(records)

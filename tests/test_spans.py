@@ -1,0 +1,142 @@
+"""Entity spans (spans_field) stay aligned: the spanned text is protected through every text
+op, offsets are recomputed (a property test over random texts, spans, ops and seeds), each
+layout round-trips, bad spans and spans that cannot be aligned fail their record alone."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import read_manifest, run_augcli, write_recipe
+from test_text_ops import TABLE, all_out, text_ops
+
+from augcli.core.errors import InputError
+from augcli.core.seeding import generator
+from augcli.text.doc import TextDoc
+from augcli.text.lexicon import Lexicon
+from augcli.text.protect import ProtectRules
+from augcli.text.spans import Span, Spans, read_spans, realign, written
+
+WORDS = [
+    "the",
+    "patient",
+    "has",
+    "a",
+    "small",
+    "nodule",
+    "in",
+    "left",
+    "lung",
+    "and",
+    "mild",
+    "fever",
+    "with",
+    "cough",
+    "today",
+]
+
+
+def random_case(rng: random.Random) -> tuple[str, Spans]:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(4, 14))]
+    text = " ".join(words) + rng.choice([".", "", ". Stable."])
+    starts, at = [], 0
+    for w in words:
+        starts.append((at, at + len(w)))
+        at += len(w) + 1
+    picks = sorted(rng.sample(range(len(words)), k=min(len(words), rng.randint(1, 3))))
+    items = []
+    for k in picks:
+        j = min(len(words) - 1, k + rng.randint(0, 1))
+        if items and items[-1].end > starts[k][0]:
+            continue
+        items.append(Span(starts[k][0], starts[j][1], rng.choice(["FINDING", "ANATOMY"])))
+    return text, Spans("dicts", tuple(items))
+
+
+@pytest.mark.parametrize("name", sorted(text_ops()))
+def test_spans_always_slice_the_same_text_after_every_op(name: str) -> None:
+    op = text_ops()[name].from_recipe(all_out(name), f"test.{name}")
+    rng = random.Random(name)
+    aligned = 0
+    for case in range(40):
+        text, spans = random_case(rng)
+        doc = TextDoc.parse(text, ProtectRules(), spans.ranges())
+        params = op.sample(
+            generator(case), {"doc": doc, "lexicon": Lexicon.default(), "substitutions": TABLE}
+        )
+        out = op.apply(doc, params).text
+        try:
+            moved = realign(spans, text, out, "t.jsonl:1")
+        except InputError as exc:
+            assert "can no longer be aligned" in str(exc)
+            continue
+        aligned += 1
+        for a, b in zip(spans.items, moved.items, strict=True):
+            assert out[b.start : b.end] == text[a.start : a.end] and a.label == b.label
+    # 15 words repeat a lot here: a span whose text also occurs unprotected elsewhere fails
+    # (never a wrong offset) when an op edits that other copy
+    assert aligned >= 20, f"{name}: only {aligned} of 40 aligned"
+
+
+def test_both_layouts_round_trip_and_bad_spans_are_named() -> None:
+    text = "Small left pleural effusion."
+    dicts = [{"start": 11, "end": 27, "label": "FINDING", "id": 7}]
+    spans = read_spans(dicts, text, "a.jsonl:3")
+    assert written(spans) == dicts
+    triples = read_spans('[[6, 10, "SIDE"]]', text, "a.csv:2")
+    assert written(triples) == '[[6, 10, "SIDE"]]'
+    for bad, what in [
+        ([{"start": 5, "end": 99}], "not within the text's 28 characters"),
+        ([[1, 2]], "must be"),
+        ("{", "not JSON"),
+        ({"start": 1}, "must be a list"),
+    ]:
+        with pytest.raises(InputError, match=what) as err:
+            read_spans(bad, text, "a.jsonl:3")
+        assert str(err.value).startswith("a.jsonl:3:")
+
+
+def test_a_span_whose_text_another_copy_now_shares_fails_to_align() -> None:
+    spans = read_spans([[0, 5, "X"]], "fever and cough", "t:1")
+    with pytest.raises(InputError, match="occurs 1 time\\(s\\) in the source and 2"):
+        realign(spans, "fever and cough", "fever and fever cough", "t:1")
+
+
+def test_spans_end_to_end_in_jsonl_and_csv(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {
+            "text": "Small left pleural effusion and mild cough today.",
+            "ents": [{"start": 11, "end": 27, "label": "FINDING"}],
+        },
+        {"text": "Patient reports fever and chills at night.", "ents": [[16, 21, "SYMPTOM"]]},
+        {"text": "Bad offsets here.", "ents": [[3, 99, "X"]]},
+    ]
+    (data / "notes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (data / "notes.csv").write_text(
+        'text,ents\n"A large nodule in the right lung today.","[[8, 14, ""FINDING""]]"\n'
+    )
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {data}\noutput: {tmp_path / 'out'}\ncopies: 3\nseed: 4\ntext:\n  spans_field: ents\n"
+        "  pipeline:\n    - random_swap: {n: 2}\n    - keyboard_typo: {fraction: 0.3}\n",
+    )
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 1, proc.stderr  # the bad record fails, alone
+    lines = read_manifest(tmp_path / "out")
+    failed = [x for x in lines if x["status"] == "failed"]
+    assert failed and all("notes.jsonl:3" in x["error"] for x in failed)
+    out = [json.loads(x) for x in (tmp_path / "out" / "notes.jsonl").read_text().splitlines()]
+    assert len(out) >= 4
+    for row in out:
+        for s in row["ents"]:
+            start, end = (s["start"], s["end"]) if isinstance(s, dict) else s[:2]
+            assert row["text"][start:end] in ("pleural effusion", "fever")
+    import csv
+
+    with (tmp_path / "out" / "notes.csv").open(newline="") as f:
+        made = list(csv.DictReader(f))
+    assert made and all(r["text"][slice(*json.loads(r["ents"])[0][:2])] == "nodule" for r in made)
