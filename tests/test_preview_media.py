@@ -125,3 +125,35 @@ def test_diff_html_marks_only_changed_words_and_escapes() -> None:
     out = diff_html("the <big> dog ran", "the <large> dog ran")
     assert out == "the <mark>&lt;large&gt;</mark> dog ran"
     assert "<mark>" not in diff_html("a b c", "a b c")
+
+
+CLINICAL = """\
+version: 1
+seed: 3
+input: data
+output: out
+copies: 1
+text:
+  domain: clinical
+  protect: [Dr Hale]
+  pipeline:
+    - synonym_replace: {fraction: 0.5}
+"""
+
+
+def test_text_preview_marks_the_protected_words(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    sentence = "No pleural effusion seen by Dr Hale, the heart looks stable at 12 mm."
+    (tmp_path / "data" / "notes.jsonl").write_text(json.dumps({"text": sentence}) + "\n")
+    recipe = write_recipe(tmp_path / "r.yaml", CLINICAL)
+    sheet = tmp_path / "prev" / "p.png"
+    res = runner.invoke(app, ["preview", str(recipe), "-n", "1", "--output", str(sheet)])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "prev" / "p.html").read_text(encoding="utf-8")
+    kept = [line for line in res.stdout.splitlines() if line.startswith("  protected: ")]
+    assert len(kept) == 1, res.stdout
+    runs = kept[0].removeprefix("  protected: ").split(" | ")
+    # a negation with its scope (to the comma) is one run; then the domain's terms, a number
+    assert runs == ["No pleural effusion seen by Dr Hale", "heart", "stable", "12 mm"]
+    assert '<u class="kept">pleural</u> <u class="kept">effusion</u>' in page
+    assert '<u class="kept">Hale</u>' in page and ">looks<" not in page

@@ -31,6 +31,35 @@ class Entry:
     label: Any
     original: str
     versions: list[Version]
+    kept_html: str = ""  # the original as HTML, protected words underlined
+    kept: tuple[str, ...] = ()  # the runs of protected words, in order
+
+
+def kept_runs(doc: Any) -> tuple[tuple[str, ...], str]:
+    """The runs of protected words of a parsed text (negations with their scope, numbers,
+    the recipe's and the domain's terms, entity spans), and the text as HTML with them
+    underlined."""
+    runs: list[str] = []
+    html_parts: list[str] = []
+    current: list[str] = []
+    gap = ""
+    for piece in doc.pieces:
+        if piece.kind == "space":
+            gap += piece.text
+            html_parts.append(html.escape(piece.text))
+            continue
+        if piece.protected:
+            current.append((gap if current else "") + piece.text)
+            html_parts.append(f'<u class="kept">{html.escape(piece.text)}</u>')
+        else:
+            if current:
+                runs.append("".join(current))
+            current = []
+            html_parts.append(html.escape(piece.text))
+        gap = ""
+    if current:
+        runs.append("".join(current))
+    return tuple(runs), "".join(html_parts)
 
 
 def _version(made: Any) -> Version:
@@ -93,7 +122,9 @@ def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[E
                 for (e, c, keep), line in zip(order, lines, strict=True)
                 if keep
             }
-            entries.append(Entry(key, label, doc.text, [made[e.id, c] for e, c in shown]))
+            kept, marked = kept_runs(doc)
+            versions = [made[e.id, c] for e, c in shown]
+            entries.append(Entry(key, label, doc.text, versions, marked, kept))
         return entries
 
     return modality.settled(run)  # model requests of the file batched
@@ -140,6 +171,8 @@ def text_plain(entries: list[Entry]) -> str:
         lab = f"  [{ent.label}]" if ent.label is not None else ""
         lines.append(f"{ent.name}{lab}")
         lines.append(f"  original: {ent.original}")
+        if ent.kept:
+            lines.append(f"  protected: {' | '.join(ent.kept)}")
         for v in ent.versions:
             lines.append(f"  {v.title}: {v.text if v.text is not None else '(' + v.note + ')'}")
         lines.append("")
@@ -154,13 +187,15 @@ def text_html(entries: list[Entry], title: str) -> str:
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "section{border-top:1px solid #ccc;padding:.5em 0}"
         "mark{background:#ffe066}.orig{color:#333}.note{color:#888}"
+        "u.kept{text-decoration:underline 2px #2a7;text-underline-offset:3px}"
         "dt{font-weight:bold;margin-top:.4em}dd{margin-left:1.5em;white-space:pre-wrap}</style>",
         f"</head><body><h1>{html.escape(title)}</h1>",
     ]
     for ent in entries:
         lab = f" <small>[{html.escape(str(ent.label))}]</small>" if ent.label is not None else ""
         parts.append(f"<section><h2>{html.escape(ent.name)}{lab}</h2><dl>")
-        parts.append(f'<dt>original</dt><dd class="orig">{html.escape(ent.original)}</dd>')
+        original = ent.kept_html or html.escape(ent.original)
+        parts.append(f'<dt>original</dt><dd class="orig">{original}</dd>')
         for v in ent.versions:
             body = (
                 diff_html(ent.original, v.text)
