@@ -48,6 +48,10 @@ MODALITY_MODULES: dict[str, tuple[str, ...]] = {
         "augcli.audio.time",
         "augcli.audio.level",
         "augcli.audio.mix",
+        "augcli.audio.eq",
+        "augcli.audio.dynamics",
+        "augcli.audio.room",
+        "augcli.audio.shape",
     ),
     "volume": (
         "augcli.volume.modality",

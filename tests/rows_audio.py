@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from rows_audio_dynamics import DYNAMICS_ROWS
+from rows_audio_eq import EQ_ROWS
+from rows_audio_room import ROOM_ROWS
+from rows_audio_shape import SHAPE_ROWS
+
 AUDIO_ROWS: dict[str, dict] = {
     # noise
     "gaussian_noise": {"snr_db": [10, 30]},
@@ -23,3 +28,8 @@ AUDIO_ROWS: dict[str, dict] = {
     "polarity_inversion": {},
     "mp3_compression": {"compression_level": [0.3, 0.8]},
 }
+
+AUDIO_ROWS.update(EQ_ROWS)
+AUDIO_ROWS.update(DYNAMICS_ROWS)
+AUDIO_ROWS.update(ROOM_ROWS)
+AUDIO_ROWS.update(SHAPE_ROWS)

@@ -1,0 +1,3 @@
+"""Loudness and dynamics for audio: LUFS normalisation, a limiter, coloured noise and waveshaping distortions."""
+
+from __future__ import annotations
