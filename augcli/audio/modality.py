@@ -19,7 +19,8 @@ from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
 
 SIDE_EXTENSIONS = (".txt", ".lab")
-CONTENT_OPS = ("crop", "time_mask")  # after these a transcript may no longer be true
+# after these a transcript may no longer be true (words cut, repeated, reversed)
+CONTENT_OPS = ("crop", "time_mask", "adjust_duration", "padding", "repeat_part", "reverse")
 PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
