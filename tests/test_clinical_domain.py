@@ -152,7 +152,7 @@ def test_the_text_config_changes_no_finding_or_anatomy_term(tmp_path: Path) -> N
     recipe.write_text(config.replace("../sample_data/text", "data").replace("../out/text", "out"))
     proc = run_augcli("expand", str(recipe))
     assert proc.returncode == 0, proc.stderr
-    checked = changed = 0
+    checked = changed = protected_runs = 0
     for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines():
         rec = json.loads(line)
         where = rec.get("record")
@@ -162,6 +162,11 @@ def test_the_text_config_changes_no_finding_or_anatomy_term(tmp_path: Path) -> N
         output = texts_of(tmp_path / "out" / rec["output"])[where["output"]]
         terms = clinical_terms_in(source)
         assert clinical_terms_in(output) == terms, (source, output)
+        # the manifest names what was protected: runs of the source, each kept in the output
+        for start, end, kept in rec.get("protected", []):
+            assert source[start:end] == kept and kept in output, (kept, output)
+        protected_runs += len(rec.get("protected", []))
         checked += bool(terms)
         changed += output != source
+    assert protected_runs > 20
     assert checked > 10 and changed > 10  # records with terms were augmented, and kept them

@@ -55,6 +55,23 @@ class TextDoc:
         """Indices of the pieces ops may change."""
         return [i for i, p in enumerate(self.pieces) if p.editable]
 
+    def protected_runs(self) -> list[tuple[int, int]]:
+        """The character ranges [start, end) of the runs of protected tokens (the whitespace
+        between two protected tokens joins them into one run)."""
+        runs: list[tuple[int, int]] = []
+        at, start, end = 0, None, 0
+        for piece in self.pieces:
+            stop = at + len(piece.text)
+            if piece.protected:
+                start, end = (at if start is None else start), stop
+            elif piece.kind != "space" and start is not None:
+                runs.append((start, end))
+                start = None
+            at = stop
+        if start is not None:
+            runs.append((start, end))
+        return runs
+
     def words(self) -> list[str]:
         """The word and number texts, for comparing how much an output changed."""
         return [p.text for p in self.pieces if p.kind in ("word", "number")]

@@ -437,10 +437,15 @@ class TextModality(Modality):
         known yet gives a ``pending`` record)."""
         graph = job.graphs[self.name]
         seen = {doc.text}
-        return [
+        kept = [[s, e, doc.text[s:e]] for s, e in doc.protected_runs()]
+        made = [
             self._one(task, job, graph.emitter(out.node), out.copy, key, doc, seen, label)
             for out in outputs
         ]
+        for one in made:
+            if one.text is not None and kept:
+                one.record.extra["protected"] = kept
+        return made
 
     def _one(
         self,

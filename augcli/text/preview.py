@@ -37,29 +37,15 @@ class Entry:
 
 def kept_runs(doc: Any) -> tuple[tuple[str, ...], str]:
     """The runs of protected words of a parsed text (negations with their scope, numbers,
-    the recipe's and the domain's terms, entity spans), and the text as HTML with them
-    underlined."""
-    runs: list[str] = []
-    html_parts: list[str] = []
-    current: list[str] = []
-    gap = ""
+    the recipe's and the domain's terms, entity spans), and the text as HTML with each
+    protected word underlined."""
+    parts = []
     for piece in doc.pieces:
-        if piece.kind == "space":
-            gap += piece.text
-            html_parts.append(html.escape(piece.text))
-            continue
-        if piece.protected:
-            current.append((gap if current else "") + piece.text)
-            html_parts.append(f'<u class="kept">{html.escape(piece.text)}</u>')
-        else:
-            if current:
-                runs.append("".join(current))
-            current = []
-            html_parts.append(html.escape(piece.text))
-        gap = ""
-    if current:
-        runs.append("".join(current))
-    return tuple(runs), "".join(html_parts)
+        escaped = html.escape(piece.text)
+        keep = piece.protected and piece.kind != "space"
+        parts.append(f'<u class="kept">{escaped}</u>' if keep else escaped)
+    text = doc.text
+    return tuple(text[s:e] for s, e in doc.protected_runs()), "".join(parts)
 
 
 def _version(made: Any) -> Version:
