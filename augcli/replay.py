@@ -104,7 +104,7 @@ def replay_records(
 ) -> Path:
     """Rebuild a record file: each augmented record replayed from its ops on the source
     record's text, at its recorded place; kept originals fill the other places in order."""
-    from augcli.text.records import render, with_text
+    from augcli.text.records import render
 
     out_rel = file_line["output"]
     rf = mod.record_file(input_root / file_line["source"])
@@ -114,9 +114,11 @@ def replay_records(
         if rec.get("output") != out_rel or not record or rec.get("status") != "ok":
             continue
         original = rf.records[record["input"]]
-        doc = mod.record_doc(original)
+        where = f"{file_line['source']}:{original.line}"
+        spans = mod.spans_of(rf, original, where)
+        doc = mod.record_doc(original, spans)
         result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, mod.applier())
-        rows[record["output"]] = with_text(rf, original, result.text)
+        rows[record["output"]] = mod.record_row(rf, original, result.text, spans, where)
     if keep_originals:
         originals = iter(r.row for r in rf.records)
         rows = [next(originals) if row is None else row for row in rows]

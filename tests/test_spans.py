@@ -1,4 +1,4 @@
-"""Entity spans (spans_field) stay aligned: the spanned text is protected through every text
+"""Entity spans (spans_field, or tags_field on token records) stay aligned: the spanned text is protected through every text
 op, offsets are recomputed (a property test over random texts, spans, ops and seeds), each
 layout round-trips, bad spans and spans that cannot be aligned fail their record alone."""
 
@@ -17,7 +17,7 @@ from augcli.core.seeding import generator
 from augcli.text.doc import TextDoc
 from augcli.text.lexicon import Lexicon
 from augcli.text.protect import ProtectRules
-from augcli.text.spans import Span, Spans, read_spans, realign, written
+from augcli.text.spans import Span, Spans, read_spans, read_tags, realign, written
 
 WORDS = [
     "the",
@@ -140,3 +140,146 @@ def test_spans_end_to_end_in_jsonl_and_csv(tmp_path: Path) -> None:
     with (tmp_path / "out" / "notes.csv").open(newline="") as f:
         made = list(csv.DictReader(f))
     assert made and all(r["text"][slice(*json.loads(r["ents"])[0][:2])] == "nodule" for r in made)
+    replayed = run_augcli("replay", str(recipe), "--to", str(tmp_path / "again"))
+    assert "0 differ" in replayed.stdout, replayed.stdout + replayed.stderr  # spans moved too
+
+
+# -- token records: tokens + ner_tags (tags_field) ---------------------------------------------
+def random_tokens(rng: random.Random) -> tuple[list[str], list]:
+    tokens = [rng.choice(WORDS) for _ in range(rng.randint(4, 14))] + ["."]
+    numbers = rng.random() < 0.5
+    tags: list = [0 if numbers else "O"] * len(tokens)
+    for k in sorted(rng.sample(range(len(tokens) - 1), k=rng.randint(1, 3))):
+        tags[k] = rng.choice([1, 3]) if numbers else rng.choice(["B-FINDING", "B-ANAT"])
+        if k + 1 < len(tokens) - 1 and rng.random() < 0.5:
+            tags[k + 1] = 2 if numbers else "I-FINDING"
+    return tokens, tags
+
+
+def entities(tokens: list[str], tags: list) -> list[tuple[str, object]]:
+    outside = 0 if isinstance(tags[0], int) else "O"
+    return [(t, g) for t, g in zip(tokens, tags, strict=True) if g != outside]
+
+
+@pytest.mark.parametrize("name", sorted(text_ops()))
+def test_token_tags_stay_on_their_tokens_after_every_op(name: str) -> None:
+    op = text_ops()[name].from_recipe(all_out(name), f"test.{name}")
+    rng = random.Random("tags" + name)
+    aligned = 0
+    for case in range(40):
+        tokens, tags = random_tokens(rng)
+        text = " ".join(tokens)
+        spans = read_tags(tags, text, "t.jsonl:1")
+        doc = TextDoc.parse(text, ProtectRules(), spans.ranges())
+        params = op.sample(
+            generator(case), {"doc": doc, "lexicon": Lexicon.default(), "substitutions": TABLE}
+        )
+        out = op.apply(doc, params).text
+        try:
+            new_tags = written(realign(spans, text, out, "t.jsonl:1"), out, "t.jsonl:1")
+        except InputError as exc:
+            assert "can no longer be aligned" in str(exc) or "whole token" in str(exc)
+            continue
+        aligned += 1
+        assert len(new_tags) == len(out.split())
+        assert entities(out.split(), new_tags) == entities(tokens, tags), (text, out)
+    assert aligned >= 20, f"{name}: only {aligned} of 40 aligned"
+
+
+def test_tags_round_trip_and_bad_tags_are_named() -> None:
+    text = "Small left pleural effusion ."
+    tags = ["O", "B-SIDE", "B-FINDING", "I-FINDING", "O"]
+    spans = read_tags(tags, text, "a.jsonl:2")
+    assert [text[s.start : s.end] for s in spans.items] == ["left pleural effusion"]
+    assert written(spans, text) == tags
+    assert written(read_tags([0, 0, 5, 6, 0], text, "a:1"), text) == [0, 0, 5, 6, 0]
+    for bad, what in [
+        (tags[:-1], "one per token \\(5\\); got 4 tags"),
+        (["O", 1, "O", "O", "O"], "all text"),
+    ]:
+        with pytest.raises(InputError, match=what) as err:
+            read_tags(bad, text, "a.jsonl:2")
+        assert str(err.value).startswith("a.jsonl:2:")
+    with pytest.raises(InputError, match="no longer 2 whole token"):
+        spans = read_tags(["O", "B-X", "I-X", "O", "O"], text, "a:1")
+        written(spans, "Small leftpleural effusion .", "a:1")
+
+
+TOKENS = [
+    {
+        "id": 1,
+        "tokens": [
+            "Small",
+            "left",
+            "pleural",
+            "effusion",
+            "noted",
+            "on",
+            "the",
+            "chest",
+            "film",
+            ".",
+        ],
+        "ner_tags": ["O", "B-SIDE", "B-FINDING", "I-FINDING", "O", "O", "O", "B-ANAT", "O", "O"],
+    },
+    {
+        "id": 2,
+        "tokens": [
+            "The",
+            "patient",
+            "reports",
+            "a",
+            "big",
+            "cough",
+            "and",
+            "mild",
+            "fever",
+            "today",
+            ".",
+        ],
+        "ner_tags": [0, 0, 0, 0, 0, 3, 0, 0, 3, 0, 0],
+    },
+]
+SPACED = {"id": 3, "tokens": ["two", "words here"], "ner_tags": ["O", "O"]}
+
+
+def test_token_records_end_to_end_and_replayed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ner.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TOKENS))
+    (data / "bad.jsonl").write_text(json.dumps(TOKENS[0]) + "\n" + json.dumps(SPACED) + "\n")
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {data}\noutput: {tmp_path / 'out'}\ncopies: 4\nseed: 5\ntext:\n"
+        "  text_field: tokens\n  tags_field: ner_tags\n  pipeline:\n"
+        "    - synonym_replace: {fraction: 0.5}\n    - random_insert: {n: 1, p: 0.5}\n"
+        "    - random_delete: {fraction: 0.2}\n",
+    )
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 1, proc.stderr  # the file with a spaced token fails, alone
+    failed = [x for x in read_manifest(tmp_path / "out") if x["status"] == "failed"]
+    assert failed and all("bad.jsonl:2: token 1 of 'tokens'" in x["error"] for x in failed)
+    out = [json.loads(x) for x in (tmp_path / "out" / "ner.jsonl").read_text().splitlines()]
+    assert len(out) == 4 * len(TOKENS) and any(
+        r["tokens"] != TOKENS[r["id"] - 1]["tokens"] for r in out
+    )
+    for row in out:
+        source = TOKENS[row["id"] - 1]
+        assert len(row["ner_tags"]) == len(row["tokens"])
+        assert entities(row["tokens"], row["ner_tags"]) == entities(
+            source["tokens"], source["ner_tags"]
+        )
+    replayed = run_augcli("replay", str(recipe), "--to", str(tmp_path / "again"))
+    assert "0 differ" in replayed.stdout, replayed.stdout + replayed.stderr
+    again = (tmp_path / "again" / "ner.jsonl").read_text()
+    assert again == (tmp_path / "out" / "ner.jsonl").read_text()
+
+
+def test_spans_field_and_tags_field_are_one_or_the_other(tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {tmp_path}\noutput: {tmp_path / 'out'}\ntext:\n  spans_field: ents\n"
+        "  tags_field: ner_tags\n  pipeline:\n    - random_swap: {n: 1}\n",
+    )
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 2 and "text.tags_field" in proc.stderr and "give one" in proc.stderr

@@ -28,7 +28,7 @@ from augcli.text.records import (
     render_part,
     with_text,
 )
-from augcli.text.spans import Spans, of_record, realign, with_spans
+from augcli.text.spans import Spans, of_record, of_tags, realign, with_spans
 
 SUFFIX_KIND = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 CHUNK_RECORDS = 2000  # records per task (chunk_records' default)
@@ -70,6 +70,16 @@ class TextModality(Modality):
             "exclusive): the spanned text is protected, and each output's spans are "
             "recomputed and written in the same layout; a span that cannot be aligned fails "
             "that output",
+        ),
+        "tags_field": Nullable(
+            kind="text",
+            default=None,
+            sampled=False,
+            meaning="no token tags",
+            help="JSONL field holding a tag per token (ner_tags: BIO or any scheme, text or "
+            "class numbers; O or 0 outside entities) when text_field is a list of tokens: the "
+            "tagged tokens are protected and their tags put back on the same tokens of each "
+            "output, every other token tagged O (or 0)",
         ),
         "protect_defaults": Param(
             kind="bool", default=True, help="protect negations and their scope, numbers with units"
@@ -136,6 +146,13 @@ class TextModality(Modality):
             "domain": section.get("domain", "general"),
         }
         out: dict[str, Any] = {"rules": compile_rules(values, where)}
+        if section.get("spans_field") is not None and section.get("tags_field") is not None:
+            raise RecipeError(
+                "spans_field and tags_field are two layouts of the same entities; give one",
+                path=f"{where}.tags_field",
+                value={"spans_field": section["spans_field"], "tags_field": section["tags_field"]},
+                fix="Keep spans_field for character offsets, or tags_field for a tag per token.",
+            )
         for key in ("lexicon", "substitutions"):
             raw = section.get(key)
             if raw is None:
@@ -386,15 +403,21 @@ class TextModality(Modality):
         new text; a span that cannot be aligned fails the output instead."""
         if one.text is None:
             return None
-        row = with_text(rf, rec, one.text)
-        if spans is None:
-            return row
         try:
-            moved = realign(spans, rec.text, one.text, where)
-            return with_spans(rf, row, self.config["spans_field"], moved)
+            return self.record_row(rf, rec, one.text, spans, where)
         except InputError as exc:
             one.record.status, one.record.error, one.record.sha256 = "failed", str(exc), None
             return None
+
+    def record_row(self, rf: Any, rec: Any, text: str, spans: Spans | None, where: str) -> Any:
+        """A record's row with its text replaced by ``text`` and its spans (or tags) moved to
+        it (expand and replay); InputError for a span that cannot be aligned."""
+        row = with_text(rf, rec, text)
+        if spans is None:
+            return row
+        moved = realign(spans, rec.text, text, where)
+        name = self.config.get("spans_field") or self.config["tags_field"]
+        return with_spans(rf, row, name, moved, text, where)
 
     def merge(self, output_root: Path, out_rel: str, parts: list[dict[str, Any]]) -> None:
         parts = sorted(parts, key=lambda p: p["index"])
@@ -424,7 +447,9 @@ class TextModality(Modality):
         return TextDoc.parse(record.text, self.config["rules"], keep)
 
     def spans_of(self, rf: Any, record: Any, where: str) -> Spans | None:
-        """A record's entity spans (``spans_field``), or None."""
+        """A record's entity spans (``spans_field``, or ``tags_field``'s runs), or None."""
+        if self.config.get("tags_field") is not None:
+            return of_tags(rf, record, self.config["tags_field"], where)
         return of_record(rf, record, self.config.get("spans_field"), where)
 
     def make_record(

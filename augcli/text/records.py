@@ -79,14 +79,28 @@ def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> Recor
             raise InputError(
                 f"{path}:{n}: each line must be a JSON object; got {type(obj).__name__}"
             )
-        if key not in obj or not isinstance(obj[key], str):
+        if key not in obj or not isinstance(obj[key], (str, list)):
             raise InputError(
                 f"{path}:{n}: no text field {key!r} (fields: {', '.join(map(str, obj))}); set "
                 "'text_field:' in the text section"
             )
         label = obj.get(label_key) if label_key else None
-        records.append(Record(obj[key], obj, n, label))
+        text = obj[key] if isinstance(obj[key], str) else joined(obj[key], f"{path}:{n}", key)
+        records.append(Record(text, obj, n, label))
     return RecordFile("jsonl", records, text_key=key)
+
+
+def joined(tokens: list[Any], where: str, key: str) -> str:
+    """A token list's text: the tokens joined by single spaces (each output is split on
+    whitespace back into tokens). Tokens must be non-empty text without whitespace."""
+    for k, tok in enumerate(tokens):
+        if not isinstance(tok, str) or not tok or any(c.isspace() for c in tok):
+            raise InputError(
+                f"{where}: token {k} of {key!r} is {json.dumps(tok)[:40]}; a token list must "
+                "hold non-empty words without spaces (they are joined by spaces to be augmented "
+                "and split on whitespace again)"
+            )
+    return " ".join(tokens)
 
 
 def _json_line(line: str, path: Path, n: int) -> Any:
@@ -153,7 +167,8 @@ def _read_csv(text: str, path: Path, kind: str, column: str, label_key: str | No
 def with_text(rf: RecordFile, record: Record, text: str) -> Any:
     """A copy of the record's row with its text replaced (every other field unchanged)."""
     if rf.kind == "jsonl":
-        return {**record.row, rf.text_key: text}
+        tokens = isinstance(record.row[rf.text_key], list)
+        return {**record.row, rf.text_key: text.split() if tokens else text}
     if rf.kind in ("csv", "tsv"):
         row = list(record.row)
         row[rf.text_key] = text

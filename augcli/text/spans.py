@@ -3,13 +3,16 @@ through every text op. The spanned text is protected (``TextDoc.parse(..., keep=
 ops never change it; after the ops each span is found again in the new text (the k-th time
 its text occurs there, if it was the k-th time in the source), and written back in the layout
 it came in: ``[{"start": 10, "end": 25, "label": "FINDING", ...}]`` (other keys kept) or
-``[[10, 25, "FINDING"], ...]``. A span that cannot be found the same way (an op added or took
+``[[10, 25, "FINDING"], ...]``, or as a tag per token (``tags_field``: a record of ``tokens``
+and ``ner_tags``, BIO or any other scheme, strings or class numbers): each run of tagged tokens
+is a span, and its tags go back onto the same tokens of the output. A span that cannot be found the same way (an op added or took
 away another copy of its text) fails that output, naming the record's file and line."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from augcli.core.errors import InputError
@@ -25,9 +28,10 @@ class Span:
 
 @dataclass(frozen=True)
 class Spans:
-    layout: str  # dicts | triples
+    layout: str  # dicts | triples | tags
     items: tuple[Span, ...]
     encoded: bool = False  # read from a JSON string (a CSV cell): written back as one
+    outside: Any = None  # tags: the tag of a token outside every entity ("O" or 0)
 
     def ranges(self) -> list[tuple[int, int]]:
         return [(s.start, s.end) for s in self.items]
@@ -58,6 +62,53 @@ def read_spans(value: Any, text: str, where: str) -> Spans:
     for s in items:
         _check(s, text, where)
     return Spans(layout, tuple(items), encoded)
+
+
+def read_tags(tags: Any, text: str, where: str) -> Spans:
+    """The entity runs of a token record's tags (one per token of ``text``, the tokens joined
+    by spaces): each run of tokens not tagged outside (``"O"``, or ``0`` for class numbers) is
+    a span whose label is its tags, in order."""
+    words = _words(text)
+    if not isinstance(tags, list) or len(tags) != len(words):
+        got = f"{len(tags)} tags" if isinstance(tags, list) else type(tags).__name__
+        raise InputError(
+            f"{where}: the tags must be a list of one per token ({len(words)}); got {got}"
+        )
+    if all(isinstance(t, str) for t in tags):
+        outside: Any = "O"
+    elif all(isinstance(t, int) and not isinstance(t, bool) for t in tags):
+        outside = 0
+    else:
+        raise InputError(f"{where}: tags must be all text (O, B-X, I-X) or all class numbers")
+    items, run = [], []
+    for (start, end), tag in [*zip(words, tags, strict=True), ((0, 0), outside)]:
+        if tag != outside:
+            run.append((start, end, tag))
+        elif run:
+            items.append(Span(run[0][0], run[-1][1], tuple(t for _, _, t in run)))
+            run = []
+    return Spans("tags", tuple(items), outside=outside)
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S+", text)]
+
+
+def _tags_of(spans: Spans, text: str, where: str) -> list[Any]:
+    """One tag per whitespace token of ``text``: each span's tags on the tokens it covers."""
+    words = _words(text)
+    tags = [spans.outside] * len(words)
+    for s in spans.items:
+        inside = [k for k, (a, b) in enumerate(words) if s.start <= a and b <= s.end]
+        whole = inside and words[inside[0]][0] == s.start and words[inside[-1]][1] == s.end
+        if not whole or len(inside) != len(s.label):
+            raise InputError(
+                f"{where}: the tagged tokens {text[s.start : s.end]!r} are no longer "
+                f"{len(s.label)} whole token(s) in the output"
+            )
+        for k, tag in zip(inside, s.label, strict=True):
+            tags[k] = tag
+    return tags
 
 
 def _from_dict(v: dict[str, Any], where: str) -> Span:
@@ -91,7 +142,7 @@ def realign(spans: Spans, source: str, output: str, where: str) -> Spans:
             )
         k = before.index(s.start)
         moved.append(Span(after[k], after[k] + len(piece), s.label, s.extra))
-    return Spans(spans.layout, tuple(moved), spans.encoded)
+    return replace(spans, items=tuple(moved))
 
 
 def _starts(text: str, piece: str) -> list[int]:
@@ -102,8 +153,11 @@ def _starts(text: str, piece: str) -> list[int]:
     return out
 
 
-def written(spans: Spans) -> Any:
-    """The spans as the record holds them: the layout they came in (JSON text in a CSV)."""
+def written(spans: Spans, text: str = "", where: str = "") -> Any:
+    """The spans as the record holds them: the layout they came in (JSON text in a CSV; a tag
+    per token of ``text``, the output, for tags)."""
+    if spans.layout == "tags":
+        return _tags_of(spans, text, where)
     if spans.layout == "dicts":
         value: Any = [
             {"start": s.start, "end": s.end, "label": s.label, **dict(s.extra)} for s in spans.items
@@ -128,10 +182,23 @@ def of_record(rf: Any, record: Any, name: str | None, where: str) -> Spans | Non
     return None if value is None else read_spans(value, record.text, where)
 
 
-def with_spans(rf: Any, row: Any, name: str, spans: Spans) -> Any:
-    """An output row with its spans field replaced."""
+def of_tags(rf: Any, record: Any, name: str, where: str) -> Spans | None:
+    """The entity runs of a JSONL token record's ``name`` field (``tags_field``), or None
+    without the field."""
+    if rf.kind != "jsonl":
+        raise InputError(f"{where}: tags_field works on JSONL token records; use spans_field")
+    if not isinstance(record.row[rf.text_key], list):
+        raise InputError(
+            f"{where}: tags_field needs the text field {rf.text_key!r} to be a list of tokens"
+        )
+    value = record.row.get(name)
+    return None if value is None else read_tags(value, record.text, where)
+
+
+def with_spans(rf: Any, row: Any, name: str, spans: Spans, text: str = "", where: str = "") -> Any:
+    """An output row (of new text ``text``) with its spans field replaced."""
     if rf.kind == "jsonl":
-        return {**row, name: written(spans)}
+        return {**row, name: written(spans, text, where)}
     row = list(row)
-    row[rf.header.index(name)] = written(spans)
+    row[rf.header.index(name)] = written(spans, text, where)
     return row
