@@ -85,9 +85,15 @@ def test_loudness_matches_pyloudnorm_on_synthetic_signals(rate: int):
 
 @pytest.mark.parametrize("path", SPEECH, ids=lambda p: p.name)
 def test_loudness_matches_pyloudnorm_on_speech(path: Path):
+    """Cut to whole 100 ms hops: pyloudnorm rounds the block count up and adds a zero-padded
+    partial last block, which BS.1770-4 does not have (0.7 LU apart on a 0.87 s clip); on
+    whole hops the two agree within 0.05 LU (pyloudnorm normalises the high-pass to unity
+    gain, the standard's 48 kHz numerator [1, -2, 1] is 0.04 dB above it)."""
     audio = read(path)
-    assert integrated_loudness(audio.samples, audio.rate) == pytest.approx(
-        pyloudnorm_lufs(audio.samples, audio.rate), abs=0.1
+    hops = (audio.frames - round(0.4 * audio.rate)) // round(0.1 * audio.rate)
+    x = audio.samples[:, : round(0.4 * audio.rate) + hops * round(0.1 * audio.rate)]
+    assert integrated_loudness(x, audio.rate) == pytest.approx(
+        pyloudnorm_lufs(x, audio.rate), abs=0.1
     )
 
 
@@ -136,7 +142,9 @@ def test_short_or_silent_files_are_left_unchanged():
 
 # -- limiter -------------------------------------------------------------------------------------
 def reference_gain(peak: np.ndarray, threshold: float, lookahead: int, release: int) -> np.ndarray:
-    """The limiter's gain written as a per-sample loop, straight from its definition."""
+    """The limiter's gain written as a per-sample loop, straight from its definition (the file
+    preceded by lookahead - 1 silent frames)."""
+    peak = np.concatenate([np.zeros(lookahead - 1), peak])
     n = peak.size
     cut = np.where(peak > threshold, 1 - threshold / np.maximum(peak, 1e-300), 0.0)
     ahead = np.array([cut[i : i + lookahead].max() for i in range(n)])
@@ -145,7 +153,7 @@ def reference_gain(peak: np.ndarray, threshold: float, lookahead: int, release: 
         prev = held[i - 1] - 1 / max(release, 1) if i else 0.0
         held[i] = max(ahead[i], prev, 0.0)
     smooth = np.array([held[max(0, i - lookahead + 1) : i + 1].sum() / lookahead for i in range(n)])
-    return 1 - smooth
+    return (1 - smooth)[lookahead - 1 :]
 
 
 @pytest.mark.parametrize(("lookahead", "release"), [(1, 0), (4, 10), (7, 3), (16, 40)])

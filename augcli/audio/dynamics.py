@@ -32,7 +32,7 @@ ABSOLUTE_GATE, RELATIVE_GATE = -70.0, -10.0
 
 def k_weighting(rate: int) -> np.ndarray:
     """The BS.1770-4 K-weighting filter at ``rate`` Hz as SciPy second-order sections
-    (high shelf, then the RLB high-pass)."""
+    (high shelf, then the RLB high-pass): the standard's coefficients at 48 kHz."""
     k = math.tan(math.pi * SHELF_HZ / rate)
     vh = 10 ** (SHELF_DB / 20)
     vb = vh**SHELF_VB_EXPONENT
@@ -45,10 +45,27 @@ def k_weighting(rate: int) -> np.ndarray:
         2 * (k * k - 1) / a0,
         (1 - k / SHELF_Q + k * k) / a0,
     ]
+    highpass = _highpass(rate)
+    highpass[:3] *= HIGHPASS_TOP / _highpass_top(rate)
+    return np.array([shelf, highpass])
+
+
+def _highpass(rate: int) -> np.ndarray:
     k = math.tan(math.pi * HIGHPASS_HZ / rate)
     a0 = 1 + k / HIGHPASS_Q + k * k
-    highpass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / HIGHPASS_Q + k * k) / a0]
-    return np.array([shelf, highpass])
+    return np.array([1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / HIGHPASS_Q + k * k) / a0])
+
+
+def _highpass_top(rate: int) -> float:
+    """The gain at Nyquist of the high-pass with numerator [1, -2, 1] (the standard's form)."""
+    _, _, _, _, a1, a2 = _highpass(rate)
+    return 4 / (1 - a1 + a2)
+
+
+# The standard's numerator [1, -2, 1] gives the 48 kHz high-pass a gain of 1.005 (+0.043 dB)
+# above its cutoff, and the -0.691 dB offset counts on it. Kept as the same gain at every rate
+# (the numerator scaled), so a tone reads the same at any rate, as at 48 kHz.
+HIGHPASS_TOP = _highpass_top(48000)
 
 
 def channel_weights(channels: int) -> np.ndarray:
@@ -145,18 +162,19 @@ def limiter_gain(peak: np.ndarray, threshold: float, lookahead: int, release: in
     below ``threshold``: the required gain's forward minimum over ``lookahead`` frames, a linear
     release (back to full gain over ``release`` frames), then a trailing mean over ``lookahead``
     frames. Every frame of the mean's window has at most the gain frame n needs, so the output
-    never exceeds the threshold."""
+    never exceeds the threshold; the file is taken as preceded by ``lookahead - 1`` silent frames
+    so that this holds for a peak at its very start."""
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    cut = np.zeros_like(peak)  # gain reduction, 1 - gain
-    loud = peak > threshold
-    cut[loud] = 1.0 - threshold / peak[loud]
+    cut = np.zeros(peak.size + lookahead - 1)  # gain reduction, 1 - gain
+    loud = np.flatnonzero(peak > threshold)
+    cut[loud + lookahead - 1] = 1.0 - threshold / peak[loud]
     ahead = _window(maximum_filter1d, cut, lookahead, forward=True)
-    slope = np.arange(peak.size, dtype=np.float64) / max(release, 1)
+    slope = np.arange(cut.size, dtype=np.float64) / max(release, 1)
     held = np.maximum(np.maximum.accumulate(ahead + slope) - slope, 0.0)
     smooth = _window(uniform_filter1d, held, lookahead, forward=False)
     touched = _window(maximum_filter1d, ahead, release + lookahead + 1, forward=False) > 0
-    return np.where(touched, 1.0 - smooth, 1.0)
+    return np.where(touched, 1.0 - smooth, 1.0)[lookahead - 1 :]
 
 
 class Limiter(AudioOp):
