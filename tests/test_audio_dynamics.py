@@ -223,6 +223,18 @@ def test_colored_noise_slope_and_snr(rate: int, color: str):
 def test_colored_noise_rejects_unknown_colours():
     with pytest.raises(RecipeError, match="known choice"):
         build("colored_noise", {"color": "grey"})
+    with pytest.raises(RecipeError, match="known choice") as err:
+        build("colored_noise", {"color": ["pink", "grey"]})
+    assert err.value.path.endswith("color[1]")
+    with pytest.raises(RecipeError, match="empty"):
+        build("colored_noise", {"color": []})
+
+
+def test_colored_noise_draws_from_a_list_of_colours():
+    op = build("colored_noise", {"color": ["pink", "brown", "violet"]})
+    info = info_of(sweep(16000, 1, seconds=0.2))
+    drawn = {op.sample(generator(s), info)["color"] for s in range(40)}
+    assert drawn == {"pink", "brown", "violet"}
 
 
 # -- tanh_distortion -----------------------------------------------------------------------------

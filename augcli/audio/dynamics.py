@@ -16,7 +16,7 @@ import numpy as np
 
 from augcli.audio.adapt import draw_noise_seed, noise_rng, rms
 from augcli.audio.base import Audio, AudioOp
-from augcli.core.errors import InputError
+from augcli.core.errors import InputError, RecipeError
 from augcli.params import Param
 
 # -- ITU-R BS.1770-4 loudness -------------------------------------------------------------------
@@ -186,7 +186,8 @@ class Limiter(AudioOp):
     sample at or below the threshold exactly. Frames farther than attack + release from any
     sample above the threshold are unchanged, and audio already below it is returned as is.
     Hand-written and vectorised with NumPy/SciPy (no per-sample loop): audiomentations' Limiter
-    needs the compiled cylimiter package, and its ceiling is not exact.
+    needs the compiled cylimiter package; this one needs no compiled extra and its ceiling is
+    exact by construction.
     """
 
     name = "limiter"
@@ -238,6 +239,27 @@ def colored(white: np.ndarray, rate: int, beta: float) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(white, axis=1) * scale, n=n, axis=1)
 
 
+class ChoiceOrList(Param):
+    """A choice that also takes a list of choices, one of which is drawn per output (uniformly)."""
+
+    def validate(self, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            return super().validate(value, path)
+        if not value:
+            raise RecipeError(
+                "list of choices is empty",
+                path=path,
+                value=value,
+                fix="Use one of: " + ", ".join(self.choices) + ", or a list of them.",
+            )
+        return tuple(
+            super(ChoiceOrList, self).validate(v, f"{path}[{i}]") for i, v in enumerate(value)
+        )
+
+    def draw(self, value: Any, rng: np.random.Generator) -> Any:
+        return value[int(rng.integers(len(value)))] if isinstance(value, tuple) else value
+
+
 class ColoredNoise(AudioOp):
     """Add Gaussian noise of a ``color`` (power spectral density ∝ f^beta) at ``snr_db`` dB.
 
@@ -245,17 +267,19 @@ class ColoredNoise(AudioOp):
     the same as f_decay). White Gaussian noise from ``noise_seed`` is shaped in the rfft domain
     (each bin times f^(beta/2), DC removed), then scaled as gaussian_noise does: its RMS is
     exactly the signal's RMS (over all channels) divided by 10^(snr_db/20), so the measured SNR
-    is the asked one; a silent file stays silent. Each channel gets its own noise.
+    is the asked one; a silent file stays silent. Each channel gets its own noise. ``color``
+    may be a list (e.g. [pink, brown]): one of them is drawn per output and recorded.
     """
 
     name = "colored_noise"
     group = "noise"
     params = {
-        "color": Param(
+        "color": ChoiceOrList(
             kind="choice",
             default="pink",
             choices=tuple(COLORS),
-            help="white 0, pink -1, brown -2, blue +1, violet +2 (exponent of f in the PSD)",
+            help="white 0, pink -1, brown -2, blue +1, violet +2 (exponent of f in the PSD); "
+            "a list draws one per output",
         ),
         "snr_db": Param(
             default=[15.0, 30.0], low=-20.0, high=120.0, unit="dB", help="signal-to-noise ratio"
