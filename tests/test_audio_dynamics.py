@@ -209,6 +209,14 @@ def test_limiter_below_the_threshold_is_exact():
     np.testing.assert_array_equal(out.samples, audio.samples)
 
 
+def test_limiter_warns_when_the_threshold_is_above_the_peak():
+    facts = {"peak": 0.5, "bits": 16, "lsb": 2.0**-15}  # -6.02 dBFS
+    warning = build("limiter", {"threshold_db": [-6, -1]}).implausible(facts)
+    assert warning and "threshold_db [-6, -1]" in warning and "-6.0 dBFS" in warning
+    assert build("limiter", {"threshold_db": [-12, -1]}).implausible(facts) is None
+    assert build("limiter", {"threshold_db": -3}).implausible({"peak": 0.0}) is None
+
+
 # -- colored_noise -------------------------------------------------------------------------------
 @pytest.mark.parametrize("rate", [16000, 44100])
 @pytest.mark.parametrize("color", sorted(COLORS))
@@ -287,6 +295,12 @@ def test_bit_crush_snr_of_a_full_scale_sine(bits: int):
     err = out.samples[0].astype(np.float64) - x
     snr = 10 * np.log10(np.mean(x**2) / np.mean(err**2))
     assert snr == pytest.approx(6.02 * bits + 1.76, abs=1.5)
+
+
+def test_bit_crush_warns_at_or_above_the_pcm_written():
+    assert "16-bit PCM" in build("bit_crush", {"bits": [16, 20]}).implausible({"bits": 16})
+    assert build("bit_crush", {"bits": [8, 16]}).implausible({"bits": 16}) is None
+    assert build("bit_crush", {"bits": 24}).implausible({"bits": None}) is None  # float output
 
 
 # -- aliasing ------------------------------------------------------------------------------------

@@ -148,6 +148,14 @@ class LoudnessNormalize(AudioOp):
         return data.with_samples(data.samples.astype(np.float64) * scale)
 
 
+def _lowest(value: Any) -> float:
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _shown(value: Any) -> str:
+    return f"[{value[0]:g}, {value[1]:g}]" if isinstance(value, tuple) else f"{value:g}"
+
+
 # -- limiter ------------------------------------------------------------------------------------
 def _window(fn: Any, x: np.ndarray, size: int, forward: bool) -> np.ndarray:
     """``fn`` (a SciPy ndimage 1-D filter) over the window [n, n + size - 1] (``forward``) or
@@ -213,6 +221,20 @@ class Limiter(AudioOp):
             help="how long the gain takes to recover from full reduction",
         ),
     }
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """Every threshold at or above the input's peak: nothing is limited."""
+        value, peak = self.config["threshold_db"], facts.get("peak")
+        if not peak:
+            return None
+        peak_db = 20 * math.log10(peak)
+        if _lowest(value) < peak_db:
+            return None
+        return (
+            f"threshold_db {_shown(value)} is at or above the input's peak ({peak_db:.1f} dBFS), "
+            "so nothing is limited and the output equals the input; threshold_db is the output "
+            f"ceiling in dBFS (0 = full scale): use one below {peak_db:.1f}"
+        )
 
     def apply(self, data: Audio, params: dict[str, Any]) -> Audio:
         x = data.samples.astype(np.float64)
@@ -340,6 +362,16 @@ class BitCrush(AudioOp):
     params = {
         "bits": Param(kind="int", default=[4, 12], low=1, high=32, unit="bits", help="bit depth"),
     }
+
+    def implausible(self, facts: dict[str, Any]) -> str | None:
+        """Every bit depth at or above the integer PCM written: the grid is no coarser."""
+        value, pcm = self.config["bits"], facts.get("bits")
+        if pcm is None or _lowest(value) < pcm:
+            return None
+        return (
+            f"bits {_shown(value)} is no coarser than the {pcm}-bit PCM written, so the output "
+            f"equals what writing alone gives; use bits below {pcm} (e.g. [4, 12])"
+        )
 
     def apply(self, data: Audio, params: dict[str, Any]) -> Audio:
         q = 2.0 ** (params["bits"] - 1)
