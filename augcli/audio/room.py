@@ -144,8 +144,8 @@ class RoomSimulator(AudioOp):
     the channels keep their relation; SciPy fftconvolve). The output keeps the input's length:
     the direct path arrives d / c later (a few ms) and the reverberation ringing on past the
     end is cut. The reverberant signal is scaled to the input's RMS (as impulse_response), then
-    mixed ``wet`` : 1 - wet with the dry
-    input; level changes are gain's job. Air absorption is not included (see air_absorption).
+    mixed ``wet`` : 1 - wet with the dry input; level changes are gain's job. Air absorption is
+    not included (see air_absorption).
     """
 
     name = "room_simulator"
