@@ -338,8 +338,9 @@ class AirAbsorption(AudioOp):
     applied as a zero-phase magnitude response to the rfft of the whole signal (zero-padded to
     twice its length so nothing wraps around); the duration is kept. The 1/r spreading loss is
     not included (level changes are gain's job), as audiomentations' AirAbsorption; unlike it,
-    alpha is the standard's continuous formula, not a table of octave bands. The effect is
-    audible mainly above 4 kHz over tens of metres: at 16 kHz sampling little happens.
+    alpha is the standard's continuous formula, not a table of octave bands. Over 100 m at
+    20 deg C and 50 % the loss is 0.47 dB at 1 kHz, 3.0 dB at 4 kHz, 10.5 dB at 8 kHz and 36 dB
+    at 16 kHz, so files sampled at 16 kHz (up to 8 kHz) change less than 44.1 kHz ones.
     """
 
     name = "air_absorption"
