@@ -124,6 +124,8 @@ def _text_op(d: Described) -> list[str]:
             bits.append(f"in {spec['range']}" + ("" if spec["sampled"] else ", fixed"))
         if "choices" in spec:
             bits.append("one of " + "|".join(spec["choices"]))
+            if spec.get("choice_list"):
+                bits.append("or a list, one drawn per output")
         if "unit" in spec or "physical" in spec:
             bits.append(_unit(spec))
         default = "required" if spec["required"] else json.dumps(spec["default"])

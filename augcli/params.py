@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,8 @@ class Param:
     low_open: bool = False
     sampled: bool = True
     choices: tuple[str, ...] = ()
+    # a choice that also takes a list of choices, one drawn per output (uniformly)
+    choice_list: bool = False
     unit: str = ""
     help: str = ""
     # What the value measures, where a section can take it in physical units (the image
@@ -163,8 +165,20 @@ class Param:
                     "must be non-empty text or a list of them", path=path, value=value
                 )
             return tuple(items)
+        if self.kind == "choice" and self.choice_list and isinstance(value, list):
+            if not value:
+                raise RecipeError(
+                    "list of choices is empty",
+                    path=path,
+                    value=value,
+                    fix="Use one of: " + ", ".join(self.choices) + ", or a list of them.",
+                )
+            return tuple(
+                replace(self, choice_list=False).validate(v, f"{path}[{i}]")
+                for i, v in enumerate(value)
+            )
         if self.kind == "choice":
-            if value not in self.choices:
+            if not isinstance(value, str) or value not in self.choices:
                 raise RecipeError(
                     "is not a known choice",
                     path=path,
@@ -210,6 +224,8 @@ class Param:
     # -- sampling ---------------------------------------------------------------------------
     def draw(self, value: Any, rng: np.random.Generator) -> Any:
         """Draw a concrete value from a validated one (fixed values pass through)."""
+        if isinstance(value, tuple) and self.kind == "choice":
+            return value[int(rng.integers(len(value)))]
         if isinstance(value, tuple) and self.kind in ("float", "int"):
             lo, hi = value
             if self.kind == "int":
@@ -227,6 +243,8 @@ class Param:
             out["sampled"] = self.sampled
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.choice_list:
+            out["choice_list"] = True
         if self.unit:
             out["unit"] = self.unit
         if self.quantity:

@@ -58,6 +58,8 @@ def param_schema(spec: Param) -> dict[str, Any]:
         out = {"type": "boolean"}
     elif spec.kind == "choice":
         out = {"enum": list(spec.choices)}
+        if spec.choice_list:
+            out = {"anyOf": [out, {"type": "array", "items": out, "minItems": 1}]}
     elif spec.kind == "text":
         out = {"type": "string", "minLength": 1}
     elif spec.kind == "texts":

@@ -42,6 +42,8 @@ def test_every_config_validates(validator, path: Path) -> None:
         {"input": "d", "output": "o", "image": {"pipeline": [{"rotate": {"border_mode": "wrap"}}]}},
         {"input": "d", "output": "o", "image": {"pipeline": [{"rand_augment": {"ops": "x"}}]}},
         {"input": "d", "output": "o", "image": {"pipeline": [{"trivial_augment": {"n": 2}}]}},
+        {"input": "d", "output": "o", "audio": {"pipeline": [{"colored_noise": {"color": []}}]}},
+        {"input": "d", "output": "o", "audio": {"pipeline": [{"colored_noise": {"color": ["x"]}}]}},
     ],
 )
 def test_broken_recipes_are_rejected(validator, doc: dict) -> None:
@@ -57,4 +59,10 @@ def test_policies_validate(validator) -> None:
         {"augmix": {"width": 2, "depth": [1, 3], "alpha": 0.5, "ops": ["blur", "gamma"]}},
     ]
     doc = {"input": "d", "output": "o", "image": {"pipeline": steps}}
+    assert not [e.message for e in validator.iter_errors(doc)]
+
+
+def test_a_list_of_choices_validates(validator) -> None:
+    steps = [{"colored_noise": {"color": ["pink", "brown"]}}, {"colored_noise": {"color": "blue"}}]
+    doc = {"input": "d", "output": "o", "audio": {"pipeline": steps}}
     assert not [e.message for e in validator.iter_errors(doc)]

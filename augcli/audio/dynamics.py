@@ -16,7 +16,7 @@ import numpy as np
 
 from augcli.audio.adapt import draw_noise_seed, noise_rng, rms
 from augcli.audio.base import Audio, AudioOp
-from augcli.core.errors import InputError, RecipeError
+from augcli.core.errors import InputError
 from augcli.params import Param
 
 # -- ITU-R BS.1770-4 loudness -------------------------------------------------------------------
@@ -261,27 +261,6 @@ def colored(white: np.ndarray, rate: int, beta: float) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(white, axis=1) * scale, n=n, axis=1)
 
 
-class ChoiceOrList(Param):
-    """A choice that also takes a list of choices, one of which is drawn per output (uniformly)."""
-
-    def validate(self, value: Any, path: str) -> Any:
-        if not isinstance(value, list):
-            return super().validate(value, path)
-        if not value:
-            raise RecipeError(
-                "list of choices is empty",
-                path=path,
-                value=value,
-                fix="Use one of: " + ", ".join(self.choices) + ", or a list of them.",
-            )
-        return tuple(
-            super(ChoiceOrList, self).validate(v, f"{path}[{i}]") for i, v in enumerate(value)
-        )
-
-    def draw(self, value: Any, rng: np.random.Generator) -> Any:
-        return value[int(rng.integers(len(value)))] if isinstance(value, tuple) else value
-
-
 class ColoredNoise(AudioOp):
     """Add Gaussian noise of a ``color`` (power spectral density ∝ f^beta) at ``snr_db`` dB.
 
@@ -296,8 +275,9 @@ class ColoredNoise(AudioOp):
     name = "colored_noise"
     group = "noise"
     params = {
-        "color": ChoiceOrList(
+        "color": Param(
             kind="choice",
+            choice_list=True,
             default="pink",
             choices=tuple(COLORS),
             help="white 0, pink -1, brown -2, blue +1, violet +2 (exponent of f in the PSD); "
