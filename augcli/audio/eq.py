@@ -16,16 +16,12 @@ import numpy as np
 
 from augcli.audio.base import Audio, AudioOp
 from augcli.audio.level import ORDER, ZERO_PHASE, _Filter
-from augcli.core.errors import InputError, RecipeError
+from augcli.core.errors import InputError
 from augcli.params import Param
 
 
 def _top(value: Any) -> float:
     return value[1] if isinstance(value, tuple) else value
-
-
-def _bottom(value: Any) -> float:
-    return value[0] if isinstance(value, tuple) else value
 
 
 def _below_nyquist(op: str, key: str, value: Any, rate: int) -> None:
@@ -125,16 +121,6 @@ class BandStop(_Filter):
         "order": ORDER,
         "zero_phase": ZERO_PHASE,
     }
-
-    def check_config(self, path: str) -> None:
-        lo, hi = self.config["low_hz"], self.config["high_hz"]
-        if _top(lo) >= _bottom(hi):
-            raise RecipeError(
-                "band_stop low_hz must be below high_hz",
-                path=path,
-                value={"low_hz": list(lo) if isinstance(lo, tuple) else lo, "high_hz": hi},
-                fix="Make the largest low_hz smaller than the smallest high_hz.",
-            )
 
 
 class Notch(AudioOp):

@@ -98,6 +98,21 @@ class _Filter(AudioOp):
     btype = ""
     cutoffs: tuple[str, ...] = ()
 
+    def check_config(self, path: str) -> None:
+        """A band's edges (two cutoffs) must be ordered for every draw."""
+        if len(self.cutoffs) != 2:
+            return
+        lo, hi = (self.config[k] for k in self.cutoffs)
+        lo_top = lo[1] if isinstance(lo, tuple) else lo
+        hi_bottom = hi[0] if isinstance(hi, tuple) else hi
+        if lo_top >= hi_bottom:
+            raise RecipeError(
+                f"{self.name} low_hz must be below high_hz",
+                path=path,
+                value={"low_hz": list(lo) if isinstance(lo, tuple) else lo, "high_hz": hi},
+                fix="Make the largest low_hz smaller than the smallest high_hz.",
+            )
+
     def check_input(self, info: dict[str, Any]) -> None:
         nyquist = info["rate"] / 2
         for key in self.cutoffs:
@@ -184,18 +199,6 @@ class Bandpass(_Filter):
         "order": ORDER,
         "zero_phase": ZERO_PHASE,
     }
-
-    def check_config(self, path: str) -> None:
-        lo, hi = self.config["low_hz"], self.config["high_hz"]
-        lo_top = lo[1] if isinstance(lo, tuple) else lo
-        hi_bottom = hi[0] if isinstance(hi, tuple) else hi
-        if lo_top >= hi_bottom:
-            raise RecipeError(
-                "bandpass low_hz must be below high_hz",
-                path=path,
-                value={"low_hz": list(lo) if isinstance(lo, tuple) else lo, "high_hz": hi},
-                fix="Make the largest low_hz smaller than the smallest high_hz.",
-            )
 
 
 class ClippingDistortion(AudioOp):
