@@ -14,6 +14,7 @@ from augcli.audio.base import Audio
 from augcli.audio.io import EXTENSIONS, FORMATS, Format, encode_audio, probe, read_audio, stable_id
 from augcli.core.atomic import atomic_path
 from augcli.core.errors import RecipeError
+from augcli.core.folders import named_folders
 from augcli.core.records import Event, OutputRecord, WorkStats
 from augcli.modality import RETRIES, Modality
 from augcli.params import Nullable
@@ -84,7 +85,14 @@ class AudioModality(Modality):
                 value=exts,
                 fix="Write e.g. [.txt, .lab].",
             )
-        folders = _folders(section.get("folders", {}), f"{where}.folders", base)
+        folders = named_folders(
+            section.get("folders", {}),
+            f"{where}.folders",
+            base,
+            EXTENSIONS,
+            "audio files",
+            "{noise: ../noises, rooms: ../irs}",
+        )
         return {
             "side_extensions": tuple(exts),
             "side_unless": tuple(unless),
@@ -191,40 +199,6 @@ class AudioModality(Modality):
                     shutil.copyfile(side, tmp)
                 out.append(rel)
         return out
-
-
-def _folders(raw: Any, path: str, base: Path) -> dict[str, tuple[str, ...]]:
-    """``folders: {name: dir}``: the audio files under each folder (recursively, sorted)."""
-    if not isinstance(raw, dict):
-        raise RecipeError(
-            "must map names to folders",
-            path=path,
-            value=raw,
-            fix="Write e.g. folders: {noise: ../noises, rooms: ../irs}.",
-        )
-    out = {}
-    for name, value in raw.items():
-        where = f"{path}.{name}"
-        if not isinstance(value, str) or not (base / value).is_dir():
-            raise RecipeError(
-                "is not a folder",
-                path=where,
-                value=value,
-                fix="Paths resolve against the recipe file.",
-            )
-        root = (base / value).resolve()
-        files = sorted(
-            str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS
-        )
-        if not files:
-            raise RecipeError(
-                "holds no audio files",
-                path=where,
-                value=value,
-                fix=f"Put {', '.join(EXTENSIONS)} files in it.",
-            )
-        out[str(name)] = tuple(files)
-    return out
 
 
 def _default_subtype(container: str) -> str:
