@@ -16,7 +16,7 @@ LAYERS = ("cli", "tools", "engine", "recipe", "modalities", "ops", "core")
 TOOLS = {"preview", "report", "replay", "verify", "schema"}
 TOOLS |= {"opdocs", "starter"}
 RECIPE = {"recipe", "graph", "balance", "groups"}
-MODALITIES = {"modality", "image", "text", "audio", "volume"}
+MODALITIES = {"modality", "making", "image", "text", "audio", "volume"}
 # ops and shared helpers
 OPS = {"ops", "steps", "params", "drawing", "preview_kit", "artefacts", "dicomkit", "deidentify"}
 OPS |= {"policies"}
