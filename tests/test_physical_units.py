@@ -167,3 +167,16 @@ def test_signed_data_takes_the_readers_offset_and_a_png_fails_alone(tmp_path: Pa
     # -1000 HU is stored 24 (slope 1, intercept -1024); the reader adds 1024 to signed values
     # (the smallest power of two over -min = 1024): 1048 in the pixels ops see
     assert cut["params"]["fill"] == 1048.0 and cut["params"]["physical"] == {"fill": -1000}
+
+
+def test_a_pad_in_mm_is_not_refused_as_pixels_at_load(tmp_path: Path) -> None:
+    from augcli.core.errors import RecipeError
+    from augcli.recipe import load_recipe
+
+    body = (
+        "    - pad: {pixels: 40000}\n"  # 40,000 px a side is over max_pixels; 40,000 mm is not px
+    )
+    (tmp_path / "data").mkdir()
+    load_recipe(recipe(tmp_path, "mm", body, "physical"))
+    with pytest.raises(RecipeError, match="pad makes at least"):
+        load_recipe(recipe(tmp_path, "px", body, "stored"))

@@ -192,10 +192,11 @@ class ImageModality(Modality):
         limits = settings.get("max_pixels", DEFAULT_MAX_PIXELS), settings.get("max_bytes")
         _check_foreground_ops(settings, graph, where)
         _check_folders(settings, graph, where)
+        physical = settings.get("units") == "physical"
         for op in graph.ops():
             least = op.least_size()
-            if least is None:
-                continue
+            if least is None or (physical and any(p.quantity for p in op.params.values())):
+                continue  # in mm: its pixels are known per input (checked as each is made)
             info = {"height": least[0], "width": least[1], "channels": 1, "dtype": "uint8"}
             over = over_limits(info, *limits)
             if over is not None:
