@@ -103,7 +103,8 @@ def replay_records(
     keep_originals: bool,
 ) -> Path:
     """Rebuild a record file: each augmented record replayed from its ops on the source
-    record's text, at its recorded place; kept originals fill the other places in order."""
+    record's text (its recorded ``mentions`` put in place first), at its recorded place; kept
+    originals fill the other places in order."""
     from augcli.text.records import render
 
     out_rel = file_line["output"]
@@ -115,10 +116,9 @@ def replay_records(
             continue
         original = rf.records[record["input"]]
         where = f"{file_line['source']}:{original.line}"
-        spans = mod.spans_of(rf, original, where)
-        doc = mod.record_doc(original, spans)
-        result = replay(rec["ops"], doc, registry(mod.name), mod.info, None, mod.applier())
-        rows[record["output"]] = mod.record_row(rf, original, result.text, spans, where)
+        src = mod.sources_of(rf, original, where, rec.get("mentions"))
+        result = replay(rec["ops"], src.doc, registry(mod.name), mod.info, None, mod.applier())
+        rows[record["output"]] = mod.record_row(rf, src.record, result.text, src.spans, where)
     if keep_originals:
         originals = iter(r.row for r in rf.records)
         rows = [next(originals) if row is None else row for row in rows]

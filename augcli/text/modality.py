@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
@@ -81,6 +81,20 @@ class TextModality(Modality):
             "tagged tokens are protected and their tags put back on the same tokens of each "
             "output, every other token tagged O (or 0)",
         ),
+        "mention_replace": Nullable(
+            kind="float",
+            default=None,
+            low=0.0,
+            high=1.0,
+            sampled=False,
+            meaning="never",
+            unit="probability per span",
+            help="the chance that each entity span (spans_field or tags_field) is replaced, "
+            "per output and before the pipeline, by another mention of the same label drawn "
+            "uniformly from the distinct mention texts of that label in the same input file "
+            "(never its own text; a label with one mention text stays); tags_field: the same "
+            "tag sequence, so the same token count",
+        ),
         "protect_defaults": Param(
             kind="bool", default=True, help="protect negations and their scope, numbers with units"
         ),
@@ -152,6 +166,16 @@ class TextModality(Modality):
                 path=f"{where}.tags_field",
                 value={"spans_field": section["spans_field"], "tags_field": section["tags_field"]},
                 fix="Keep spans_field for character offsets, or tags_field for a tag per token.",
+            )
+        if section.get("mention_replace") is not None and not (
+            section.get("spans_field") or section.get("tags_field")
+        ):
+            raise RecipeError(
+                "replaces entity mentions, but the section names no entities",
+                path=f"{where}.mention_replace",
+                value=section["mention_replace"],
+                fix="Set spans_field (character-offset spans) or tags_field (a tag per token), "
+                "or remove mention_replace.",
             )
         for key in ("lexicon", "substitutions"):
             raw = section.get(key)
@@ -372,11 +396,12 @@ class TextModality(Modality):
             key = record_key(task.source, i)
             try:
                 spans = self.spans_of(rf, rec, where)
-                made_all = self.make_record(
-                    task, job, key, self.record_doc(rec, spans), label, wanted
-                )
+                doc = self.record_doc(rec, spans)
+                sources = self.sources(job, rf, key, Source(rec, spans, doc), wanted, where)
+                docs = [src.doc for src in sources]
+                made_all = self.make_record(task, job, key, doc, label, wanted, docs)
             except InputError as exc:  # bad spans: this record's outputs fail, not the file
-                spans = None
+                sources = [Source(rec, None, None)] * len(wanted)
                 made_all = [
                     MadeText(
                         task.output_record(
@@ -385,13 +410,15 @@ class TextModality(Modality):
                     )
                     for w in wanted
                 ]
-            for one in made_all:
+            for one, src in zip(made_all, sources, strict=True):
                 made = one.record
                 made.output, made.label = out_path, label
                 made.extra["record"] = {"input": i, "line": rec.line}
                 if task.chunk:
                     made.extra["record"]["chunk"] = task.chunk[0]
-                row = self._output_row(rf, rec, one, spans, where)
+                if src.mentions:
+                    made.extra["mentions"] = src.mentions
+                row = self._output_row(rf, src.record, one, src.spans, where)
                 if row is not None:
                     made.extra["record"]["output"] = len(rows)
                     rows.append(row)
@@ -453,24 +480,92 @@ class TextModality(Modality):
         return of_record(rf, record, self.config.get("spans_field"), where)
 
     def make_record(
-        self, task: Any, job: Any, key: str, doc: TextDoc, label: Any, outputs: Any
+        self,
+        task: Any,
+        job: Any,
+        key: str,
+        doc: TextDoc,
+        label: Any,
+        outputs: Any,
+        docs: list[TextDoc] | None = None,
     ) -> list[MadeText]:
         """Make the outputs (anything with ``node`` and ``copy``) of one text in memory, in
         order: a whole document (``key``: its path) or one record (``key``: ``record_key``).
         Each has its record (seed, op log, status) and, when ok, its text; no output repeats
-        the text or an earlier output of it. Run it inside ``settled`` (a model answer not
-        known yet gives a ``pending`` record)."""
+        the text or an earlier output of it. ``docs``: each output's own source (its mentions
+        replaced, see ``sources``; ``max_change`` is measured against it), else ``doc``. Run it
+        inside ``settled`` (a model answer not known yet gives a ``pending`` record)."""
         graph = job.graphs[self.name]
         seen = {doc.text}
-        kept = [[s, e, doc.text[s:e]] for s, e in doc.protected_runs()]
-        made = [
-            self._one(task, job, graph.emitter(out.node), out.copy, key, doc, seen, label)
-            for out in outputs
-        ]
-        for one in made:
+        made = []
+        for out, src in zip(outputs, docs or [doc] * len(outputs), strict=True):
+            one = self._one(task, job, graph.emitter(out.node), out.copy, key, src, seen, label)
+            kept = [[s, e, src.text[s:e]] for s, e in src.protected_runs()]
             if one.text is not None and kept:
                 one.record.extra["protected"] = kept
+            made.append(one)
         return made
+
+    def sources(
+        self, job: Any, rf: Any, key: str, own: Source, outputs: Any, where: str
+    ) -> list[Source]:
+        """Each output's source record: ``own`` (the record, its spans and doc) or, with
+        ``mention_replace``, a copy with some spans replaced by other mentions of their label
+        in the same file, drawn from the output's own seed (prefix ``mentions:<node>``, so no
+        op's draws move)."""
+        p, spans = self.config.get("mention_replace"), own.spans
+        if p is None or spans is None or not spans.items:
+            return [own] * len(outputs)
+        from augcli.core.seeding import generator
+        from augcli.text.spans import draw_mentions
+
+        pool, out = self._pool(rf), []
+        for o in outputs:
+            rng = generator(job.seed_for(key, f"mentions:{o.node}", o.copy))
+            mentions = draw_mentions(spans, own.record.text, pool, p, rng)
+            out.append(self.substitute(own, mentions, where) if mentions else own)
+        return out
+
+    def sources_of(self, rf: Any, rec: Any, where: str, mentions: Any = None) -> Source:
+        """A record's source as an output saw it: its spans and doc, with the manifest's
+        ``mentions`` in place (replay; no pool needed)."""
+        spans = self.spans_of(rf, rec, where)
+        own = Source(rec, spans, self.record_doc(rec, spans))
+        if not mentions:
+            return own
+        if spans is None:
+            raise InputError(
+                f"{where}: the manifest replaces mentions, but the record has no spans"
+            )
+        return self.substitute(own, mentions, where)
+
+    def substitute(self, own: Source, mentions: list[list[Any]], where: str) -> Source:
+        """``own`` with ``mentions`` ([span index, new text]) in place: the new record, its
+        spans at their new offsets, its doc (spans protected); expand and replay."""
+        from augcli.text.spans import substituted
+
+        text, moved = substituted(own.record.text, own.spans, mentions, where)
+        new = replace(own.record, text=text)
+        return Source(new, moved, self.record_doc(new, moved), mentions)
+
+    def _pool(self, rf: Any) -> dict[str, tuple[str, ...]]:
+        """The mention texts of each label over every record of ``rf`` (records whose spans
+        cannot be read add none); the last file's is kept."""
+        cached = getattr(self, "_last_pool", None)
+        if cached is None or cached[0] is not rf:
+            from augcli.text.spans import mention_pool
+
+            texts = []
+            for rec in rf.records:
+                try:
+                    spans = self.spans_of(rf, rec, "")
+                except InputError:
+                    continue
+                if spans is not None:
+                    texts.append((rec.text, spans))
+            cached = (rf, mention_pool(texts))
+            self._last_pool = cached
+        return cached[1]
 
     def _one(
         self,
@@ -554,6 +649,17 @@ class TextModality(Modality):
         if share > max_change:
             return f"changed {share:.0%} of words, over max_change {max_change:.0%}"
         return ""
+
+
+@dataclass
+class Source:
+    """One output's source record: the record (its mentions replaced, if any), its spans at
+    their offsets in it, its parsed text, and the replacements (``[[span index, text], ...]``)."""
+
+    record: Any
+    spans: Spans | None
+    doc: TextDoc | None
+    mentions: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass

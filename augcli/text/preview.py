@@ -67,30 +67,29 @@ def _wanted(graph: Any, n: int, copies: int) -> list[tuple[Any, int, bool]]:
     return [(e, c, (e.id, c) in keys) for e, c in order]
 
 
-def _texts(modality: Any, job: Any, task: Any, room: int) -> list[tuple[str, Any, Any]]:
-    """(seed key, parsed text, label) of a document, or of a record file's first ``room``
-    records."""
+def _texts(
+    modality: Any, job: Any, task: Any, room: int, outputs: Any
+) -> list[tuple[str, Any, Any, Any]]:
+    """(seed key, parsed text, label, each output's source doc or None) of a document, or of a
+    record file's first ``room`` records (their mentions replaced as ``expand`` does)."""
+    from augcli.text.modality import Source
+
     source = job.input_root / task.source
     if modality.kind(task.source) is None:
-        return [(task.source, modality.read(source), task.label)]
+        return [(task.source, modality.read(source), task.label, None)]
     rf = modality.record_file(source)
-    records = rf.records[:room]
-    return [
-        (
-            record_key(task.source, i),
-            modality.record_doc(rec, modality.spans_of(rf, rec, f"{task.source}:{rec.line}")),
-            rec.label if rec.label is not None else task.label,
-        )
-        for i, rec in enumerate(records)
-    ]
+    texts = []
+    for i, rec in enumerate(rf.records[:room]):
+        where, key = f"{task.source}:{rec.line}", record_key(task.source, i)
+        spans = modality.spans_of(rf, rec, where)
+        own = Source(rec, spans, modality.record_doc(rec, spans))
+        docs = [s.doc for s in modality.sources(job, rf, key, own, outputs, where)]
+        texts.append((key, own.doc, rec.label if rec.label is not None else task.label, docs))
+    return texts
 
 
 def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[Entry]:
     """One input's entries (at most ``room``), each with its first ``n`` outputs."""
-    try:
-        texts = _texts(modality, job, task, room)
-    except Exception as exc:
-        return [Entry(task.source, task.label, "", [Version("", None, reason(exc))])]
     graph = job.graphs[modality.name]
     shown = outputs_for(graph, n)
     if modality.kind(task.source) is None:
@@ -98,11 +97,15 @@ def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[E
     else:
         order = _wanted(graph, n, job.copies)
     outputs = wanted((e, c) for e, c, _keep in order)
+    try:
+        texts = _texts(modality, job, task, room, outputs)
+    except Exception as exc:
+        return [Entry(task.source, task.label, "", [Version("", None, reason(exc))])]
 
     def run() -> list[Entry]:
         entries = []
-        for key, doc, label in texts:
-            lines = modality.make_record(task, job, key, doc, label, outputs)
+        for key, doc, label, docs in texts:
+            lines = modality.make_record(task, job, key, doc, label, outputs, docs)
             made = {
                 (e.id, c): _version(line)
                 for (e, c, keep), line in zip(order, lines, strict=True)
