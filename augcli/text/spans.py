@@ -5,8 +5,10 @@ its text occurs there, if it was the k-th time in the source), and written back 
 it came in: ``[{"start": 10, "end": 25, "label": "FINDING", ...}]`` (other keys kept) or
 ``[[10, 25, "FINDING"], ...]``, or as a tag per token (``tags_field``: a record of ``tokens``
 and ``ner_tags``, BIO or any other scheme, strings or class numbers): each run of tagged tokens
-is a span, and its tags go back onto the same tokens of the output. A span that cannot be found the same way (an op added or took
-away another copy of its text) fails that output, naming the record's file and line."""
+is a span, and its tags go back onto the same tokens of the output. A span that cannot be found
+the same way (an op added or took away another copy of its text) fails that output, naming the
+record's file and line. ``mention_replace`` swaps spans for other mentions of their label before
+the ops (``mention_pool``, ``draw_mentions``, ``substituted``)."""
 
 from __future__ import annotations
 
