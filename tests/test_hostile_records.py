@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import read_manifest, run_augcli, write_recipe
 
-from augcli.text import modality as text_modality
-from augcli.text.modality import changed_share
+from augcli.text import change as text_change
+from augcli.text.change import changed_share
 from augcli.text.records import MAX_JSON_DEPTH, read_records
 
 RECIPE = """\
@@ -159,12 +159,12 @@ def test_the_fallback_is_the_longest_common_subsequence(monkeypatch: pytest.Monk
     for _ in range(200):
         a = [rng.choice("abcde") for _ in range(rng.randint(0, 60))]
         b = [rng.choice("abcdef") for _ in range(rng.randint(0, 60))]
-        assert text_modality._lcs(a, b) == _lcs_dp(a, b)
-    monkeypatch.setattr(text_modality, "MAX_PAIRS", 0)
+        assert text_change._lcs(a, b) == _lcs_dp(a, b)
+    monkeypatch.setattr(text_change, "MAX_PAIRS", 0)
     src = [rng.choice("abcdefgh") for _ in range(300)]
     out = _edited(src, rng, 0.2)
     assert changed_share(src, out) == 1.0 - _lcs_dp(src, out) / max(len(src), len(out))
-    monkeypatch.setattr(text_modality, "CHUNK_WORDS", 50)  # chunks, re-aligned at each cut
+    monkeypatch.setattr(text_change, "CHUNK_WORDS", 50)  # chunks, re-aligned at each cut
     words = [f"w{rng.randrange(5000)}" for _ in range(4000)]
     edited = _edited(words, rng, 0.1)
     exact = 1.0 - _lcs_dp(words[:800], edited[:800]) / 800

@@ -15,14 +15,12 @@ import pytest
 from conftest import read_manifest, run_augcli, tree_digest, write_recipe
 
 from augcli.core.errors import InputError
+from augcli.text.mentions import draw_mentions, mention_pool, substituted
 from augcli.text.spans import (
     Span,
     Spans,
-    draw_mentions,
-    mention_pool,
     read_spans,
     read_tags,
-    substituted,
     written,
 )
 

@@ -3,11 +3,9 @@ label-preserving safeguards (protected tokens, max_change, no duplicate outputs)
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import shutil
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +17,9 @@ from augcli.core.records import Event, OutputRecord, PartWritten, WorkStats
 from augcli.modality import Modality, describe_error
 from augcli.params import Nullable, Param
 from augcli.steps import Applier
+from augcli.text.change import changed_share
 from augcli.text.doc import TextDoc
+from augcli.text.mentions import Source, draw_mentions, mention_pool, substituted
 from augcli.text.records import (
     RECORD_SUFFIXES,
     decode,
@@ -517,7 +517,6 @@ class TextModality(Modality):
         if p is None or spans is None or not spans.items:
             return [own] * len(outputs)
         from augcli.core.seeding import generator
-        from augcli.text.spans import draw_mentions
 
         pool, out = self._pool(rf), []
         for o in outputs:
@@ -542,8 +541,6 @@ class TextModality(Modality):
     def substitute(self, own: Source, mentions: list[list[Any]], where: str) -> Source:
         """``own`` with ``mentions`` ([span index, new text]) in place: the new record, its
         spans at their new offsets, its doc (spans protected); expand and replay."""
-        from augcli.text.spans import substituted
-
         text, moved = substituted(own.record.text, own.spans, mentions, where)
         new = replace(own.record, text=text)
         return Source(new, moved, self.record_doc(new, moved), mentions)
@@ -553,8 +550,6 @@ class TextModality(Modality):
         cannot be read add none); the last file's is kept."""
         cached = getattr(self, "_last_pool", None)
         if cached is None or cached[0] is not rf:
-            from augcli.text.spans import mention_pool
-
             texts = []
             for rec in rf.records:
                 try:
@@ -652,17 +647,6 @@ class TextModality(Modality):
 
 
 @dataclass
-class Source:
-    """One output's source record: the record (its mentions replaced, if any), its spans at
-    their offsets in it, its parsed text, and the replacements (``[[span index, text], ...]``)."""
-
-    record: Any
-    spans: Spans | None
-    doc: TextDoc | None
-    mentions: list[list[Any]] = field(default_factory=list)
-
-
-@dataclass
 class MadeText:
     """One text output made in memory: its record and, when it is ok, the new text."""
 
@@ -685,78 +669,3 @@ class TextApplier(Applier):
     def apply(self, op: Any, data: Any, params: Any, info: Any, load: Any) -> Any:
         out = super().apply(op, data, params, info, load)
         return TextDoc.parse(out.text, self.rules) if getattr(op, "rewrites", False) else out
-
-
-MAX_PAIRS = 2_000_000  # word comparisons difflib may make for one output (about half a second)
-CHUNK_WORDS = 4096  # words per chunk when a text is too long or repetitive for difflib
-ANCHOR, REACH, TRIES = 4, 512, 64  # words that agree at a cut; how far off in the output; tries
-
-
-def changed_share(source: list[str], output: list[str]) -> float:
-    """The share of words that differ: 1 - matched words / the longer list. Matched are the
-    words of difflib's matching blocks; when difflib would compare more than ``MAX_PAIRS``
-    pairs of equal words (it is quadratic on long or repetitive text), the exact longest
-    common subsequence of each pair of aligned ``CHUNK_WORDS``-word chunks instead (linear in
-    the text's length)."""
-    if not source and not output:
-        return 0.0
-    if _equal_pairs(source, output) <= MAX_PAIRS:
-        matcher = difflib.SequenceMatcher(a=source, b=output, autojunk=False)
-        same = sum(block.size for block in matcher.get_matching_blocks())
-    else:
-        same = _chunked_lcs(source, output)
-    return 1.0 - same / max(len(source), len(output))
-
-
-def _chunked_lcs(a: list[str], b: list[str]) -> int:
-    """The sum of ``_lcs`` over aligned chunks of about ``CHUNK_WORDS`` words: each cut is
-    placed where ``ANCHOR`` words agree in both lists (near the cut's share of the rest),
-    else at that share."""
-    if not a or not b:
-        return 0
-    k = -(-max(len(a), len(b)) // CHUNK_WORDS)
-    same = start_a = start_b = 0
-    for c in range(1, k):
-        cut = max(start_a, c * len(a) // k)
-        guess = start_b + (cut - start_a) * len(b) // len(a)
-        cut_a, cut_b = _align(a, b, cut, min(guess, len(b)), start_b)
-        same += _lcs(a[start_a:cut_a], b[start_b:cut_b])
-        start_a, start_b = cut_a, cut_b
-    return same + _lcs(a[start_a:], b[start_b:])
-
-
-def _align(a: list[str], b: list[str], cut: int, guess: int, low: int) -> tuple[int, int]:
-    """A cut in ``a`` at or just after ``cut`` and one in ``b`` near ``guess`` (not before
-    ``low``) where the next ``ANCHOR`` words are the same; ``(cut, guess)`` if there is none."""
-    grams: dict[tuple[str, ...], int] = {}
-    for j in range(max(low, guess - REACH), min(len(b) - ANCHOR, guess + REACH) + 1):
-        key = tuple(b[j : j + ANCHOR])
-        if key not in grams or abs(j - guess) < abs(grams[key] - guess):
-            grams[key] = j
-    for off in range(min(TRIES, len(a) - cut - ANCHOR + 1)):
-        j = grams.get(tuple(a[cut + off : cut + off + ANCHOR]))
-        if j is not None:
-            return cut + off, j
-    return cut, guess
-
-
-def _equal_pairs(a: list[str], b: list[str]) -> int:
-    """How many (i, j) have a[i] == b[j]: what difflib's longest-match search walks."""
-    counts = Counter(b)
-    return sum(n * counts[w] for w, n in Counter(a).items())
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    """The length of the longest common subsequence, bit-parallel (Hyyrö 2004): one pass over
-    ``a`` with ``len(b)``-bit integers."""
-    masks: dict[str, int] = {}
-    for j, w in enumerate(b):
-        masks[w] = masks.get(w, 0) | (1 << j)
-    full = (1 << len(b)) - 1
-    v = full
-    for w in a:
-        m = masks.get(w)
-        if m:
-            u = v & m
-            v = ((v + u) | (v - u)) & full
-    return len(b) - v.bit_count()

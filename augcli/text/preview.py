@@ -72,7 +72,7 @@ def _texts(
 ) -> list[tuple[str, Any, Any, Any]]:
     """(seed key, parsed text, label, each output's source doc or None) of a document, or of a
     record file's first ``room`` records (their mentions replaced as ``expand`` does)."""
-    from augcli.text.modality import Source
+    from augcli.text.mentions import Source
 
     source = job.input_root / task.source
     if modality.kind(task.source) is None:
