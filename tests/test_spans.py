@@ -256,9 +256,12 @@ def test_token_records_end_to_end_and_replayed(tmp_path: Path) -> None:
         "    - random_delete: {fraction: 0.2}\n",
     )
     proc = run_augcli("expand", str(recipe))
-    assert proc.returncode == 1, proc.stderr  # the file with a spaced token fails, alone
+    assert proc.returncode == 1, proc.stderr  # the record with a spaced token fails, alone
     failed = [x for x in read_manifest(tmp_path / "out") if x["status"] == "failed"]
-    assert failed and all("bad.jsonl:2: token 1 of 'tokens'" in x["error"] for x in failed)
+    assert len(failed) == 4 and all(x["record"]["line"] == 2 for x in failed)
+    assert all("bad.jsonl:2: token 1 of 'tokens'" in x["error"] for x in failed)
+    rest = [json.loads(x) for x in (tmp_path / "out" / "bad.jsonl").read_text().splitlines()]
+    assert len(rest) == 4 and all(r["id"] == 1 for r in rest)  # record 1's outputs are written
     out = [json.loads(x) for x in (tmp_path / "out" / "ner.jsonl").read_text().splitlines()]
     assert len(out) == 4 * len(TOKENS) and any(
         r["tokens"] != TOKENS[r["id"] - 1]["tokens"] for r in out
@@ -273,6 +276,24 @@ def test_token_records_end_to_end_and_replayed(tmp_path: Path) -> None:
     assert "0 differ" in replayed.stdout, replayed.stdout + replayed.stderr
     again = (tmp_path / "again" / "ner.jsonl").read_text()
     assert again == (tmp_path / "out" / "ner.jsonl").read_text()
+
+
+def test_preview_shows_the_good_records_of_a_file_with_a_bad_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bad.jsonl").write_text(json.dumps(TOKENS[0]) + "\n" + json.dumps(SPACED) + "\n")
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {data}\noutput: {tmp_path / 'out'}\nseed: 5\ntext:\n  text_field: tokens\n"
+        "  tags_field: ner_tags\n  pipeline:\n    - synonym_replace: {fraction: 0.5}\n",
+    )
+    sheet = tmp_path / "p.png"  # a text section writes p.html beside it
+    proc = run_augcli("preview", str(recipe), "-n", "2", "--output", str(sheet))
+    assert proc.returncode == 1, proc.stderr
+    first, second = proc.stdout.split("bad.jsonl#1")
+    assert "bad.jsonl#0" in first and "aug_0: " in first and "(failed" not in first
+    assert second.count("(failed: ") == 2 and "bad.jsonl:2: token 1 of 'tokens'" in second
+    assert "bad.jsonl#1 aug_0: failed" in proc.stderr and sheet.with_suffix(".html").exists()
 
 
 def test_spans_field_and_tags_field_are_one_or_the_other(tmp_path: Path) -> None:

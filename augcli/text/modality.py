@@ -474,7 +474,10 @@ class TextModality(Modality):
         return TextDoc.parse(record.text, self.config["rules"], keep)
 
     def spans_of(self, rf: Any, record: Any, where: str) -> Spans | None:
-        """A record's entity spans (``spans_field``, or ``tags_field``'s runs), or None."""
+        """A record's entity spans (``spans_field``, or ``tags_field``'s runs), or None;
+        InputError for spans that cannot be read or a record that cannot (a bad token)."""
+        if record.error is not None:
+            raise InputError(record.error)
         if self.config.get("tags_field") is not None:
             return of_tags(rf, record, self.config["tags_field"], where)
         return of_record(rf, record, self.config.get("spans_field"), where)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augcli.core.atomic import atomic_path
+from augcli.core.errors import InputError
 from augcli.preview_kit import Request, Shown, by_class, outputs_for, reason, require_inputs, wanted
 from augcli.text.modality import record_key
 
@@ -67,25 +68,41 @@ def _wanted(graph: Any, n: int, copies: int) -> list[tuple[Any, int, bool]]:
     return [(e, c, (e.id, c) in keys) for e, c in order]
 
 
-def _texts(
-    modality: Any, job: Any, task: Any, room: int, outputs: Any
-) -> list[tuple[str, Any, Any, Any]]:
-    """(seed key, parsed text, label, each output's source doc or None) of a document, or of a
-    record file's first ``room`` records (their mentions replaced as ``expand`` does)."""
+def _texts(modality: Any, job: Any, task: Any, room: int, outputs: Any) -> list[Text]:
+    """A document, or a record file's first ``room`` records (their mentions replaced as
+    ``expand`` does; a record that cannot be read, with why, as expand fails its outputs)."""
     from augcli.text.mentions import Source
 
     source = job.input_root / task.source
     if modality.kind(task.source) is None:
-        return [(task.source, modality.read(source), task.label, None)]
+        return [Text(task.source, modality.read(source), task.label)]
     rf = modality.record_file(source)
     texts = []
     for i, rec in enumerate(rf.records[:room]):
         where, key = f"{task.source}:{rec.line}", record_key(task.source, i)
-        spans = modality.spans_of(rf, rec, where)
-        own = Source(rec, spans, modality.record_doc(rec, spans))
-        docs = [s.doc for s in modality.sources(job, rf, key, own, outputs, where)]
-        texts.append((key, own.doc, rec.label if rec.label is not None else task.label, docs))
+        label = rec.label if rec.label is not None else task.label
+        try:
+            spans = modality.spans_of(rf, rec, where)
+            own = Source(rec, spans, modality.record_doc(rec, spans))
+            docs = [s.doc for s in modality.sources(job, rf, key, own, outputs, where)]
+        except InputError as exc:
+            texts.append(Text(key, None, label, error=str(exc), original=rec.text))
+            continue
+        texts.append(Text(key, own.doc, label, docs))
     return texts
+
+
+@dataclass
+class Text:
+    """One text to preview: its seed key, parsed text, label and each output's source doc
+    (None: the text itself); or, when it cannot be read, ``error`` and its ``original``."""
+
+    key: str
+    doc: Any
+    label: Any
+    docs: list[Any] | None = None
+    error: str = ""
+    original: str = ""
 
 
 def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[Entry]:
@@ -104,16 +121,20 @@ def _entries_of(modality: Any, job: Any, task: Any, n: int, room: int) -> list[E
 
     def run() -> list[Entry]:
         entries = []
-        for key, doc, label, docs in texts:
-            lines = modality.make_record(task, job, key, doc, label, outputs, docs)
+        for t in texts:
+            if t.error:
+                failed = [Version(f"{e.id}_{c}", None, f"failed: {t.error}") for e, c in shown]
+                entries.append(Entry(t.key, t.label, t.original, failed, html.escape(t.original)))
+                continue
+            lines = modality.make_record(task, job, t.key, t.doc, t.label, outputs, t.docs)
             made = {
                 (e.id, c): _version(line)
                 for (e, c, keep), line in zip(order, lines, strict=True)
                 if keep
             }
-            kept, marked = kept_runs(doc)
+            kept, marked = kept_runs(t.doc)
             versions = [made[e.id, c] for e, c in shown]
-            entries.append(Entry(key, label, doc.text, versions, marked, kept))
+            entries.append(Entry(t.key, t.label, t.doc.text, versions, marked, kept))
         return entries
 
     return modality.settled(run)  # model requests of the file batched

@@ -19,12 +19,14 @@ MAX_JSON_DEPTH = 100  # lists and objects inside each other in one JSONL line
 @dataclass
 class Record:
     """One record: its text, the whole row as read (to write back with the text replaced), the
-    line it starts on, and its label (the configured label field, when present)."""
+    line it starts on, its label (the configured label field, when present), and why it cannot
+    be augmented (a token list with a bad token: its outputs fail, not the file)."""
 
     text: str
     row: Any
     line: int
     label: Any = None
+    error: str | None = None
 
 
 @dataclass
@@ -85,8 +87,13 @@ def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> Recor
                 "'text_field:' in the text section"
             )
         label = obj.get(label_key) if label_key else None
-        text = obj[key] if isinstance(obj[key], str) else joined(obj[key], f"{path}:{n}", key)
-        records.append(Record(text, obj, n, label))
+        text, error = obj[key], None
+        if isinstance(text, list):
+            try:
+                text = joined(text, f"{path}:{n}", key)
+            except InputError as exc:
+                text, error = " ".join(map(str, text)), str(exc)
+        records.append(Record(text, obj, n, label, error))
     return RecordFile("jsonl", records, text_key=key)
 
 
