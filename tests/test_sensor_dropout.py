@@ -3,9 +3,11 @@ the objects a mask dropout erases from image and mask alike, and their recorded 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import textured
+from conftest import run_augcli, textured, write_recipe
 
 from augcli.core.errors import InputError
 from augcli.image.annotate import ImageApplier
@@ -109,3 +111,17 @@ def test_mask_dropout_refuses_an_image_with_boxes() -> None:
     boxed = Annotated(ann.image, ann.mask, Objects(np.array([[1.0, 1.0, 5.0, 5.0]]), ["x"]))
     with pytest.raises(InputError, match="would stay listed"):
         op("mask_dropout").check_input(INFO(boxed))
+
+
+def test_validate_refuses_mask_dropout_where_the_section_reads_boxes(tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {tmp_path}\noutput: {tmp_path / 'out'}\nimage:\n"
+        "  boxes: {format: yolo, classes: 2}\n  pipeline:\n    - hflip: {}\n"
+        "    - one_of:\n        - cutout: {}\n        - mask_dropout: {}\n",
+    )
+    proc = run_augcli("validate", str(recipe))
+    assert proc.returncode == 2, proc.stdout
+    assert "image.pipeline[1].one_of[1].mask_dropout" in proc.stderr, proc.stderr
+    assert "image.boxes gives these images boxes" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -16,6 +16,7 @@ def check_ops(settings: dict[str, Any], graph: Any, where: str, max_pixels: int)
     the input (a fixed pad or resize too large): such a recipe could never write one."""
     limits = settings.get("max_pixels", max_pixels), settings.get("max_bytes")
     _check_foreground_ops(settings, graph, where)
+    _check_mask_only_ops(settings, graph, where)
     _check_folders(settings, graph, where)
     physical = settings.get("units") == "physical"
     for op in graph.ops():
@@ -54,6 +55,23 @@ def _check_foreground_ops(settings: dict[str, Any], graph: Any, where: str) -> N
                 path=f"{op.where}.around",
                 value="foreground",
                 fix="Add image.masks or image.boxes to the section, or use around: anywhere.",
+            )
+
+
+def _check_mask_only_ops(settings: dict[str, Any], graph: Any, where: str) -> None:
+    """Ops that erase mask objects only (``masks_only``) cannot run where the section reads
+    boxes: the boxes (and their keypoints) of an erased object would stay listed."""
+    cfg = settings.get("annotations")
+    if cfg is None or cfg.boxes is None:
+        return
+    for op in graph.ops():
+        if getattr(op, "masks_only", False):
+            raise RecipeError(
+                f"{op.name} erases mask objects only, and {where}.boxes gives these images "
+                "boxes, which would stay listed over the erased objects",
+                path=op.where,
+                fix="Use cutout or grid_dropout (they keep boxes true), or remove "
+                f"{where}.boxes from this section.",
             )
 
 

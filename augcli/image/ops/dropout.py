@@ -96,11 +96,14 @@ class MaskDropout(ImageOp):
     dropped is drawn in [1, ``max_objects``] (at most the objects there are), which ones
     uniformly; the erased region is recorded as an RLE (``region``). It works on the section's
     ``masks``: an image without a mask, or whose mask has no object, is left unchanged
-    (``objects: 0``); an image with boxes or keypoints is refused (they would stay listed).
+    (``objects: 0``). Boxes and keypoints would stay listed over an erased object, so a
+    section with ``boxes`` is refused when the recipe is checked (``masks_only``), and an
+    image with them when it is read.
     """
 
     name = "mask_dropout"
     group = "noise"
+    masks_only = True
     changes_levels = False  # it blanks regions, it does not re-level the image
     params = {
         "max_objects": Param(
