@@ -304,3 +304,47 @@ def test_spans_field_and_tags_field_are_one_or_the_other(tmp_path: Path) -> None
     )
     proc = run_augcli("validate", str(recipe))
     assert proc.returncode == 2 and "text.tags_field" in proc.stderr and "give one" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "name", "content", "says"),
+    [
+        (
+            "tags_field: ner_tags",
+            "a.csv",
+            "text,label\nFever today.,x\nCough.,y\n",
+            "not a CSV file",
+        ),
+        (
+            "tags_field: ner_tags",
+            "a.jsonl",
+            '{"text": "Fever today."}\n{"text": "Cough."}\n',
+            "no record's 'text' is a list of tokens",
+        ),
+        ("spans_field: ents", "a.tsv", "text\tlabel\nFever today.\tx\n", "'ents' is not a column"),
+    ],
+)
+def test_a_file_the_entity_field_cannot_apply_to_fails_once(
+    tmp_path: Path, setting: str, name: str, content: str, says: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / name).write_text(content)
+    (data / "ok.jsonl").write_text(json.dumps(TOKENS[0]) + "\n")
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        f"input: {data}\noutput: {tmp_path / 'out'}\ncopies: 3\ntext:\n  text_field: tokens\n"
+        f"  {setting}\n  pipeline:\n    - synonym_replace: {{fraction: 0.5}}\n",
+    )
+    if name.endswith(".jsonl"):  # its records hold text, not tokens
+        recipe.write_text(recipe.read_text().replace("  text_field: tokens\n", ""))
+        (data / "ok.jsonl").unlink()
+    checked = run_augcli("validate", str(recipe))
+    assert (
+        checked.returncode == 0 and f"{name} will fail" in checked.stdout and says in checked.stdout
+    )
+    proc = run_augcli("expand", str(recipe))
+    assert proc.returncode == 1, proc.stderr
+    failed = [x for x in read_manifest(tmp_path / "out") if x["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["source"] == name and says in failed[0]["error"]
+    assert not (tmp_path / "out" / name).exists()

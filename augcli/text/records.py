@@ -53,7 +53,14 @@ def decode(data: bytes, path: Path, encoding: str) -> str:
 
 
 def read_records(path: Path, kind: str, settings: dict[str, Any]) -> RecordFile:
-    """Parse ``path`` as ``kind`` (jsonl, csv, tsv or lines)."""
+    """Parse ``path`` as ``kind`` (jsonl, csv, tsv or lines); InputError naming the file (and
+    line) for one that cannot be read, or that cannot hold the section's entity fields."""
+    rf = _read(path, kind, settings)
+    _check_entity_fields(rf, path, settings)
+    return rf
+
+
+def _read(path: Path, kind: str, settings: dict[str, Any]) -> RecordFile:
     text = decode(path.read_bytes(), path, settings.get("encoding", "utf-8"))
     label_key = settings.get("label_field")
     if kind == "jsonl":
@@ -66,6 +73,31 @@ def read_records(path: Path, kind: str, settings: dict[str, Any]) -> RecordFile:
         lines = lines[:-1]
     records = [Record(line, line, i + 1) for i, line in enumerate(lines)]
     return RecordFile("lines", records, trailing_newline=trailing)
+
+
+def _check_entity_fields(rf: RecordFile, path: Path, settings: dict[str, Any]) -> None:
+    """A file the section's ``tags_field`` or ``spans_field`` cannot apply to fails as a whole
+    (once, not once per record): tags on anything but JSONL token records, spans in a CSV/TSV
+    column it lacks."""
+    tags, spans = settings.get("tags_field"), settings.get("spans_field")
+    if tags is not None and rf.kind != "jsonl":
+        raise InputError(
+            f"{path}: tags_field {tags!r} takes JSONL token records (a list of tokens and a tag "
+            f"per token), not a {rf.kind.upper()} file; for character-offset spans in a column "
+            "use spans_field"
+        )
+    texts = [r.row[rf.text_key] for r in rf.records] if tags is not None else []
+    if texts and not any(isinstance(t, list) for t in texts):  # (an empty file is let be)
+        raise InputError(
+            f"{path}: tags_field {tags!r} needs token records, but no record's "
+            f"{rf.text_key!r} is a list of tokens; set text_field to the tokens' field "
+            "(e.g. text_field: tokens)"
+        )
+    if spans is not None and rf.kind in ("csv", "tsv") and spans not in rf.header:
+        raise InputError(
+            f"{path}:1: spans_field {spans!r} is not a column (columns: "
+            f"{', '.join(rf.header)}); name the column of spans, or leave this file out"
+        )
 
 
 def _read_jsonl(text: str, path: Path, key: str, label_key: str | None) -> RecordFile:

@@ -177,18 +177,14 @@ def of_record(rf: Any, record: Any, name: str | None, where: str) -> Spans | Non
         return None
     if rf.kind == "jsonl":
         value = record.row.get(name) if isinstance(record.row, dict) else None
-    elif name in rf.header:
+    else:  # reading the file made sure the column is there
         value = record.row[rf.header.index(name)]
-    else:
-        raise InputError(f"{where}: spans_field {name!r} is not a column of the file")
     return None if value is None else read_spans(value, record.text, where)
 
 
 def of_tags(rf: Any, record: Any, name: str, where: str) -> Spans | None:
     """The entity runs of a JSONL token record's ``name`` field (``tags_field``), or None
-    without the field."""
-    if rf.kind != "jsonl":
-        raise InputError(f"{where}: tags_field works on JSONL token records; use spans_field")
+    without the field (reading the file made sure it is JSONL with token records)."""
     if not isinstance(record.row[rf.text_key], list):
         raise InputError(
             f"{where}: tags_field needs the text field {rf.text_key!r} to be a list of tokens"
