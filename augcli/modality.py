@@ -391,20 +391,23 @@ class Modality(ABC):
         return None
 
     def implausible(self, graph: Any, relpaths: list[str]) -> list[tuple[Any, str, str]]:
-        """(op, why, input) for each op of ``graph`` whose settings look wrong for one of
-        ``relpaths`` (a small sample of the inputs: each is read), the first input that shows
-        it. An unreadable input is skipped (``validate`` reports those already)."""
+        """(op, why, input) for each op of ``graph`` that refuses one of ``relpaths`` as read
+        (``refused``) or whose settings look wrong for it (``Op.implausible``), with the first
+        input that shows it; ``relpaths`` is a small sample of the inputs (each is read). An
+        unreadable input is skipped (``validate`` reports those already)."""
         found: dict[int, tuple[Any, str, str]] = {}
         for relpath in relpaths:
             path = self.input_root / relpath
             try:
-                facts = self.facts(path, self.read(path))
+                data = self.read(path)
+                facts = self.facts(path, data)
+                info = {**self.info(data), **self.context(path)} if facts is not None else {}
             except Exception:  # unreadable: the dataset checks report it, not this one
                 continue
             if facts is None:
                 return []
             for op in graph.ops():
-                why = None if id(op) in found else op.implausible(facts)
+                why = None if id(op) in found else refused(op, info) or op.implausible(facts)
                 if why:
                     found[id(op)] = (op, why, relpath)
         return [found[id(op)] for op in graph.ops() if id(op) in found]
@@ -476,3 +479,16 @@ def describe_error(exc: Exception) -> str:
 def get_modality(name: str) -> type[Modality]:
     load_modality(name)
     return _MODALITIES[name]
+
+
+def refused(op: Any, info: dict[str, Any]) -> str | None:
+    """Why ``op`` refuses an input described by ``info`` as read (its ``check_input``: a
+    channel count, dtype, size or sample rate it cannot take), or None. Ops earlier in the
+    pipeline may change the size before it runs, so the words say so."""
+    try:
+        op.check_input(info)
+    except InputError as exc:
+        return f"{exc}: this input will fail here, unless an op before it changes that"
+    except Exception:  # the check needs more than the input as read: it runs per output
+        return None
+    return None
