@@ -2,7 +2,7 @@
 
 All plain NumPy/SciPy, hand-written: the loudness meter follows ITU-R BS.1770-4 (a short, exact
 spec; pyloudnorm is only the tests' reference), the limiter is vectorised (audiomentations'
-Limiter needs the compiled cylimiter), and tanh_distortion, bit_crush and aliasing are the
+Limiter needs the compiled numpy-audio-limiter), and tanh_distortion, bit_crush and aliasing are the
 formulas of audiomentations' TanhDistortion, BitCrush and Aliasing (differences are stated in
 each op's docstring).
 """
@@ -194,8 +194,8 @@ class Limiter(AudioOp):
     sample at or below the threshold exactly. Frames farther than attack + release from any
     sample above the threshold are unchanged, and audio already below it is returned as is.
     Hand-written and vectorised with NumPy/SciPy (no per-sample loop): audiomentations' Limiter
-    needs the compiled cylimiter package; this one needs no compiled extra and its ceiling is
-    exact by construction.
+    needs the compiled numpy-audio-limiter package; this one needs no compiled extra and its
+    ceiling is exact by construction.
     """
 
     name = "limiter"
