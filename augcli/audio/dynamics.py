@@ -1,4 +1,4 @@
-"""Loudness and dynamics for audio: LUFS normalisation, a limiter, coloured noise and waveshaping distortions.
+"""Loudness and dynamics for audio: LUFS normalisation, a limiter, coloured noise, waveshaping.
 
 All plain NumPy/SciPy, hand-written: the loudness meter follows ITU-R BS.1770-4 (a short, exact
 spec; pyloudnorm is only the tests' reference), the limiter is vectorised (audiomentations'
