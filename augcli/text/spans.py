@@ -7,8 +7,8 @@ it came in: ``[{"start": 10, "end": 25, "label": "FINDING", ...}]`` (other keys 
 and ``ner_tags``, BIO or any other scheme, strings or class numbers): each run of tagged tokens
 is a span, and its tags go back onto the same tokens of the output. A span that cannot be found
 the same way (an op added or took away another copy of its text) fails that output, naming the
-record's file and line. ``mention_replace`` (``augcli.text.mentions``) swaps spans for other mentions of
-their label before the ops."""
+record's file and line. ``mention_replace`` (``augcli.text.mentions``) swaps spans for other
+mentions of their label before the ops."""
 
 from __future__ import annotations
 
