@@ -475,7 +475,7 @@ class TextModality(Modality):
 
     def spans_of(self, rf: Any, record: Any, where: str) -> Spans | None:
         """A record's entity spans (``spans_field``, or ``tags_field``'s runs), or None;
-        InputError for spans that cannot be read or a record that cannot (a bad token)."""
+        InputError when they cannot be read, or the record itself cannot (a bad token)."""
         if record.error is not None:
             raise InputError(record.error)
         if self.config.get("tags_field") is not None:
