@@ -427,9 +427,10 @@ class Modality(ABC):
 
     def setting_findings(self, inputs: list[Any], where: Callable[[str], str]) -> list[Finding]:
         """``validate``'s warnings about this section's settings, given the scan's ``inputs``
-        (``InputFile``s): a ``no_mirror`` class that no input of the section has."""
+        (``InputFile``s): a ``no_mirror`` class that no input of the section has, and inputs
+        that look like label maps in a section that reads none (``label_fix``)."""
         classes = {f.label for f in inputs if f.modality == self.name}
-        return [
+        return self.label_findings(inputs, where) + [
             Finding(
                 "parameters",
                 f"{where(self.name + '.no_mirror')}: class {name!r} has no {self.name} inputs, so "
@@ -439,6 +440,33 @@ class Modality(ABC):
             for name in self.config.get("no_mirror") or ()
             if name not in classes
         ]
+
+    def label_fix(self, example: Any) -> str | None:
+        """How to name this section's label maps, given one input that looks like one
+        (``core.label_names.LabelLike``); None (default): the section has them named already,
+        or takes none."""
+        return None
+
+    def label_findings(self, inputs: list[Any], where: Callable[[str], str]) -> list[Finding]:
+        """The warning about inputs named like label maps or masks (``case_seg`` beside
+        ``case``, a ``labelsTr/`` folder) when ``label_fix`` says the section reads none: each
+        would be augmented as an image of its own."""
+        from augcli.core.label_names import label_like
+
+        found = label_like([f.relpath for f in inputs if f.modality == self.name], self.split_name)
+        fix = self.label_fix(found[0]) if found else None
+        if fix is None:
+            return []
+        shown = "; ".join(
+            f"{x.relpath} (beside {x.image})" if x.image else f"{x.relpath} (in {x.folder}/)"
+            for x in found[:3]
+        ) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
+        message = (
+            f"{where(self.name)}: {len(found)} input(s) look like label maps or masks: {shown}. "
+            "Nothing names this section's label maps, so each is augmented as an image of its "
+            f"own (smoothly resampled, changed by intensity ops), not moved with its image. {fix}"
+        )
+        return [Finding("label_maps", message, self.name, tuple(x.relpath for x in found))]
 
     def content(self, data: Any) -> tuple[Any, ...] | None:
         """The arrays that make a made output (or the input as read) what it is: compared,

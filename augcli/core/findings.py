@@ -24,6 +24,8 @@ KINDS: dict[str, str] = {
     "leakage": "a file in a training folder is byte-identical to one in an evaluation folder, "
     "or a patient (groups) has inputs in both",
     "groups": "inputs an explicit groups setting could not place (each counts as its own)",
+    "label_maps": "inputs named like label maps or masks (case_seg beside case, a labelsTr "
+    "folder) in a section that names none: each would be augmented as an image",
     "parameters": "op settings that look wrong for the data, judged on a sample of inputs",
     "memory": "the largest case needs more memory than this machine has available",
     "no_inputs": "no input files for the recipe's sections: expand would write nothing",

@@ -138,6 +138,20 @@ class ImageModality(Modality):
     def annotations(self) -> annotations.AnnotationConfig:
         return self.config.get("annotations") or annotations.AnnotationConfig()
 
+    def label_fix(self, example: Any) -> str | None:
+        """With no ``masks``: masks are read from a folder of their own."""
+        if self.annotations.masks is not None:
+            return None
+        if example.suffix:
+            return (
+                f"Move the {example.suffix} files to a folder of their own (same subfolders) "
+                f"and add masks: {{dir: <that folder>, suffix: {example.suffix}}}."
+            )
+        return (
+            "Point input: at the images' folder and add masks: {dir: <the masks' folder>} "
+            f"(here {example.folder}/), both relative to the recipe."
+        )
+
     def ignored_dirs(self) -> list[Path]:
         """The masks' folder and a YOLO/VOC labels' folder (``boxes.dir``), when not the input's."""
         cfg = self.annotations

@@ -157,6 +157,17 @@ class VolumeModality(Modality):
     def labels(self) -> LabelConfig | None:
         return self.config.get("labels")
 
+    def label_fix(self, example: Any) -> str | None:
+        """With no ``labels``: name them by the suffix found, or by their folder."""
+        if self.labels is not None:
+            return None
+        if example.suffix:
+            return f"Add labels: {{suffix: {example.suffix}}} to the volume section."
+        return (
+            "Point input: at the images' folder and add labels: {dir: <the labels' folder>} "
+            f"(here {example.folder}/), both relative to the recipe."
+        )
+
     def ignored_dirs(self) -> list[Path]:
         cfg = self.labels
         if cfg is None or cfg.dir is None or cfg.dir.resolve() == self.input_root.resolve():
