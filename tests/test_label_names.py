@@ -25,6 +25,8 @@ def test_label_names_pair_by_suffix_beside_the_image_or_by_folder() -> None:
         "Task01/imagesTr/x.nii.gz",
         "Task01/labelsTr/x.nii.gz",
         "brain/segmental.nii.gz",
+        "mask/face1.nii.gz",  # a class named mask: no image of that name elsewhere
+        "no_mask/face2.nii.gz",
     ]
     found = {x.relpath: x for x in label_like(paths, VolumeModality.split_name)}
     assert sorted(found) == ["Task01/labelsTr/x.nii.gz", "ct/case01_seg.nii.gz", "mr/B_Mask.nrrd"]

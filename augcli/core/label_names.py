@@ -30,22 +30,34 @@ def label_like(
     relpaths: list[str], split_name: Callable[[str], tuple[str, str]]
 ) -> list[LabelLike]:
     """The inputs among ``relpaths`` that look like label maps (``split_name``: a path's stem
-    and suffix, as the modality names them), in path order. A name with a label suffix counts
-    only with its image beside it (``brain_seg`` alone may be an image named so)."""
-    stems: dict[tuple[str, str], str] = {}
+    and suffix, as the modality names them), in path order. Each must pair with an image: a
+    label suffix with the image of the same stem beside it (``brain_seg`` alone may be an image
+    named so), a label folder with an input of the same stem outside such folders (a class
+    folder named ``mask`` of face photos is no label folder)."""
+    beside: dict[tuple[str, str], str] = {}
+    elsewhere: set[str] = set()
     for rel in relpaths:
-        folder = rel.rpartition("/")[0]
-        stems[folder, split_name(rel)[0].casefold()] = rel
+        folder, stem = rel.rpartition("/")[0], split_name(rel)[0].casefold()
+        beside[folder, stem] = rel
+        if not _label_folder(folder):
+            elsewhere.add(stem)
     found = []
     for rel in sorted(relpaths):
         folder = rel.rpartition("/")[0]
-        stem = split_name(rel)[0].casefold()
+        name = split_name(rel)[0]
+        stem = name.casefold()
         suffix = next((s for s in SUFFIXES if stem.endswith(s) and len(stem) > len(s)), "")
-        image = stems.get((folder, stem[: -len(suffix)])) if suffix else None
-        named = [p for p in folder.split("/") if p.casefold() in FOLDERS]
+        image = beside.get((folder, stem[: -len(suffix)])) if suffix else None
+        labels = _label_folder(folder)
         if image is not None:
-            found.append(LabelLike(rel, split_name(rel)[0][-len(suffix) :], image))
-        elif named:
-            cut = folder.split("/").index(named[-1]) + 1
-            found.append(LabelLike(rel, folder="/".join(folder.split("/")[:cut])))
+            found.append(LabelLike(rel, name[-len(suffix) :], image))
+        elif labels and stem in elsewhere:
+            found.append(LabelLike(rel, folder=labels))
     return found
+
+
+def _label_folder(folder: str) -> str:
+    """The part of ``folder`` up to its last label-folder name (``Task01/labelsTr``), or ''."""
+    parts = folder.split("/")
+    named = [k for k, p in enumerate(parts) if p.casefold() in FOLDERS]
+    return "/".join(parts[: named[-1] + 1]) if named else ""
