@@ -10,6 +10,7 @@ in float64.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -166,8 +167,9 @@ class _Biquad(AudioOp):
     freq = ""
 
     @staticmethod
+    @abstractmethod
     def design(freq_hz: float, gain_db: float, q: float, rate: int) -> np.ndarray:
-        raise NotImplementedError
+        """The filter's second-order sections for these settings."""
 
     def check_input(self, info: dict[str, Any]) -> None:
         _below_nyquist(self.name, self.freq, self.config[self.freq], info["rate"])

@@ -395,11 +395,10 @@ class TextModality(Modality):
             where = f"{task.source}:{rec.line}"
             key = record_key(task.source, i)
             try:
-                spans = self.spans_of(rf, rec, where)
-                doc = self.record_doc(rec, spans)
-                sources = self.sources(job, rf, key, Source(rec, spans, doc), wanted, where)
+                own = self.sources_of(rf, rec, where)
+                sources = self.sources(job, rf, key, own, wanted, where)
                 docs = [src.doc for src in sources]
-                made_all = self.make_record(task, job, key, doc, label, wanted, docs)
+                made_all = self.make_record(task, job, key, own.doc, label, wanted, docs)
             except InputError as exc:  # bad spans: this record's outputs fail, not the file
                 sources = [Source(rec, None, None)] * len(wanted)
                 made_all = [
@@ -529,8 +528,8 @@ class TextModality(Modality):
         return out
 
     def sources_of(self, rf: Any, rec: Any, where: str, mentions: Any = None) -> Source:
-        """A record's source as an output saw it: its spans and doc, with the manifest's
-        ``mentions`` in place (replay; no pool needed)."""
+        """A record's source as an output saw it: its spans and doc (InputError as
+        ``spans_of``), with ``mentions`` from the manifest in place (replay; no pool needed)."""
         spans = self.spans_of(rf, rec, where)
         own = Source(rec, spans, self.record_doc(rec, spans))
         if not mentions:

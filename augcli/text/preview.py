@@ -71,8 +71,6 @@ def _wanted(graph: Any, n: int, copies: int) -> list[tuple[Any, int, bool]]:
 def _texts(modality: Any, job: Any, task: Any, room: int, outputs: Any) -> list[Text]:
     """A document, or a record file's first ``room`` records (their mentions replaced as
     ``expand`` does; a record that cannot be read, with why, as expand fails its outputs)."""
-    from augcli.text.mentions import Source
-
     source = job.input_root / task.source
     if modality.kind(task.source) is None:
         return [Text(task.source, modality.read(source), task.label)]
@@ -82,8 +80,7 @@ def _texts(modality: Any, job: Any, task: Any, room: int, outputs: Any) -> list[
         where, key = f"{task.source}:{rec.line}", record_key(task.source, i)
         label = rec.label if rec.label is not None else task.label
         try:
-            spans = modality.spans_of(rf, rec, where)
-            own = Source(rec, spans, modality.record_doc(rec, spans))
+            own = modality.sources_of(rf, rec, where)
             docs = [s.doc for s in modality.sources(job, rf, key, own, outputs, where)]
         except InputError as exc:
             texts.append(Text(key, None, label, error=str(exc), original=rec.text))
