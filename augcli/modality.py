@@ -451,22 +451,11 @@ class Modality(ABC):
         """The warning about inputs named like label maps or masks (``case_seg`` beside
         ``case``, a ``labelsTr/`` folder) when ``label_fix`` says the section reads none: each
         would be augmented as an image of its own."""
-        from augcli.core.label_names import label_like
+        from augcli.core.label_names import label_finding, label_like
 
         found = label_like([f.relpath for f in inputs if f.modality == self.name], self.split_name)
         fix = self.label_fix(found[0]) if found else None
-        if fix is None:
-            return []
-        shown = "; ".join(
-            f"{x.relpath} (beside {x.image})" if x.image else f"{x.relpath} (in {x.folder}/)"
-            for x in found[:3]
-        ) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
-        message = (
-            f"{where(self.name)}: {len(found)} input(s) look like label maps or masks: {shown}. "
-            "Nothing names this section's label maps, so each is augmented as an image of its "
-            f"own (smoothly resampled, changed by intensity ops), not moved with its image. {fix}"
-        )
-        return [Finding("label_maps", message, self.name, tuple(x.relpath for x in found))]
+        return [] if fix is None else [label_finding(found, self.name, where(self.name), fix)]
 
     def content(self, data: Any) -> tuple[Any, ...] | None:
         """The arrays that make a made output (or the input as read) what it is: compared,

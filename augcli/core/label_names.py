@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from augcli.core.findings import Finding
+
 SUFFIXES = ("_seg", "_segmentation", "_label", "_labels", "_mask", "_masks", "_gt", "-seg")
 FOLDERS = frozenset(
     {"labels", "labelstr", "labelsts", "labelsva", "masks", "mask", "segmentations"}
@@ -61,3 +63,18 @@ def _label_folder(folder: str) -> str:
     parts = folder.split("/")
     named = [k for k, p in enumerate(parts) if p.casefold() in FOLDERS]
     return "/".join(parts[: named[-1] + 1]) if named else ""
+
+
+def label_finding(found: list[LabelLike], section: str, where: str, fix: str) -> Finding:
+    """The ``label_maps`` warning about ``found`` (the first three named) in ``section``, at
+    ``where`` (the recipe's file, line and YAML path), ending with ``fix``."""
+    shown = "; ".join(
+        f"{x.relpath} (beside {x.image})" if x.image else f"{x.relpath} (in {x.folder}/)"
+        for x in found[:3]
+    ) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
+    message = (
+        f"{where}: {len(found)} input(s) look like label maps or masks: {shown}. Nothing names "
+        "this section's label maps, so each is augmented as an image of its own (smoothly "
+        f"resampled, changed by intensity ops), not moved with its image. {fix}"
+    )
+    return Finding("label_maps", message, section, tuple(x.relpath for x in found))
